@@ -1,0 +1,41 @@
+# authapi: every command a developer or CI needs. `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run dev test lint typecheck unit clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python >= 3.11 (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the app with its dev tools
+
+run: $(STAMP)  ## serve on http://127.0.0.1:8000 (embedded PostgreSQL unless AUTHAPI_DATABASE_URL is set)
+	$(BIN)/python -m devtools.serve
+
+dev: $(STAMP)  ## like run, with auto-reload
+	$(BIN)/python -m devtools.serve --reload
+
+lint: $(STAMP)  ## ruff format check and lint
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)  ## mypy, strict, on functions/
+	$(BIN)/mypy
+
+test: lint typecheck  ## everything: lint, types, and the test suite on real PostgreSQL
+	$(BIN)/pytest
+
+clean:  ## remove the virtualenv, caches and local data (including the dev signing key)
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

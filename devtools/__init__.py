@@ -1,0 +1,1 @@
+"""Tools for running authapi on a developer's machine and in tests. Never shipped to Lambda."""

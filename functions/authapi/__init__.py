@@ -1,0 +1,1 @@
+"""authapi: a small, careful authentication API."""

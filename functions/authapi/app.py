@@ -1,0 +1,112 @@
+"""create_app(): the one ASGI app, served by uvicorn locally and by Mangum in Lambda."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from authapi.auth import endpoints as auth_endpoints
+from authapi.auth import jwks
+from authapi.auth.keys import KeyProvider
+from authapi.config import Settings, get_settings
+from authapi.exception_handlers import register_exception_handlers
+from authapi.health import endpoints as health_endpoints
+from authapi.middleware.access_log import AccessLogMiddleware
+from authapi.middleware.body_limit import BodyLimitMiddleware
+from authapi.middleware.errors import ErrorHandlingMiddleware
+from authapi.middleware.request_id import RequestIdMiddleware
+from authapi.observability.logs import configure_logging
+from authapi.resources import Resources, app_resources
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail", "code", "request_id"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable, snake_case; safe to branch on."},
+        "request_id": {"type": ["string", "null"]},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    # Starlette wraps each added middleware around the previous ones: add innermost first.
+    # Resulting order, outermost first: request id, access log, errors, CORS, GZip, trusted
+    # host, body limit.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.trusted_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(ErrorHandlingMiddleware)
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+
+
+def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # only servers with a lifespan (uvicorn) get here; Lambda keeps its engine until it is frozen
+    yield
+    await app_resources(app).database.dispose()
+
+
+def create_app(settings: Settings | None = None, *, key_provider: KeyProvider | None = None) -> FastAPI:
+    """Build the app. Nothing here connects to anything: resources open on first use."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="authapi",
+        version="0.1.0",
+        description="Register, log in, refresh and revoke sessions; RS256 access tokens.",
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+        lifespan=_lifespan,
+    )
+    app.state.resources = Resources.from_settings(settings, key_provider=key_provider)
+    app.include_router(auth_endpoints.router)
+    app.include_router(health_endpoints.router)
+    app.include_router(jwks.router)
+    register_exception_handlers(app)
+    _add_middleware(app, settings)
+    app.openapi = lambda: _openapi_with_problem_schema(app)  # type: ignore[method-assign]
+    return app

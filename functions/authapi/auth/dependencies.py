@@ -1,0 +1,40 @@
+"""Auth dependencies: the flows' context and the caller behind a bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from authapi.auth import service
+from authapi.dependencies import DbSession
+from authapi.exceptions import AuthenticationError
+from authapi.resources import get_resources
+
+# auto_error=False: a missing token is our own 401 problem, not FastAPI's plain one. The scheme
+# still documents itself in OpenAPI, which is what gives /docs its "Authorize" button.
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
+
+
+async def get_auth_context(request: Request) -> service.AuthContext:
+    resources = get_resources(request)
+    return service.AuthContext(
+        settings=resources.settings,
+        hashing=resources.hashing,
+        key_ring=await resources.key_provider.key_ring(),
+    )
+
+
+AuthCtx = Annotated[service.AuthContext, Depends(get_auth_context)]
+
+
+async def get_principal(
+    db: DbSession, ctx: AuthCtx, token: Annotated[str | None, Depends(bearer_scheme)]
+) -> service.Principal:
+    if not token:
+        raise AuthenticationError()
+    return await service.authenticate(db, ctx, access_token=token)
+
+
+CurrentPrincipal = Annotated[service.Principal, Depends(get_principal, scope="function")]

@@ -1,0 +1,102 @@
+"""HTTP routes of /api/auth. Each is a few lines: parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+
+from authapi.auth import service
+from authapi.auth.dependencies import AuthCtx, CurrentPrincipal
+from authapi.auth.login_form import LOGIN_OPENAPI_BODY, read_login_credentials
+from authapi.auth.schemas import (
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    SignedInOut,
+    TokenPairOut,
+    UserOut,
+)
+from authapi.dependencies import DbSession
+from authapi.exception_handlers import problem_responses
+from authapi.exceptions import (
+    AccountDisabledError,
+    AuthenticationError,
+    EmailTakenError,
+    InvalidAccessTokenError,
+    InvalidCredentialsError,
+    InvalidRefreshTokenError,
+    PayloadTooLargeError,
+    RefreshTokenReusedError,
+    WeakPasswordError,
+)
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+# tokens must never sit in a browser or proxy cache (RFC 6749 section 5.1)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
+    response.headers.update(NO_STORE)
+    return SignedInOut(
+        user=UserOut.model_validate(result.user),
+        access_token=result.tokens.access_token,
+        refresh_token=result.tokens.refresh_token,
+        expires_in=result.tokens.expires_in,
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(EmailTakenError, WeakPasswordError, PayloadTooLargeError),
+)
+async def register(body: RegisterRequest, db: DbSession, ctx: AuthCtx, response: Response) -> SignedInOut:
+    """Create an account and sign it in."""
+    result = await service.register(db, ctx, email=body.email, password=body.password)
+    return _signed_in(result, response)
+
+
+@router.post(
+    "/login",
+    openapi_extra=LOGIN_OPENAPI_BODY,
+    responses=problem_responses(InvalidCredentialsError, AccountDisabledError, PayloadTooLargeError),
+)
+async def login(
+    credentials: Annotated[LoginRequest, Depends(read_login_credentials)],
+    db: DbSession,
+    ctx: AuthCtx,
+    response: Response,
+) -> SignedInOut:
+    """Exchange email and password (JSON, or the OAuth2 password form) for tokens."""
+    result = await service.login(db, ctx, email=credentials.email, password=credentials.password)
+    return _signed_in(result, response)
+
+
+@router.post(
+    "/refresh-token",
+    responses=problem_responses(InvalidRefreshTokenError, RefreshTokenReusedError),
+)
+async def refresh_token(body: RefreshRequest, db: DbSession, ctx: AuthCtx, response: Response) -> TokenPairOut:
+    """Exchange a refresh token for a new access and refresh token; the old one is spent."""
+    pair = await service.refresh(db, ctx, refresh_token=body.refresh_token)
+    response.headers.update(NO_STORE)
+    return TokenPairOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(AuthenticationError, InvalidAccessTokenError),
+)
+async def logout(principal: CurrentPrincipal, db: DbSession, ctx: AuthCtx) -> Response:
+    """Revoke the current session: its refresh and access tokens stop working."""
+    await service.logout(db, ctx, principal=principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", responses=problem_responses(AuthenticationError, InvalidAccessTokenError))
+async def me(principal: CurrentPrincipal) -> UserOut:
+    """The account behind the bearer token."""
+    return UserOut.model_validate(principal.user)

@@ -1,0 +1,141 @@
+"""Signing keys: the RSA key that signs access tokens, and the public keys that verify them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from authapi.config import MIN_RSA_KEY_BITS, Settings, signing_key_problem
+
+logger = logging.getLogger(__name__)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, Any]:
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(public_key))
+    return {"kty": jwk["kty"], "n": jwk["n"], "e": jwk["e"]}
+
+
+def key_id(public_key: rsa.RSAPublicKey) -> str:
+    """RFC 7638 JWK thumbprint: stable for a key, different for every other key."""
+    canonical = json.dumps(public_jwk(public_key), sort_keys=True, separators=(",", ":"))
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The key that signs now, and every public key a token we issued may still be signed with."""
+
+    signing_key: rsa.RSAPrivateKey
+    retired_public_keys: tuple[rsa.RSAPublicKey, ...] = ()
+
+    @cached_property
+    def signing_kid(self) -> str:
+        return key_id(self.signing_key.public_key())
+
+    @cached_property
+    def verification_keys(self) -> Mapping[str, rsa.RSAPublicKey]:
+        keys = {key_id(public): public for public in self.retired_public_keys}
+        keys[self.signing_kid] = self.signing_key.public_key()
+        return keys
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "keys": [
+                {**public_jwk(public), "kid": kid, "use": "sig", "alg": "RS256"}
+                for kid, public in self.verification_keys.items()
+            ]
+        }
+
+
+def load_private_key(pem: str) -> rsa.RSAPrivateKey:
+    problem = signing_key_problem(pem)
+    if problem:
+        raise ValueError(f"signing key is unusable: {problem}")
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def load_public_keys(pem_bundle: str) -> tuple[rsa.RSAPublicKey, ...]:
+    """Every RSA public key in a PEM bundle (retired keys still verifying older tokens)."""
+    keys = []
+    for block in pem_bundle.split("-----END PUBLIC KEY-----"):
+        if "-----BEGIN PUBLIC KEY-----" in block:
+            pem = block[block.index("-----BEGIN PUBLIC KEY-----") :] + "-----END PUBLIC KEY-----"
+            key = serialization.load_pem_public_key(pem.encode())
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise ValueError("retired verification keys must be RSA public keys")
+            keys.append(key)
+    return tuple(keys)
+
+
+def generate_private_key_pem(bits: int = MIN_RSA_KEY_BITS) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def development_key_pem(path: Path) -> str:
+    """The developer's own key: generated once, kept out of git (.local/ is ignored), mode 0600."""
+    if path.exists():
+        return path.read_text()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = generate_private_key_pem()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(pem)
+    logger.info("generated a development signing key", extra={"path": str(path)})
+    return pem
+
+
+class KeyProvider(Protocol):
+    """Where the key ring comes from: settings here, SSM Parameter Store in Lambda."""
+
+    async def key_ring(self) -> KeyRing: ...
+
+
+class SettingsKeyProvider:
+    """Keys from `AUTHAPI_JWT_PRIVATE_KEY`; in development, from a generated file."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._ring: KeyRing | None = None
+
+    async def key_ring(self) -> KeyRing:
+        if self._ring is None:
+            self._ring = self._load()
+        return self._ring
+
+    def _load(self) -> KeyRing:
+        settings = self._settings
+        if settings.jwt_private_key is not None:
+            pem = settings.jwt_private_key.get_secret_value()
+        elif settings.environment == "development":
+            pem = development_key_pem(settings.jwt_private_key_file)
+        else:
+            # production is refused earlier by Settings; tests without a key get a throwaway one
+            pem = generate_private_key_pem()
+        retired = settings.jwt_retired_public_keys
+        return KeyRing(
+            signing_key=load_private_key(pem),
+            retired_public_keys=load_public_keys(retired) if retired else (),
+        )

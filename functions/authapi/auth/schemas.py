@@ -1,0 +1,93 @@
+"""Request and response bodies of the auth endpoints: the contract clients code against."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# Hard ceiling on any password field, far above the policy's maximum: past it a request is not a
+# password attempt but an attempt to make the server hash megabytes.
+PASSWORD_FIELD_MAX = 1024
+EMAIL_MAX = 320
+
+
+def _printable(value: str) -> str:
+    """Refuse what PostgreSQL or a log line cannot carry: NUL and other controls, lone surrogates."""
+    for char in value:
+        code = ord(char)
+        if code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            raise ValueError("must not contain control characters or unpaired surrogates")
+    return value
+
+
+def _normalize_login_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def _validated_email(value: str) -> str:
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"not a valid email address: {error}") from None
+    # lower-case in full: one mailbox, one account, whatever case it is typed in
+    return checked.normalized.lower()
+
+
+Password = Annotated[
+    str, Field(min_length=1, max_length=PASSWORD_FIELD_MAX), AfterValidator(_printable)
+]
+NewEmail = Annotated[
+    str,
+    Field(max_length=EMAIL_MAX, examples=["ada@example.com"]),
+    AfterValidator(_printable),
+    AfterValidator(_validated_email),
+]
+LoginEmail = Annotated[
+    str,
+    Field(min_length=3, max_length=EMAIL_MAX, examples=["ada@example.com"]),
+    AfterValidator(_printable),
+    AfterValidator(_normalize_login_email),
+]
+
+
+class _Request(BaseModel):
+    # unknown fields are dropped, never assigned: `{"is_active": false}` in a body does nothing
+    model_config = ConfigDict(extra="ignore")
+
+
+class RegisterRequest(_Request):
+    email: NewEmail
+    password: Password = Field(examples=["correct horse battery staple"])
+
+
+class LoginRequest(_Request):
+    email: LoginEmail
+    password: Password = Field(examples=["correct horse battery staple"])
+
+
+class RefreshRequest(_Request):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    is_active: bool
+    created_at: datetime
+
+
+class TokenPairOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class SignedInOut(TokenPairOut):
+    user: UserOut

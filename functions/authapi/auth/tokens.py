@@ -1,0 +1,93 @@
+"""Access tokens (RS256 JWTs) and refresh tokens (opaque, stored hashed)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import jwt
+
+from authapi.auth.keys import KeyRing
+from authapi.config import Settings
+from authapi.exceptions import InvalidAccessTokenError
+
+ALGORITHM = "RS256"
+ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: a JWT of another kind can never pass as an access token
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "token_use")
+# headers that would let a token pick its own verification key: never honoured, always refused
+FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
+
+REFRESH_TOKEN_PREFIX = "rt_"  # lets log redaction and secret scanners recognise a leaked token
+REFRESH_TOKEN_BYTES = 32  # 256 bits from `secrets`
+
+
+@dataclass(frozen=True)
+class AccessTokenClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    token_id: str
+
+
+def issue_access_token(
+    ring: KeyRing, settings: Settings, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+) -> str:
+    issued_at = int(now.timestamp())
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "jti": uuid.uuid4().hex,
+        "iat": issued_at,
+        "nbf": issued_at,
+        "exp": issued_at + settings.access_token_ttl_seconds,
+        "token_use": "access",
+    }
+    return jwt.encode(
+        claims,
+        ring.signing_key,
+        algorithm=ALGORITHM,
+        headers={"kid": ring.signing_kid, "typ": ACCESS_TOKEN_TYPE},
+    )
+
+
+def verify_access_token(ring: KeyRing, settings: Settings, token: str) -> AccessTokenClaims:
+    """Check signature, algorithm, type and every claim; raise InvalidAccessTokenError otherwise."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != ALGORITHM or header.get("typ") != ACCESS_TOKEN_TYPE:
+            raise InvalidAccessTokenError()
+        if FORBIDDEN_HEADERS.intersection(header):
+            raise InvalidAccessTokenError()
+        public_key = ring.verification_keys.get(str(header.get("kid")))
+        if public_key is None:
+            raise InvalidAccessTokenError()
+        claims = jwt.decode(
+            token,
+            public_key,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": list(REQUIRED_CLAIMS)},
+        )
+        if claims["token_use"] != "access":
+            raise InvalidAccessTokenError()
+        return AccessTokenClaims(
+            user_id=uuid.UUID(str(claims["sub"])),
+            session_id=uuid.UUID(str(claims["sid"])),
+            token_id=str(claims["jti"]),
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
+        raise InvalidAccessTokenError() from error
+
+
+def new_refresh_token() -> str:
+    return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+
+
+def hash_refresh_token(token: str) -> bytes:
+    # SHA-256 without a salt is enough here: the token is 256 random bits, not a password
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()

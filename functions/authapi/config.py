@@ -1,0 +1,141 @@
+"""Settings: one validated class, read from `AUTHAPI_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+CommaList = Annotated[list[str], NoDecode]
+
+MIN_RSA_KEY_BITS = 2048
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Production refuses unsafe values at startup."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTHAPI_", extra="ignore", frozen=True)
+
+    environment: Environment = "development"
+
+    # Database. A URL with a password is a secret: it never reaches a log line or an error body.
+    database_url: SecretStr | None = None
+    db_pool_mode: Literal["queue", "null"] = "queue"
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_pool_recycle_seconds: int = Field(default=1800, ge=1)
+    db_pool_pre_ping: bool = True
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_command_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Tokens.
+    jwt_private_key: SecretStr | None = None
+    jwt_private_key_file: Path = Path(".local/dev-signing-key.pem")
+    # PEM bundle of retired public keys: tokens they signed verify until they expire
+    jwt_retired_public_keys: str | None = None
+    jwt_issuer: str = "authapi"
+    jwt_audience: str = "authapi"
+    access_token_ttl_seconds: int = Field(default=30 * 60, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300)
+    # absolute: rotating refresh tokens never keeps one login alive longer than this
+    session_max_age_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+
+    # Passwords: argon2id with OWASP's minimum parameters unless told otherwise.
+    argon2_memory_cost_kib: int = Field(default=19456, ge=8)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    password_min_length: int = Field(default=8, ge=1)
+    password_max_length: int = Field(default=256, ge=128)
+
+    # HTTP.
+    cors_origins: CommaList = Field(default_factory=list)
+    trusted_hosts: CommaList = Field(default_factory=list)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    # Logging.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] | None = None
+
+    @field_validator("cors_origins", "trusted_hosts", mode="before")
+    @classmethod
+    def split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def use_asyncpg_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = value.get_secret_value().strip()
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return SecretStr("postgresql+asyncpg://" + url.removeprefix(plain))
+        if not url.startswith("postgresql+asyncpg://"):
+            raise ValueError("AUTHAPI_DATABASE_URL must be a postgresql:// URL")
+        return SecretStr(url)
+
+    @model_validator(mode="after")
+    def session_outlives_its_tokens(self) -> Settings:
+        if self.session_max_age_seconds < self.refresh_token_ttl_seconds:
+            raise ValueError(
+                "AUTHAPI_SESSION_MAX_AGE_SECONDS must be at least AUTHAPI_REFRESH_TOKEN_TTL_SECONDS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def refuse_unsafe_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.database_url is None:
+            problems.append("AUTHAPI_DATABASE_URL is required in production")
+        if "*" in self.cors_origins:
+            problems.append("AUTHAPI_CORS_ORIGINS must list origins, not '*', in production")
+        if self.jwt_private_key is None:
+            problems.append("AUTHAPI_JWT_PRIVATE_KEY (an RSA private key, PEM) is required in production")
+        else:
+            problem = signing_key_problem(self.jwt_private_key.get_secret_value())
+            if problem:
+                problems.append(f"AUTHAPI_JWT_PRIVATE_KEY is unusable: {problem}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if self.environment == "development" else "json"
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.environment != "production"
+
+
+def signing_key_problem(pem: str) -> str | None:
+    """Why a PEM cannot sign our tokens, or None when it can. Never echoes the key."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        return "not an unencrypted PEM private key"
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return "not an RSA key"
+    if key.key_size < MIN_RSA_KEY_BITS:
+        return f"RSA key has {key.key_size} bits, at least {MIN_RSA_KEY_BITS} are required"
+    return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Database access: the engine, the unit of work, and the ORM base."""

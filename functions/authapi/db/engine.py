@@ -1,0 +1,72 @@
+"""The async engine: created lazily, once per process (one Lambda execution environment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from authapi.config import Settings
+from authapi.exceptions import DatabaseUnavailableError
+
+
+def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
+    """Driver options that keep connections stateless, so a multiplexing proxy never pins them."""
+    return {
+        "timeout": settings.db_connect_timeout_seconds,
+        "command_timeout": settings.db_command_timeout_seconds,
+        # named prepared statements live in the server session: off for RDS Proxy and PgBouncer
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+    }
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    if settings.database_url is None:
+        raise DatabaseUnavailableError("AUTHAPI_DATABASE_URL is not set.")
+    pool_args: dict[str, Any]
+    if settings.db_pool_mode == "null":
+        pool_args = {"poolclass": NullPool}
+    else:
+        pool_args = {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_max_overflow,
+            "pool_timeout": settings.db_pool_timeout_seconds,
+            "pool_recycle": settings.db_pool_recycle_seconds,
+            "pool_pre_ping": settings.db_pool_pre_ping,
+        }
+    return create_async_engine(
+        settings.database_url.get_secret_value(),
+        connect_args=asyncpg_connect_args(settings),
+        # a failed statement must never print its parameters (hashes, emails) into a log or error
+        hide_parameters=True,
+        **pool_args,
+    )
+
+
+class Database:
+    """Owns one engine and its session factory; nothing connects until first use."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._engine: AsyncEngine | None = None
+        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = create_engine(self._settings)
+        return self._engine
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessionmaker is None:
+            self._sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessionmaker
+
+    async def dispose(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+        self._engine = None
+        self._sessionmaker = None

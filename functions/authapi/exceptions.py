@@ -1,0 +1,174 @@
+"""The error family. Services raise these; `exception_handlers` turns them into problem+json.
+
+Each class carries its HTTP status, a stable snake_case `code` that clients may branch on, and a
+short human title. None of them knows about FastAPI: endpoints and services stay transport-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+
+
+class AuthApiError(Exception):
+    """Base of every error the service means to show a client."""
+
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal server error"
+    default_detail: str = "The server could not complete the request."
+    #: Writes made before raising are kept (committed) instead of rolled back.
+    keeps_writes: bool = False
+
+    def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None):
+        self.detail = detail or self.default_detail
+        self.headers: dict[str, str] = dict(headers or {})
+        super().__init__(self.detail)
+
+
+class HttpStatusError(AuthApiError):
+    """A status raised by the framework itself, with no domain meaning of its own."""
+
+    def __init__(self, status: int):
+        self.status = status
+        self.code = f"http_{status}"
+        self.title = HTTPStatus(status).phrase
+        super().__init__(HTTPStatus(status).description or self.title)
+
+
+class InvalidRequestError(AuthApiError):
+    status = 400
+    code = "invalid_request"
+    title = "Invalid request"
+    default_detail = "The request could not be understood."
+
+
+class NotFoundError(AuthApiError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+    default_detail = "No resource lives at this path."
+
+
+class MethodNotAllowedError(AuthApiError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
+    default_detail = "This path does not accept that method."
+
+
+class PayloadTooLargeError(AuthApiError):
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+    default_detail = "The request body is larger than this service accepts."
+
+
+class UnsupportedMediaTypeError(AuthApiError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+    default_detail = "Send the request body as application/json."
+
+
+class RequestValidationFailed(AuthApiError):
+    status = 422
+    code = "validation_error"
+    title = "Validation error"
+    default_detail = "The request body or parameters are invalid."
+
+
+class WeakPasswordError(AuthApiError):
+    status = 422
+    code = "weak_password"
+    title = "Password too weak"
+
+
+class EmailTakenError(AuthApiError):
+    status = 409
+    code = "email_taken"
+    title = "Email already registered"
+    default_detail = "An account with this email already exists."
+
+
+class AuthenticationError(AuthApiError):
+    """401s: every one of them tells the client how to authenticate."""
+
+    status = 401
+    code = "not_authenticated"
+    title = "Not authenticated"
+    default_detail = "A valid bearer access token is required."
+
+    def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
+
+
+class InvalidAccessTokenError(AuthenticationError):
+    code = "invalid_token"
+    title = "Invalid access token"
+    default_detail = "The access token is malformed, expired, revoked or not ours."
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class InvalidCredentialsError(AuthenticationError):
+    code = "invalid_credentials"
+    title = "Invalid credentials"
+    default_detail = "The email or password is incorrect."
+
+
+class InvalidRefreshTokenError(AuthenticationError):
+    code = "invalid_refresh_token"
+    title = "Invalid refresh token"
+    default_detail = "The refresh token is unknown, expired or revoked."
+
+
+class RefreshTokenReusedError(AuthenticationError):
+    code = "refresh_token_reused"
+    title = "Refresh token reused"
+    default_detail = "This refresh token was already used; the session has been revoked."
+    # the session revocation must survive the error response, or an attacker could retry
+    keeps_writes = True
+
+
+class AccountDisabledError(AuthApiError):
+    status = 403
+    code = "account_disabled"
+    title = "Account disabled"
+    default_detail = "This account is disabled."
+
+
+class TooManyAttemptsError(AuthApiError):
+    status = 429
+    code = "too_many_attempts"
+    title = "Too many attempts"
+    default_detail = "Too many attempts. Try again later."
+    # failed-attempt counters written before raising must persist
+    keeps_writes = True
+
+    def __init__(self, *, retry_after_seconds: int, detail: str | None = None):
+        self.retry_after_seconds = max(1, retry_after_seconds)
+        super().__init__(detail, headers={"Retry-After": str(self.retry_after_seconds)})
+
+
+class ServiceUnavailableError(AuthApiError):
+    status = 503
+    code = "service_unavailable"
+    title = "Service unavailable"
+    default_detail = "The service is temporarily unavailable. Try again shortly."
+
+    def __init__(self, detail: str | None = None, *, retry_after_seconds: int = 5):
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    code = "database_unavailable"
+    title = "Database unavailable"
+    default_detail = "The database cannot be reached. Try again shortly."
+
+
+class SecretsUnavailableError(ServiceUnavailableError):
+    code = "secrets_unavailable"
+    title = "Configuration unavailable"
+    default_detail = "The service cannot read its signing keys. Try again shortly."

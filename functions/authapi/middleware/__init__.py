@@ -1,0 +1,1 @@
+"""Pure ASGI middleware: cheap per request, and contextvars set here reach the endpoint."""

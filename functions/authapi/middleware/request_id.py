@@ -1,0 +1,60 @@
+"""Gives every request an id, echoes it as `X-Request-ID`, and makes it visible to logging."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from authapi.observability.request_context import current_request_id
+
+HEADER = "x-request-id"
+# a client-chosen id is echoed into logs and headers: only a short, plain token is safe to trust
+_VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def _gateway_request_id(scope: Scope) -> str | None:
+    """API Gateway's own request id when running in Lambda (Mangum puts the event in the scope)."""
+    event: Any = scope.get("aws.event")
+    if not isinstance(event, dict):
+        return None
+    request_context = event.get("requestContext")
+    if isinstance(request_context, dict):
+        value = request_context.get("requestId")
+        if isinstance(value, str) and _VALID_ID.match(value):
+            return value
+    return None
+
+
+def _client_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == HEADER.encode():
+            decoded = value.decode("latin-1")
+            return decoded if _VALID_ID.match(decoded) else None
+    return None
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _gateway_request_id(scope) or _client_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = current_request_id.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            current_request_id.reset(token)

@@ -1,0 +1,7 @@
+"""ORM models, one file per table. Importing this package registers them all on `Base.metadata`."""
+
+from authapi.models.auth_session import AuthSession
+from authapi.models.refresh_token import RefreshToken
+from authapi.models.user import User
+
+__all__ = ["AuthSession", "RefreshToken", "User"]

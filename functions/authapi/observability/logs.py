@@ -1,0 +1,123 @@
+"""Structured logging through Powertools Logger: JSON lines in AWS, a readable line on a laptop.
+
+Every record, from our modules or from libraries (uvicorn, SQLAlchemy, botocore), goes through one
+handler whose formatter adds the current request id and masks secrets before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from authapi.config import Settings
+from authapi.observability.redaction import redact
+from authapi.observability.request_context import current_request_id
+
+LOGGER_NAME = "authapi"  # the package name: `logging.getLogger(__name__)` in any module is a child
+
+_CONSOLE_SKIP_KEYS = frozenset({"level", "location", "message", "timestamp", "service", "logger"})
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the id of the request being served, if any."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = current_request_id.get()
+        if request_id is not None and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
+
+
+class RedactingJsonFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON line, with secrets masked in every key and value."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(utc=True, use_rfc3339=True, **kwargs)
+
+    def serialize(self, log: dict[str, Any]) -> str:
+        log.setdefault("logger", None)
+        return super().serialize(redact(log))
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.logger = record.name
+        return super().format(record)
+
+
+class RedactingConsoleFormatter(RedactingJsonFormatter):
+    """One readable line per record for development: time, level, logger, message, key=value."""
+
+    def serialize(self, log: dict[str, Any]) -> str:
+        log = redact(log)
+        timestamp = str(log.get("timestamp", ""))[11:23]
+        extras = " ".join(
+            f"{key}={value}"
+            for key, value in log.items()
+            if key not in _CONSOLE_SKIP_KEYS and key not in {"exception", "exception_name", "stack_trace"}
+        )
+        line = f"{timestamp} {log.get('level', ''):<7} [{log.get('logger', '')}] {log.get('message', '')}"
+        if extras:
+            line += f"  {extras}"
+        if "exception" in log:
+            line += "\n" + str(log["exception"])
+        return line
+
+
+class _CurrentStdoutHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever `sys.stdout` is now, so output redirection (and pytest capture) works."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+_configured: Logger | None = None
+
+
+def configure_logging(settings: Settings) -> Logger:
+    """Install the one handler on our logger and the root logger. Idempotent per process."""
+    global _configured
+    if _configured is not None:
+        return _configured
+
+    formatter: LambdaPowertoolsFormatter
+    if settings.effective_log_format == "console":
+        formatter = RedactingConsoleFormatter()
+    else:
+        formatter = RedactingJsonFormatter()
+    handler = _CurrentStdoutHandler()
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestIdFilter())
+
+    # Powertools owns the "authapi" logger: Lambda context keys and the correlation id it appends
+    # land in our shared formatter, hence in every line, including library lines through root.
+    powertools_logger = Logger(
+        service=LOGGER_NAME,
+        level=settings.log_level,
+        logger_handler=handler,
+        logger_formatter=formatter,
+    )
+    app_logger = logging.getLogger(LOGGER_NAME)
+    app_logger.propagate = False
+
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        # the Lambda runtime installs its own plain-text handler; one format, one redactor
+        if type(existing).__name__.startswith("LambdaLogger"):
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.error").setLevel(logging.INFO)
+
+    _configured = powertools_logger
+    return powertools_logger

@@ -1,0 +1,42 @@
+"""Business metrics. Code counts events here; where they go is decided by whoever runs the app.
+
+The Lambda handler installs a Powertools Metrics (EMF) sink; elsewhere counts go nowhere, so a
+laptop or a test run never accumulates or prints metric blobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+USER_REGISTERED = "UserRegistered"
+LOGIN_SUCCEEDED = "LoginSucceeded"
+LOGIN_FAILED = "LoginFailed"
+TOKEN_REFRESHED = "TokenRefreshed"
+REFRESH_TOKEN_REUSED = "RefreshTokenReused"
+LOGOUT = "Logout"
+UNHANDLED_ERROR = "UnhandledError"
+
+BUSINESS_METRICS = (
+    USER_REGISTERED,
+    LOGIN_SUCCEEDED,
+    LOGIN_FAILED,
+    TOKEN_REFRESHED,
+    REFRESH_TOKEN_REUSED,
+    LOGOUT,
+    UNHANDLED_ERROR,
+)
+
+MetricSink = Callable[[str], None]
+
+_sink: MetricSink | None = None
+
+
+def count(name: str) -> None:
+    """Add one to the named metric."""
+    if _sink is not None:
+        _sink(name)
+
+
+def install_sink(sink: MetricSink | None) -> None:
+    global _sink
+    _sink = sink

@@ -1,0 +1,78 @@
+"""Masks secrets in anything about to be logged: by key name, and by shape inside free text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+# A key whose name contains one of these words holds a secret, whatever its value looks like.
+_SECRET_KEY_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "private_key",
+    "credential",
+    "api_key",
+    "database_url",
+)
+# Keys that contain a secret word but are known to be harmless metadata.
+_HARMLESS_KEYS = frozenset({"token_type", "token_use", "expires_in"})
+
+_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization header values
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*"), rf"\1 {REDACTED}"),
+    # JWTs anywhere (three base64url segments, header starting with '{"')
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
+    # our opaque refresh tokens carry a prefix precisely so they can be found and masked
+    (re.compile(r"\brt_[A-Za-z0-9_-]{16,}"), REDACTED),
+    # key=value / "key": "value" pairs in messages, query strings and reprs
+    (
+        re.compile(
+            r"(?i)(\b(?:password|passwd|secret|refresh_token|access_token|token|authorization|cookie)"
+            r"[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,}]+)"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    # credentials inside connection URLs
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@"), rf"\1{REDACTED}@"),
+    # PEM blocks
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+        REDACTED,
+    ),
+)
+
+
+def is_secret_key(key: str) -> bool:
+    lowered = key.lower().replace("-", "_")
+    if lowered in _HARMLESS_KEYS:
+        return False
+    return any(word in lowered for word in _SECRET_KEY_WORDS)
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _TEXT_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` with secrets masked; containers are walked, other objects stringified."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if isinstance(key, str) and is_secret_key(key) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))

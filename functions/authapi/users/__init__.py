@@ -1,0 +1,1 @@
+"""Accounts: who may register, and how accounts are stored."""
