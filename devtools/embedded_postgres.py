@@ -37,7 +37,14 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         self.pg_ctl(
-            "-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.pgdata / "log"), "start"
+            "-w",
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {self.socket_dir}",
+            "-l",
+            str(self.pgdata / "log"),
+            "start",
         )
 
     def create_database(self, name: str) -> None:

@@ -1,4 +1,4 @@
-"""`make dev`: uvicorn with reload on the real app, on the embedded PostgreSQL unless told otherwise.
+"""Uvicorn on the real app, on the embedded PostgreSQL unless AUTHAPI_DATABASE_URL is set.
 
 Usage: python -m devtools.serve [--reload]
 """

@@ -88,7 +88,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await app_resources(app).database.dispose()
 
 
-def create_app(settings: Settings | None = None, *, key_provider: KeyProvider | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, key_provider: KeyProvider | None = None
+) -> FastAPI:
     """Build the app. Nothing here connects to anything: resources open on first use."""
     settings = settings or get_settings()
     configure_logging(settings)

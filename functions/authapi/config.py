@@ -18,7 +18,10 @@ MIN_RSA_KEY_BITS = 2048
 class Settings(BaseSettings):
     """Every knob of the service. Production refuses unsafe values at startup."""
 
-    model_config = SettingsConfigDict(env_prefix="AUTHAPI_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused setting must not print the secret it was given
+    model_config = SettingsConfigDict(
+        env_prefix="AUTHAPI_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     environment: Environment = "development"
 
@@ -99,7 +102,9 @@ class Settings(BaseSettings):
         if "*" in self.cors_origins:
             problems.append("AUTHAPI_CORS_ORIGINS must list origins, not '*', in production")
         if self.jwt_private_key is None:
-            problems.append("AUTHAPI_JWT_PRIVATE_KEY (an RSA private key, PEM) is required in production")
+            problems.append(
+                "AUTHAPI_JWT_PRIVATE_KEY (an RSA private key, PEM) is required in production"
+            )
         else:
             problem = signing_key_problem(self.jwt_private_key.get_secret_value())
             if problem:

@@ -47,7 +47,9 @@ def problem_body(error: AuthApiError, **extra: Any) -> dict[str, Any]:
 
 
 def problem_response(error: AuthApiError, **extra: Any) -> Response:
-    return ProblemResponse(problem_body(error, **extra), status_code=error.status, headers=error.headers)
+    return ProblemResponse(
+        problem_body(error, **extra), status_code=error.status, headers=error.headers
+    )
 
 
 def is_database_unavailable(error: BaseException) -> bool:
@@ -56,9 +58,14 @@ def is_database_unavailable(error: BaseException) -> bool:
         if error.connection_invalidated or isinstance(error, sa_exc.InterfaceError):
             return True
         sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
-        return isinstance(error, sa_exc.OperationalError) or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+        return (
+            isinstance(error, sa_exc.OperationalError)
+            or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+        )
     # pool exhausted, connect timeout, refused or reset connections
-    return isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError | ConnectionError | TimeoutError)
+    return isinstance(
+        error, sa_exc.TimeoutError | sa_exc.DisconnectionError | ConnectionError | TimeoutError
+    )
 
 
 async def _auth_api_error(_: Request, error: Exception) -> Response:
@@ -103,7 +110,8 @@ def register_exception_handlers(app: FastAPI) -> None:
 def problem_responses(*errors: type[AuthApiError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: each status with the stable codes it may carry."""
     by_status: dict[int, list[type[AuthApiError]]] = {}
-    for error in (*errors, RequestValidationFailed):
+    documented: tuple[type[AuthApiError], ...] = (*errors, RequestValidationFailed)
+    for error in documented:
         by_status.setdefault(error.status, []).append(error)
     return {
         status: {

@@ -22,7 +22,9 @@ class Resources:
     key_provider: KeyProvider
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, key_provider: KeyProvider | None = None) -> Resources:
+    def from_settings(
+        cls, settings: Settings, *, key_provider: KeyProvider | None = None
+    ) -> Resources:
         return cls(
             settings=settings,
             database=Database(settings),

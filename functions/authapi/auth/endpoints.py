@@ -52,7 +52,9 @@ def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(EmailTakenError, WeakPasswordError, PayloadTooLargeError),
 )
-async def register(body: RegisterRequest, db: DbSession, ctx: AuthCtx, response: Response) -> SignedInOut:
+async def register(
+    body: RegisterRequest, db: DbSession, ctx: AuthCtx, response: Response
+) -> SignedInOut:
     """Create an account and sign it in."""
     result = await service.register(db, ctx, email=body.email, password=body.password)
     return _signed_in(result, response)
@@ -61,7 +63,9 @@ async def register(body: RegisterRequest, db: DbSession, ctx: AuthCtx, response:
 @router.post(
     "/login",
     openapi_extra=LOGIN_OPENAPI_BODY,
-    responses=problem_responses(InvalidCredentialsError, AccountDisabledError, PayloadTooLargeError),
+    responses=problem_responses(
+        InvalidCredentialsError, AccountDisabledError, PayloadTooLargeError
+    ),
 )
 async def login(
     credentials: Annotated[LoginRequest, Depends(read_login_credentials)],
@@ -78,11 +82,15 @@ async def login(
     "/refresh-token",
     responses=problem_responses(InvalidRefreshTokenError, RefreshTokenReusedError),
 )
-async def refresh_token(body: RefreshRequest, db: DbSession, ctx: AuthCtx, response: Response) -> TokenPairOut:
+async def refresh_token(
+    body: RefreshRequest, db: DbSession, ctx: AuthCtx, response: Response
+) -> TokenPairOut:
     """Exchange a refresh token for a new access and refresh token; the old one is spent."""
     pair = await service.refresh(db, ctx, refresh_token=body.refresh_token)
     response.headers.update(NO_STORE)
-    return TokenPairOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+    return TokenPairOut(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
 
 
 @router.post(

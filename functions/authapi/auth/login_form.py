@@ -22,7 +22,10 @@ FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 def _form_fields(body: bytes) -> dict[str, Any]:
     form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     fields = {name: values[0] for name, values in form.items() if values}
-    return {"email": fields.get("username", fields.get("email")), "password": fields.get("password")}
+    return {
+        "email": fields.get("username", fields.get("email")),
+        "password": fields.get("password"),
+    }
 
 
 def _invalid(loc: tuple[str | int, ...], msg: str) -> RequestValidationError:

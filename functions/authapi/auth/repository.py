@@ -44,7 +44,9 @@ class NewSession:
         )
 
 
-async def create_session(db: AsyncSession, *, session: NewSession, user: Insert | None = None) -> None:
+async def create_session(
+    db: AsyncSession, *, session: NewSession, user: Insert | None = None
+) -> None:
     """Write the session and its first token, after the user's own row when `user` is given."""
     statements = (user, *session.inserts()) if user is not None else session.inserts()
     await db.execute(chained_insert(*statements))
@@ -102,9 +104,7 @@ async def rotate_refresh_token(
         .cte("successor")
     )
     row = (
-        await db.execute(
-            select(consumed.c.session_id, consumed.c.user_id).add_cte(successor)
-        )
+        await db.execute(select(consumed.c.session_id, consumed.c.user_id).add_cte(successor))
     ).first()
     return Rotation(session_id=row.session_id, user_id=row.user_id) if row else None
 

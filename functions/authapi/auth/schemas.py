@@ -16,7 +16,7 @@ EMAIL_MAX = 320
 
 
 def _printable(value: str) -> str:
-    """Refuse what PostgreSQL or a log line cannot carry: NUL and other controls, lone surrogates."""
+    """Refuse what PostgreSQL or a log line cannot carry: NUL, other controls, lone surrogates."""
     for char in value:
         code = ord(char)
         if code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:

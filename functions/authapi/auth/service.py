@@ -82,11 +82,15 @@ def _token_pair(
     )
 
 
-def _new_session(ctx: AuthContext, *, user_id: uuid.UUID, now: datetime) -> tuple[repository.NewSession, str]:
+def _new_session(
+    ctx: AuthContext, *, user_id: uuid.UUID, now: datetime
+) -> tuple[repository.NewSession, str]:
     settings = ctx.settings
     refresh_token = new_refresh_token()
     session_expires_at = now + timedelta(seconds=settings.session_max_age_seconds)
-    token_expires_at = min(now + timedelta(seconds=settings.refresh_token_ttl_seconds), session_expires_at)
+    token_expires_at = min(
+        now + timedelta(seconds=settings.refresh_token_ttl_seconds), session_expires_at
+    )
     session = repository.NewSession(
         session_id=uuid.uuid4(),
         user_id=user_id,
@@ -121,7 +125,9 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
         raise
     metrics.count(metrics.USER_REGISTERED)
     logger.info("user registered", extra={"user_id": str(user.id)})
-    tokens = _token_pair(ctx, user_id=user.id, session_id=session.session_id, refresh_token=refresh_token)
+    tokens = _token_pair(
+        ctx, user_id=user.id, session_id=session.session_id, refresh_token=refresh_token
+    )
     return SignedIn(user=user, tokens=tokens)
 
 
@@ -145,17 +151,21 @@ async def login(db: AsyncSession, ctx: AuthContext, *, email: str, password: str
     if ctx.hashing.needs_rehash(user.password_hash):
         # cost parameters changed since this hash was made: upgrade it while we hold the password
         user.password_hash = await ctx.hashing.hash(password)
-        await users.update_password_hash(db, user_id=user.id, password_hash=user.password_hash, now=now)
+        await users.update_password_hash(
+            db, user_id=user.id, password_hash=user.password_hash, now=now
+        )
     session, refresh_token = _new_session(ctx, user_id=user.id, now=now)
     await repository.create_session(db, session=session)
     metrics.count(metrics.LOGIN_SUCCEEDED)
     logger.info("login succeeded", extra={"user_id": str(user.id)})
-    tokens = _token_pair(ctx, user_id=user.id, session_id=session.session_id, refresh_token=refresh_token)
+    tokens = _token_pair(
+        ctx, user_id=user.id, session_id=session.session_id, refresh_token=refresh_token
+    )
     return SignedIn(user=user, tokens=tokens)
 
 
 async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> TokenPair:
-    """Exchange a refresh token for a new pair; a second exchange of one token revokes its session."""
+    """Exchange a refresh token for a new pair; exchanging one token twice revokes its session."""
     now = ctx.now()
     token_hash = hash_refresh_token(refresh_token)
     successor = new_refresh_token()
@@ -176,10 +186,14 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
             db, session_id=reused_session, reason="refresh_token_reused", now=now
         )
         metrics.count(metrics.REFRESH_TOKEN_REUSED)
-        logger.warning("refresh token reused; session revoked", extra={"session_id": str(reused_session)})
+        logger.warning(
+            "refresh token reused; session revoked", extra={"session_id": str(reused_session)}
+        )
         raise RefreshTokenReusedError()
     metrics.count(metrics.TOKEN_REFRESHED)
-    return _token_pair(ctx, user_id=rotation.user_id, session_id=rotation.session_id, refresh_token=successor)
+    return _token_pair(
+        ctx, user_id=rotation.user_id, session_id=rotation.session_id, refresh_token=successor
+    )
 
 
 async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> Principal:
@@ -196,6 +210,8 @@ async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str)
 
 async def logout(db: AsyncSession, ctx: AuthContext, *, principal: Principal) -> None:
     """End the caller's session: its refresh tokens and access tokens stop working."""
-    await repository.revoke_session(db, session_id=principal.session_id, reason="logout", now=ctx.now())
+    await repository.revoke_session(
+        db, session_id=principal.session_id, reason="logout", now=ctx.now()
+    )
     metrics.count(metrics.LOGOUT)
     logger.info("logged out", extra={"user_id": str(principal.user.id)})

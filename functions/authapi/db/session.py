@@ -39,6 +39,5 @@ def default_database() -> Database:
 
 
 def async_session_scope() -> AbstractAsyncContextManager[AsyncSession]:
-    """A unit of work for background tasks and scripts: `async with async_session_scope() as db:`."""
+    """A unit of work for background work and scripts: `async with async_session_scope() as db:`."""
     return unit_of_work(default_database())
-

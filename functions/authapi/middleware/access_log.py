@@ -1,5 +1,5 @@
-"""One log line per request: method, path, status and duration (the request id is added by the
-logging filter). The query string is left out: it is where clients put the secrets they shouldn't."""
+"""One log line per request: method, path, status and duration; the logging filter adds the
+request id. The query string is left out: it is where clients put secrets they should not."""
 
 from __future__ import annotations
 

@@ -19,9 +19,7 @@ class RefreshToken(Base):
         Uuid, ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # set once, when the token is exchanged; presenting it again is reuse
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import LogRecord
 
 from authapi.config import Settings
 from authapi.observability.redaction import redact
@@ -19,7 +20,14 @@ from authapi.observability.request_context import current_request_id
 
 LOGGER_NAME = "authapi"  # the package name: `logging.getLogger(__name__)` in any module is a child
 
-_CONSOLE_SKIP_KEYS = frozenset({"level", "location", "message", "timestamp", "service", "logger"})
+_CONSOLE_FIXED_KEYS = frozenset({"level", "location", "message", "timestamp", "service", "logger"})
+_CONSOLE_EXCEPTION_KEYS = frozenset({"exception", "exception_name", "stack_trace"})
+# uvicorn repeats each message with ANSI colours in `color_message`: noise in any log store
+_NOISE_KEYS = frozenset({"color_message"})
+
+
+def _prepared(log: LogRecord) -> dict[str, Any]:
+    return {key: value for key, value in redact(log).items() if key not in _NOISE_KEYS}
 
 
 class RequestIdFilter(logging.Filter):
@@ -38,9 +46,8 @@ class RedactingJsonFormatter(LambdaPowertoolsFormatter):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(utc=True, use_rfc3339=True, **kwargs)
 
-    def serialize(self, log: dict[str, Any]) -> str:
-        log.setdefault("logger", None)
-        return super().serialize(redact(log))
+    def serialize(self, log: LogRecord) -> str:
+        return super().serialize(_prepared(log))
 
     def format(self, record: logging.LogRecord) -> str:
         record.logger = record.name
@@ -50,15 +57,16 @@ class RedactingJsonFormatter(LambdaPowertoolsFormatter):
 class RedactingConsoleFormatter(RedactingJsonFormatter):
     """One readable line per record for development: time, level, logger, message, key=value."""
 
-    def serialize(self, log: dict[str, Any]) -> str:
-        log = redact(log)
+    def serialize(self, log: LogRecord) -> str:
+        log = _prepared(log)
         timestamp = str(log.get("timestamp", ""))[11:23]
         extras = " ".join(
             f"{key}={value}"
             for key, value in log.items()
-            if key not in _CONSOLE_SKIP_KEYS and key not in {"exception", "exception_name", "stack_trace"}
+            if key not in _CONSOLE_FIXED_KEYS and key not in _CONSOLE_EXCEPTION_KEYS
         )
-        line = f"{timestamp} {log.get('level', ''):<7} [{log.get('logger', '')}] {log.get('message', '')}"
+        level, name, message = log.get("level", ""), log.get("logger", ""), log.get("message", "")
+        line = f"{timestamp} {level:<7} [{name}] {message}"
         if extras:
             line += f"  {extras}"
         if "exception" in log:
@@ -72,7 +80,7 @@ class _CurrentStdoutHandler(logging.StreamHandler[TextIO]):
     def __init__(self) -> None:
         super().__init__(sys.stdout)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stdout
 

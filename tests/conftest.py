@@ -1,0 +1,98 @@
+"""Shared fixtures: one real PostgreSQL database per test session, migrated to head."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from devtools.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from authapi.app import create_app
+from authapi.auth.keys import generate_private_key_pem
+from authapi.config import Settings
+from authapi.db.engine import create_engine
+from authapi.migrations import upgrade_to_head
+from tests.support import Account, ScratchDatabase, client_for, make_settings, register
+
+
+async def _create_database(admin_dsn: str, name: str) -> None:
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_database(admin_dsn: str, name: str) -> None:
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(Settings(environment="test", database_url=url))
+    try:
+        await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchDatabase]:
+    """AUTHAPI_TEST_DATABASE_URL's server when set, else an embedded one; a fresh database in it."""
+    name = f"authapi_test_{uuid.uuid4().hex[:12]}"
+    configured = os.environ.get("AUTHAPI_TEST_DATABASE_URL")
+    server: EmbeddedPostgres | None = None
+    if configured:
+        admin = make_url(configured).set(drivername="postgresql")
+    else:
+        server = start_embedded_postgres(
+            Path(tmp_path_factory.mktemp("pg")) / "data", cleanup="delete"
+        )
+        admin = make_url(server.dsn())
+    admin_dsn = admin.render_as_string(hide_password=False)
+    asyncio.run(_create_database(admin_dsn, name))
+    url = admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+        hide_password=False
+    )
+    asyncio.run(_migrate(url))
+    yield ScratchDatabase(url=url, server=server)
+    asyncio.run(_drop_database(admin_dsn, name))
+
+
+@pytest.fixture(scope="session")
+def signing_key_pem() -> str:
+    return generate_private_key_pem()
+
+
+@pytest.fixture(scope="session")
+def settings(test_database: ScratchDatabase, signing_key_pem: str) -> Settings:
+    return make_settings(test_database, signing_key_pem)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    await application.state.resources.database.dispose()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as http:
+        yield http
+
+
+@pytest.fixture
+async def account(client: httpx.AsyncClient) -> Account:
+    return await register(client)

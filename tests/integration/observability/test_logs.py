@@ -1,0 +1,93 @@
+"""Logs: one JSON line per record, request id on each, secrets never written."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+
+from tests.support import register
+
+pytestmark = pytest.mark.integration
+
+
+def _lines(output: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+async def test_a_whole_session_never_logs_passwords_or_tokens(
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = "a rather secret passphrase 91"
+    capsys.readouterr()
+
+    account = await register(client, password=password)
+    await client.post(
+        "/api/auth/login", json={"email": account.email, "password": "wrong " + password}
+    )
+    login = (
+        await client.post("/api/auth/login", json={"email": account.email, "password": password})
+    ).json()
+    await client.get("/api/auth/me", headers=account.auth)
+    rotated = (
+        await client.post("/api/auth/refresh-token", json={"refresh_token": account.refresh_token})
+    ).json()
+    await client.post(
+        "/api/auth/refresh-token", json={"refresh_token": account.refresh_token}
+    )  # reuse
+    await client.post(
+        "/api/auth/logout", headers={"Authorization": f"Bearer {login['access_token']}"}
+    )
+    await client.get("/api/auth/me?access_token=" + login["access_token"], headers=account.auth)
+
+    output = capsys.readouterr().out
+    lines = _lines(output)
+    assert len([line for line in lines if line.get("message") == "request completed"]) == 8
+    secrets = [
+        password,
+        account.access_token,
+        account.refresh_token,
+        login["access_token"],
+        login["refresh_token"],
+        rotated["access_token"],
+        rotated["refresh_token"],
+    ]
+    for secret in secrets:
+        assert secret not in output
+    # the JWT's signature part alone is a secret too
+    assert account.access_token.rsplit(".", 1)[1] not in output
+
+
+async def test_every_request_line_carries_its_request_id(
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    response = await client.get("/health", headers={"X-Request-ID": "trace-me-123"})
+
+    lines = _lines(capsys.readouterr().out)
+    access = [line for line in lines if line.get("message") == "request completed"]
+    assert response.headers["x-request-id"] == "trace-me-123"
+    assert access[-1]["request_id"] == "trace-me-123"
+    assert access[-1]["path"] == "/health"
+    assert access[-1]["status"] == 200
+    assert access[-1]["method"] == "GET"
+    assert isinstance(access[-1]["duration_ms"], float)
+    assert access[-1]["level"] == "INFO"
+
+
+async def test_secrets_passed_to_a_logger_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    token = "rt_" + "A" * 43
+    logging.getLogger("authapi.anywhere").warning(
+        "client sent %s with Bearer eyJabcdefgh.eyJabcdefgh.signature",
+        token,
+        extra={"password": "hunter2hunter2", "headers": {"Cookie": "session=abc"}},
+    )
+    logging.getLogger("some.library").warning("connecting to postgresql://u:pw-in-url@db/x")
+
+    output = capsys.readouterr().out
+    for secret in (token, "hunter2hunter2", "session=abc", "signature", "pw-in-url"):
+        assert secret not in output
+    assert output.count("[REDACTED]") >= 5

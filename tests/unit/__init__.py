@@ -1,0 +1,1 @@
+"""Tests that need neither network nor database."""

@@ -1,0 +1,177 @@
+"""Access token verification refuses every forged, stale or misused token."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from authapi.auth.keys import KeyRing, generate_private_key_pem, key_id, load_private_key
+from authapi.auth.tokens import issue_access_token, new_refresh_token, verify_access_token
+from authapi.config import Settings
+from authapi.exceptions import InvalidAccessTokenError
+
+pytestmark = pytest.mark.unit
+
+SETTINGS = Settings(_env_file=None)
+PRIVATE_PEM = generate_private_key_pem()
+RING = KeyRing(signing_key=load_private_key(PRIVATE_PEM))
+FOREIGN_KEY = load_private_key(generate_private_key_pem())
+
+
+def _claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "iss": SETTINGS.jwt_issuer,
+        "aud": SETTINGS.jwt_audience,
+        "sub": str(uuid.uuid4()),
+        "sid": str(uuid.uuid4()),
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "token_use": "access",
+    }
+    claims.update(changes)
+    return {key: value for key, value in claims.items() if value is not None}
+
+
+def _sign(
+    claims: dict[str, Any],
+    *,
+    key: Any = None,
+    headers: dict[str, Any] | None = None,
+    alg: str = "RS256",
+) -> str:
+    return jwt.encode(
+        claims,
+        key if key is not None else RING.signing_key,
+        algorithm=alg,
+        headers={"kid": RING.signing_kid, "typ": "at+jwt", **(headers or {})},
+    )
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_an_issued_token_verifies() -> None:
+    user_id, session_id = uuid.uuid4(), uuid.uuid4()
+    token = issue_access_token(
+        RING, SETTINGS, user_id=user_id, session_id=session_id, now=datetime.now(UTC)
+    )
+
+    claims = verify_access_token(RING, SETTINGS, token)
+
+    assert (claims.user_id, claims.session_id) == (user_id, session_id)
+    header = jwt.get_unverified_header(token)
+    assert header == {"alg": "RS256", "kid": RING.signing_kid, "typ": "at+jwt"}
+
+
+def test_hand_signed_valid_token_verifies() -> None:
+    # guards the fixtures below: each attack differs from this token in one way only
+    verify_access_token(RING, SETTINGS, _sign(_claims()))
+
+
+def _public_pem() -> bytes:
+    return RING.signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _hs256_with_public_key() -> str:
+    # PyJWT itself refuses to HMAC with a PEM, which is the point of the attack: forge by hand
+    import hashlib
+    import hmac
+
+    header = _b64({"alg": "HS256", "typ": "at+jwt", "kid": RING.signing_kid})
+    payload = _b64(_claims())
+    signature = hmac.new(_public_pem(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+def _flipped_payload() -> str:
+    token = _sign(_claims())
+    header, payload, signature = token.split(".")
+    tampered = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    tampered["sub"] = str(uuid.uuid4())
+    return f"{header}.{_b64(tampered)}.{signature}"
+
+
+ATTACKS: dict[str, Callable[[], str]] = {
+    "alg none": lambda: (
+        f"{_b64({'alg': 'none', 'typ': 'at+jwt', 'kid': RING.signing_kid})}.{_b64(_claims())}."
+    ),
+    "HS256 with the public key": _hs256_with_public_key,
+    "flipped payload": _flipped_payload,
+    "foreign key": lambda: _sign(_claims(), key=FOREIGN_KEY),
+    "foreign key claiming our kid": lambda: _sign(
+        _claims(), key=FOREIGN_KEY, headers={"kid": RING.signing_kid}
+    ),
+    "unknown kid": lambda: _sign(_claims(), headers={"kid": key_id(FOREIGN_KEY.public_key())}),
+    "no kid": lambda: jwt.encode(
+        _claims(), RING.signing_key, algorithm="RS256", headers={"typ": "at+jwt"}
+    ),
+    "jku header": lambda: _sign(_claims(), headers={"jku": "https://evil.example/jwks.json"}),
+    "x5u header": lambda: _sign(_claims(), headers={"x5u": "https://evil.example/cert.pem"}),
+    "jwk header": lambda: _sign(
+        _claims(), headers={"jwk": {"kty": "RSA", "n": "AQAB", "e": "AQAB"}}
+    ),
+    "expired": lambda: _sign(
+        _claims(
+            iat=int(time.time()) - 7200, nbf=int(time.time()) - 7200, exp=int(time.time()) - 3600
+        )
+    ),
+    "future nbf": lambda: _sign(_claims(nbf=int(time.time()) + 3600)),
+    "missing exp": lambda: _sign(_claims(exp=None)),
+    "missing sid": lambda: _sign(_claims(sid=None)),
+    "missing token_use": lambda: _sign(_claims(token_use=None)),
+    "wrong aud": lambda: _sign(_claims(aud="someone-else")),
+    "wrong iss": lambda: _sign(_claims(iss="https://evil.example")),
+    "refresh token_use": lambda: _sign(_claims(token_use="refresh")),
+    "id token_use": lambda: _sign(_claims(token_use="id")),
+    "plain JWT typ": lambda: _sign(_claims(), headers={"typ": "JWT"}),
+    "RS512 instead of RS256": lambda: _sign(_claims(), alg="RS512"),
+    "sub not a uuid": lambda: _sign(_claims(sub="admin")),
+    "opaque refresh token": new_refresh_token,
+    "empty": lambda: "",
+    "garbage": lambda: "a.b.c",
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_attack_is_refused(attack: str) -> None:
+    token = ATTACKS[attack]()
+    with pytest.raises(InvalidAccessTokenError):
+        verify_access_token(RING, SETTINGS, token)
+
+
+def test_retired_key_still_verifies_its_tokens() -> None:
+    old = load_private_key(generate_private_key_pem())
+    token = jwt.encode(
+        _claims(),
+        old,
+        algorithm="RS256",
+        headers={"kid": key_id(old.public_key()), "typ": "at+jwt"},
+    )
+    rotated = KeyRing(signing_key=RING.signing_key, retired_public_keys=(old.public_key(),))
+
+    verify_access_token(rotated, SETTINGS, token)
+    with pytest.raises(InvalidAccessTokenError):
+        verify_access_token(RING, SETTINGS, token)
+
+
+def test_refresh_tokens_carry_256_random_bits() -> None:
+    tokens = {new_refresh_token() for _ in range(100)}
+    assert len(tokens) == 100
+    for token in tokens:
+        assert token.startswith("rt_")
+        assert len(base64.urlsafe_b64decode(token[3:] + "=")) == 32

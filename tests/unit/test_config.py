@@ -1,0 +1,91 @@
+"""Settings: parsing and the production refusals."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from authapi.auth.keys import generate_private_key_pem
+from authapi.config import Settings
+
+pytestmark = pytest.mark.unit
+
+DB = "postgresql://app@db.internal/auth"
+
+
+def test_defaults_follow_the_seed() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.environment == "development"
+    assert settings.access_token_ttl_seconds == 30 * 60
+    assert settings.refresh_token_ttl_seconds == 7 * 24 * 3600
+    assert (
+        settings.argon2_memory_cost_kib,
+        settings.argon2_time_cost,
+        settings.argon2_parallelism,
+    ) == (19456, 2, 1)
+    assert settings.max_body_bytes == 64 * 1024
+    assert settings.docs_enabled
+
+
+def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTHAPI_CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("AUTHAPI_ACCESS_TOKEN_TTL_SECONDS", "600")
+    monkeypatch.setenv("AUTHAPI_DATABASE_URL", DB)
+
+    settings = Settings()
+
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.access_token_ttl_seconds == 600
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == "postgresql+asyncpg://app@db.internal/auth"
+
+
+def test_database_url_is_not_printed() -> None:
+    settings = Settings(database_url="postgresql://app:hunter2hunter2@db/auth")
+    assert "hunter2hunter2" not in repr(settings)
+    assert "hunter2hunter2" not in str(settings.model_dump())
+
+
+def test_other_database_schemes_are_refused() -> None:
+    with pytest.raises(ValidationError, match="AUTHAPI_DATABASE_URL"):
+        Settings(database_url="mysql://app@db/auth")
+
+
+def test_production_refuses_missing_settings_and_names_them() -> None:
+    with pytest.raises(ValidationError) as error:
+        Settings(environment="production", cors_origins=["*"])
+    message = str(error.value)
+    assert "AUTHAPI_DATABASE_URL" in message
+    assert "AUTHAPI_JWT_PRIVATE_KEY" in message
+    assert "AUTHAPI_CORS_ORIGINS" in message
+
+
+def test_production_refuses_a_weak_key() -> None:
+    with pytest.raises(ValidationError, match="1024 bits"):
+        Settings(
+            environment="production",
+            database_url=DB,
+            jwt_private_key=generate_private_key_pem(1024),
+        )
+
+
+def test_production_refuses_a_key_that_is_not_a_key() -> None:
+    with pytest.raises(ValidationError, match="AUTHAPI_JWT_PRIVATE_KEY is unusable") as error:
+        Settings(environment="production", database_url=DB, jwt_private_key="secret-but-not-a-pem")
+    assert "secret-but-not-a-pem" not in str(error.value)
+
+
+def test_production_accepts_a_complete_configuration() -> None:
+    settings = Settings(
+        environment="production",
+        database_url=DB,
+        jwt_private_key=generate_private_key_pem(),
+        cors_origins=["https://app.example"],
+    )
+    assert not settings.docs_enabled
+    assert settings.effective_log_format == "json"
+
+
+def test_session_must_outlive_its_refresh_tokens() -> None:
+    with pytest.raises(ValidationError, match="AUTHAPI_SESSION_MAX_AGE_SECONDS"):
+        Settings(refresh_token_ttl_seconds=7200, session_max_age_seconds=3600)
