@@ -76,3 +76,15 @@ async def test_a_500_leaks_nothing_and_is_logged_once(
     assert errors[0]["request_id"] == "boom-1"
     assert errors[0]["exception_name"] == "RuntimeError"
     assert "explode" in str(errors[0]["exception"])  # the stack trace, for the operator
+
+
+async def test_openapi_documents_bearer_auth_and_problem_codes(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    scheme = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert scheme["flows"]["password"]["tokenUrl"] == "/api/auth/login"
+    register = schema["paths"]["/api/auth/register"]["post"]
+    assert "email_taken" in register["responses"]["409"]["description"]
+    login_body = schema["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]
+    assert set(login_body) == {"application/json", "application/x-www-form-urlencoded"}
+    assert "Problem" in schema["components"]["schemas"]
