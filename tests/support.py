@@ -30,7 +30,7 @@ class ScratchDatabase:
 
 
 def make_settings(
-    test_database: ScratchDatabase, signing_key_pem: str, **overrides: object
+    test_database: ScratchDatabase, signing_key_pem: str | None, **overrides: object
 ) -> Settings:
     values: dict[str, object] = {
         "environment": "test",

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -20,7 +20,11 @@ class Settings(BaseSettings):
 
     # hide_input_in_errors: a refused setting must not print the secret it was given
     model_config = SettingsConfigDict(
-        env_prefix="AUTHAPI_", extra="ignore", frozen=True, hide_input_in_errors=True
+        env_prefix="AUTHAPI_",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        populate_by_name=True,
     )
 
     environment: Environment = "development"
@@ -35,6 +39,18 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = True
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     db_command_timeout_seconds: float = Field(default=10.0, gt=0)
+    # "iam": a fresh RDS IAM token per new connection instead of a password (RDS Proxy)
+    db_auth: Literal["password", "iam"] = "password"
+    db_require_tls: bool = False
+    aws_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("AUTHAPI_AWS_REGION", "AWS_REGION")
+    )
+
+    # Secrets from SSM Parameter Store (in Lambda): `<prefix>jwt/signing-key` and friends.
+    ssm_parameter_prefix: str | None = None
+    ssm_cache_seconds: int = Field(default=300, ge=1)
+    # when SSM cannot be reached, keep signing with the last key read for at most this long
+    ssm_max_stale_seconds: int = Field(default=3600, ge=0)
 
     # Tokens.
     jwt_private_key: SecretStr | None = None
@@ -92,6 +108,26 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("ssm_parameter_prefix")
+    @classmethod
+    def prefix_is_a_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("/"):
+            raise ValueError(
+                "AUTHAPI_SSM_PARAMETER_PREFIX must start with '/', e.g. /authapi/prod/"
+            )
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def iam_needs_tls_and_region(self) -> Settings:
+        if self.db_auth == "iam":
+            if not self.db_require_tls:
+                raise ValueError("AUTHAPI_DB_AUTH=iam requires AUTHAPI_DB_REQUIRE_TLS=true")
+            if not self.aws_region:
+                raise ValueError("AUTHAPI_DB_AUTH=iam requires AWS_REGION (or AUTHAPI_AWS_REGION)")
+        return self
+
     @model_validator(mode="after")
     def refuse_unsafe_production(self) -> Settings:
         if self.environment != "production":
@@ -102,9 +138,11 @@ class Settings(BaseSettings):
         if "*" in self.cors_origins:
             problems.append("AUTHAPI_CORS_ORIGINS must list origins, not '*', in production")
         if self.jwt_private_key is None:
-            problems.append(
-                "AUTHAPI_JWT_PRIVATE_KEY (an RSA private key, PEM) is required in production"
-            )
+            if self.ssm_parameter_prefix is None:
+                problems.append(
+                    "AUTHAPI_JWT_PRIVATE_KEY (an RSA private key, PEM) or "
+                    "AUTHAPI_SSM_PARAMETER_PREFIX is required in production"
+                )
         else:
             problem = signing_key_problem(self.jwt_private_key.get_secret_value())
             if problem:

@@ -8,7 +8,7 @@ from typing import cast
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
-from authapi.auth.keys import KeyProvider, SettingsKeyProvider
+from authapi.auth.keys import KeyProvider, key_provider_for
 from authapi.auth.passwords import PasswordHashing
 from authapi.config import Settings
 from authapi.db.engine import Database
@@ -29,7 +29,7 @@ class Resources:
             settings=settings,
             database=Database(settings),
             hashing=PasswordHashing.from_settings(settings),
-            key_provider=key_provider or SettingsKeyProvider(settings),
+            key_provider=key_provider or key_provider_for(settings),
         )
 
 

@@ -139,3 +139,12 @@ class SettingsKeyProvider:
             signing_key=load_private_key(pem),
             retired_public_keys=load_public_keys(retired) if retired else (),
         )
+
+
+def key_provider_for(settings: Settings) -> KeyProvider:
+    """SSM Parameter Store when a parameter prefix is configured (Lambda), else settings."""
+    if settings.ssm_parameter_prefix is not None:
+        from authapi.auth.ssm_keys import SsmKeyProvider
+
+        return SsmKeyProvider(settings)
+    return SettingsKeyProvider(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from sqlalchemy.ext.asyncio import (
@@ -13,18 +14,28 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from authapi.config import Settings
+from authapi.db.iam_auth import iam_token_provider
 from authapi.exceptions import DatabaseUnavailableError
 
 
 def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
-    """Driver options that keep connections stateless, so a multiplexing proxy never pins them."""
-    return {
+    """Driver options that keep connections stateless, so a multiplexing proxy never pins them.
+
+    Deliberately absent: `server_settings` and any SET on connect (startup options pin RDS Proxy
+    sessions), and named prepared statements (they live in one server session).
+    """
+    args: dict[str, Any] = {
         "timeout": settings.db_connect_timeout_seconds,
         "command_timeout": settings.db_command_timeout_seconds,
-        # named prepared statements live in the server session: off for RDS Proxy and PgBouncer
         "statement_cache_size": 0,
         "prepared_statement_cache_size": 0,
     }
+    if settings.db_require_tls:
+        # verified against the system trust store: RDS Proxy presents a public ACM certificate
+        args["ssl"] = ssl.create_default_context()
+    if settings.db_auth == "iam":
+        args["password"] = iam_token_provider(settings)
+    return args
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

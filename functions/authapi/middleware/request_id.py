@@ -12,18 +12,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from authapi.observability.request_context import current_request_id
 
 HEADER = "x-request-id"
-# a client-chosen id is echoed into logs and headers: only a short, plain token is safe to trust
-_VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+# A client-chosen id is echoed into logs and headers: only a short, plain token is safe to trust.
+# '=', '+' and '/' appear in API Gateway's own (base64) request ids.
+_VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:=+/-]{0,127}$")
 
 
 def _gateway_request_id(scope: Scope) -> str | None:
-    """API Gateway's own request id when running in Lambda (Mangum puts the event in the scope)."""
+    """In Lambda (Mangum puts the event in the scope), the id the logs are correlated by:
+    API Gateway's or the function URL's request id, or an ALB's trace header."""
     event: Any = scope.get("aws.event")
     if not isinstance(event, dict):
         return None
-    request_context = event.get("requestContext")
-    if isinstance(request_context, dict):
-        value = request_context.get("requestId")
+    request_context = event.get("requestContext") or {}
+    headers = event.get("headers") or {}
+    for value in (request_context.get("requestId"), headers.get("x-amzn-trace-id")):
         if isinstance(value, str) and _VALID_ID.match(value):
             return value
     return None

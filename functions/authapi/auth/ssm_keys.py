@@ -1,0 +1,104 @@
+"""Signing keys from SSM Parameter Store, through Powertools Parameters.
+
+Both parameters are read in one GetParameters call and cached for `ssm_cache_seconds`, so a key
+rotated in SSM is signing tokens within that time, without a deploy. If SSM cannot be reached:
+- before any key was ever read (a cold start), requests get 503 `secrets_unavailable`;
+- after that, the last key read keeps working for up to `ssm_max_stale_seconds`, and SSM is not
+  asked again for `RETRY_AFTER_FAILURE_SECONDS`, so an outage does not add SSM timeouts to every
+  request. Past that age, 503 again: a key nobody can confirm is not trusted forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from authapi.auth.keys import KeyRing, load_private_key, load_public_keys
+from authapi.config import Settings
+from authapi.exceptions import SecretsUnavailableError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+logger = logging.getLogger(__name__)
+
+SIGNING_KEY_PARAMETER = "jwt/signing-key"
+RETIRED_KEYS_PARAMETER = "jwt/retired-public-keys"
+NO_RETIRED_KEYS = "none"  # SSM refuses empty values
+RETRY_AFTER_FAILURE_SECONDS = 30.0
+
+
+class SsmKeyProvider:
+    def __init__(self, settings: Settings):
+        assert settings.ssm_parameter_prefix is not None
+        self.signing_key_name = settings.ssm_parameter_prefix + SIGNING_KEY_PARAMETER
+        self.retired_keys_name = settings.ssm_parameter_prefix + RETIRED_KEYS_PARAMETER
+        self._cache_seconds = settings.ssm_cache_seconds
+        self._max_stale_seconds = settings.ssm_max_stale_seconds
+        self._provider: SSMProvider | None = None
+        self._ring: KeyRing | None = None
+        self._source: tuple[str, str] | None = None  # the parameter values `_ring` was built from
+        self._read_at = 0.0
+        self._retry_at = 0.0
+
+    async def key_ring(self) -> KeyRing:
+        # Called on the event loop without a thread hop: almost every call is a cache hit (a dict
+        # lookup), and in Lambda the rare SSM round trip blocks no other request.
+        now = time.monotonic()
+        if now < self._retry_at:
+            return self._last_ring_or_unavailable(now)
+        try:
+            values = self._fetch()
+        except Exception as error:
+            self._retry_at = now + RETRY_AFTER_FAILURE_SECONDS
+            cause = error.__context__ or error.__cause__ or error
+            logger.error(
+                "cannot read signing keys from SSM",
+                extra={"parameters": self._names(), "error": type(cause).__name__},
+            )
+            return self._last_ring_or_unavailable(now)
+        if self._ring is None or values != self._source:
+            self._ring = self._parse(values)
+            self._source = values
+        self._read_at = now
+        return self._ring
+
+    def _names(self) -> list[str]:
+        return [self.signing_key_name, self.retired_keys_name]
+
+    def _last_ring_or_unavailable(self, now: float) -> KeyRing:
+        if self._ring is not None and now - self._read_at <= self._max_stale_seconds:
+            return self._ring
+        raise SecretsUnavailableError()
+
+    def _fetch(self) -> tuple[str, str]:
+        if self._provider is None:
+            from aws_lambda_powertools.utilities.parameters import SSMProvider
+            from botocore.config import Config
+
+            # short timeouts: a slow SSM should cost a request seconds, not the whole Lambda timeout
+            config = Config(
+                connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"}
+            )
+            self._provider = SSMProvider(boto_config=config)
+        values = self._provider.get_parameters_by_name(
+            {self.signing_key_name: {}, self.retired_keys_name: {}},
+            decrypt=True,  # always True for these names: Powertools' cache key ignores `decrypt`
+            max_age=self._cache_seconds,
+        )
+        return str(values[self.signing_key_name]), str(values[self.retired_keys_name])
+
+    def _parse(self, values: tuple[str, str]) -> KeyRing:
+        signing_pem, retired = values
+        try:
+            retired_keys = () if retired.strip() == NO_RETIRED_KEYS else load_public_keys(retired)
+            return KeyRing(
+                signing_key=load_private_key(signing_pem), retired_public_keys=retired_keys
+            )
+        except ValueError as error:
+            logger.error(
+                "signing key parameters are unusable",
+                extra={"parameters": self._names(), "error": str(error)},
+            )
+            raise SecretsUnavailableError() from None

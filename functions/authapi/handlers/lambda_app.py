@@ -1,0 +1,83 @@
+"""Builds the Lambda handler around the app: Mangum for events, Powertools for observability.
+
+Everything here runs once per execution environment (at cold start); the handler it returns
+runs once per invocation and does nothing but set context and pass the event on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from fastapi import FastAPI
+from mangum import Mangum
+
+from authapi.app import create_app
+from authapi.config import Settings
+from authapi.observability import metrics as business_metrics
+from authapi.observability.logs import configure_logging
+from authapi.resources import app_resources
+
+SERVICE = "authapi"
+METRICS_NAMESPACE = "authapi"  # POWERTOOLS_METRICS_NAMESPACE overrides it
+# API Gateway (HTTP and REST) and function URLs carry requestContext.requestId; ALB does not,
+# so fall back to its trace header. The app uses the same id as the request's X-Request-ID.
+CORRELATION_ID_PATH = 'requestContext.requestId || headers."x-amzn-trace-id"'
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class LambdaApp:
+    """The handler, and what it runs on: the app and the event loop every invocation shares."""
+
+    handler: LambdaHandler
+    app: FastAPI
+    loop: asyncio.AbstractEventLoop
+
+    def close(self) -> None:
+        """Release connections and the loop (Lambda never calls this; tests and tools do)."""
+        self.loop.run_until_complete(app_resources(self.app).database.dispose())
+        self.loop.close()
+
+
+def build_lambda_app(settings: Settings) -> LambdaApp:
+    logger = configure_logging(settings)
+    # patch only botocore (the SSM calls): patching everything costs cold-start time, and
+    # capture_response=False keeps tokens in response bodies out of X-Ray
+    tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
+    metrics = Metrics(
+        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE,
+        service=SERVICE,
+    )
+    # most invocations (a /me, a /health) count no business event: that is not worth a warning
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    business_metrics.install_sink(
+        lambda name: metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    )
+
+    # One loop per execution environment, reused by every invocation, so the connection pool
+    # made on the first one is still usable on the next. Mangum runs on the current loop.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # lifespan="off": Mangum would run startup and shutdown around every single invocation
+    app = create_app(settings)
+    adapter = Mangum(app, lifespan="off")
+
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        asyncio.set_event_loop(loop)  # in case anything else in the process changed it
+        # Mangum and Powertools each declare their own LambdaContext protocol; it is one object
+        return adapter(event, cast(Any, context))
+
+    # the Powertools decorators are typed as returning Any
+    return LambdaApp(handler=cast(LambdaHandler, handler), app=app, loop=loop)

@@ -1,0 +1,1 @@
+"""Lambda tier: the real handlers with real event payloads, moto for SSM."""
