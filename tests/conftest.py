@@ -11,7 +11,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from devtools.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
@@ -20,6 +19,7 @@ from authapi.auth.keys import generate_private_key_pem
 from authapi.config import Settings
 from authapi.db.engine import create_engine
 from authapi.migrations import upgrade_to_head
+from devtools.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
 from tests.support import Account, ScratchDatabase, client_for, make_settings, register
 
 

@@ -10,13 +10,13 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
-from devtools.lambda_events import FakeLambdaContext, fill_placeholders
 from moto import mock_aws
 
 from authapi.auth.keys import generate_private_key_pem
 from authapi.config import Settings
 from authapi.handlers.lambda_app import LambdaApp, LambdaHandler, build_lambda_app
 from authapi.observability import metrics as business_metrics
+from devtools.lambda_events import FakeLambdaContext, fill_placeholders
 from tests.support import ScratchDatabase, make_settings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -11,12 +11,12 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from devtools.lambda_events import json_request, response_json
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 from authapi.auth.keys import generate_private_key_pem, key_id, load_private_key
 from authapi.handlers.lambda_app import LambdaApp
+from devtools.lambda_events import json_request, response_json
 from tests.aws_lambda.conftest import invoke, load_event, put_signing_key
 from tests.support import STRONG_PASSWORD, unique_email
 

@@ -70,5 +70,5 @@ def test_pool_modes() -> None:
 
     assert isinstance(pooled.pool, QueuePool)
     assert pooled.pool.size() == 1
-    assert pooled.pool._pre_ping is True  # noqa: SLF001
+    assert pooled.pool._pre_ping is True
     assert isinstance(unpooled.pool, NullPool)
