@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run dev test lint typecheck unit clean
+.PHONY: help install run dev invoke test lint typecheck clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,11 +21,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the app with its dev tools
 
-run: $(STAMP)  ## serve on http://127.0.0.1:8000 (embedded PostgreSQL unless AUTHAPI_DATABASE_URL is set)
-	$(BIN)/python -m devtools.serve
+run: $(STAMP)  ## the local cloud on http://127.0.0.1:8000: the Lambda handler, SSM and PostgreSQL stand-ins
+	$(BIN)/python -m devtools.local_cloud
 
-dev: $(STAMP)  ## like run, with auto-reload
+dev: $(STAMP)  ## uvicorn with auto-reload on http://127.0.0.1:8000 (no Lambda layer in between)
 	$(BIN)/python -m devtools.serve --reload
+
+EVENT ?= events/health.json
+invoke: $(STAMP)  ## one event through the handler: make invoke EVENT=events/me.json
+	$(BIN)/python -m devtools.invoke $(EVENT)
 
 lint: $(STAMP)  ## ruff format check and lint
 	$(BIN)/ruff format --check .
@@ -39,4 +43,3 @@ test: lint typecheck  ## everything: lint, types, and the test suite on real Pos
 
 clean:  ## remove the virtualenv, caches and local data (including the dev signing key)
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
-include mk/aws.mk
