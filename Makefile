@@ -43,3 +43,4 @@ test: lint typecheck  ## everything: lint, types, and the test suite on real Pos
 
 clean:  ## remove the virtualenv, caches and local data (including the dev signing key)
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+include mk/aws.mk
