@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run dev invoke test lint typecheck clean
+.PHONY: help install run dev invoke smoke test lint typecheck clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ dev: $(STAMP)  ## uvicorn with auto-reload on http://127.0.0.1:8000 (no Lambda l
 EVENT ?= events/health.json
 invoke: $(STAMP)  ## one event through the handler: make invoke EVENT=events/me.json
 	$(BIN)/python -m devtools.invoke $(EVENT)
+
+smoke: $(STAMP) build-x86  ## register -> login -> me -> refresh -> logout through the built artifact, python3.13
+	$(BIN)/python -m devtools.smoke --build-dir .aws-sam-x86_64/build --python "$(PYTHON313)"
 
 lint: $(STAMP)  ## ruff format check and lint
 	$(BIN)/ruff format --check .
