@@ -1,0 +1,147 @@
+"""Alarms and dashboard of template.yaml against the metrics the code emits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from authapi.observability.metrics import BUSINESS_METRICS
+from tests.infra.cfn import Template, load_template, resources, sub_json
+
+pytestmark = pytest.mark.infra
+
+NAMESPACE = "authapi"
+EMITTED = set(BUSINESS_METRICS) | {"ColdStart"}  # ColdStart: Powertools, per function
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return load_template("template.yaml")
+
+
+def _alarm_metrics(alarm: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(namespace, metric name, dimensions) of every metric an alarm reads."""
+    properties = alarm["Properties"]
+    if "MetricName" in properties:
+        metrics = [properties]
+    else:
+        metrics = [
+            query["MetricStat"]["Metric"]
+            for query in properties["Metrics"]
+            if "MetricStat" in query
+        ]
+    return [
+        (
+            metric["Namespace"],
+            metric["MetricName"],
+            {dimension["Name"]: dimension["Value"] for dimension in metric.get("Dimensions", [])},
+        )
+        for metric in metrics
+    ]
+
+
+def _dashboard_metrics(template: Template) -> list[tuple[str, str, dict[str, Any]]]:
+    """(namespace, metric name, dimensions) of every metric line on the dashboard."""
+    body = sub_json(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
+    found = []
+    for widget in body["widgets"]:
+        previous: list[Any] = []
+        for line in widget["properties"].get("metrics", []):
+            fields = [field for field in line if not isinstance(field, dict)]
+            # "." repeats the field above it, CloudWatch's shorthand
+            fields = [previous[i] if field == "." else field for i, field in enumerate(fields)]
+            previous = fields
+            namespace, name, *dimensions = fields
+            found.append(
+                (namespace, name, dict(zip(dimensions[::2], dimensions[1::2], strict=True)))
+            )
+    return found
+
+
+def test_alarms_cover_the_six_signals_and_notify_the_topic(template: Template) -> None:
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    read = {name: _alarm_metrics(alarm) for name, alarm in alarms.items()}
+
+    def alarms_on(namespace: str, metric: str) -> set[str]:
+        return {
+            name
+            for name, metrics in read.items()
+            if any(m[:2] == (namespace, metric) for m in metrics)
+        }
+
+    api_5xx = alarms_on("AWS/ApiGateway", "5xx") & alarms_on("AWS/ApiGateway", "Count")
+    assert api_5xx, "no 5xx-rate alarm"
+    for name in api_5xx:
+        expressions = [
+            q["Expression"] for q in alarms[name]["Properties"]["Metrics"] if "Expression" in q
+        ]
+        assert any("/" in expression for expression in expressions), (
+            "5xx must be a rate, not a count"
+        )
+    latency = alarms_on("AWS/ApiGateway", "Latency")
+    assert latency
+    assert {alarms[name]["Properties"].get("ExtendedStatistic") for name in latency} == {"p99"}
+    assert alarms_on("AWS/Lambda", "Errors")
+    assert alarms_on("AWS/Lambda", "Throttles")
+    assert alarms_on(NAMESPACE, "UnhandledError")
+    assert alarms_on(NAMESPACE, "RefreshTokenReused")
+
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+
+
+def test_lambda_alarms_watch_the_api_function(template: Template) -> None:
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        for namespace, _, dimensions in _alarm_metrics(alarm):
+            if namespace == "AWS/Lambda":
+                assert dimensions == {"FunctionName": {"Ref": "ApiFunction"}}
+
+
+def test_dashboard_shows_every_emitted_metric_and_only_those(template: Template) -> None:
+    shown = {name for namespace, name, _ in _dashboard_metrics(template) if namespace == NAMESPACE}
+    assert shown == EMITTED
+
+
+def test_alarms_read_only_emitted_metrics(template: Template) -> None:
+    alarmed = {
+        name
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+        for namespace, name, _ in _alarm_metrics(alarm)
+        if namespace == NAMESPACE
+    }
+    assert alarmed
+    assert alarmed <= EMITTED
+
+
+def test_business_metrics_use_the_dimensions_powertools_writes(template: Template) -> None:
+    # a CloudWatch metric is its name plus its exact dimension set: one more or one less, no data
+    metrics = [m for m in _dashboard_metrics(template) if m[0] == NAMESPACE]
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        metrics += [m for m in _alarm_metrics(alarm) if m[0] == NAMESPACE]
+    for _, name, dimensions in metrics:
+        if name == "ColdStart":
+            assert set(dimensions) == {"function_name", "service"}
+            assert dimensions["service"] == "authapi"
+        else:
+            assert dimensions == {"service": "authapi"}, name
+
+
+def test_dashboard_shows_api_lambda_and_proxy_health(template: Template) -> None:
+    shown = {(namespace, name) for namespace, name, _ in _dashboard_metrics(template)}
+    assert {
+        ("AWS/ApiGateway", "Count"),
+        ("AWS/ApiGateway", "4xx"),
+        ("AWS/ApiGateway", "5xx"),
+        ("AWS/ApiGateway", "Latency"),
+        ("AWS/Lambda", "Invocations"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Duration"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/Lambda", "ConcurrentExecutions"),
+        ("AWS/RDS", "ClientConnections"),
+        ("AWS/RDS", "DatabaseConnections"),
+        ("AWS/RDS", "DatabaseConnectionsCurrentlySessionPinned"),
+    } <= shown

@@ -1,0 +1,254 @@
+"""The app stack (template.yaml): functions, layer, permissions, API and logs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.infra.cfn import Template, function_properties, load_template, resources
+
+pytestmark = pytest.mark.infra
+
+FUNCTIONS = ("ApiFunction", "MigrateFunction")
+
+LITERAL_ENVIRONMENT = {
+    "AUTHAPI_ENVIRONMENT": "production",
+    "AUTHAPI_DB_AUTH": "iam",
+    "AUTHAPI_DB_REQUIRE_TLS": "true",
+    "AUTHAPI_DB_POOL_SIZE": "1",
+    "AUTHAPI_DB_MAX_OVERFLOW": "0",
+    "AUTHAPI_DB_POOL_RECYCLE_SECONDS": "300",
+    "AUTHAPI_SSM_CACHE_SECONDS": "300",
+    "POWERTOOLS_SERVICE_NAME": "authapi",
+    "POWERTOOLS_METRICS_NAMESPACE": "authapi",
+    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+}
+PARAMETER_ENVIRONMENT = {
+    "AUTHAPI_DATABASE_URL": {"Fn::Sub": "postgresql://${DbUser}@${DbProxyEndpoint}:5432/${DbName}"},
+    "AUTHAPI_SSM_PARAMETER_PREFIX": {"Fn::Sub": "/authapi/${Env}/"},
+    "AUTHAPI_JWT_ISSUER": {"Ref": "Issuer"},
+    "AUTHAPI_JWT_AUDIENCE": {"Ref": "Audience"},
+    "AUTHAPI_LOG_LEVEL": {"Ref": "LogLevel"},
+}
+
+RUNTIME_STATEMENTS = [
+    {
+        "Sid": "ReadOwnParameters",
+        "Effect": "Allow",
+        "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+            ":parameter/authapi/${Env}/*"
+        },
+    },
+    {
+        "Sid": "DecryptSecureStringsThroughSsm",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": {"Ref": "KmsKeyArn"},
+        "Condition": {
+            "StringEquals": {"kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}}
+        },
+    },
+    {
+        "Sid": "ConnectThroughProxyAsAppUser",
+        "Effect": "Allow",
+        "Action": "rds-db:connect",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}"
+            ":dbuser:${DbProxyResourceId}/${DbUser}"
+        },
+    },
+]
+# the only managed policies: ENIs in the VPC plus logs, and X-Ray segments
+MANAGED_POLICIES = [
+    {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/" + name}
+    for name in ("service-role/AWSLambdaVPCAccessExecutionRole", "AWSXRayDaemonWriteAccess")
+]
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return load_template("template.yaml")
+
+
+@pytest.fixture(scope="module")
+def data_template() -> Template:
+    return load_template("infra/data.yaml")
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_functions_run_python313_on_arm64_with_the_layer(template: Template, name: str) -> None:
+    properties = function_properties(template, name)
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["CodeUri"] == "functions/"
+    assert properties["Layers"] == [{"Ref": "DependenciesLayer"}]
+    assert properties["Tracing"] == "Active"
+    assert properties["AutoPublishAlias"] == "live"
+    assert properties["VpcConfig"] == {
+        "SubnetIds": {"Ref": "PrivateSubnetIds"},
+        "SecurityGroupIds": [{"Ref": "LambdaSecurityGroupId"}],
+    }
+
+
+def test_handlers_and_timeouts(template: Template) -> None:
+    api = function_properties(template, "ApiFunction")
+    migrate = function_properties(template, "MigrateFunction")
+    assert api["Handler"] == "authapi.handlers.api.handler"
+    assert migrate["Handler"] == "authapi.handlers.migrate.handler"
+    assert "Events" not in migrate, "the migrate function is invoked by hand, never by the API"
+    assert migrate["Timeout"] > api["Timeout"]
+    # API Gateway's integration timeout must outlast the function, or clients see 503s for work done
+    assert api["Events"]["Http"]["Properties"]["TimeoutInMillis"] > api["Timeout"] * 1000
+
+
+def test_layer_builds_python313_arm64_from_layers_dir(template: Template) -> None:
+    layer = template["Resources"]["DependenciesLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "layers/"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_environment_is_exactly_the_app_contract(template: Template, name: str) -> None:
+    variables = function_properties(template, name)["Environment"]["Variables"]
+    assert variables == {**LITERAL_ENVIRONMENT, **PARAMETER_ENVIRONMENT}
+
+
+def test_cors_is_left_to_api_gateway(template: Template) -> None:
+    # the app's CORS middleware stays off in AWS; the API answers preflights from the parameter
+    for name in FUNCTIONS:
+        assert (
+            "AUTHAPI_CORS_ORIGINS"
+            not in function_properties(template, name)["Environment"]["Variables"]
+        )
+    cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsAllowOrigins"}]}
+    assert cors["AllowCredentials"] is False
+
+
+def test_pool_recycles_before_the_proxy_drops_idle_clients(data_template: Template) -> None:
+    proxy = data_template["Resources"]["DbProxy"]["Properties"]
+    recycle = int(LITERAL_ENVIRONMENT["AUTHAPI_DB_POOL_RECYCLE_SECONDS"])
+    assert recycle < proxy["IdleClientTimeout"]
+
+
+def test_both_functions_use_the_one_scoped_role(template: Template) -> None:
+    for name in FUNCTIONS:
+        properties = function_properties(template, name)
+        assert properties["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+        assert "Policies" not in properties, "SAM policies would add grants next to the role's"
+    role = template["Resources"]["FunctionRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    assert role["ManagedPolicyArns"] == MANAGED_POLICIES
+    assert [policy["PolicyDocument"]["Statement"] for policy in role["Policies"]] == [
+        RUNTIME_STATEMENTS
+    ]
+
+
+def _statements(template: Template) -> list[dict[str, Any]]:
+    found = []
+    for role in resources(template, "AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            found.extend(policy["PolicyDocument"]["Statement"])
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+@pytest.mark.parametrize("path", ["template.yaml", "infra/data.yaml"])
+def test_no_wildcard_actions_or_resources_in_iam_policies(path: str) -> None:
+    statements = _statements(load_template(path))
+    assert statements
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        assert not [action for action in actions if "*" in action], statement
+        assert statement["Effect"] == "Allow"
+        assert "NotAction" not in statement
+        assert "NotResource" not in statement
+        resources_ = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        assert "*" not in resources_, statement
+
+
+def test_http_api_uses_payload_2_throttling_and_json_access_logs(template: Template) -> None:
+    event = template["Resources"]["ApiFunction"]["Properties"]["Events"]["Http"]
+    assert event["Type"] == "HttpApi"
+    assert event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
+    assert event["Properties"]["PayloadFormatVersion"] == "2.0"
+
+    api = template["Resources"]["HttpApi"]
+    assert api["Type"] == "AWS::Serverless::HttpApi"
+    assert api["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ThrottleRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottleBurstLimit"},
+    }
+    access_logs = api["Properties"]["AccessLogSettings"]
+    assert access_logs["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(access_logs["Format"])
+    assert {"requestId", "status", "path", "responseLatency"} <= set(fields)
+    assert "$context.path" in fields.values()  # the path alone: query strings may carry secrets
+
+
+@pytest.mark.parametrize("path", ["template.yaml", "infra/data.yaml"])
+def test_every_log_group_has_a_retention(path: str) -> None:
+    log_groups = resources(load_template(path), "AWS::Logs::LogGroup")
+    assert log_groups
+    for log_group in log_groups.values():
+        assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_functions_log_to_their_own_retained_group(template: Template, name: str) -> None:
+    properties = function_properties(template, name)
+    log_group_name = properties["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = template["Resources"][log_group_name]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    # the same name Lambda would pick, so nothing ever creates a second, unretained group
+    assert log_group["Properties"]["LogGroupName"] == {
+        "Fn::Sub": "/aws/lambda/" + properties["FunctionName"]["Fn::Sub"]
+    }
+
+
+def test_outputs_name_the_api_the_issuer_and_the_functions(template: Template) -> None:
+    outputs = template["Outputs"]
+    api_url = outputs["ApiUrl"]["Value"]["Fn::Sub"]
+    assert outputs["JwksUrl"]["Value"] == {"Fn::Sub": api_url + "/.well-known/jwks.json"}
+    assert outputs["Issuer"]["Value"] == {"Ref": "Issuer"}
+    assert outputs["MigrateFunctionName"]["Value"] == {"Ref": "MigrateFunction"}
+    assert outputs["ApiFunctionName"]["Value"] == {"Ref": "ApiFunction"}
+
+
+def test_ssm_typed_parameters_read_what_the_data_stack_publishes(
+    template: Template, data_template: Template
+) -> None:
+    published = {
+        parameter["Properties"]["Name"]["Fn::Sub"]
+        for parameter in resources(data_template, "AWS::SSM::Parameter").values()
+    }
+    ssm_typed = {
+        name: parameter
+        for name, parameter in template["Parameters"].items()
+        if parameter["Type"].startswith("AWS::SSM::Parameter::Value<")
+    }
+    assert len(ssm_typed) == 8
+    for name, parameter in ssm_typed.items():
+        default = parameter["Default"]
+        assert default.startswith("/authapi/dev/"), name
+        assert default.replace("/authapi/dev/", "/authapi/${Env}/", 1) in published, name
