@@ -6,7 +6,6 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -20,7 +19,14 @@ from authapi.config import Settings
 from authapi.db.engine import create_engine
 from authapi.migrations import upgrade_to_head
 from devtools.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
-from tests.support import Account, ScratchDatabase, client_for, make_settings, register
+from tests.support import (
+    Account,
+    ScratchDatabase,
+    client_for,
+    make_settings,
+    private_pgdata,
+    register,
+)
 
 
 async def _create_database(admin_dsn: str, name: str) -> None:
@@ -48,7 +54,7 @@ async def _migrate(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchDatabase]:
+def test_database() -> Iterator[ScratchDatabase]:
     """AUTHAPI_TEST_DATABASE_URL's server when set, else an embedded one; a fresh database in it."""
     name = f"authapi_test_{uuid.uuid4().hex[:12]}"
     configured = os.environ.get("AUTHAPI_TEST_DATABASE_URL")
@@ -56,9 +62,7 @@ def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchD
     if configured:
         admin = make_url(configured).set(drivername="postgresql")
     else:
-        server = start_embedded_postgres(
-            Path(tmp_path_factory.mktemp("pg")) / "data", cleanup="delete"
-        )
+        server = start_embedded_postgres(private_pgdata(), cleanup="delete")
         admin = make_url(server.dsn())
     admin_dsn = admin.render_as_string(hide_password=False)
     asyncio.run(_create_database(admin_dsn, name))

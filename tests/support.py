@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -16,6 +18,19 @@ if TYPE_CHECKING:
     from devtools.embedded_postgres import EmbeddedPostgres
 
 STRONG_PASSWORD = "correct horse battery staple"
+
+
+UNLIMITED = {
+    "rate_limit_login": 1_000_000,
+    "rate_limit_register": 1_000_000,
+    "rate_limit_refresh": 1_000_000,
+    "login_max_failures": 1_000_000,
+}
+
+
+def private_pgdata() -> Path:
+    """A data folder outside pytest's numbered temp dirs, which a concurrent pytest may prune."""
+    return Path(tempfile.mkdtemp(prefix="authapi-test-pg-")) / "data"
 
 
 @dataclass
@@ -36,6 +51,8 @@ def make_settings(
         "environment": "test",
         "database_url": test_database.url,
         "jwt_private_key": signing_key_pem,
+        # every test request comes from one address: the abuse tests set their own limits
+        **UNLIMITED,
         **overrides,
     }
     return Settings.model_validate(values)

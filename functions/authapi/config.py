@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     password_min_length: int = Field(default=8, ge=1)
     password_max_length: int = Field(default=256, ge=128)
 
+    # Brute force. Per account (keyed by email, registered or not): after this many failed
+    # logins within the window, attempts get 429 for a delay that doubles up to the cap.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+    login_lockout_base_seconds: int = Field(default=30, ge=1)
+    login_lockout_max_seconds: int = Field(default=15 * 60, ge=1)
+    # Per client IP (API Gateway's source IP, or the socket peer; never X-Forwarded-For):
+    # requests allowed per action in each fixed window.
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_login: int = Field(default=30, ge=1)
+    rate_limit_register: int = Field(default=10, ge=1)
+    rate_limit_refresh: int = Field(default=60, ge=1)
+
     # HTTP.
     cors_origins: CommaList = Field(default_factory=list)
     trusted_hosts: CommaList = Field(default_factory=list)

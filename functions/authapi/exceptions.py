@@ -116,6 +116,8 @@ class InvalidCredentialsError(AuthenticationError):
     code = "invalid_credentials"
     title = "Invalid credentials"
     default_detail = "The email or password is incorrect."
+    # the failure just counted towards the account's throttle must be kept
+    keeps_writes = True
 
 
 class InvalidRefreshTokenError(AuthenticationError):

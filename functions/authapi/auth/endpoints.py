@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
+from authapi.abuse.rate_limit import RateLimit
 from authapi.auth import service
 from authapi.auth.dependencies import AuthCtx, CurrentPrincipal
 from authapi.auth.login_form import LOGIN_OPENAPI_BODY, read_login_credentials
@@ -28,6 +29,7 @@ from authapi.exceptions import (
     InvalidRefreshTokenError,
     PayloadTooLargeError,
     RefreshTokenReusedError,
+    TooManyAttemptsError,
     WeakPasswordError,
 )
 
@@ -50,7 +52,10 @@ def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(EmailTakenError, WeakPasswordError, PayloadTooLargeError),
+    dependencies=[RateLimit("register")],
+    responses=problem_responses(
+        EmailTakenError, WeakPasswordError, PayloadTooLargeError, TooManyAttemptsError
+    ),
 )
 async def register(
     body: RegisterRequest, db: DbSession, ctx: AuthCtx, response: Response
@@ -63,8 +68,9 @@ async def register(
 @router.post(
     "/login",
     openapi_extra=LOGIN_OPENAPI_BODY,
+    dependencies=[RateLimit("login")],
     responses=problem_responses(
-        InvalidCredentialsError, AccountDisabledError, PayloadTooLargeError
+        InvalidCredentialsError, AccountDisabledError, PayloadTooLargeError, TooManyAttemptsError
     ),
 )
 async def login(
@@ -80,7 +86,10 @@ async def login(
 
 @router.post(
     "/refresh-token",
-    responses=problem_responses(InvalidRefreshTokenError, RefreshTokenReusedError),
+    dependencies=[RateLimit("refresh")],
+    responses=problem_responses(
+        InvalidRefreshTokenError, RefreshTokenReusedError, TooManyAttemptsError
+    ),
 )
 async def refresh_token(
     body: RefreshRequest, db: DbSession, ctx: AuthCtx, response: Response

@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Insert, LargeBinary, Uuid, func, insert, litera
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.db.chained_insert import chained_insert
-from authapi.models import AuthSession, RefreshToken, User
+from authapi.models import AuthSession, LoginThrottle, RefreshToken, User
 
 _TIMESTAMPTZ = DateTime(timezone=True)
 
@@ -126,3 +126,30 @@ async def revoke_session(
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason=reason)
     )
+
+
+@dataclass(frozen=True)
+class LoginCandidate:
+    user: User | None
+    failures: int
+    locked_until: datetime | None
+
+
+async def get_login_candidate(
+    db: AsyncSession, *, email: str, account_key: bytes
+) -> LoginCandidate:
+    """The account with this email, if any, and its throttle state, in one round trip.
+
+    Starts from a one-row constant so the throttle row comes back even when no user has this
+    email: unknown emails are throttled like real ones.
+    """
+    anchor = select(literal(1).label("one")).subquery("anchor")
+    row = (
+        await db.execute(
+            select(User, LoginThrottle.failures, LoginThrottle.locked_until)
+            .select_from(anchor)
+            .outerjoin(User, User.email == email)
+            .outerjoin(LoginThrottle, LoginThrottle.account_key == account_key)
+        )
+    ).one()
+    return LoginCandidate(user=row[0], failures=row[1] or 0, locked_until=row[2])

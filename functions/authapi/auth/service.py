@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authapi.abuse import login_throttle
+from authapi.abuse import repository as abuse_repository
 from authapi.auth import repository
 from authapi.auth.keys import KeyRing
 from authapi.auth.passwords import PasswordHashing, normalize_password
@@ -132,22 +134,26 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
 
 
 async def login(db: AsyncSession, ctx: AuthContext, *, email: str, password: str) -> SignedIn:
-    """Check the password and open a new session."""
+    """Check the password and open a new session, unless the account is throttled."""
     password = normalize_password(password)
-    user = await users.get_user_by_email(db, email=email)
+    now = ctx.now()
+    key = login_throttle.account_key(email)
+    candidate = await repository.get_login_candidate(db, email=email, account_key=key)
+    # a locked account answers before any hash is checked, whether it exists or not
+    login_throttle.refuse_if_locked(locked_until=candidate.locked_until, now=now)
+    user = candidate.user
     if user is None:
         # constant-time path: unknown emails still run one hash verify
         await ctx.hashing.verify_dummy(password)
+    if user is None or not await ctx.hashing.verify(user.password_hash, password):
         metrics.count(metrics.LOGIN_FAILED)
-        raise InvalidCredentialsError()
-    if not await ctx.hashing.verify(user.password_hash, password):
-        metrics.count(metrics.LOGIN_FAILED)
-        logger.info("login failed: wrong password", extra={"user_id": str(user.id)})
+        await login_throttle.record_failure(db, ctx.settings, key=key, now=now)
         raise InvalidCredentialsError()
     if not user.is_active:
         metrics.count(metrics.LOGIN_FAILED)
         raise AccountDisabledError()
-    now = ctx.now()
+    if candidate.failures:
+        await abuse_repository.clear_login_failures(db, account_key=key)
     if ctx.hashing.needs_rehash(user.password_hash):
         # cost parameters changed since this hash was made: upgrade it while we hold the password
         user.password_hash = await ctx.hashing.hash(password)

@@ -13,7 +13,6 @@ import asyncio
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,7 +22,7 @@ from authapi.handlers.lambda_app import build_lambda_app
 from devtools.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
 from devtools.lambda_events import json_request, response_json
 from tests.aws_lambda.conftest import invoke, lambda_settings, load_event
-from tests.support import STRONG_PASSWORD, ScratchDatabase, unique_email
+from tests.support import STRONG_PASSWORD, ScratchDatabase, private_pgdata, unique_email
 
 pytestmark = pytest.mark.aws_lambda
 
@@ -58,15 +57,13 @@ def _log_entries(lines: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(
-    test_database: ScratchDatabase, tmp_path_factory: pytest.TempPathFactory
+    test_database: ScratchDatabase,
 ) -> Iterator[EmbeddedPostgres]:
     """A server whose log file we can read: the session's embedded one, or one of our own."""
     if test_database.server is not None:
         yield test_database.server
         return
-    yield start_embedded_postgres(
-        Path(tmp_path_factory.mktemp("pg-log")) / "data", cleanup="delete"
-    )
+    yield start_embedded_postgres(private_pgdata(), cleanup="delete")
 
 
 async def _prepare_logged_database(server: EmbeddedPostgres, name: str) -> None:

@@ -1,0 +1,140 @@
+"""Per-account brute-force protection on login."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+
+from authapi.app import create_app
+from authapi.config import Settings
+from tests.support import STRONG_PASSWORD, client_for, register, unique_email
+
+pytestmark = pytest.mark.integration
+
+ClientWith = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def client_with(settings: Settings) -> ClientWith:
+    @asynccontextmanager
+    async def make(**overrides: object) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings.model_copy(update=overrides))
+        try:
+            async with client_for(app) as client:
+                yield client
+        finally:
+            await app.state.resources.database.dispose()
+
+    return make
+
+
+async def _login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await client.post("/api/auth/login", json={"email": email, "password": password})
+
+
+async def test_fifty_wrong_passwords_end_in_429_with_retry_after(client_with: ClientWith) -> None:
+    async with client_with(login_max_failures=5) as client:
+        account = await register(client)
+        statuses = []
+        last = None
+        for _ in range(50):
+            last = await _login(client, account.email, "wrong password " * 2)
+            statuses.append(last.status_code)
+
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429] * 45
+    assert last is not None
+    assert last.json()["code"] == "too_many_attempts"
+    assert last.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(last.headers["retry-after"]) <= 15 * 60
+
+
+async def test_the_right_password_does_not_open_a_locked_account(client_with: ClientWith) -> None:
+    async with client_with(login_max_failures=3) as client:
+        account = await register(client)
+        for _ in range(3):
+            await _login(client, account.email, "wrong password!")
+
+        response = await _login(client, account.email, account.password)
+
+    assert response.status_code == 429
+
+
+async def test_locked_unknown_and_locked_real_accounts_look_the_same(
+    client_with: ClientWith, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with client_with(login_max_failures=3) as client:
+        account = await register(client)
+        unknown = unique_email()
+        for _ in range(3):
+            await _login(client, account.email, "wrong password!")
+            await _login(client, unknown, "wrong password!")
+        verifies: list[str] = []
+        original = PasswordHasher.verify
+
+        def spy(self: PasswordHasher, hash: str, password: str | bytes) -> bool:
+            verifies.append(hash)
+            return original(self, hash, password)
+
+        monkeypatch.setattr(PasswordHasher, "verify", spy)
+        real = await _login(client, account.email, "wrong password!")
+        fake = await _login(client, unknown, "wrong password!")
+
+    assert real.status_code == fake.status_code == 429
+    assert {k: v for k, v in real.json().items() if k != "request_id"} == {
+        k: v for k, v in fake.json().items() if k != "request_id"
+    }
+    assert real.headers["retry-after"] == fake.headers["retry-after"]
+    assert verifies == []  # neither answer spent a hash: same work, same time, for both
+
+
+async def test_owner_logs_in_after_the_window_and_success_resets(client_with: ClientWith) -> None:
+    async with client_with(
+        login_max_failures=3,
+        login_lockout_base_seconds=1,
+        login_lockout_max_seconds=1,
+        login_failure_window_seconds=60,
+    ) as client:
+        account = await register(client)
+        for _ in range(3):
+            await _login(client, account.email, "a stranger guessing")
+        assert (await _login(client, account.email, account.password)).status_code == 429
+
+        await asyncio.sleep(1.2)
+        owner = await _login(client, account.email, account.password)
+        assert owner.status_code == 200
+
+        # the slate is clean: the next mistake is an ordinary 401, not a lock
+        assert (await _login(client, account.email, "one typo")).status_code == 401
+        assert (await _login(client, account.email, account.password)).status_code == 200
+
+
+async def test_delays_grow_with_further_failures(client_with: ClientWith) -> None:
+    async with client_with(
+        login_max_failures=2, login_lockout_base_seconds=1, login_lockout_max_seconds=3
+    ) as client:
+        account = await register(client)
+        await _login(client, account.email, "guess one")
+        await _login(client, account.email, "guess two")  # second failure: locked for 1s
+        first = await _login(client, account.email, "guess three")
+        await asyncio.sleep(1.1)
+        await _login(client, account.email, "guess four")  # third failure: locked for 2s
+        second = await _login(client, account.email, "guess five")
+
+    assert int(first.headers["retry-after"]) == 1
+    assert int(second.headers["retry-after"]) == 2
+
+
+async def test_failures_on_one_account_do_not_lock_another(client_with: ClientWith) -> None:
+    async with client_with(login_max_failures=2) as client:
+        victim = await register(client)
+        bystander = await register(client)
+        for _ in range(5):
+            await _login(client, victim.email, "wrong password!")
+
+        assert (await _login(client, bystander.email, STRONG_PASSWORD)).status_code == 200

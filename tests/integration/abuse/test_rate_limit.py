@@ -1,0 +1,111 @@
+"""Per-IP rate limits on login, register and refresh, keyed by the address we saw."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import httpx
+import pytest
+
+from authapi.app import create_app
+from authapi.config import Settings
+from tests.support import STRONG_PASSWORD, client_for, register, unique_email
+
+pytestmark = pytest.mark.integration
+
+ClientWith = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def client_with(settings: Settings) -> ClientWith:
+    @asynccontextmanager
+    async def make(**overrides: object) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings.model_copy(update=overrides))
+        try:
+            async with client_for(app) as client:
+                yield client
+        finally:
+            await app.state.resources.database.dispose()
+
+    return make
+
+
+async def test_rotating_x_forwarded_for_does_not_reset_the_login_limit(
+    client_with: ClientWith,
+) -> None:
+    async with client_with(rate_limit_login=5, rate_limit_window_seconds=3600) as client:
+        statuses = []
+        for attempt in range(8):
+            response = await client.post(
+                "/api/auth/login",
+                json={"email": unique_email(), "password": "whatever it is"},
+                headers={
+                    "X-Forwarded-For": f"198.51.100.{attempt}",
+                    "X-Real-IP": f"203.0.113.{attempt}",
+                },
+            )
+            statuses.append(response.status_code)
+
+    assert statuses == [401] * 5 + [429] * 3
+    assert response.json()["code"] == "too_many_attempts"
+    assert 1 <= int(response.headers["retry-after"]) <= 3600
+
+
+async def test_register_limit_counts_refused_registrations_too(client_with: ClientWith) -> None:
+    async with client_with(rate_limit_register=3, rate_limit_window_seconds=3600) as client:
+        email = unique_email()
+        statuses = [
+            (
+                await client.post(
+                    "/api/auth/register", json={"email": email, "password": STRONG_PASSWORD}
+                )
+            ).status_code
+            for _ in range(5)
+        ]
+
+    # enumerating emails through 409s is exactly what the limit is for
+    assert statuses == [201, 409, 409, 429, 429]
+
+
+async def test_refresh_limit(client_with: ClientWith) -> None:
+    async with client_with(rate_limit_refresh=2, rate_limit_window_seconds=3600) as client:
+        statuses = [
+            (
+                await client.post(
+                    "/api/auth/refresh-token", json={"refresh_token": "rt_" + "x" * 43}
+                )
+            ).status_code
+            for _ in range(4)
+        ]
+
+    assert statuses == [401, 401, 429, 429]
+
+
+async def test_limits_are_per_action(client_with: ClientWith) -> None:
+    async with client_with(rate_limit_login=1, rate_limit_window_seconds=3600) as client:
+        account = await register(client)
+        await client.post("/api/auth/login", json={"email": account.email, "password": "nope nope"})
+        blocked = await client.post(
+            "/api/auth/login", json={"email": account.email, "password": STRONG_PASSWORD}
+        )
+        me = await client.get("/api/auth/me", headers=account.auth)
+
+    assert blocked.status_code == 429
+    assert me.status_code == 200
+
+
+async def test_a_new_window_starts_a_new_count(client_with: ClientWith) -> None:
+    import asyncio
+
+    async with client_with(rate_limit_login=1, rate_limit_window_seconds=1) as client:
+        await asyncio.sleep(
+            1 - (asyncio.get_running_loop().time() % 1) + 0.05
+        )  # near a window start
+        body = {"email": unique_email(), "password": "nope nope"}
+        first = await client.post("/api/auth/login", json=body)
+        second = await client.post("/api/auth/login", json=body)
+        await asyncio.sleep(1.1)
+        third = await client.post("/api/auth/login", json=body)
+
+    assert (first.status_code, second.status_code, third.status_code) == (401, 429, 401)
