@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help install run dev invoke smoke test lint typecheck clean
 
 help:  ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python >= 3.11 (set PYTHON=...)")'
@@ -41,9 +41,9 @@ lint: $(STAMP)  ## ruff format check and lint
 typecheck: $(STAMP)  ## mypy, strict, on functions/
 	$(BIN)/mypy
 
-test: lint typecheck  ## everything: lint, types, and the test suite on real PostgreSQL
+test: lint typecheck $(SAM_STAMP)  ## everything: lint, types, templates, and the tests on real PostgreSQL
 	$(BIN)/pytest
 
 clean:  ## remove the virtualenv, caches and local data (including the dev signing key)
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache
 include mk/aws.mk

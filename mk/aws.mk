@@ -53,7 +53,7 @@ template.x86_64.yaml: template.yaml
 	sed 's/arm64/x86_64/g' template.yaml > $@
 
 build-x86: $(SAM_STAMP) python313-check template.x86_64.yaml  ## x86_64 copy of the build, for local smoke tests
-	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build --config-env x86
+	PATH="$(dir $(PYTHON313)):$$PATH" LAYER_ARCH=x86_64 $(SAM) build --config-env x86
 
 validate: $(STAMP) $(SAM_STAMP)  ## cfn-lint both templates, then sam validate --lint (offline)
 	$(BIN)/cfn-lint template.yaml infra/data.yaml

@@ -111,7 +111,7 @@ def test_layer_builds_python313_arm64_from_layers_dir(template: Template) -> Non
     assert layer["Properties"]["ContentUri"] == "layers/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

@@ -22,8 +22,9 @@ LOGGER_NAME = "authapi"  # the package name: `logging.getLogger(__name__)` in an
 
 _CONSOLE_FIXED_KEYS = frozenset({"level", "location", "message", "timestamp", "service", "logger"})
 _CONSOLE_EXCEPTION_KEYS = frozenset({"exception", "exception_name", "stack_trace"})
-# uvicorn repeats each message with ANSI colours in `color_message`: noise in any log store
-_NOISE_KEYS = frozenset({"color_message"})
+# uvicorn repeats each message with ANSI colours in `color_message`, and Python 3.12+ stamps
+# every record with its asyncio `taskName`: noise in any log store
+_NOISE_KEYS = frozenset({"color_message", "taskName"})
 
 
 def _prepared(log: LogRecord) -> dict[str, Any]:
