@@ -63,6 +63,9 @@ def main() -> None:
     for required in (function_dir / "authapi", layer_dir):
         if not required.is_dir():
             sys.exit(f"smoke: {required} is missing; run `make build-x86` first")
+    for provided in ("boto3", "botocore"):
+        if (layer_dir / provided).exists():
+            sys.exit(f"smoke: the layer ships {provided}, which would shadow the runtime's own")
 
     from authapi.auth.keys import generate_private_key_pem
 
