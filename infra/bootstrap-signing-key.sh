@@ -10,9 +10,10 @@
 # Without --rotate an existing signing key is left alone, so running it twice is harmless.
 # --rotate first appends the current key's public half to retired-public-keys (tokens it signed
 # keep verifying), then stores a new key. Running functions cache both parameters for
-# AUTHAPI_SSM_CACHE_SECONDS (300 s): for that long an instance that has not reloaded yet rejects
-# tokens signed by the new key. Retired keys can be removed by hand once the access-token
-# lifetime (30 min) has passed since the rotation.
+# AUTHAPI_SSM_CACHE_SECONDS (300 s) and keep signing with the old key until then; a token
+# signed with a key they have not seen yet makes them re-read SSM at once, so tokens from
+# instances that already switched are accepted meanwhile. Retired keys can be removed by hand
+# once the access-token lifetime (30 min) has passed since the rotation.
 #
 # The private key never appears in an argument, a variable or the terminal: it goes from openssl
 # to a mktemp'd 0600 file, from there to SSM (file://), and the file is deleted on exit.

@@ -112,6 +112,10 @@ class InvalidAccessTokenError(AuthenticationError):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
+class UnknownSigningKeyError(InvalidAccessTokenError):
+    """Signed with a `kid` we do not know: forged, or a key rotated in since our last read."""
+
+
 class InvalidCredentialsError(AuthenticationError):
     code = "invalid_credentials"
     title = "Invalid credentials"

@@ -23,6 +23,7 @@ async def get_auth_context(request: Request) -> service.AuthContext:
         settings=resources.settings,
         hashing=resources.hashing,
         key_ring=await resources.key_provider.key_ring(),
+        key_provider=resources.key_provider,
     )
 
 

@@ -112,6 +112,10 @@ class KeyProvider(Protocol):
 
     async def key_ring(self) -> KeyRing: ...
 
+    async def reload(self) -> KeyRing:
+        """Read the keys again now, ignoring caches (a token named a key we do not know)."""
+        ...
+
 
 class SettingsKeyProvider:
     """Keys from `AUTHAPI_JWT_PRIVATE_KEY`; in development, from a generated file."""
@@ -124,6 +128,9 @@ class SettingsKeyProvider:
         if self._ring is None:
             self._ring = self._load()
         return self._ring
+
+    async def reload(self) -> KeyRing:
+        return await self.key_ring()  # settings do not change while the process runs
 
     def _load(self) -> KeyRing:
         settings = self._settings

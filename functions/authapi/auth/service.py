@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authapi.abuse import login_throttle
 from authapi.abuse import repository as abuse_repository
 from authapi.auth import repository
-from authapi.auth.keys import KeyRing
+from authapi.auth.keys import KeyProvider, KeyRing
 from authapi.auth.passwords import PasswordHashing, normalize_password
 from authapi.auth.tokens import (
     hash_refresh_token,
@@ -29,6 +29,7 @@ from authapi.exceptions import (
     InvalidCredentialsError,
     InvalidRefreshTokenError,
     RefreshTokenReusedError,
+    UnknownSigningKeyError,
 )
 from authapi.models import User
 from authapi.observability import metrics
@@ -45,6 +46,7 @@ class AuthContext:
     settings: Settings
     hashing: PasswordHashing
     key_ring: KeyRing
+    key_provider: KeyProvider
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -204,7 +206,12 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
 
 async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> Principal:
     """The live user and session behind an access token, or InvalidAccessTokenError."""
-    claims = verify_access_token(ctx.key_ring, ctx.settings, access_token)
+    try:
+        claims = verify_access_token(ctx.key_ring, ctx.settings, access_token)
+    except UnknownSigningKeyError:
+        # maybe a key rotated in SSM that our cache has not seen yet: look once more
+        ring = await ctx.key_provider.reload()
+        claims = verify_access_token(ring, ctx.settings, access_token)
     user = await users.get_user_in_live_session(
         db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
     )

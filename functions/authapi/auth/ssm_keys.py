@@ -1,7 +1,9 @@
 """Signing keys from SSM Parameter Store, through Powertools Parameters.
 
 Both parameters are read in one GetParameters call and cached for `ssm_cache_seconds`, so a key
-rotated in SSM is signing tokens within that time, without a deploy. If SSM cannot be reached:
+rotated in SSM is signing tokens within that time, without a deploy. A token signed with a key
+this environment does not know yet makes it re-read SSM at once (at most every 30 s), so
+tokens from environments that already switched are accepted meanwhile. If SSM cannot be reached:
 - before any key was ever read (a cold start), requests get 503 `secrets_unavailable`;
 - after that, the last key read keeps working for up to `ssm_max_stale_seconds`, and SSM is not
   asked again for `RETRY_AFTER_FAILURE_SECONDS`, so an outage does not add SSM timeouts to every
@@ -27,6 +29,9 @@ SIGNING_KEY_PARAMETER = "jwt/signing-key"
 RETIRED_KEYS_PARAMETER = "jwt/retired-public-keys"
 NO_RETIRED_KEYS = "none"  # SSM refuses empty values
 RETRY_AFTER_FAILURE_SECONDS = 30.0
+# a token signed with an unknown key makes us re-read SSM early, at most this often: a rotated
+# key is accepted everywhere at once, and forged `kid`s cannot turn into a flood of SSM calls
+MIN_SECONDS_BETWEEN_RELOADS = 30.0
 
 
 class SsmKeyProvider:
@@ -41,6 +46,7 @@ class SsmKeyProvider:
         self._source: tuple[str, str] | None = None  # the parameter values `_ring` was built from
         self._read_at = 0.0
         self._retry_at = 0.0
+        self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
 
     async def key_ring(self) -> KeyRing:
         # Called on the event loop without a thread hop: almost every call is a cache hit (a dict
@@ -63,6 +69,14 @@ class SsmKeyProvider:
             self._source = values
         self._read_at = now
         return self._ring
+
+    async def reload(self) -> KeyRing:
+        now = time.monotonic()
+        if self._provider is not None and now - self._reloaded_at >= MIN_SECONDS_BETWEEN_RELOADS:
+            self._reloaded_at = now
+            self._provider.clear_cache()  # type: ignore[no-untyped-call]
+            self._retry_at = 0.0
+        return await self.key_ring()
 
     def _names(self) -> list[str]:
         return [self.signing_key_name, self.retired_keys_name]

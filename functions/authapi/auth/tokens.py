@@ -12,7 +12,7 @@ import jwt
 
 from authapi.auth.keys import KeyRing
 from authapi.config import Settings
-from authapi.exceptions import InvalidAccessTokenError
+from authapi.exceptions import InvalidAccessTokenError, UnknownSigningKeyError
 
 ALGORITHM = "RS256"
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: a JWT of another kind can never pass as an access token
@@ -64,7 +64,7 @@ def verify_access_token(ring: KeyRing, settings: Settings, token: str) -> Access
             raise InvalidAccessTokenError()
         public_key = ring.verification_keys.get(str(header.get("kid")))
         if public_key is None:
-            raise InvalidAccessTokenError()
+            raise UnknownSigningKeyError()
         claims = jwt.decode(
             token,
             public_key,

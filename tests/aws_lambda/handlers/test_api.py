@@ -303,3 +303,54 @@ def test_ssm_failure_gives_503_and_a_clear_log_line(
     assert "/authapi/test/jwt/signing-key" in errors[0]["parameters"]
     # the service itself is still up and says so
     assert invoke(lambda_app.handler, load_event("health.json"))["statusCode"] == 200
+
+
+def test_a_token_signed_by_a_freshly_rotated_key_is_accepted_before_the_cache_expires(
+    ssm: Any, make_lambda: MakeLambda
+) -> None:
+    # two execution environments; the second reads SSM only after the rotation
+    old_pem, new_pem = generate_private_key_pem(), generate_private_key_pem()
+    put_signing_key(ssm, old_pem)
+    stale = make_lambda(ssm_cache_seconds=3600)
+    account = _register(stale)  # `stale` has read and cached the old key
+    put_signing_key(ssm, new_pem)
+    fresh = make_lambda(ssm_cache_seconds=3600)
+    login = invoke(
+        fresh.handler,
+        json_request(
+            "POST",
+            "/api/auth/login",
+            {"email": account["user"]["email"], "password": STRONG_PASSWORD},
+        ),
+    )
+    new_token = response_json(login)["access_token"]
+    assert jwt.get_unverified_header(new_token)["kid"] == key_id(
+        load_private_key(new_pem).public_key()
+    )
+
+    # `stale` has never seen the new key, and its cache is good for an hour: it re-reads at once
+    me = invoke(stale.handler, load_event("me.json", access_token=new_token))
+
+    assert me["statusCode"] == 200
+
+
+def test_forged_key_ids_do_not_flood_ssm(ssm_with_key: Any, make_lambda: MakeLambda) -> None:
+    from unittest import mock
+
+    lambda_app = make_lambda()
+    account = _register(lambda_app)
+    _header, payload, signature = account["access_token"].split(".")
+    forged_header = jwt.utils.base64url_encode(
+        json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": "not-a-key-we-know"}).encode()
+    ).decode()
+    forged = f"{forged_header}.{payload}.{signature}"
+    ssm_client = lambda_app.app.state.resources.key_provider._provider.client
+
+    with mock.patch.object(ssm_client, "get_parameters", wraps=ssm_client.get_parameters) as calls:
+        statuses = [
+            invoke(lambda_app.handler, load_event("me.json", access_token=forged))["statusCode"]
+            for _ in range(20)
+        ]
+
+    assert statuses == [401] * 20
+    assert calls.call_count == 1  # one early re-read, then the 30 s floor holds
