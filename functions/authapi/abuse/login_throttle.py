@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authapi.abuse import repository
 from authapi.config import Settings
 from authapi.exceptions import TooManyAttemptsError
+from authapi.observability import metrics
 
 
 def account_key(email: str) -> bytes:
@@ -26,6 +27,7 @@ def account_key(email: str) -> bytes:
 
 def refuse_if_locked(*, locked_until: datetime | None, now: datetime) -> None:
     if locked_until is not None and locked_until > now:
+        metrics.count(metrics.TOO_MANY_ATTEMPTS)
         raise TooManyAttemptsError(
             retry_after_seconds=math.ceil((locked_until - now).total_seconds())
         )

@@ -17,6 +17,7 @@ from fastapi import Request, params
 from authapi.abuse import repository
 from authapi.abuse.client_ip import client_ip
 from authapi.exceptions import TooManyAttemptsError
+from authapi.observability import metrics
 from authapi.resources import get_resources
 
 Action = Literal["login", "register", "refresh"]
@@ -45,6 +46,7 @@ def RateLimit(action: Action) -> params.Depends:  # a marker in route declaratio
             if random.random() < PURGE_PROBABILITY:  # noqa: S311 - scheduling, not security
                 await repository.purge_expired(autocommit, before=now - timedelta(seconds=window))
         if hits > limit:
+            metrics.count(metrics.TOO_MANY_ATTEMPTS)
             retry_after = (window_start + timedelta(seconds=window) - now).total_seconds()
             raise TooManyAttemptsError(retry_after_seconds=math.ceil(retry_after))
 

@@ -14,6 +14,7 @@ LOGIN_FAILED = "LoginFailed"
 TOKEN_REFRESHED = "TokenRefreshed"
 REFRESH_TOKEN_REUSED = "RefreshTokenReused"
 LOGOUT = "Logout"
+TOO_MANY_ATTEMPTS = "TooManyAttempts"  # a 429: an IP over its rate limit, or a locked account
 UNHANDLED_ERROR = "UnhandledError"
 
 BUSINESS_METRICS = (
@@ -23,6 +24,7 @@ BUSINESS_METRICS = (
     TOKEN_REFRESHED,
     REFRESH_TOKEN_REUSED,
     LOGOUT,
+    TOO_MANY_ATTEMPTS,
     UNHANDLED_ERROR,
 )
 

@@ -107,3 +107,20 @@ async def test_a_new_window_starts_a_new_count(client_with: ClientWith) -> None:
         third = await client.post("/api/auth/login", json=body)
 
     assert (first.status_code, second.status_code, third.status_code) == (401, 429, 401)
+
+
+async def test_each_429_is_counted(client_with: ClientWith) -> None:
+    from authapi.observability import metrics
+
+    counted: list[str] = []
+    metrics.install_sink(counted.append)
+    try:
+        async with client_with(rate_limit_login=1, rate_limit_window_seconds=3600) as client:
+            for _ in range(3):
+                await client.post(
+                    "/api/auth/login", json={"email": unique_email(), "password": "nope nope"}
+                )
+    finally:
+        metrics.install_sink(None)
+
+    assert counted.count("TooManyAttempts") == 2
