@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
@@ -100,3 +101,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def account(client: httpx.AsyncClient) -> Account:
     return await register(client)
+
+
+@pytest.fixture
+def hash_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hashes argon2 checks a password against from now on, in order (the real check runs)."""
+    checked: list[str] = []
+    original = PasswordHasher.verify
+
+    def spy(self: PasswordHasher, hash: str, password: str | bytes) -> bool:
+        checked.append(hash)
+        return original(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", spy)
+    return checked

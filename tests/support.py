@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
     from devtools.embedded_postgres import EmbeddedPostgres
 
 STRONG_PASSWORD = "correct horse battery staple"
+
+# a fixture that opens a client on an app with changed settings: `async with client_with(x=1):`
+ClientWith = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 UNLIMITED = {

@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import logging
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from authapi.exception_handlers import is_database_unavailable, problem_response
 from authapi.exceptions import AuthApiError, DatabaseUnavailableError
+from authapi.middleware.base import HttpMiddleware
 from authapi.observability import metrics
 
 logger = logging.getLogger(__name__)
 
 
-class ErrorHandlingMiddleware:
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class ErrorHandlingMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         response_started = False
 
         async def tracking_send(message: Message) -> None:

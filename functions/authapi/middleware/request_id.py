@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from authapi.middleware.base import HttpMiddleware
 from authapi.observability.request_context import current_request_id
 
 HEADER = "x-request-id"
@@ -39,14 +40,8 @@ def _client_request_id(scope: Scope) -> str | None:
     return None
 
 
-class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestIdMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _gateway_request_id(scope) or _client_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = current_request_id.set(request_id)

@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 
-from authapi.app import create_app
-from authapi.config import Settings
-from tests.support import STRONG_PASSWORD, client_for, register, unique_email
+from tests.support import STRONG_PASSWORD, ClientWith, register, unique_email
 
 pytestmark = pytest.mark.integration
-
-ClientWith = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-@pytest.fixture
-def client_with(settings: Settings) -> ClientWith:
-    @asynccontextmanager
-    async def make(**overrides: object) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(settings.model_copy(update=overrides))
-        try:
-            async with client_for(app) as client:
-                yield client
-        finally:
-            await app.state.resources.database.dispose()
-
-    return make
 
 
 async def _login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
@@ -66,7 +45,7 @@ async def test_the_right_password_does_not_open_a_locked_account(client_with: Cl
 
 
 async def test_locked_unknown_and_locked_real_accounts_look_the_same(
-    client_with: ClientWith, monkeypatch: pytest.MonkeyPatch
+    client_with: ClientWith, hash_verifications: list[str]
 ) -> None:
     async with client_with(login_max_failures=3) as client:
         account = await register(client)
@@ -74,14 +53,7 @@ async def test_locked_unknown_and_locked_real_accounts_look_the_same(
         for _ in range(3):
             await _login(client, account.email, "wrong password!")
             await _login(client, unknown, "wrong password!")
-        verifies: list[str] = []
-        original = PasswordHasher.verify
-
-        def spy(self: PasswordHasher, hash: str, password: str | bytes) -> bool:
-            verifies.append(hash)
-            return original(self, hash, password)
-
-        monkeypatch.setattr(PasswordHasher, "verify", spy)
+        hash_verifications.clear()
         real = await _login(client, account.email, "wrong password!")
         fake = await _login(client, unknown, "wrong password!")
 
@@ -90,7 +62,7 @@ async def test_locked_unknown_and_locked_real_accounts_look_the_same(
         k: v for k, v in fake.json().items() if k != "request_id"
     }
     assert real.headers["retry-after"] == fake.headers["retry-after"]
-    assert verifies == []  # neither answer spent a hash: same work, same time, for both
+    assert hash_verifications == []  # neither answer spent a hash: same work, same time, for both
 
 
 async def test_owner_logs_in_after_the_window_and_success_resets(client_with: ClientWith) -> None:

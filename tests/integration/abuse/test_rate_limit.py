@@ -4,33 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-import httpx
 import pytest
 
-from authapi.app import create_app
-from authapi.config import Settings
-from tests.support import STRONG_PASSWORD, client_for, register, unique_email
+from tests.support import STRONG_PASSWORD, ClientWith, register, unique_email
 
 pytestmark = pytest.mark.integration
-
-ClientWith = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-@pytest.fixture
-def client_with(settings: Settings) -> ClientWith:
-    @asynccontextmanager
-    async def make(**overrides: object) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(settings.model_copy(update=overrides))
-        try:
-            async with client_for(app) as client:
-                yield client
-        finally:
-            await app.state.resources.database.dispose()
-
-    return make
 
 
 async def test_rotating_x_forwarded_for_does_not_reset_the_login_limit(
