@@ -5,6 +5,8 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -38,6 +40,23 @@ def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
     return args
 
 
+def _connect_or_operational_error(
+    dialect: Dialect, _record: object, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Open a connection; a socket that cannot be reached becomes the driver's OperationalError.
+
+    asyncpg raises bare OSErrors where other drivers raise OperationalError: a missing unix socket
+    (the server is down), an unknown host, an unreachable network. SQLAlchemy wraps only DBAPI
+    errors, so without this they reach the error middleware as unknown crashes (a 500) instead of
+    "the database cannot be reached" (a 503 the client can retry).
+    """
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as error:
+        operational_error = dialect.loaded_dbapi.OperationalError
+        raise operational_error(f"cannot connect: {type(error).__name__}: {error}") from error
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
         raise DatabaseUnavailableError("AUTHAPI_DATABASE_URL is not set.")
@@ -52,13 +71,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "pool_recycle": settings.db_pool_recycle_seconds,
             "pool_pre_ping": settings.db_pool_pre_ping,
         }
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url.get_secret_value(),
         connect_args=asyncpg_connect_args(settings),
         # a failed statement must never print its parameters (hashes, emails) into a log or error
         hide_parameters=True,
         **pool_args,
     )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_operational_error)
+    return engine
 
 
 class Database:
