@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 
 from authapi.config import Settings
@@ -125,6 +126,11 @@ class Reply:
     def code(self) -> str | None:
         return self.body.get("code") if isinstance(self.body, dict) else None
 
+    @classmethod
+    def of(cls, response: httpx.Response) -> Reply:
+        body = response.json() if response.content else None
+        return cls(response.status_code, dict(response.headers), body)
+
 
 class Api(Protocol):
     def call(
@@ -149,11 +155,9 @@ class AsgiApi:
     def call(
         self, method: str, path: str, payload: Any = None, *, token: str | None = None
     ) -> Reply:
-        response = self._loop.run(
-            self._client.request(method, path, json=payload, headers=_auth(token))
+        return Reply.of(
+            self._loop.run(self._client.request(method, path, json=payload, headers=_auth(token)))
         )
-        body = response.json() if response.content else None
-        return Reply(response.status_code, dict(response.headers), body)
 
     def close(self) -> None:
         self._loop.run(self._client.aclose())

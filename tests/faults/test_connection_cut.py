@@ -1,0 +1,283 @@
+"""A connection cut mid-transaction: every write is all or nothing, and a 503 says "retry".
+
+The app talks to its own server through `PgProxy`, which cuts the connection at a chosen point
+of the conversation. What the app sends, per request: the rate-limit hit as one autocommitted
+upsert, then the unit of work, BEGIN .. one statement .. COMMIT (register is one data-modifying
+CTE writing user, session and first refresh token; a refresh is one CTE that consumes the token
+and inserts its successor). A cut before COMMIT reaches the server rolls everything back.
+
+The one case no server-side design removes is a COMMIT that reached the server whose answer
+was lost: the write happened, and the client got 503 `database_unavailable`, so for a write a
+503 means "outcome unknown, retry". Retrying is always safe, and ends where a client expects:
+- register: 409 `email_taken` (the account exists): log in with the same password;
+- login: a second session; the first, whose tokens nobody received, expires unused;
+- refresh: 401 `refresh_token_reused`, and the session is revoked. The successor was issued but
+  never delivered, and presenting a spent token is what a thief does: we fail closed, and the
+  user logs in again (README: no grace window, by choice);
+- logout: 401 `invalid_token` (the session is already revoked): the client is logged out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from authapi.app import create_app
+from authapi.resources import app_resources
+from tests.faults.pg_proxy import Cut, PgProxy
+from tests.faults.support import (
+    DedicatedDatabase,
+    Reply,
+    assert_database_unavailable,
+    dedicated_database,
+)
+from tests.support import STRONG_PASSWORD, client_for, make_settings, unique_email
+
+pytestmark = pytest.mark.faults
+
+REGISTER = "/api/auth/register"
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[DedicatedDatabase]:
+    with dedicated_database() as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def proxy(database: DedicatedDatabase) -> Iterator[PgProxy]:
+    with PgProxy(database.socket_path) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+async def client(
+    proxy: PgProxy, database: DedicatedDatabase, signing_key_pem: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(database.scratch(proxy.url(database.name)), signing_key_pem)
+    app = create_app(settings)
+    async with client_for(app) as http:
+        yield http
+    proxy.disarm()
+    await app_resources(app).database.dispose()
+    # whatever was cut where, no account is ever half written
+    assert await _half_written_rows(database) == 0
+
+
+async def _half_written_rows(database: DedicatedDatabase) -> int:
+    count: int = await database.fetchval(
+        "SELECT (SELECT count(*) FROM users u"
+        "        WHERE NOT EXISTS (SELECT 1 FROM auth_sessions s WHERE s.user_id = u.id))"
+        "     + (SELECT count(*) FROM auth_sessions s"
+        "        WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id))"
+    )
+    return count
+
+
+async def _cut_during(proxy: PgProxy, cut: Cut, request: Awaitable[httpx.Response]) -> Reply:
+    proxy.fired.clear()
+    proxy.arm(cut)
+    reply = Reply.of(await request)
+    assert proxy.fired == [cut], "the connection was never cut there: the test proves nothing"
+    return reply
+
+
+async def _register(client: httpx.AsyncClient, email: str) -> httpx.Response:
+    return await client.post(REGISTER, json={"email": email, "password": STRONG_PASSWORD})
+
+
+class Account:
+    def __init__(self, body: dict[str, Any]):
+        self.email: str = body["user"]["email"]
+        self.user_id = uuid.UUID(body["user"]["id"])
+        self.access_token: str = body["access_token"]
+        self.refresh_token: str = body["refresh_token"]
+        claims = jwt.decode(self.access_token, options={"verify_signature": False})
+        self.session_id = uuid.UUID(claims["sid"])
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+@pytest.fixture
+async def account(client: httpx.AsyncClient) -> Account:
+    response = await _register(client, unique_email())
+    assert response.status_code == 201
+    return Account(response.json())
+
+
+def _before_commit(statement: bytes) -> dict[str, Cut]:
+    return {
+        "statement never reaches the server": Cut(at=statement),
+        "statement ran, COMMIT never sent": Cut(at=b"COMMIT", after=statement),
+    }
+
+
+def _commit_lost(statement: bytes) -> Cut:
+    return Cut(at=b"COMMIT", after=statement, deliver=True)
+
+
+REGISTER_CUTS = {
+    "rate-limit hit never reaches the server": Cut(at=b"INSERT INTO rate_limit_buckets"),
+    **_before_commit(b"INSERT INTO users"),
+}
+
+
+@pytest.mark.parametrize("cut", REGISTER_CUTS.values(), ids=REGISTER_CUTS)
+async def test_register_cut_before_commit_writes_nothing(
+    client: httpx.AsyncClient, proxy: PgProxy, database: DedicatedDatabase, cut: Cut
+) -> None:
+    email = unique_email()
+
+    reply = await _cut_during(proxy, cut, _register(client, email))
+
+    assert_database_unavailable(reply)
+    assert await database.fetchval("SELECT count(*) FROM users WHERE email = $1", email) == 0
+    retry = await _register(client, email)
+    assert retry.status_code == 201  # not 409: no user row was left behind
+
+
+async def test_register_whose_commit_answer_is_lost_exists_whole(
+    client: httpx.AsyncClient, proxy: PgProxy, database: DedicatedDatabase
+) -> None:
+    email = unique_email()
+
+    reply = await _cut_during(proxy, _commit_lost(b"INSERT INTO users"), _register(client, email))
+
+    assert_database_unavailable(reply)
+    tokens = await database.fetchval(
+        "SELECT count(*) FROM users u JOIN auth_sessions s ON s.user_id = u.id"
+        " JOIN refresh_tokens t ON t.session_id = s.id WHERE u.email = $1",
+        email,
+    )
+    assert tokens == 1  # user, session and first refresh token: all of it
+    retry = await _register(client, email)
+    assert retry.json()["code"] == "email_taken"
+    login = await client.post("/api/auth/login", json={"email": email, "password": STRONG_PASSWORD})
+    assert login.status_code == 200
+
+
+async def _sessions_of(database: DedicatedDatabase, account: Account) -> int:
+    count: int = await database.fetchval(
+        "SELECT count(*) FROM auth_sessions WHERE user_id = $1", account.user_id
+    )
+    return count
+
+
+def _login(client: httpx.AsyncClient, account: Account) -> Awaitable[httpx.Response]:
+    return client.post(
+        "/api/auth/login", json={"email": account.email, "password": STRONG_PASSWORD}
+    )
+
+
+LOGIN_CUTS = _before_commit(b"INSERT INTO auth_sessions")
+
+
+@pytest.mark.parametrize("cut", LOGIN_CUTS.values(), ids=LOGIN_CUTS)
+async def test_login_cut_before_commit_opens_no_session(
+    client: httpx.AsyncClient,
+    proxy: PgProxy,
+    database: DedicatedDatabase,
+    account: Account,
+    cut: Cut,
+) -> None:
+    reply = await _cut_during(proxy, cut, _login(client, account))
+
+    assert_database_unavailable(reply)
+    assert await _sessions_of(database, account) == 1  # the one registration opened
+    assert (await _login(client, account)).status_code == 200
+    assert await _sessions_of(database, account) == 2
+
+
+async def test_login_whose_commit_answer_is_lost_leaves_an_unused_session(
+    client: httpx.AsyncClient, proxy: PgProxy, database: DedicatedDatabase, account: Account
+) -> None:
+    cut = _commit_lost(b"INSERT INTO auth_sessions")
+
+    reply = await _cut_during(proxy, cut, _login(client, account))
+
+    assert_database_unavailable(reply)
+    assert await _sessions_of(database, account) == 2
+    assert (await _login(client, account)).status_code == 200
+
+
+def _refresh(client: httpx.AsyncClient, token: str) -> Awaitable[httpx.Response]:
+    return client.post("/api/auth/refresh-token", json={"refresh_token": token})
+
+
+async def _tokens_of(database: DedicatedDatabase, account: Account) -> tuple[int, int]:
+    """(refresh tokens in the account's session, how many of them are spent)"""
+    row = await database.fetchval(
+        "SELECT row(count(*), count(consumed_at)) FROM refresh_tokens WHERE session_id = $1",
+        account.session_id,
+    )
+    return int(row[0]), int(row[1])
+
+
+REFRESH_CUTS = _before_commit(b"UPDATE refresh_tokens")
+
+
+@pytest.mark.parametrize("cut", REFRESH_CUTS.values(), ids=REFRESH_CUTS)
+async def test_refresh_cut_before_commit_spends_nothing(
+    client: httpx.AsyncClient,
+    proxy: PgProxy,
+    database: DedicatedDatabase,
+    account: Account,
+    cut: Cut,
+) -> None:
+    reply = await _cut_during(proxy, cut, _refresh(client, account.refresh_token))
+
+    assert_database_unavailable(reply)
+    assert await _tokens_of(database, account) == (1, 0)  # not spent, no successor
+    retry = await _refresh(client, account.refresh_token)
+    assert retry.status_code == 200  # the old token still works, once
+    assert (await _refresh(client, retry.json()["refresh_token"])).status_code == 200
+
+
+async def test_refresh_whose_commit_answer_is_lost_fails_closed(
+    client: httpx.AsyncClient, proxy: PgProxy, database: DedicatedDatabase, account: Account
+) -> None:
+    cut = _commit_lost(b"UPDATE refresh_tokens")
+
+    reply = await _cut_during(proxy, cut, _refresh(client, account.refresh_token))
+
+    assert_database_unavailable(reply)
+    assert await _tokens_of(database, account) == (2, 1)  # spent, and a successor nobody got
+    retry = await _refresh(client, account.refresh_token)
+    assert retry.json()["code"] == "refresh_token_reused"
+    assert (await client.get("/api/auth/me", headers=account.auth)).status_code == 401
+    assert (await _login(client, account)).status_code == 200
+
+
+LOGOUT_CUTS = _before_commit(b"UPDATE auth_sessions")
+
+
+@pytest.mark.parametrize("cut", LOGOUT_CUTS.values(), ids=LOGOUT_CUTS)
+async def test_logout_cut_before_commit_keeps_the_session(
+    client: httpx.AsyncClient, proxy: PgProxy, account: Account, cut: Cut
+) -> None:
+    reply = await _cut_during(proxy, cut, client.post("/api/auth/logout", headers=account.auth))
+
+    assert_database_unavailable(reply)
+    assert (await client.get("/api/auth/me", headers=account.auth)).status_code == 200
+    assert (await client.post("/api/auth/logout", headers=account.auth)).status_code == 204
+    assert (await client.get("/api/auth/me", headers=account.auth)).status_code == 401
+
+
+async def test_logout_whose_commit_answer_is_lost_has_logged_out(
+    client: httpx.AsyncClient, proxy: PgProxy, account: Account
+) -> None:
+    cut = _commit_lost(b"UPDATE auth_sessions")
+
+    reply = await _cut_during(proxy, cut, client.post("/api/auth/logout", headers=account.auth))
+
+    assert_database_unavailable(reply)
+    assert (await client.get("/api/auth/me", headers=account.auth)).status_code == 401
+    retry = await client.post("/api/auth/logout", headers=account.auth)
+    assert retry.json()["code"] == "invalid_token"
