@@ -47,3 +47,4 @@ test: lint typecheck $(SAM_STAMP)  ## everything: lint, types, templates, and th
 clean:  ## remove the virtualenv, caches and local data (including the dev signing key)
 	rm -rf $(VENV) .venv-sam .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache
 include mk/aws.mk
+include mk/perf.mk

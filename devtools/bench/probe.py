@@ -1,0 +1,320 @@
+"""The benchmark's measuring end: runs in a fresh process, next to the built artifact.
+
+Standard library only at import (plus devtools.lambda_events and devtools.bench.wire, which are
+too), so that a cold start measures the app and nothing this file brings. The orchestrator
+(`python -m devtools.bench`) supplies PostgreSQL, SSM and the environment; this process writes
+its figures as JSON to the path given by `--out`.
+
+Modes:
+  floor       the interpreter alone: process start to this file running
+  deps        a bare import of the dependency set
+  hello       a minimal FastAPI + Mangum handler imported, then GET /hello answered
+  app         `authapi.handlers.api` imported, then GET /api/auth/me answered (cold start)
+  warm        per-endpoint latency through the warm handler, and argon2 alone
+  roundtrips  statements and network round trips per endpoint, through devtools.bench.wire
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+STARTED = time.monotonic()  # CLOCK_MONOTONIC: comparable with the parent's clock
+
+from devtools.lambda_events import FakeLambdaContext, http_api_event, response_json  # noqa: E402
+
+# The import floor every app on this stack pays, whatever it does: the runtime dependencies the
+# first request needs, imported bare (no app, no settings, no connection).
+DEPENDENCY_MODULES = (
+    "fastapi",
+    "pydantic",
+    "pydantic_settings",
+    "sqlalchemy.ext.asyncio",
+    "sqlalchemy.orm",
+    "asyncpg",
+    "jwt",
+    "argon2",
+    "aws_lambda_powertools",
+    "mangum",
+)
+PASSWORD = "correct horse battery staple"
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def _invoke(handler: Handler, event: dict[str, Any], expected: int) -> dict[str, Any]:
+    response = handler(event, FakeLambdaContext())
+    if response["statusCode"] != expected:
+        body = str(response.get("body"))[:300]
+        sys.exit(f"probe: {event['rawPath']} answered {response['statusCode']}: {body}")
+    return response
+
+
+def _json(method: str, path: str, payload: Any = None, token: str | None = None) -> dict[str, Any]:
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    body = json.dumps(payload) if payload is not None else None
+    return http_api_event(method, path, headers=headers, body=body)
+
+
+def _app_module_source() -> str:
+    import authapi
+
+    return os.path.dirname(str(authapi.__file__))
+
+
+def cold(mode: str) -> dict[str, Any]:
+    result: dict[str, Any] = {"started": STARTED}
+    if mode == "deps":
+        import importlib
+
+        for name in DEPENDENCY_MODULES:
+            importlib.import_module(name)
+        result["imported"] = result["answered"] = time.monotonic()
+    elif mode == "hello":
+        from devtools.bench.hello import handler
+
+        result["imported"] = time.monotonic()
+        _invoke(handler, http_api_event("GET", "/hello"), 200)
+        result["answered"] = time.monotonic()
+    elif mode == "app":
+        from authapi.handlers.api import handler as api_handler
+
+        result["imported"] = time.monotonic()
+        print("### first request", file=sys.stderr, flush=True)  # splits -X importtime output
+        me = _json("GET", "/api/auth/me", token=os.environ["BENCH_ACCESS_TOKEN"])
+        _invoke(api_handler, me, 200)
+        result["answered"] = time.monotonic()
+        result["authapi_from"] = _app_module_source()
+    else:  # floor
+        result["imported"] = result["answered"] = STARTED
+    result["python"] = sys.version.split()[0]
+    return result
+
+
+class Flow:
+    """register -> login -> me -> refresh -> logout, each endpoint `count` times in a row."""
+
+    ENDPOINTS = ("register", "login", "me", "refresh", "logout")
+
+    def __init__(self, handler: Handler, run_id: str):
+        self.handler = handler
+        self.run_id = run_id
+        self.serial = 0
+
+    def batch(self, count: int, measure: Callable[[str, Callable[[], Any]], Any]) -> None:
+        """Run `count` of each endpoint, passing each call through `measure(endpoint, call)`."""
+        emails = []
+        for _ in range(count):
+            self.serial += 1
+            emails.append(f"bench-{self.run_id}-{self.serial}@example.com")
+        for email in emails:
+            event = _json("POST", "/api/auth/register", {"email": email, "password": PASSWORD})
+            measure("register", lambda event=event: _invoke(self.handler, event, 201))
+        sessions = []
+        for email in emails:
+            event = _json("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
+            response = measure("login", lambda event=event: _invoke(self.handler, event, 200))
+            sessions.append(response_json(response))
+        for session in sessions:
+            event = _json("GET", "/api/auth/me", token=session["access_token"])
+            measure("me", lambda event=event: _invoke(self.handler, event, 200))
+        for session in sessions:
+            payload = {"refresh_token": session["refresh_token"]}
+            event = _json("POST", "/api/auth/refresh-token", payload)
+            measure("refresh", lambda event=event: _invoke(self.handler, event, 200))
+        for session in sessions:
+            event = _json("POST", "/api/auth/logout", token=session["access_token"])
+            measure("logout", lambda event=event: _invoke(self.handler, event, 204))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile: a value that was actually observed."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-fraction * len(ordered) // 1))))
+    return ordered[rank - 1]
+
+
+def summary_ms(seconds: list[float]) -> dict[str, float | int]:
+    values = [value * 1000 for value in seconds]
+    return {
+        "n": len(values),
+        "p50_ms": round(percentile(values, 0.50), 3),
+        "p90_ms": round(percentile(values, 0.90), 3),
+        "p99_ms": round(percentile(values, 0.99), 3),
+        "mean_ms": round(statistics.fmean(values), 3),
+        "min_ms": round(min(values), 3),
+        "max_ms": round(max(values), 3),
+    }
+
+
+def warm(invocations: int, warmup: int, argon2_samples: int) -> dict[str, Any]:
+    from authapi.handlers.api import handler as api_handler
+
+    _invoke(api_handler, http_api_event("GET", "/health"), 200)  # the cold one, not counted
+    flow = Flow(api_handler, uuid.uuid4().hex[:8])
+    flow.batch(warmup, lambda _endpoint, call: call())
+    timings: dict[str, list[float]] = {endpoint: [] for endpoint in Flow.ENDPOINTS}
+
+    def timed(endpoint: str, call: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        response = call()
+        timings[endpoint].append(time.perf_counter() - started)
+        return response
+
+    flow.batch(invocations, timed)
+    return {
+        "endpoints": {endpoint: summary_ms(values) for endpoint, values in timings.items()},
+        "argon2": argon2_alone(argon2_samples),
+        "python": sys.version.split()[0],
+        "authapi_from": _app_module_source(),
+    }
+
+
+def argon2_alone(samples: int) -> dict[str, Any]:
+    """PasswordHashing's hash and verify, called directly: no event loop, no thread hop."""
+    from authapi.auth.passwords import PasswordHashing
+    from authapi.config import get_settings
+
+    settings = get_settings()
+    hasher = PasswordHashing.from_settings(settings).hasher
+    hashes, verifies = [], []
+    password_hash = hasher.hash(PASSWORD)
+    for _ in range(samples):
+        started = time.perf_counter()
+        hasher.hash(PASSWORD)
+        hashes.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        hasher.verify(password_hash, PASSWORD)
+        verifies.append(time.perf_counter() - started)
+    return {
+        "parameters": {
+            "memory_cost_kib": settings.argon2_memory_cost_kib,
+            "time_cost": settings.argon2_time_cost,
+            "parallelism": settings.argon2_parallelism,
+        },
+        "hash": summary_ms(hashes),
+        "verify": summary_ms(verifies),
+    }
+
+
+def classify(labels: list[str]) -> dict[str, int]:
+    """Round trips by purpose. SQLAlchemy's pre-ping on asyncpg is BEGIN, `;` (prepared, then
+    executed) and ROLLBACK; the BEGIN and ROLLBACK around a `;` are the ping's own."""
+    kinds: Counter[str] = Counter()
+    index = 0
+    while index < len(labels):
+        label = labels[index]
+        window = labels[index : index + 4]
+        if window == ["Q BEGIN", "prepare ;", "execute ;", "Q ROLLBACK"]:
+            kinds["pre_ping"] += 4
+            index += 4
+            continue
+        if label in ("prepare ;", "execute ;"):
+            kinds["pre_ping"] += 1  # an autocommit connection pings without BEGIN/ROLLBACK
+        elif label in ("Q BEGIN", "Q COMMIT", "Q ROLLBACK"):
+            kinds["transaction"] += 1
+        elif label.startswith("prepare "):
+            kinds["prepare"] += 1
+        elif label.startswith("execute "):
+            kinds["execute"] += 1
+        elif label in ("connect", "auth"):
+            kinds["connect"] += 1
+        else:
+            kinds["other"] += 1
+        index += 1
+    return dict(kinds)
+
+
+def roundtrips(samples: int) -> dict[str, Any]:
+    from devtools.bench.wire import WireCounter
+
+    counter = WireCounter(os.environ["BENCH_PROXY_DIR"], os.environ["BENCH_UPSTREAM"])
+    counter.start()
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    statements: list[str] = []
+
+    def before_cursor_execute(*args: Any) -> None:
+        from devtools.bench.wire import short_sql
+
+        statements.append(short_sql(args[2]))
+
+    # on the class: every engine the app creates, without reaching into the app for it
+    event.listen(Engine, "before_cursor_execute", before_cursor_execute)
+
+    from authapi.handlers.api import handler as api_handler
+
+    def observe(call: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
+        counter.take()
+        statements.clear()
+        response = call()
+        labels = counter.take()
+        return response, {
+            "statements": len(statements),
+            "statement_kinds": list(statements),
+            "round_trips": len(labels),
+            "by_purpose": classify(labels),
+            "sequence": labels,
+        }
+
+    token = os.environ["BENCH_ACCESS_TOKEN"]
+    me = _json("GET", "/api/auth/me", token=token)
+    _, first_request = observe(lambda: _invoke(api_handler, me, 200))
+
+    flow = Flow(api_handler, uuid.uuid4().hex[:8])
+    flow.batch(2, lambda _endpoint, call: call())  # past connection setup and type caches
+    observed: dict[str, list[dict[str, Any]]] = {endpoint: [] for endpoint in Flow.ENDPOINTS}
+
+    def record(endpoint: str, call: Callable[[], Any]) -> Any:
+        response, counts = observe(call)
+        observed[endpoint].append(counts)
+        return response
+
+    flow.batch(samples, record)
+    endpoints = {}
+    for endpoint, runs in observed.items():
+        # the usual invocation; a rare one (the rate limiter's occasional purge) shows in the range
+        usual = Counter(json.dumps(run, sort_keys=True) for run in runs).most_common(1)[0][0]
+        endpoints[endpoint] = {
+            **json.loads(usual),
+            "samples": len(runs),
+            "round_trips_range": [
+                min(run["round_trips"] for run in runs),
+                max(run["round_trips"] for run in runs),
+            ],
+        }
+    return {"first_request_me": first_request, "endpoints": endpoints}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=("floor", "deps", "hello", "app", "warm", "roundtrips"))
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--invocations", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--argon2-samples", type=int, default=30)
+    parser.add_argument("--samples", type=int, default=5)
+    args = parser.parse_args()
+    if args.mode == "warm":
+        result = warm(args.invocations, args.warmup, args.argon2_samples)
+    elif args.mode == "roundtrips":
+        result = roundtrips(args.samples)
+    else:
+        result = cold(args.mode)
+    with open(args.out, "w") as file:
+        json.dump(result, file)
+
+
+if __name__ == "__main__":
+    main()
