@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from authapi.auth.keys import KeyRing, generate_private_key_pem, key_id, load_private_key
 from authapi.auth.tokens import issue_access_token, new_refresh_token, verify_access_token
 from authapi.config import Settings
 from authapi.exceptions import InvalidAccessTokenError
+from tests.forged_tokens import TokenForge
 
 pytestmark = pytest.mark.unit
 
@@ -25,42 +23,9 @@ SETTINGS = Settings(_env_file=None)
 PRIVATE_PEM = generate_private_key_pem()
 RING = KeyRing(signing_key=load_private_key(PRIVATE_PEM))
 FOREIGN_KEY = load_private_key(generate_private_key_pem())
-
-
-def _claims(**changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims = {
-        "iss": SETTINGS.jwt_issuer,
-        "aud": SETTINGS.jwt_audience,
-        "sub": str(uuid.uuid4()),
-        "sid": str(uuid.uuid4()),
-        "jti": uuid.uuid4().hex,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "token_use": "access",
-    }
-    claims.update(changes)
-    return {key: value for key, value in claims.items() if value is not None}
-
-
-def _sign(
-    claims: dict[str, Any],
-    *,
-    key: Any = None,
-    headers: dict[str, Any] | None = None,
-    alg: str = "RS256",
-) -> str:
-    return jwt.encode(
-        claims,
-        key if key is not None else RING.signing_key,
-        algorithm=alg,
-        headers={"kid": RING.signing_kid, "typ": "at+jwt", **(headers or {})},
-    )
-
-
-def _b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+FORGE = TokenForge(RING.signing_key, SETTINGS)
+_claims = FORGE.claims
+_sign = FORGE.sign
 
 
 def test_an_issued_token_verifies() -> None:
@@ -81,37 +46,10 @@ def test_hand_signed_valid_token_verifies() -> None:
     verify_access_token(RING, SETTINGS, _sign(_claims()))
 
 
-def _public_pem() -> bytes:
-    return RING.signing_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _hs256_with_public_key() -> str:
-    # PyJWT itself refuses to HMAC with a PEM, which is the point of the attack: forge by hand
-    import hashlib
-    import hmac
-
-    header = _b64({"alg": "HS256", "typ": "at+jwt", "kid": RING.signing_kid})
-    payload = _b64(_claims())
-    signature = hmac.new(_public_pem(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    return f"{header}.{payload}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
-
-
-def _flipped_payload() -> str:
-    token = _sign(_claims())
-    header, payload, signature = token.split(".")
-    tampered = json.loads(base64.urlsafe_b64decode(payload + "=="))
-    tampered["sub"] = str(uuid.uuid4())
-    return f"{header}.{_b64(tampered)}.{signature}"
-
-
 ATTACKS: dict[str, Callable[[], str]] = {
-    "alg none": lambda: (
-        f"{_b64({'alg': 'none', 'typ': 'at+jwt', 'kid': RING.signing_kid})}.{_b64(_claims())}."
-    ),
-    "HS256 with the public key": _hs256_with_public_key,
-    "flipped payload": _flipped_payload,
+    "alg none": lambda: FORGE.alg_none(_claims()),
+    "HS256 with the public key": lambda: FORGE.hs256_with_public_key(_claims()),
+    "flipped payload": lambda: FORGE.with_payload(_sign(_claims()), sub=str(uuid.uuid4())),
     "foreign key": lambda: _sign(_claims(), key=FOREIGN_KEY),
     "foreign key claiming our kid": lambda: _sign(
         _claims(), key=FOREIGN_KEY, headers={"kid": RING.signing_kid}

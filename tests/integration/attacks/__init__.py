@@ -1,0 +1,1 @@
+"""Attacks on the running app, end to end over HTTP."""
