@@ -27,9 +27,11 @@ from authapi.exceptions import (
     InvalidAccessTokenError,
     InvalidCredentialsError,
     InvalidRefreshTokenError,
+    InvalidRequestError,
     PayloadTooLargeError,
     RefreshTokenReusedError,
     TooManyAttemptsError,
+    UnsupportedMediaTypeError,
     WeakPasswordError,
 )
 
@@ -54,7 +56,11 @@ def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
     status_code=status.HTTP_201_CREATED,
     dependencies=[RateLimit("register")],
     responses=problem_responses(
-        EmailTakenError, WeakPasswordError, PayloadTooLargeError, TooManyAttemptsError
+        EmailTakenError,
+        WeakPasswordError,
+        InvalidRequestError,
+        PayloadTooLargeError,
+        TooManyAttemptsError,
     ),
 )
 async def register(
@@ -70,7 +76,12 @@ async def register(
     openapi_extra=LOGIN_OPENAPI_BODY,
     dependencies=[RateLimit("login")],
     responses=problem_responses(
-        InvalidCredentialsError, AccountDisabledError, PayloadTooLargeError, TooManyAttemptsError
+        InvalidCredentialsError,
+        AccountDisabledError,
+        InvalidRequestError,
+        PayloadTooLargeError,
+        UnsupportedMediaTypeError,
+        TooManyAttemptsError,
     ),
 )
 async def login(
@@ -88,7 +99,11 @@ async def login(
     "/refresh-token",
     dependencies=[RateLimit("refresh")],
     responses=problem_responses(
-        InvalidRefreshTokenError, RefreshTokenReusedError, TooManyAttemptsError
+        InvalidRefreshTokenError,
+        RefreshTokenReusedError,
+        InvalidRequestError,
+        PayloadTooLargeError,
+        TooManyAttemptsError,
     ),
 )
 async def refresh_token(

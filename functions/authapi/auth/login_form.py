@@ -15,12 +15,22 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from authapi.auth.schemas import EMAIL_MAX, PASSWORD_FIELD_MAX, LoginRequest
+from authapi.exceptions import InvalidRequestError, UnsupportedMediaTypeError
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+JSON_MEDIA_TYPE = "application/json"
+
+
+def _is_json(media_type: str) -> bool:
+    # the same media types FastAPI parses as JSON for the other endpoints
+    return media_type == JSON_MEDIA_TYPE or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 def _form_fields(body: bytes) -> dict[str, Any]:
-    form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    # strict: a percent-escape that is not UTF-8 is refused, not turned into U+FFFD
+    form = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
     fields = {name: values[0] for name, values in form.items() if values}
     return {
         "email": fields.get("username", fields.get("email")),
@@ -35,12 +45,23 @@ def _invalid(loc: tuple[str | int, ...], msg: str) -> RequestValidationError:
 async def read_login_credentials(request: Request) -> LoginRequest:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     body = await request.body()
+    if body and media_type != FORM_MEDIA_TYPE and not _is_json(media_type):
+        # not even an unlabelled body passes as JSON: text/plain is what a cross-site form can
+        # send without a CORS preflight
+        raise UnsupportedMediaTypeError(
+            f"Send the credentials as {JSON_MEDIA_TYPE} or as {FORM_MEDIA_TYPE}."
+        )
     try:
-        data = _form_fields(body) if media_type == FORM_MEDIA_TYPE else json.loads(body)
+        # no body at all is missing fields, as FastAPI reports it on the other endpoints
+        data = _form_fields(body) if media_type == FORM_MEDIA_TYPE else json.loads(body or b"{}")
     except UnicodeDecodeError:
         raise _invalid(("body",), "body is not valid UTF-8") from None
     except json.JSONDecodeError as error:
         raise _invalid(("body", error.pos), "JSON decode error") from None
+    except (ValueError, RecursionError):
+        # valid JSON syntax the parser still refuses: nesting deeper than the recursion limit,
+        # integers longer than int_max_str_digits; FastAPI answers its own endpoints so, too
+        raise InvalidRequestError("The request body could not be parsed.") from None
     try:
         return LoginRequest.model_validate(data)
     except ValidationError as error:

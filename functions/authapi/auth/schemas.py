@@ -24,10 +24,6 @@ def _printable(value: str) -> str:
     return value
 
 
-def _normalize_login_email(value: str) -> str:
-    return value.strip().lower()
-
-
 def _validated_email(value: str) -> str:
     try:
         checked = validate_email(value.strip(), check_deliverability=False)
@@ -35,6 +31,15 @@ def _validated_email(value: str) -> str:
         raise ValueError(f"not a valid email address: {error}") from None
     # lower-case in full: one mailbox, one account, whatever case it is typed in
     return checked.normalized.lower()
+
+
+def _normalize_login_email(value: str) -> str:
+    # the normal form registration stored (Unicode NFC included), so an address logs in exactly
+    # as it was typed at sign-up; one registration refuses matches no account and fails as usual
+    try:
+        return _validated_email(value)
+    except ValueError:
+        return value.strip().lower()
 
 
 Password = Annotated[
