@@ -1,0 +1,98 @@
+"""What the handler builds at cold start: tracing only where it traces, patching only what it calls.
+
+The import checks run in a fresh interpreter: this one has long since imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from aws_lambda_powertools.tracing.tracer import Tracer
+
+from authapi.handlers.lambda_app import tracing_enabled
+
+pytestmark = pytest.mark.aws_lambda
+
+# Builds the Lambda app (nothing connects: resources open on first use) and reports what it
+# imported and whether botocore's API calls are wrapped for X-Ray.
+BUILD_AND_REPORT = """
+import json, sys
+from authapi.config import Settings
+from authapi.handlers.lambda_app import build_lambda_app
+settings = Settings.model_validate(json.loads(sys.argv[1]))
+lambda_app = build_lambda_app(settings)
+patched = False
+if "botocore.client" in sys.modules:
+    call = sys.modules["botocore.client"].BaseClient._make_api_call
+    patched = hasattr(call, "__wrapped__")
+lambda_app.close()
+print(json.dumps({
+    "xray_sdk": "aws_xray_sdk.core" in sys.modules,
+    "botocore": "botocore.client" in sys.modules,
+    "botocore_patched": patched,
+}))
+"""
+LAMBDA_RUNTIME = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "authapi-test"}
+TRACE_SWITCHES = ("LAMBDA_TASK_ROOT", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE")
+
+
+def build_in_fresh_process(settings: dict[str, object], env: dict[str, str]) -> dict[str, bool]:
+    clean = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in TRACE_SWITCHES and name != "POWERTOOLS_TRACE_DISABLED"
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD_AND_REPORT, json.dumps(settings)],
+        env={**clean, "AWS_REGION": "us-east-1", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report: dict[str, bool] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+SETTINGS = {"environment": "test", "database_url": "postgresql://authapi@/authapi?host=/nowhere"}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        LAMBDA_RUNTIME,
+        {**LAMBDA_RUNTIME, "POWERTOOLS_TRACE_DISABLED": "true"},
+        {**LAMBDA_RUNTIME, "POWERTOOLS_TRACE_DISABLED": "0"},
+        {**LAMBDA_RUNTIME, "AWS_SAM_LOCAL": "true"},
+        {**LAMBDA_RUNTIME, "AWS_CHALICE_CLI_MODE": "true"},
+    ],
+)
+def test_the_tracing_decision_is_powertools_own(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (*TRACE_SWITCHES, "POWERTOOLS_TRACE_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert tracing_enabled() is not bool(Tracer._is_tracer_disabled())
+
+
+def test_outside_lambda_the_xray_sdk_is_never_imported() -> None:
+    report = build_in_fresh_process(SETTINGS, {})
+    assert report == {"xray_sdk": False, "botocore": False, "botocore_patched": False}
+
+
+def test_in_lambda_botocore_is_traced_when_the_app_calls_aws() -> None:
+    report = build_in_fresh_process(
+        {**SETTINGS, "ssm_parameter_prefix": "/authapi/test/"}, LAMBDA_RUNTIME
+    )
+    assert report == {"xray_sdk": True, "botocore": True, "botocore_patched": True}
+
+
+def test_in_lambda_botocore_is_left_alone_when_the_app_never_calls_aws() -> None:
+    report = build_in_fresh_process(SETTINGS, LAMBDA_RUNTIME)
+    assert report == {"xray_sdk": True, "botocore": False, "botocore_patched": False}
