@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from authapi.config import MIN_RSA_KEY_BITS, Settings, signing_key_problem
+from authapi.config import MIN_RSA_KEY_BITS, Settings, load_signing_key
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +64,10 @@ class KeyRing:
 
 
 def load_private_key(pem: str) -> rsa.RSAPrivateKey:
-    problem = signing_key_problem(pem)
-    if problem:
-        raise ValueError(f"signing key is unusable: {problem}")
-    key = serialization.load_pem_private_key(pem.encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key
+    try:
+        return load_signing_key(pem)
+    except ValueError as error:
+        raise ValueError(f"signing key is unusable: {error}") from None
 
 
 def load_public_keys(pem_bundle: str) -> tuple[rsa.RSAPublicKey, ...]:
