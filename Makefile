@@ -48,3 +48,4 @@ clean:  ## remove the virtualenv, caches and local data (including the dev signi
 	rm -rf $(VENV) .venv-sam .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache
 include mk/aws.mk
 include mk/perf.mk
+include mk/faults.mk

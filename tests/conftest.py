@@ -20,6 +20,7 @@ from authapi.config import Settings
 from authapi.db.engine import create_engine
 from authapi.migrations import upgrade_to_head
 from devtools.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
+from tests.faults.pgbouncer import through_pgbouncer_if_requested
 from tests.support import (
     Account,
     ScratchDatabase,
@@ -56,7 +57,11 @@ async def _migrate(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def test_database() -> Iterator[ScratchDatabase]:
-    """AUTHAPI_TEST_DATABASE_URL's server when set, else an embedded one; a fresh database in it."""
+    """AUTHAPI_TEST_DATABASE_URL's server when set, else an embedded one; a fresh database in it.
+
+    With AUTHAPI_TEST_VIA_PGBOUNCER=1 the app reaches it through a transaction-pooling PgBouncer
+    (migrations and tests that look under the app go direct).
+    """
     name = f"authapi_test_{uuid.uuid4().hex[:12]}"
     configured = os.environ.get("AUTHAPI_TEST_DATABASE_URL")
     server: EmbeddedPostgres | None = None
@@ -71,7 +76,8 @@ def test_database() -> Iterator[ScratchDatabase]:
         hide_password=False
     )
     asyncio.run(_migrate(url))
-    yield ScratchDatabase(url=url, server=server)
+    with through_pgbouncer_if_requested(url) as app_url:
+        yield ScratchDatabase(url=app_url, server=server, direct_url=url)
     asyncio.run(_drop_database(admin_dsn, name))
 
 

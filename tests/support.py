@@ -40,13 +40,15 @@ def private_pgdata() -> Path:
 
 @dataclass
 class ScratchDatabase:
-    url: str  # SQLAlchemy (postgresql+asyncpg) URL of this session's own database
+    url: str  # SQLAlchemy (postgresql+asyncpg) URL the app uses for this session's own database
     server: EmbeddedPostgres | None  # the embedded server, when the tests started one
+    direct_url: str | None = None  # the database itself, when `url` goes through PgBouncer
 
     @property
     def dsn(self) -> str:
-        """The same database as a plain asyncpg DSN, for tests that look under the app."""
-        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        """The database itself as a plain asyncpg DSN, for tests that look under the app."""
+        direct = make_url(self.direct_url or self.url)
+        return direct.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def make_settings(
