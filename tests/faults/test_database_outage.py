@@ -7,8 +7,9 @@ Every test runs against the ASGI app and against the Lambda handler with Lambda'
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
@@ -32,6 +33,8 @@ from tests.faults.support import (
 from tests.support import STRONG_PASSWORD, make_settings, unique_email
 
 pytestmark = pytest.mark.faults
+
+RecordProperty = Callable[[str, object], None]
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +70,17 @@ def _log_lines(output: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
+def _measured(request: pytest.FixtureRequest, record_property: RecordProperty, line: str) -> None:
+    """A figure for the run's summary: printed, never asserted on."""
+    record_property("terminal_summary", f"{request.node.name}: {line}")
+
+
 def test_every_route_answers_503_while_down_and_the_next_request_after_succeeds(
-    api: Api, database: DedicatedDatabase, capsys: pytest.CaptureFixture[str]
+    api: Api,
+    database: DedicatedDatabase,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    record_property: RecordProperty,
 ) -> None:
     account = register(api)
     assert api.call("GET", "/health").status == 200
@@ -77,6 +89,7 @@ def test_every_route_answers_503_while_down_and_the_next_request_after_succeeds(
     database.server.stop()
 
     credentials = {"email": account.email, "password": STRONG_PASSWORD}
+    started = time.monotonic()
     while_down = {
         "register": api.call(
             "POST", "/api/auth/register", {"email": unique_email(), "password": STRONG_PASSWORD}
@@ -88,6 +101,7 @@ def test_every_route_answers_503_while_down_and_the_next_request_after_succeeds(
         "me": api.call("GET", "/api/auth/me", token=account.access_token),
         "logout": api.call("POST", "/api/auth/logout", token=account.access_token),
     }
+    answered_in = (time.monotonic() - started) / len(while_down)
     for route, reply in while_down.items():
         assert reply.code == "database_unavailable", route
         assert_database_unavailable(reply)
@@ -101,8 +115,17 @@ def test_every_route_answers_503_while_down_and_the_next_request_after_succeeds(
 
     database.server.start()
 
+    started = time.monotonic()
+    first = api.call("GET", "/api/auth/me", token=account.access_token)
+    recovered_in = time.monotonic() - started
     # the very first request after the restart succeeds: no retry loop, no new process
-    assert api.call("GET", "/api/auth/me", token=account.access_token).status == 200
+    assert first.status == 200
+    _measured(
+        request,
+        record_property,
+        f"503 in {answered_in * 1000:.0f} ms on average while down; "
+        f"first request after the restart: {first.status} in {recovered_in * 1000:.0f} ms",
+    )
     assert api.call("GET", "/health").body == {"status": "ok", "database": "ok"}
     # nothing the failed requests attempted happened: the refresh token was not spent
     refresh = {"refresh_token": account.refresh_token}
@@ -133,7 +156,10 @@ async def _lock_waiters(dsn: str) -> int:
 
 
 def test_a_request_in_flight_when_the_database_stops_gets_503(
-    api: Api, database: DedicatedDatabase
+    api: Api,
+    database: DedicatedDatabase,
+    request: pytest.FixtureRequest,
+    record_property: RecordProperty,
 ) -> None:
     account = register(api)
     session_id = uuid.UUID(
@@ -151,13 +177,20 @@ def test_a_request_in_flight_when_the_database_stops_gets_503(
                 lambda: side.run(_lock_waiters(database.dsn)) == 1,
                 what="the logout to wait for the row lock",
             )
+            stopped = time.monotonic()
             database.server.stop()
             reply = logout.result(timeout=30)
+            answered_in = time.monotonic() - stopped
     finally:
         holder.terminate()
         side.close()
 
     assert_database_unavailable(reply)
+    _measured(
+        request,
+        record_property,
+        f"caught mid-transaction: 503 {answered_in * 1000:.0f} ms after the stop began",
+    )
     database.server.start()
     # the logout never committed: the session is still live, and logging out again works
     assert api.call("GET", "/api/auth/me", token=account.access_token).status == 200

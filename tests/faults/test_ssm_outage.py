@@ -152,12 +152,23 @@ def test_a_cold_start_without_ssm_answers_503_and_recovers_without_a_restart(
     clock: ShiftedClock,
     make_lambda: Callable[[], LambdaApp],
     capsys: pytest.CaptureFixture[str],
+    record_property: Callable[[str, object], None],
 ) -> None:
     ssm.down()
     lambda_app = make_lambda()  # a cold start reads no key yet: the environment comes up anyway
     capsys.readouterr()
 
+    started = time.monotonic()
     _assert_secrets_unavailable(_register(lambda_app))
+    failed_in = time.monotonic() - started
+    started = time.monotonic()
+    _assert_secrets_unavailable(_register(lambda_app))
+    refused_in = time.monotonic() - started
+    record_property(
+        "terminal_summary",
+        f"SSM down at a cold start: 503 in {failed_in * 1000:.0f} ms when SSM is asked, "
+        f"{refused_in * 1000:.0f} ms within the 30 s without asking",
+    )
     (error,) = _ssm_errors(capsys)
     assert error["level"] == "ERROR"
     assert error["parameters"] == PARAMETERS
