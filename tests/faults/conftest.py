@@ -1,4 +1,4 @@
-"""Fixtures for the fault tests: AWS stand-ins for the Lambda handler, and a clean state after."""
+"""Fixtures for the fault tests: a server of their own, AWS stand-ins, a clean state after."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from moto import mock_aws
 from authapi.auth.keys import generate_private_key_pem
 from authapi.observability import metrics as business_metrics
 from tests.aws_lambda.conftest import put_signing_key
+from tests.faults.support import DedicatedDatabase, dedicated_database
 
 AWS_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -20,6 +21,16 @@ AWS_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[DedicatedDatabase]:
+    """A server only the fault tests use, so cutting its connections disturbs no other test.
+
+    Modules that stop their server override this with one of their own.
+    """
+    with dedicated_database() as database:
+        yield database
 
 
 @pytest.fixture

@@ -93,10 +93,6 @@ class PgProxy:
             armed, self._armed = self._armed, None
             return armed
 
-    def cut_all(self) -> None:
-        """Cut every open connection, as a network failure would."""
-        self._call(self._cut_all())
-
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
 
@@ -106,12 +102,9 @@ class PgProxy:
     async def _shutdown(self) -> None:
         assert self._server is not None
         self._server.close()
-        await self._cut_all()
-        await self._server.wait_closed()
-
-    async def _cut_all(self) -> None:
         for conversation in list(self._conversations):
             conversation.cut()
+        await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

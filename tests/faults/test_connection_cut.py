@@ -34,19 +34,12 @@ from tests.faults.support import (
     DedicatedDatabase,
     Reply,
     assert_database_unavailable,
-    dedicated_database,
 )
 from tests.support import STRONG_PASSWORD, client_for, make_settings, unique_email
 
 pytestmark = pytest.mark.faults
 
 REGISTER = "/api/auth/register"
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[DedicatedDatabase]:
-    with dedicated_database() as database:
-        yield database
 
 
 @pytest.fixture(scope="module")

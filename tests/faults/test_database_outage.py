@@ -39,6 +39,7 @@ RecordProperty = Callable[[str, object], None]
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[DedicatedDatabase]:
+    """This module's own server: its tests stop it."""
     with dedicated_database() as database:
         yield database
 

@@ -17,18 +17,12 @@ from sqlalchemy.engine import make_url
 from authapi.app import create_app
 from authapi.resources import app_resources
 from tests.faults.pgbouncer import pgbouncer_binary, running_pgbouncer
-from tests.faults.support import DedicatedDatabase, dedicated_database
+from tests.faults.support import DedicatedDatabase
 from tests.support import STRONG_PASSWORD, client_for, make_settings, unique_email
 
 pytestmark = pytest.mark.faults
 
 SERVER_CONNECTIONS = 2
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[DedicatedDatabase]:
-    with dedicated_database() as database:
-        yield database
 
 
 @pytest.fixture(scope="module")
