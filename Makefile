@@ -7,10 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# Before any rule: a prerequisite like $(SAM_STAMP) is expanded when its rule is read.
+include mk/aws.mk mk/faults.mk mk/perf.mk
+
 .PHONY: help install run dev invoke smoke test lint typecheck clean
 
 help:  ## list the commands
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python >= 3.11 (set PYTHON=...)")'
@@ -41,11 +44,9 @@ lint: $(STAMP)  ## ruff format check and lint
 typecheck: $(STAMP)  ## mypy, strict, on functions/
 	$(BIN)/mypy
 
-test: lint typecheck $(SAM_STAMP)  ## everything: lint, types, templates, and the tests on real PostgreSQL
+test: lint typecheck $(SAM_STAMP)  ## everything: lint, types, templates, all tests, and again through PgBouncer
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-pgbouncer
 
 clean:  ## remove the virtualenv, caches and local data (including the dev signing key)
 	rm -rf $(VENV) .venv-sam .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache
-include mk/aws.mk
-include mk/perf.mk
-include mk/faults.mk
