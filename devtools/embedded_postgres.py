@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,11 @@ def start_embedded_postgres(
     pgdata: Path, *, cleanup: Literal["stop", "delete"] = "stop"
 ) -> EmbeddedPostgres:
     """Start (initialising on first use) a server whose data lives in `pgdata`."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent))
+    # pgserver keeps its lock file in the runtime dir: one fixed place per user, not one per
+    # data folder (those come and go with every test session)
+    os.environ.setdefault(
+        "XDG_RUNTIME_DIR", str(Path(tempfile.gettempdir()) / f"authapi-run-{os.getuid()}")
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs' runtime-dir notice: noise, not news
         import pgserver

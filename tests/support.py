@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -34,8 +36,13 @@ UNLIMITED = {
 
 
 def private_pgdata() -> Path:
-    """A data folder outside pytest's numbered temp dirs, which a concurrent pytest may prune."""
-    return Path(tempfile.mkdtemp(prefix="authapi-test-pg-")) / "data"
+    """A data folder outside pytest's numbered temp dirs, which a concurrent pytest may prune.
+
+    Removed at exit; pgserver's own exit hook, registered later, runs first and stops the server.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="authapi-test-pg-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder / "data"
 
 
 @dataclass
