@@ -7,7 +7,7 @@ tree when there is no build. The probe's environment is the Lambda one: producti
 keys from SSM (moto's server), PostgreSQL (embedded), and LAMBDA_TASK_ROOT plus an unsampled
 trace header, so the Tracer and the X-Ray SDK take the path they take in Lambda.
 
-Usage: python -m devtools.bench [--repeat 7] [--invocations 200] [--compare-ref REF]
+Usage: python -m devtools.bench [--repeat 11] [--invocations 200] [--compare-ref REF]
 """
 
 from __future__ import annotations
@@ -369,6 +369,9 @@ def cold_starts(variants: list[Variant], env: dict[str, str], repeat: int) -> di
                     "startup": result["started"] - spawned,
                     "import": result["imported"] - result["started"],
                     "first_request": result["answered"] - result["imported"],
+                    "cpu_total": result["cpu_answered"],
+                    "cpu_import": result["cpu_imported"] - result["cpu_started"],
+                    "cpu_first_request": result["cpu_answered"] - result["cpu_imported"],
                 }
             )
         print(f"bench: cold starts, round {round_number}/{repeat}", file=sys.stderr)
@@ -380,19 +383,34 @@ def cold_starts(variants: list[Variant], env: dict[str, str], repeat: int) -> di
             "in_lambda": variant.in_lambda,
             "code": variant.runner.label,
             "median_ms": {key: _median_ms([run[key] for run in runs]) for key in runs[0]},
+            "min_ms": {key: round(min(run[key] for run in runs) * 1000, 1) for key in runs[0]},
             "samples_total_ms": [round(run["total"] * 1000, 1) for run in runs],
         }
-    app = results["app"]["median_ms"]["total"]
+    app = results["app"]["median_ms"]
     ratios = {
-        f"app/{name}": round(app / results[name]["median_ms"]["total"], 2)
+        f"app/{name}": round(app["total"] / results[name]["median_ms"]["total"], 2)
         for name in ("hello", "deps", "floor")
     }
-    return {"repeat": repeat, "variants": results, "ratios": ratios}
+    cpu_ratios = {
+        f"app/{name}": round(app["cpu_total"] / results[name]["median_ms"]["cpu_total"], 2)
+        for name in ("hello", "deps", "floor")
+    }
+    return {"repeat": repeat, "variants": results, "ratios": ratios, "cpu_ratios": cpu_ratios}
 
 
 def import_profile(variant: Variant, env: dict[str, str]) -> dict[str, Any]:
     _, _, stderr = variant.runner.run("app", env, in_lambda=variant.in_lambda, importtime=True)
     return importtime.report(stderr)
+
+
+def commit_subject(ref: str) -> str:
+    return subprocess.run(
+        [tool("git"), "log", "-1", "--format=%s", ref],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
 
 
 def machine(python313_version: str | None) -> dict[str, Any]:
@@ -438,10 +456,12 @@ def print_summary(report: dict[str, Any]) -> None:
     for name, variant in cold["variants"].items():
         median = variant["median_ms"]
         print(
-            f"  {name:<22} total {median['total']:7.1f} ms   import {median['import']:7.1f} ms"
-            f"   first request {median['first_request']:7.1f} ms"
+            f"  {name:<20} total {median['total']:7.1f} ms (min {variant['min_ms']['total']:7.1f})"
+            f"  import {median['import']:7.1f}  first request {median['first_request']:6.1f}"
+            f"  | CPU {median['cpu_total']:7.1f} ms"
         )
     print("  ratios: " + ", ".join(f"{key} {value}" for key, value in cold["ratios"].items()))
+    print("  CPU ratios: " + ", ".join(f"{k} {v}" for k, v in cold["cpu_ratios"].items()))
     warm = report["warm"]
     print(f"\nwarm handler latency (n={warm['invocations']} each):")
     for endpoint, stats in warm["endpoints"].items():
@@ -470,7 +490,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=REPORTS / "bench.json")
-    parser.add_argument("--repeat", type=int, default=7, help="cold starts per variant")
+    parser.add_argument("--repeat", type=int, default=11, help="cold starts per variant")
     parser.add_argument("--invocations", type=int, default=200, help="warm calls per endpoint")
     parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam-x86_64/build"))
     parser.add_argument("--deploy-build-dir", type=Path, default=Path(".aws-sam/build"))
@@ -546,6 +566,7 @@ def main() -> None:
         "machine": {**machine(warm.get("python")), "postgresql": db.server_version},
         "source": source,
         "compare_refs": args.compare_ref,
+        "compare_ref_subjects": {ref: commit_subject(ref) for ref in args.compare_ref},
         "cold_start": cold,
         "imports": profiles,
         "warm": warm,

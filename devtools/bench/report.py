@@ -63,32 +63,38 @@ def _machine(report: dict[str, Any]) -> list[str]:
 def _cold(report: dict[str, Any]) -> list[str]:
     cold = report["cold_start"]
     variants = cold["variants"]
-    app_total = variants["app"]["median_ms"]["total"]
+    app = variants["app"]["median_ms"]
     lines = [
-        f"Median of {cold['repeat']} fresh processes per variant, interleaved. *Total* runs from "
-        "spawning the process to the answer; *import* is the handler module's import (or the "
-        "baseline's); *first request* is the first invocation, which reads the signing key from "
-        "SSM and opens the database connection.",
+        f"{cold['repeat']} fresh processes per variant, interleaved; medians unless marked. "
+        "*Wall* runs from spawning the process to the answer: *import* is the handler module's "
+        "import (or the baseline's), *first request* the first invocation, which reads the "
+        "signing key from SSM and opens the database connection. *CPU* is the process's own CPU "
+        "time up to the answer (interpreter start-up included): it leaves out waiting on SSM and "
+        "PostgreSQL, and it is what this shared machine's noise moves least, so compare "
+        "variants by it first.",
         "",
-        "| variant | what | total | import | first request | app / this | samples (total, ms) |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| variant | what | wall | wall, min | import | first request | CPU "
+        "| app / this (wall, CPU) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, variant in variants.items():
         median = variant["median_ms"]
-        ratio = app_total / median["total"] if median["total"] else 0
-        samples = ", ".join(f"{value:.0f}" for value in variant["samples_total_ms"])
+        wall_ratio = app["total"] / median["total"] if median["total"] else 0
+        cpu_ratio = app["cpu_total"] / median["cpu_total"] if median["cpu_total"] else 0
         lines.append(
             f"| `{name}` | {_variant_note(name)} | {median['total']:.0f} ms | "
-            f"{median['import']:.0f} ms | {median['first_request']:.0f} ms | {ratio:.2f} | "
-            f"{samples} |"
+            f"{variant['min_ms']['total']:.0f} ms | {median['import']:.0f} ms | "
+            f"{median['first_request']:.0f} ms | {median['cpu_total']:.0f} ms | "
+            f"{wall_ratio:.2f}, {cpu_ratio:.2f} |"
         )
-    ratios = cold["ratios"]
+    ratios, cpu = cold["ratios"], cold["cpu_ratios"]
     lines += [
         "",
-        f"**authapi's cold start is {ratios['app/hello']} times the minimal FastAPI + Mangum app's "
-        f"and {ratios['app/deps']} times a bare import of its dependencies** "
-        f"({app_total:.0f} ms against {variants['hello']['median_ms']['total']:.0f} ms and "
-        f"{variants['deps']['median_ms']['total']:.0f} ms, all measured in the same run).",
+        f"**authapi's cold start is {ratios['app/hello']} times the minimal FastAPI + Mangum "
+        f"app's and {ratios['app/deps']} times a bare import of its dependencies** in wall time "
+        f"({app['total']:.0f} ms against {variants['hello']['median_ms']['total']:.0f} ms and "
+        f"{variants['deps']['median_ms']['total']:.0f} ms), {cpu['app/hello']} and "
+        f"{cpu['app/deps']} times in CPU time, all measured in the same run.",
     ]
     return lines
 
@@ -103,20 +109,24 @@ def _before_after(report: dict[str, Any]) -> list[str]:
         "### Before and after, same run",
         "",
         "Each ref's `functions/authapi` exported from git and started on the same built layer, "
-        "interleaved with everything else.",
+        "interleaved with everything else (medians; CPU split into import and first request).",
         "",
-        "| code | in Lambda: total | import | first request "
-        "| outside Lambda: total | import | first request |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| code | in Lambda: wall | CPU | CPU import | CPU first request "
+        "| outside Lambda: wall | CPU | CPU import | CPU first request |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in [f"app@{ref}" for ref in refs] + ["app"]:
-        inside, outside = variants[name]["median_ms"], variants[f"{name}/local"]["median_ms"]
-        label = f"`{name.partition('@')[2]}`" if "@" in name else "the build measured above"
-        lines.append(
-            f"| {label} | {inside['total']:.0f} ms | {inside['import']:.0f} ms | "
-            f"{inside['first_request']:.0f} ms | {outside['total']:.0f} ms | "
-            f"{outside['import']:.0f} ms | {outside['first_request']:.0f} ms |"
-        )
+        cells = []
+        for key in (name, f"{name}/local"):
+            median = variants[key]["median_ms"]
+            cells.append(
+                f"{median['total']:.0f} ms | {median['cpu_total']:.0f} ms | "
+                f"{median['cpu_import']:.0f} ms | {median['cpu_first_request']:.0f} ms"
+            )
+        ref = name.partition("@")[2]
+        subject = (report.get("compare_ref_subjects") or {}).get(ref, "")
+        label = f"`{ref}` {subject}".strip() if ref else "the build measured above"
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     return lines
 
 
