@@ -10,3 +10,8 @@ BENCH_ARGS ?=
 bench: $(STAMP) build build-x86  ## cold start, warm latency, DB round trips, sizes -> docs/benchmarks.md
 	$(BIN)/python -m devtools.bench --python "$(PYTHON313)" $(BENCH_ARGS)
 	$(BIN)/python -m devtools.bench.report
+
+LOAD_ARGS ?=
+# e.g. make load LOAD_ARGS="--duration 60 --environments 3 --users 12"
+load: $(STAMP)  ## the local cloud under a realistic mix (~30 s); fails on any 5xx or lost write
+	$(BIN)/python -m devtools.load $(LOAD_ARGS)
