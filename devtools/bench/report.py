@@ -232,7 +232,7 @@ def _round_trips(report: dict[str, Any]) -> list[str]:
     first = data["first_request_me"]
     lines += [
         "",
-        f"The first `/me` after a cold start: {first['statements']} statements, "
+        f"The first `/me` after a cold start: {first['statements']} statement(s), "
         f"{first['round_trips']} round trips (connection setup and SQLAlchemy's first-connect "
         "queries included).",
         "",
@@ -297,6 +297,10 @@ MEANING = """
   not do this today.
 - **"Outside Lambda" rows** are what `make run`, `make invoke` and the tests pay: Powertools
   switches the Tracer off there.
+- **Before/after rows** (with `--compare-ref`) put only the function's code side by side, on the
+  same layer and in the same run. Read their CPU columns: a change worth less than the wall-time
+  noise still shows there, and the import/first-request split shows cost that moved rather than
+  disappeared (an import the first request needs anyway only moves).
 - **Warm latency** is the handler alone, one request at a time, on loopback PostgreSQL. It leaves
   out API Gateway and the network to RDS Proxy, where every round trip in the table above costs
   real time (typically a fraction of a millisecond each inside a VPC, more through a proxy): that
