@@ -92,6 +92,18 @@ def test_functions_run_python313_on_arm64_with_the_layer(template: Template, nam
         "SubnetIds": {"Ref": "PrivateSubnetIds"},
         "SecurityGroupIds": [{"Ref": "LambdaSecurityGroupId"}],
     }
+    # functions/Makefile ships the package with ahead-of-time bytecode
+    assert template["Resources"][name]["Metadata"] == {"BuildMethod": "makefile"}
+
+
+def test_build_makefiles_compile_bytecode_that_survives_zipping() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for makefile in (root / "functions" / "Makefile", root / "layers" / "Makefile"):
+        text = makefile.read_text()
+        assert "compileall" in text
+        assert "--invalidation-mode unchecked-hash" in text, makefile
 
 
 def test_handlers_and_timeouts(template: Template) -> None:
