@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from authapi.auth.schemas import EMAIL_MAX, PASSWORD_FIELD_MAX, LoginRequest
+from authapi.auth.schemas import LoginRequest
 from authapi.exceptions import InvalidRequestError, UnsupportedMediaTypeError
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -70,39 +70,28 @@ async def read_login_credentials(request: Request) -> LoginRequest:
         ) from None
 
 
-LOGIN_OPENAPI_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["email", "password"],
-                    "properties": {
-                        "email": {"type": "string", "maxLength": EMAIL_MAX},
-                        "password": {
-                            "type": "string",
-                            "format": "password",
-                            "minLength": 1,
-                            "maxLength": PASSWORD_FIELD_MAX,
-                        },
-                    },
-                }
-            },
-            FORM_MEDIA_TYPE: {
-                "schema": {
-                    "type": "object",
-                    "required": ["username", "password"],
-                    "properties": {
-                        "username": {"type": "string", "description": "The account's email."},
-                        "password": {
-                            "type": "string",
-                            "format": "password",
-                            "maxLength": PASSWORD_FIELD_MAX,
-                        },
-                    },
-                }
-            },
+def _login_openapi_body() -> dict[str, Any]:
+    """Both shapes of the login body, derived from LoginRequest so they state what it checks."""
+    as_json = LoginRequest.model_json_schema()
+    email, password = as_json["properties"]["email"], as_json["properties"]["password"]
+    as_form = {
+        "title": "LoginForm",
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {
+            "username": {**email, "title": "Username", "description": "The account's email."},
+            "password": password,
         },
     }
-}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_MEDIA_TYPE: {"schema": as_json},
+                FORM_MEDIA_TYPE: {"schema": as_form},
+            },
+        }
+    }
+
+
+LOGIN_OPENAPI_BODY = _login_openapi_body()

@@ -13,6 +13,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 # password attempt but an attempt to make the server hash megabytes.
 PASSWORD_FIELD_MAX = 1024
 EMAIL_MAX = 320
+# What `_printable` refuses, stated in the OpenAPI contract. Lone surrogates need no mention:
+# valid UTF-8 JSON cannot carry one, so only a hand-written escape gets that far.
+PRINTABLE_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
 
 
 def _printable(value: str) -> str:
@@ -43,17 +46,34 @@ def _normalize_login_email(value: str) -> str:
 
 
 Password = Annotated[
-    str, Field(min_length=1, max_length=PASSWORD_FIELD_MAX), AfterValidator(_printable)
+    str,
+    Field(
+        min_length=1,
+        max_length=PASSWORD_FIELD_MAX,
+        json_schema_extra={"format": "password", "pattern": PRINTABLE_PATTERN},
+    ),
+    AfterValidator(_printable),
 ]
 NewEmail = Annotated[
     str,
-    Field(max_length=EMAIL_MAX, examples=["ada@example.com"]),
+    Field(
+        max_length=EMAIL_MAX,
+        examples=["ada@example.com"],
+        description="Special-use and reserved domains (.test, .invalid, .localhost) are refused.",
+        # an email address has no control characters: the format says it, no pattern needed
+        json_schema_extra={"format": "email"},
+    ),
     AfterValidator(_printable),
     AfterValidator(_validated_email),
 ]
 LoginEmail = Annotated[
     str,
-    Field(min_length=3, max_length=EMAIL_MAX, examples=["ada@example.com"]),
+    Field(
+        min_length=3,
+        max_length=EMAIL_MAX,
+        examples=["ada@example.com"],
+        json_schema_extra={"pattern": PRINTABLE_PATTERN},
+    ),
     AfterValidator(_printable),
     AfterValidator(_normalize_login_email),
 ]
@@ -75,7 +95,11 @@ class LoginRequest(_Request):
 
 
 class RefreshRequest(_Request):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
+    refresh_token: Annotated[
+        str,
+        Field(min_length=1, max_length=256, json_schema_extra={"pattern": PRINTABLE_PATTERN}),
+        AfterValidator(_printable),
+    ]
 
 
 class UserOut(BaseModel):
