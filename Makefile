@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Before any rule: a prerequisite like $(SAM_STAMP) is expanded when its rule is read.
-include mk/aws.mk mk/faults.mk mk/perf.mk
+include mk/aws.mk mk/faults.mk mk/perf.mk mk/quality.mk
 
 .PHONY: help install run dev invoke smoke test lint typecheck clean
 
