@@ -107,10 +107,14 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
 
 
-def problem_responses(*errors: type[AuthApiError]) -> dict[int | str, dict[str, Any]]:
+def problem_responses(
+    *errors: type[AuthApiError], validates_body: bool = True
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: each status with the stable codes it may carry."""
     by_status: dict[int, list[type[AuthApiError]]] = {}
-    documented: tuple[type[AuthApiError], ...] = (*errors, RequestValidationFailed)
+    documented: tuple[type[AuthApiError], ...] = (
+        (*errors, RequestValidationFailed) if validates_body else errors
+    )
     for error in documented:
         by_status.setdefault(error.status, []).append(error)
     return {

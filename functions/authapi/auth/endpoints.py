@@ -34,8 +34,18 @@ from authapi.exceptions import (
     UnsupportedMediaTypeError,
     WeakPasswordError,
 )
+from authapi.request_body import require_json_body
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+# what every endpoint with a body may answer besides its own errors: unreadable, mislabelled
+# or oversized bodies, and a client over its rate limit
+BODY_ERRORS = (
+    InvalidRequestError,
+    UnsupportedMediaTypeError,
+    PayloadTooLargeError,
+    TooManyAttemptsError,
+)
 
 # tokens must never sit in a browser or proxy cache (RFC 6749 section 5.1)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -54,14 +64,8 @@ def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[RateLimit("register")],
-    responses=problem_responses(
-        EmailTakenError,
-        WeakPasswordError,
-        InvalidRequestError,
-        PayloadTooLargeError,
-        TooManyAttemptsError,
-    ),
+    dependencies=[RateLimit("register"), Depends(require_json_body)],
+    responses=problem_responses(EmailTakenError, WeakPasswordError, *BODY_ERRORS),
 )
 async def register(
     body: RegisterRequest, db: DbSession, ctx: AuthCtx, response: Response
@@ -75,14 +79,7 @@ async def register(
     "/login",
     openapi_extra=LOGIN_OPENAPI_BODY,
     dependencies=[RateLimit("login")],
-    responses=problem_responses(
-        InvalidCredentialsError,
-        AccountDisabledError,
-        InvalidRequestError,
-        PayloadTooLargeError,
-        UnsupportedMediaTypeError,
-        TooManyAttemptsError,
-    ),
+    responses=problem_responses(InvalidCredentialsError, AccountDisabledError, *BODY_ERRORS),
 )
 async def login(
     credentials: Annotated[LoginRequest, Depends(read_login_credentials)],
@@ -97,14 +94,8 @@ async def login(
 
 @router.post(
     "/refresh-token",
-    dependencies=[RateLimit("refresh")],
-    responses=problem_responses(
-        InvalidRefreshTokenError,
-        RefreshTokenReusedError,
-        InvalidRequestError,
-        PayloadTooLargeError,
-        TooManyAttemptsError,
-    ),
+    dependencies=[RateLimit("refresh"), Depends(require_json_body)],
+    responses=problem_responses(InvalidRefreshTokenError, RefreshTokenReusedError, *BODY_ERRORS),
 )
 async def refresh_token(
     body: RefreshRequest, db: DbSession, ctx: AuthCtx, response: Response
@@ -120,7 +111,7 @@ async def refresh_token(
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(AuthenticationError, InvalidAccessTokenError),
+    responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
 )
 async def logout(principal: CurrentPrincipal, db: DbSession, ctx: AuthCtx) -> Response:
     """Revoke the current session: its refresh and access tokens stop working."""
@@ -128,7 +119,10 @@ async def logout(principal: CurrentPrincipal, db: DbSession, ctx: AuthCtx) -> Re
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", responses=problem_responses(AuthenticationError, InvalidAccessTokenError))
+@router.get(
+    "/me",
+    responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
+)
 async def me(principal: CurrentPrincipal) -> UserOut:
     """The account behind the bearer token."""
     return UserOut.model_validate(principal.user)

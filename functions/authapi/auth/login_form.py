@@ -16,16 +16,7 @@ from pydantic import ValidationError
 
 from authapi.auth.schemas import LoginRequest
 from authapi.exceptions import InvalidRequestError, UnsupportedMediaTypeError
-
-FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
-JSON_MEDIA_TYPE = "application/json"
-
-
-def _is_json(media_type: str) -> bool:
-    # the same media types FastAPI parses as JSON for the other endpoints
-    return media_type == JSON_MEDIA_TYPE or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
+from authapi.request_body import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE, is_json, media_type
 
 
 def _form_fields(body: bytes) -> dict[str, Any]:
@@ -43,9 +34,9 @@ def _invalid(loc: tuple[str | int, ...], msg: str) -> RequestValidationError:
 
 
 async def read_login_credentials(request: Request) -> LoginRequest:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media = media_type(request)
     body = await request.body()
-    if body and media_type != FORM_MEDIA_TYPE and not _is_json(media_type):
+    if body and media != FORM_MEDIA_TYPE and not is_json(media):
         # not even an unlabelled body passes as JSON: text/plain is what a cross-site form can
         # send without a CORS preflight
         raise UnsupportedMediaTypeError(
@@ -53,9 +44,10 @@ async def read_login_credentials(request: Request) -> LoginRequest:
         )
     try:
         # no body at all is missing fields, as FastAPI reports it on the other endpoints
-        data = _form_fields(body) if media_type == FORM_MEDIA_TYPE else json.loads(body or b"{}")
+        data = _form_fields(body) if media == FORM_MEDIA_TYPE else json.loads(body or b"{}")
     except UnicodeDecodeError:
-        raise _invalid(("body",), "body is not valid UTF-8") from None
+        # as FastAPI answers undecodable JSON on the other endpoints
+        raise InvalidRequestError("The request body is not valid UTF-8.") from None
     except json.JSONDecodeError as error:
         raise _invalid(("body", error.pos), "JSON decode error") from None
     except (ValueError, RecursionError):

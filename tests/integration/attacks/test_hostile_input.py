@@ -94,18 +94,14 @@ async def test_malformed_json(client: httpx.AsyncClient, endpoint: Endpoint) -> 
 async def test_json_that_is_not_utf8(client: httpx.AsyncClient, endpoint: Endpoint) -> None:
     response = await post(client, endpoint, b'{"email": "\xff\xfe", "refresh_token": "\xff"}')
 
-    # FastAPI's own parser (register, refresh-token) calls it a bad request, login's reader a
-    # validation error: both clear, neither a 500
-    if endpoint is LOGIN:
-        assert_problem(response, 422, "validation_error")
-    else:
-        assert_problem(response, 400, "invalid_request")
+    # a body that cannot be decoded is a bad request on every endpoint
+    assert_problem(response, 400, "invalid_request")
 
 
 async def test_form_that_is_not_utf8(client: httpx.AsyncClient) -> None:
     response = await post(client, LOGIN_FORM, b"username=%ff%fe@example.com&password=\xff")
 
-    assert_problem(response, 422, "validation_error")
+    assert_problem(response, 400, "invalid_request")
 
 
 @by_name(JSON_ENDPOINTS)
@@ -186,12 +182,8 @@ async def test_wrong_content_type(
     headers = {"content-type": content_type} if content_type else {}
     response = await client.post(endpoint.path, content=body, headers=headers)
 
-    if endpoint.path == LOGIN.path:
-        # text/plain needs no CORS preflight: login reads only what it documents
-        assert_problem(response, 415, "unsupported_media_type")
-    else:
-        # FastAPI does not parse a body as JSON unless it is labelled so
-        assert_problem(response, 422, "validation_error")
+    # text/plain needs no CORS preflight: every endpoint reads only what it documents
+    assert_problem(response, 415, "unsupported_media_type")
 
 
 @by_name(ALL)
@@ -287,6 +279,11 @@ async def test_refused_characters_are_validation_errors(
 
     response = await post(client, endpoint, body)
 
+    if endpoint is LOGIN_FORM and char == REFUSED_CHARS["lone surrogate"]:
+        # a form carries raw bytes, and a lone surrogate's are not UTF-8: the body is unreadable
+        # (JSON can spell one as an escape, "\ud800", which decodes and then fails validation)
+        assert_problem(response, 400, "invalid_request")
+        return
     assert_problem(response, 422, "validation_error")
     assert response.json()["errors"][0]["loc"][0] == "body"
 
