@@ -62,6 +62,30 @@ async def _create_database(dsn: str, name: str) -> None:
         await connection.close()
 
 
+async def recreate_database(admin_dsn: str, name: str) -> str:
+    """Drop `name` (closing its connections) and create it empty; return the server's version."""
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        return str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+
+
+async def migrate_database(url: str) -> tuple[str, ...]:
+    """Apply the app's migrations to the database at `url` (SQLAlchemy URL); return its heads."""
+    from authapi.config import Settings
+    from authapi.db.engine import create_engine
+    from authapi.migrations import upgrade_to_head
+
+    engine = create_engine(Settings(environment="test", database_url=url))
+    try:
+        return await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+
+
 def start_embedded_postgres(
     pgdata: Path, *, cleanup: Literal["stop", "delete"] = "stop"
 ) -> EmbeddedPostgres:

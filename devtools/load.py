@@ -135,24 +135,15 @@ def asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def _fresh_database(admin_dsn: str) -> None:
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{LOAD_DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{LOAD_DATABASE}"')
-    finally:
-        await connection.close()
-
-
 def database_url() -> tuple[str, str]:
     """AUTHAPI_DATABASE_URL as it is, or a fresh database on the embedded server."""
     configured = os.environ.get("AUTHAPI_DATABASE_URL")
     if configured:
         return configured, "AUTHAPI_DATABASE_URL (reused as it is)"
-    from devtools.embedded_postgres import start_embedded_postgres
+    from devtools.embedded_postgres import recreate_database, start_embedded_postgres
 
     server = start_embedded_postgres(LOCAL_DIR.resolve() / "pgdata", cleanup="stop")
-    asyncio.run(_fresh_database(server.dsn()))
+    asyncio.run(recreate_database(server.dsn(), LOAD_DATABASE))
     return server.url(LOAD_DATABASE), f"embedded PostgreSQL, fresh database {LOAD_DATABASE}"
 
 

@@ -29,18 +29,10 @@ def ensure_database() -> None:
 
 
 def migrate() -> None:
-    from authapi.config import get_settings
-    from authapi.db.engine import create_engine
-    from authapi.migrations import upgrade_to_head
+    from devtools.embedded_postgres import migrate_database
 
-    async def run() -> tuple[str, ...]:
-        engine = create_engine(get_settings())
-        try:
-            return await upgrade_to_head(engine)
-        finally:
-            await engine.dispose()
-
-    print(f"database migrated to {', '.join(asyncio.run(run()))}")
+    revisions = asyncio.run(migrate_database(os.environ["AUTHAPI_DATABASE_URL"]))
+    print(f"database migrated to {', '.join(revisions)}")
 
 
 def main() -> None:

@@ -16,9 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import asyncpg
-
-from devtools.embedded_postgres import start_embedded_postgres
+from devtools.embedded_postgres import recreate_database, start_embedded_postgres
 from devtools.local_stack import (
     LOCAL_DIR,
     REGION,
@@ -42,15 +40,6 @@ def lambda_runtime_dir(python: str) -> Path:
     return target
 
 
-async def fresh_database(dsn: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{SMOKE_DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{SMOKE_DATABASE}"')
-    finally:
-        await connection.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -70,7 +59,7 @@ def main() -> None:
     from authapi.auth.keys import generate_private_key_pem
 
     server = start_embedded_postgres(LOCAL_DIR.resolve() / "pgdata", cleanup="stop")
-    asyncio.run(fresh_database(server.dsn()))
+    asyncio.run(recreate_database(server.dsn(), SMOKE_DATABASE))
     endpoint, moto_server = start_ssm_stand_in()
     try:
         os.environ.update({"AWS_ACCESS_KEY_ID": "smoke", "AWS_SECRET_ACCESS_KEY": "smoke"})

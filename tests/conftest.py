@@ -17,9 +17,12 @@ from sqlalchemy.engine import make_url
 from authapi.app import create_app
 from authapi.auth.keys import generate_private_key_pem
 from authapi.config import Settings
-from authapi.db.engine import create_engine
-from authapi.migrations import upgrade_to_head
-from devtools.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
+from devtools.embedded_postgres import (
+    EmbeddedPostgres,
+    migrate_database,
+    recreate_database,
+    start_embedded_postgres,
+)
 from tests.faults.pgbouncer import through_pgbouncer_if_requested
 from tests.support import (
     Account,
@@ -31,28 +34,12 @@ from tests.support import (
 )
 
 
-async def _create_database(admin_dsn: str, name: str) -> None:
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
 async def _drop_database(admin_dsn: str, name: str) -> None:
     connection = await asyncpg.connect(admin_dsn)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
-
-
-async def _migrate(url: str) -> None:
-    engine = create_engine(Settings(environment="test", database_url=url))
-    try:
-        await upgrade_to_head(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +58,11 @@ def test_database() -> Iterator[ScratchDatabase]:
         server = start_embedded_postgres(private_pgdata(), cleanup="delete")
         admin = make_url(server.dsn())
     admin_dsn = admin.render_as_string(hide_password=False)
-    asyncio.run(_create_database(admin_dsn, name))
+    asyncio.run(recreate_database(admin_dsn, name))
     url = admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(
         hide_password=False
     )
-    asyncio.run(_migrate(url))
+    asyncio.run(migrate_database(url))
     with through_pgbouncer_if_requested(url) as app_url:
         yield ScratchDatabase(url=app_url, server=server, direct_url=url)
     asyncio.run(_drop_database(admin_dsn, name))

@@ -34,7 +34,7 @@ from typing import Any
 import asyncpg
 
 from devtools.bench import importtime, sizes
-from devtools.embedded_postgres import start_embedded_postgres
+from devtools.embedded_postgres import recreate_database, start_embedded_postgres
 from devtools.local_stack import (
     LOCAL_DIR,
     REGION,
@@ -224,16 +224,6 @@ def precompiled_function(runner: Runner, scratch: Path) -> Path:
 # ---- the stand-ins ------------------------------------------------------------------------
 
 
-async def _fresh_database(admin_dsn: str) -> str:
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-        return str(await connection.fetchval("SHOW server_version"))
-    finally:
-        await connection.close()
-
-
 async def _prepare_database(url: str, pem: str) -> str:
     """Migrate, then register the account whose access token every cold /me presents."""
     import httpx
@@ -287,7 +277,7 @@ def database() -> Database:
         embedded = False
     else:
         server = start_embedded_postgres(LOCAL_DIR.resolve() / "pgdata", cleanup="stop")
-        version = asyncio.run(_fresh_database(server.dsn()))
+        version = asyncio.run(recreate_database(server.dsn(), BENCH_DATABASE))
         url = make_url(server.url(BENCH_DATABASE))
         embedded = True
     host = str(url.query.get("host") or url.host or "localhost")

@@ -20,12 +20,9 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from authapi.config import Settings
-from authapi.db.engine import create_engine
 from authapi.handlers.lambda_app import LambdaApp
-from authapi.migrations import upgrade_to_head
 from authapi.resources import app_resources
-from devtools.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
+from devtools.embedded_postgres import EmbeddedPostgres, migrate_database, start_embedded_postgres
 from devtools.lambda_events import json_request, response_json
 from tests.aws_lambda.conftest import invoke
 from tests.support import STRONG_PASSWORD, ScratchDatabase, client_for, private_pgdata, unique_email
@@ -83,14 +80,6 @@ class DedicatedDatabase:
             await connection.close()
 
 
-async def _migrate(url: str) -> None:
-    engine = create_engine(Settings(environment="test", database_url=url))
-    try:
-        await upgrade_to_head(engine)
-    finally:
-        await engine.dispose()
-
-
 @contextmanager
 def dedicated_database() -> Iterator[DedicatedDatabase]:
     """Start a server, migrate a database in it; stop it and delete its files afterwards."""
@@ -98,7 +87,7 @@ def dedicated_database() -> Iterator[DedicatedDatabase]:
     database = DedicatedDatabase(server=start_embedded_postgres(pgdata, cleanup="delete"))
     try:
         database.server.create_database(database.name)
-        asyncio.run(_migrate(database.url))
+        asyncio.run(migrate_database(database.url))
         yield database
     finally:
         if database.running:
