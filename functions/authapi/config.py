@@ -178,6 +178,9 @@ class Settings(BaseSettings):
         return self.environment != "production"
 
 
+# cached: production settings check the key at startup and the key provider then uses it; a
+# 2048-bit load costs ~40 ms, so one PEM is parsed once per process
+@lru_cache(maxsize=4)
 def load_signing_key(pem: str) -> RSAPrivateKey:
     """The RSA key in `pem`, or ValueError saying why it cannot sign our tokens (never the key).
 

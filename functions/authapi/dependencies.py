@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authapi.config import Settings
 from authapi.db.session import unit_of_work
 from authapi.resources import get_resources
 
@@ -19,11 +18,6 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_request_settings(request: Request) -> Settings:
-    return get_resources(request).settings
-
-
 # scope="function": commit before the response is sent, so a failed commit is the client's error
 # response rather than a success the database never saw
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_request_settings)]

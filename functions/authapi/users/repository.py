@@ -23,10 +23,6 @@ def insert_user(user: User) -> Insert:
     )
 
 
-async def get_user_by_email(db: AsyncSession, *, email: str) -> User | None:
-    return await db.scalar(select(User).where(User.email == email))
-
-
 async def get_user_in_live_session(
     db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
 ) -> User | None:
