@@ -1,4 +1,5 @@
-"""create_app(): the one ASGI app, served by uvicorn locally and by Mangum in Lambda."""
+"""The composition root: create_app() builds the one ASGI app, served by uvicorn locally and by
+Mangum in Lambda, and chooses what it runs on (key provider, clock, database)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from authapi.auth import endpoints as auth_endpoints
 from authapi.auth import jwks
-from authapi.auth.keys import KeyProvider
+from authapi.clock import Clock, SystemClock
 from authapi.config import Settings, get_settings
+from authapi.db.engine import Database
 from authapi.exception_handlers import register_exception_handlers
 from authapi.health import endpoints as health_endpoints
 from authapi.middleware.access_log import AccessLogMiddleware
@@ -23,31 +25,31 @@ from authapi.middleware.body_limit import BodyLimitMiddleware
 from authapi.middleware.errors import ErrorHandlingMiddleware
 from authapi.middleware.request_id import RequestIdMiddleware
 from authapi.observability.logs import configure_logging
+from authapi.passwords import PasswordHashing
+from authapi.problems import PROBLEM_SCHEMA
 from authapi.resources import Resources, app_resources
+from authapi.signing.keys import KeyProvider, SettingsKeyProvider
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 9457 problem details.",
-    "required": ["type", "title", "status", "detail", "code", "request_id"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "code": {"type": "string", "description": "Stable, snake_case; safe to branch on."},
-        "request_id": {"type": ["string", "null"]},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "loc": {"type": "array", "items": {"type": "string"}},
-                    "msg": {"type": "string"},
-                },
-            },
-        },
-    },
-}
+
+def key_provider_for(settings: Settings) -> KeyProvider:
+    """SSM Parameter Store when a parameter prefix is configured (Lambda), else settings."""
+    if settings.ssm_parameter_prefix is not None:
+        # imported only here: Powertools' parameters and botocore stay off other cold starts
+        from authapi.signing.ssm import SsmKeyProvider
+
+        return SsmKeyProvider(settings)
+    return SettingsKeyProvider(settings)
+
+
+def build_resources(settings: Settings, *, clock: Clock | None = None) -> Resources:
+    """What the app holds for its lifetime; nothing here connects to anything yet."""
+    return Resources(
+        settings=settings,
+        database=Database(settings),
+        hashing=PasswordHashing.from_settings(settings),
+        key_provider=key_provider_for(settings),
+        clock=clock or SystemClock(),
+    )
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
@@ -85,13 +87,16 @@ def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # only servers with a lifespan (uvicorn) get here; Lambda keeps its engine until it is frozen
     yield
-    await app_resources(app).database.dispose()
+    await app_resources(app).aclose()
 
 
-def create_app(
-    settings: Settings | None = None, *, key_provider: KeyProvider | None = None
-) -> FastAPI:
-    """Build the app. Nothing here connects to anything: resources open on first use."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the app. Nothing here connects to anything: resources open on first use.
+
+    Args:
+        settings: defaults to the process's (`AUTHAPI_*` environment variables).
+        clock: what every time-based decision reads; tests pass one they can move.
+    """
     settings = settings or get_settings()
     configure_logging(settings)
     docs = settings.docs_enabled
@@ -104,7 +109,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
         lifespan=_lifespan,
     )
-    app.state.resources = Resources.from_settings(settings, key_provider=key_provider)
+    app.state.resources = build_resources(settings, clock=clock)
     app.include_router(auth_endpoints.router)
     app.include_router(health_endpoints.router)
     app.include_router(jwks.router)

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from authapi.key_material import signing_key_problem
 
 Environment = Literal["development", "test", "production"]
 CommaList = Annotated[list[str], NoDecode]
-
-MIN_RSA_KEY_BITS = 2048
 
 
 class Settings(BaseSettings):
@@ -176,40 +173,6 @@ class Settings(BaseSettings):
     @property
     def docs_enabled(self) -> bool:
         return self.environment != "production"
-
-
-# cached: production settings check the key at startup and the key provider then uses it; a
-# 2048-bit load costs ~40 ms, so one PEM is parsed once per process
-@lru_cache(maxsize=4)
-def load_signing_key(pem: str) -> RSAPrivateKey:
-    """The RSA key in `pem`, or ValueError saying why it cannot sign our tokens (never the key).
-
-    Loading checks the key's arithmetic, about 40 ms for 2048 bits, and it is on the first
-    request's path: load once with this rather than check and then load again.
-    """
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    try:
-        key = load_pem_private_key(pem.encode(), password=None)
-    except (ValueError, TypeError):
-        raise ValueError("not an unencrypted PEM private key") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("not an RSA key")
-    if key.key_size < MIN_RSA_KEY_BITS:
-        raise ValueError(
-            f"RSA key has {key.key_size} bits, at least {MIN_RSA_KEY_BITS} are required"
-        )
-    return key
-
-
-def signing_key_problem(pem: str) -> str | None:
-    """Why a PEM cannot sign our tokens, or None when it can. Never echoes the key."""
-    try:
-        load_signing_key(pem)
-    except ValueError as error:
-        return str(error)
-    return None
 
 
 @lru_cache(maxsize=1)

@@ -1,71 +1,26 @@
-"""The one place that turns errors into RFC 9457 problem+json responses."""
+"""The one place that turns errors raised while routing into problem+json responses.
+
+What the routes' handlers never see (a crash, a database that is gone) is the error middleware's.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from authapi.exceptions import (
     AuthApiError,
     HttpStatusError,
+    InputValidationError,
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
-    RequestValidationFailed,
     UnsupportedMediaTypeError,
 )
-from authapi.observability.request_context import current_request_id
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_TYPE_PREFIX = "urn:authapi:problem:"
-
-# SQLSTATE classes that mean "the database is not there right now", not "your query is wrong":
-# 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown)
-_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
-
-
-class ProblemResponse(JSONResponse):
-    media_type = PROBLEM_MEDIA_TYPE
-
-
-def problem_body(error: AuthApiError, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": PROBLEM_TYPE_PREFIX + error.code,
-        "title": error.title,
-        "status": error.status,
-        "detail": error.detail,
-        "code": error.code,
-        "request_id": current_request_id.get(),
-        **extra,
-    }
-
-
-def problem_response(error: AuthApiError, **extra: Any) -> Response:
-    return ProblemResponse(
-        problem_body(error, **extra), status_code=error.status, headers=error.headers
-    )
-
-
-def is_database_unavailable(error: BaseException) -> bool:
-    """True when `error` says the database cannot be reached, rather than that a query failed."""
-    if isinstance(error, sa_exc.DBAPIError):
-        if error.connection_invalidated or isinstance(error, sa_exc.InterfaceError):
-            return True
-        sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
-        return (
-            isinstance(error, sa_exc.OperationalError)
-            or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
-        )
-    # pool exhausted, connect timeout, refused or reset connections
-    return isinstance(
-        error, sa_exc.TimeoutError | sa_exc.DisconnectionError | ConnectionError | TimeoutError
-    )
+from authapi.problems import problem_response
 
 
 async def _auth_api_error(_: Request, error: Exception) -> Response:
@@ -80,7 +35,7 @@ async def _validation_error(_: Request, error: Exception) -> Response:
         {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg", ""))}
         for item in error.errors()
     ]
-    return problem_response(RequestValidationFailed(), errors=errors)
+    return problem_response(InputValidationError(), errors=errors)
 
 
 _HTTP_ERRORS: dict[int, type[AuthApiError]] = {
@@ -105,22 +60,3 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthApiError, _auth_api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-
-
-def problem_responses(
-    *errors: type[AuthApiError], validates_body: bool = True
-) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for a route: each status with the stable codes it may carry."""
-    by_status: dict[int, list[type[AuthApiError]]] = {}
-    documented: tuple[type[AuthApiError], ...] = (
-        (*errors, RequestValidationFailed) if validates_body else errors
-    )
-    for error in documented:
-        by_status.setdefault(error.status, []).append(error)
-    return {
-        status: {
-            "description": "; ".join(f"`{error.code}`: {error.title}" for error in group),
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status, group in sorted(by_status.items())
-    }

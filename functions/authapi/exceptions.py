@@ -17,8 +17,6 @@ class AuthApiError(Exception):
     code: str = "internal_error"
     title: str = "Internal server error"
     default_detail: str = "The server could not complete the request."
-    #: Writes made before raising are kept (committed) instead of rolled back.
-    keeps_writes: bool = False
 
     def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None):
         self.detail = detail or self.default_detail
@@ -71,7 +69,7 @@ class UnsupportedMediaTypeError(AuthApiError):
     default_detail = "Send the request body as application/json."
 
 
-class RequestValidationFailed(AuthApiError):
+class InputValidationError(AuthApiError):
     status = 422
     code = "validation_error"
     title = "Validation error"
@@ -120,8 +118,6 @@ class InvalidCredentialsError(AuthenticationError):
     code = "invalid_credentials"
     title = "Invalid credentials"
     default_detail = "The email or password is incorrect."
-    # the failure just counted towards the account's throttle must be kept
-    keeps_writes = True
 
 
 class InvalidRefreshTokenError(AuthenticationError):
@@ -134,8 +130,6 @@ class RefreshTokenReusedError(AuthenticationError):
     code = "refresh_token_reused"
     title = "Refresh token reused"
     default_detail = "This refresh token was already used; the session has been revoked."
-    # the session revocation must survive the error response, or an attacker could retry
-    keeps_writes = True
 
 
 class AccountDisabledError(AuthApiError):
@@ -150,8 +144,6 @@ class TooManyAttemptsError(AuthApiError):
     code = "too_many_attempts"
     title = "Too many attempts"
     default_detail = "Too many attempts. Try again later."
-    # failed-attempt counters written before raising must persist
-    keeps_writes = True
 
     def __init__(self, *, retry_after_seconds: int, detail: str | None = None):
         self.retry_after_seconds = max(1, retry_after_seconds)

@@ -1,41 +1,82 @@
-"""What the app holds for its lifetime: settings, database, hashing, keys. One per process."""
+"""What the app holds for its lifetime, and one typed request dependency for each of them.
+
+The composition root (`app.py`) builds a `Resources` and puts it on the app; routes and
+dependencies ask for the piece they need (`SettingsDep`, `DbSession`, ...), never for the whole.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import cast
+from typing import Annotated, cast
 
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
-from authapi.auth.keys import KeyProvider, key_provider_for
-from authapi.auth.passwords import PasswordHashing
+from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.db.engine import Database
+from authapi.db.session import unit_of_work
+from authapi.passwords import PasswordHashing
+from authapi.signing.keys import KeyProvider
 
 
-@dataclass
+@dataclass(frozen=True)
 class Resources:
+    """One per process (one Lambda execution environment); nothing in it connects until used."""
+
     settings: Settings
     database: Database
     hashing: PasswordHashing
     key_provider: KeyProvider
+    clock: Clock
 
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, key_provider: KeyProvider | None = None
-    ) -> Resources:
-        return cls(
-            settings=settings,
-            database=Database(settings),
-            hashing=PasswordHashing.from_settings(settings),
-            key_provider=key_provider or key_provider_for(settings),
-        )
+    async def aclose(self) -> None:
+        """Release the database's connections (servers with a lifespan, tests and tools)."""
+        await self.database.dispose()
 
 
 def app_resources(app: Starlette) -> Resources:
     return cast(Resources, app.state.resources)
 
 
-def get_resources(connection: HTTPConnection) -> Resources:
+def _resources(connection: HTTPConnection) -> Resources:
     return app_resources(connection.app)
+
+
+def _settings(connection: HTTPConnection) -> Settings:
+    return _resources(connection).settings
+
+
+def _database(connection: HTTPConnection) -> Database:
+    return _resources(connection).database
+
+
+def _hashing(connection: HTTPConnection) -> PasswordHashing:
+    return _resources(connection).hashing
+
+
+def _key_provider(connection: HTTPConnection) -> KeyProvider:
+    return _resources(connection).key_provider
+
+
+def _clock(connection: HTTPConnection) -> Clock:
+    return _resources(connection).clock
+
+
+async def _db_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
+    async with unit_of_work(_database(connection)) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_database)]
+HashingDep = Annotated[PasswordHashing, Depends(_hashing)]
+KeyProviderDep = Annotated[KeyProvider, Depends(_key_provider)]
+ClockDep = Annotated[Clock, Depends(_clock)]
+# The request's unit of work. scope="function": commit before the response is sent, so a failed
+# commit is the client's error response rather than a success the database never saw. Every
+# dependency of one request that asks for it shares the one session (and its one connection).
+DbSession = Annotated[AsyncSession, Depends(_db_session, scope="function")]

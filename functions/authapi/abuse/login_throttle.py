@@ -13,6 +13,7 @@ import hashlib
 import math
 from datetime import datetime, timedelta
 
+from sqlalchemy import ScalarSelect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.abuse import repository
@@ -23,6 +24,11 @@ from authapi.observability import metrics
 
 def account_key(email: str) -> bytes:
     return hashlib.sha256(email.encode("utf-8")).digest()
+
+
+def state_columns(key: bytes) -> tuple[ScalarSelect[int], ScalarSelect[datetime | None]]:
+    """Failures and lock of the account, as columns the login query reads with the user."""
+    return repository.login_throttle_columns(key)
 
 
 def refuse_if_locked(*, locked_until: datetime | None, now: datetime) -> None:
@@ -54,3 +60,8 @@ async def record_failure(
     seconds = lockout_seconds(settings, failures)
     if seconds:
         await repository.lock_account(db, account_key=key, until=now + timedelta(seconds=seconds))
+
+
+async def clear_failures(db: AsyncSession, *, key: bytes) -> None:
+    """A correct password: the account starts again from no failures."""
+    await repository.clear_login_failures(db, account_key=key)

@@ -1,28 +1,43 @@
-"""Per-IP rate limits, as a route dependency: `dependencies=[RateLimit("login")]`.
+"""Per-IP rate limits, as a route dependency: `dependencies=[rate_limited(LOGIN)]`.
 
-The hit is counted in its own autocommitted statement before the route's unit of work starts,
-so it stands even when the route then fails (a wrong password, a taken email): failures are
-exactly what an attacker produces. A fixed window keeps it to one upsert per request.
+The hit is an independent write on the request's own session: it stands even when the route then
+fails (a wrong password, a taken email), since failures are exactly what an attacker produces. A
+fixed window keeps it to one upsert per request.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from fastapi import Request, params
 
 from authapi.abuse import repository
-from authapi.abuse.client_ip import client_ip
+from authapi.client_address import client_ip
+from authapi.config import Settings
+from authapi.db.session import independent_write
 from authapi.exceptions import TooManyAttemptsError
 from authapi.observability import metrics
-from authapi.resources import get_resources
+from authapi.resources import ClockDep, DbSession, SettingsDep
 
-Action = Literal["login", "register", "refresh"]
 # expired buckets are swept by an occasional request rather than a scheduled job
 PURGE_PROBABILITY = 0.002
+
+
+@dataclass(frozen=True)
+class RateLimitedAction:
+    """An action counted per client IP, and the setting that caps it per window."""
+
+    name: str
+    limit: Callable[[Settings], int]
+
+
+LOGIN = RateLimitedAction("login", lambda settings: settings.rate_limit_login)
+REGISTER = RateLimitedAction("register", lambda settings: settings.rate_limit_register)
+REFRESH = RateLimitedAction("refresh", lambda settings: settings.rate_limit_refresh)
 
 
 def _window_start(now: datetime, seconds: int) -> datetime:
@@ -30,24 +45,24 @@ def _window_start(now: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
 
 
-def RateLimit(action: Action) -> params.Depends:  # a marker in route declarations, hence the name
-    async def check(request: Request) -> None:
-        resources = get_resources(request)
-        settings = resources.settings
-        limit: int = getattr(settings, f"rate_limit_{action}")
-        now = datetime.now(UTC)
+def rate_limited(action: RateLimitedAction) -> params.Depends:
+    """The route dependency that counts a hit for `action` and refuses it past the limit."""
+
+    async def count_hit(
+        request: Request, db: DbSession, settings: SettingsDep, clock: ClockDep
+    ) -> None:
+        now = clock.now()
         window = settings.rate_limit_window_seconds
         window_start = _window_start(now, window)
-        async with resources.database.engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with independent_write(db):
             hits = await repository.count_hit(
-                autocommit, key=f"{action}:{client_ip(request.scope)}", window_start=window_start
+                db, key=f"{action.name}:{client_ip(request.scope)}", window_start=window_start
             )
             if random.random() < PURGE_PROBABILITY:  # noqa: S311 - scheduling, not security
-                await repository.purge_expired(autocommit, before=now - timedelta(seconds=window))
-        if hits > limit:
+                await repository.purge_expired(db, before=now - timedelta(seconds=window))
+        if hits > action.limit(settings):
             metrics.count(metrics.TOO_MANY_ATTEMPTS)
             retry_after = (window_start + timedelta(seconds=window) - now).total_seconds()
             raise TooManyAttemptsError(retry_after_seconds=math.ceil(retry_after))
 
-    return params.Depends(check)
+    return params.Depends(count_hit)

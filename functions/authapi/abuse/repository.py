@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, delete, update
+from sqlalchemy import ScalarSelect, case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.models import LoginThrottle, RateLimitBucket
 
 
-async def count_hit(connection: AsyncConnection, *, key: str, window_start: datetime) -> int:
+async def count_hit(db: AsyncSession, *, key: str, window_start: datetime) -> int:
     """Add one hit to `key` in the window starting at `window_start`; return the window's hits."""
     new_bucket = insert(RateLimitBucket).values(key=key, window_start=window_start, hits=1)
     same_window = RateLimitBucket.window_start == new_bucket.excluded.window_start
@@ -23,16 +23,28 @@ async def count_hit(connection: AsyncConnection, *, key: str, window_start: date
             "window_start": new_bucket.excluded.window_start,
         },
     ).returning(RateLimitBucket.hits)
-    return int((await connection.execute(statement)).scalar_one())
+    return int((await db.execute(statement)).scalar_one())
 
 
-async def purge_expired(connection: AsyncConnection, *, before: datetime) -> None:
-    await connection.execute(delete(RateLimitBucket).where(RateLimitBucket.window_start < before))
-    await connection.execute(
+async def purge_expired(db: AsyncSession, *, before: datetime) -> None:
+    await db.execute(delete(RateLimitBucket).where(RateLimitBucket.window_start < before))
+    await db.execute(
         delete(LoginThrottle).where(
             LoginThrottle.window_started_at < before,
             (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until < before),
         )
+    )
+
+
+def login_throttle_columns(
+    account_key: bytes,
+) -> tuple[ScalarSelect[int], ScalarSelect[datetime | None]]:
+    """The account's failure count and lock as scalar subqueries (NULL when it has no row), for
+    another domain's query to carry along: login reads them with the user in one round trip."""
+    row = LoginThrottle.account_key == account_key
+    return (
+        select(LoginThrottle.failures).where(row).scalar_subquery(),
+        select(LoginThrottle.locked_until).where(row).scalar_subquery(),
     )
 
 

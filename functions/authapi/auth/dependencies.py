@@ -4,26 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
 from authapi.auth import service
-from authapi.dependencies import DbSession
 from authapi.exceptions import AuthenticationError
-from authapi.resources import get_resources
+from authapi.resources import ClockDep, DbSession, HashingDep, KeyProviderDep, SettingsDep
 
 # auto_error=False: a missing token is our own 401 problem, not FastAPI's plain one. The scheme
 # still documents itself in OpenAPI, which is what gives /docs its "Authorize" button.
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
 
 
-async def get_auth_context(request: Request) -> service.AuthContext:
-    resources = get_resources(request)
+async def get_auth_context(
+    settings: SettingsDep, hashing: HashingDep, key_provider: KeyProviderDep, clock: ClockDep
+) -> service.AuthContext:
     return service.AuthContext(
-        settings=resources.settings,
-        hashing=resources.hashing,
-        key_ring=await resources.key_provider.key_ring(),
-        key_provider=resources.key_provider,
+        settings=settings,
+        hashing=hashing,
+        key_ring=await key_provider.key_ring(),
+        key_provider=key_provider,
+        clock=clock,
     )
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from authapi.abuse.rate_limit import RateLimit
+from authapi.abuse.rate_limit import LOGIN, REFRESH, REGISTER, rate_limited
 from authapi.auth import service
 from authapi.auth.dependencies import AuthCtx, CurrentPrincipal
 from authapi.auth.login_form import LOGIN_OPENAPI_BODY, read_login_credentials
@@ -18,8 +18,6 @@ from authapi.auth.schemas import (
     TokenPairOut,
     UserOut,
 )
-from authapi.dependencies import DbSession
-from authapi.exception_handlers import problem_responses
 from authapi.exceptions import (
     AccountDisabledError,
     AuthenticationError,
@@ -34,7 +32,9 @@ from authapi.exceptions import (
     UnsupportedMediaTypeError,
     WeakPasswordError,
 )
+from authapi.problems import problem_responses
 from authapi.request_body import require_json_body
+from authapi.resources import DbSession
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -64,7 +64,7 @@ def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[RateLimit("register"), Depends(require_json_body)],
+    dependencies=[rate_limited(REGISTER), Depends(require_json_body)],
     responses=problem_responses(EmailTakenError, WeakPasswordError, *BODY_ERRORS),
 )
 async def register(
@@ -78,7 +78,7 @@ async def register(
 @router.post(
     "/login",
     openapi_extra=LOGIN_OPENAPI_BODY,
-    dependencies=[RateLimit("login")],
+    dependencies=[rate_limited(LOGIN)],
     responses=problem_responses(InvalidCredentialsError, AccountDisabledError, *BODY_ERRORS),
 )
 async def login(
@@ -94,7 +94,7 @@ async def login(
 
 @router.post(
     "/refresh-token",
-    dependencies=[RateLimit("refresh"), Depends(require_json_body)],
+    dependencies=[rate_limited(REFRESH), Depends(require_json_body)],
     responses=problem_responses(InvalidRefreshTokenError, RefreshTokenReusedError, *BODY_ERRORS),
 )
 async def refresh_token(

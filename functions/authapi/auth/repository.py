@@ -1,4 +1,8 @@
-"""Reads and writes of sessions and refresh tokens, each in as few round trips as it can."""
+"""Reads and writes of sessions and refresh tokens, each in as few round trips as it can.
+
+Sessions belong to users, so these statements join the users table (an account that is disabled
+has no live session); they never write it: users/repository does.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from sqlalchemy import DateTime, Insert, LargeBinary, Uuid, func, insert, litera
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.db.chained_insert import chained_insert
-from authapi.models import AuthSession, LoginThrottle, RefreshToken, User
+from authapi.models import AuthSession, RefreshToken, User
 
 _TIMESTAMPTZ = DateTime(timezone=True)
 
@@ -128,28 +132,18 @@ async def revoke_session(
     )
 
 
-@dataclass(frozen=True)
-class LoginCandidate:
-    user: User | None
-    failures: int
-    locked_until: datetime | None
-
-
-async def get_login_candidate(
-    db: AsyncSession, *, email: str, account_key: bytes
-) -> LoginCandidate:
-    """The account with this email, if any, and its throttle state, in one round trip.
-
-    Starts from a one-row constant so the throttle row comes back even when no user has this
-    email: unknown emails are throttled like real ones.
-    """
-    anchor = select(literal(1).label("one")).subquery("anchor")
-    row = (
-        await db.execute(
-            select(User, LoginThrottle.failures, LoginThrottle.locked_until)
-            .select_from(anchor)
-            .outerjoin(User, User.email == email)
-            .outerjoin(LoginThrottle, LoginThrottle.account_key == account_key)
+async def get_user_in_live_session(
+    db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+) -> User | None:
+    """The active user owning this session, if the session is neither revoked nor expired."""
+    return await db.scalar(
+        select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(
+            User.id == user_id,
+            User.is_active.is_(True),
+            AuthSession.id == session_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
         )
-    ).one()
-    return LoginCandidate(user=row[0], failures=row[1] or 0, locked_until=row[2])
+    )

@@ -5,23 +5,22 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.abuse import login_throttle
-from authapi.abuse import repository as abuse_repository
 from authapi.auth import repository
-from authapi.auth.keys import KeyProvider, KeyRing
-from authapi.auth.passwords import PasswordHashing, normalize_password
 from authapi.auth.tokens import (
     hash_refresh_token,
     issue_access_token,
     new_refresh_token,
     verify_access_token,
 )
+from authapi.clock import Clock
 from authapi.config import Settings
+from authapi.db.session import independent_write
 from authapi.exceptions import (
     AccountDisabledError,
     EmailTakenError,
@@ -33,6 +32,8 @@ from authapi.exceptions import (
 )
 from authapi.models import User
 from authapi.observability import metrics
+from authapi.passwords import PasswordHashing, normalize_password
+from authapi.signing.keys import KeyProvider, KeyRing
 from authapi.users import repository as users
 from authapi.users.password_policy import check_password_policy
 
@@ -47,9 +48,10 @@ class AuthContext:
     hashing: PasswordHashing
     key_ring: KeyRing
     key_provider: KeyProvider
+    clock: Clock
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return self.clock.now()
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class TokenPair:
 
 @dataclass(frozen=True)
 class SignedIn:
-    user: User
+    user: User | users.NewUser  # the account loaded at login, or the one registration wrote
     tokens: TokenPair
 
 
@@ -111,18 +113,13 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
     password = normalize_password(password)
     check_password_policy(ctx.settings, password=password, email=email)
     now = ctx.now()
-    user = User(
-        id=uuid.uuid4(),
-        email=email,
-        password_hash=await ctx.hashing.hash(password),
-        is_active=True,
-        created_at=now,
-        updated_at=now,
+    user = users.NewUser(
+        id=uuid.uuid4(), email=email, password_hash=await ctx.hashing.hash(password), created_at=now
     )
     session, refresh_token = _new_session(ctx, user_id=user.id, now=now)
     try:
         # user, session and first refresh token in one statement: all of them or none
-        await repository.create_session(db, session=session, user=users.insert_user(user))
+        await repository.create_session(db, session=session, user=user.insert())
     except IntegrityError as error:
         if "uq_users_email" in str(error.orig):
             raise EmailTakenError() from None
@@ -140,27 +137,29 @@ async def login(db: AsyncSession, ctx: AuthContext, *, email: str, password: str
     password = normalize_password(password)
     now = ctx.now()
     key = login_throttle.account_key(email)
-    candidate = await repository.get_login_candidate(db, email=email, account_key=key)
+    user, (failures, locked_until) = await users.get_user_by_email(
+        db, email=email, alongside=login_throttle.state_columns(key)
+    )
     # a locked account answers before any hash is checked, whether it exists or not
-    login_throttle.refuse_if_locked(locked_until=candidate.locked_until, now=now)
-    user = candidate.user
+    login_throttle.refuse_if_locked(locked_until=locked_until, now=now)
     if user is None:
         # constant-time path: unknown emails still run one hash verify
         await ctx.hashing.verify_dummy(password)
     if user is None or not await ctx.hashing.verify(user.password_hash, password):
         metrics.count(metrics.LOGIN_FAILED)
-        await login_throttle.record_failure(db, ctx.settings, key=key, now=now)
+        # the failure must count even though this request fails: it is what an attacker sends
+        async with independent_write(db):
+            await login_throttle.record_failure(db, ctx.settings, key=key, now=now)
         raise InvalidCredentialsError()
     if not user.is_active:
         metrics.count(metrics.LOGIN_FAILED)
         raise AccountDisabledError()
-    if candidate.failures:
-        await abuse_repository.clear_login_failures(db, account_key=key)
+    if failures:
+        await login_throttle.clear_failures(db, key=key)
     if ctx.hashing.needs_rehash(user.password_hash):
         # cost parameters changed since this hash was made: upgrade it while we hold the password
-        user.password_hash = await ctx.hashing.hash(password)
         await users.update_password_hash(
-            db, user_id=user.id, password_hash=user.password_hash, now=now
+            db, user_id=user.id, password_hash=await ctx.hashing.hash(password), now=now
         )
     session, refresh_token = _new_session(ctx, user_id=user.id, now=now)
     await repository.create_session(db, session=session)
@@ -189,10 +188,12 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
         if reused_session is None:
             raise InvalidRefreshTokenError()
         # Someone holds a token that was already exchanged: the legitimate client or a thief,
-        # we cannot tell which, so the whole session ends (OAuth 2.0 Security BCP, 4.14.2).
-        await repository.revoke_session(
-            db, session_id=reused_session, reason="refresh_token_reused", now=now
-        )
+        # we cannot tell which, so the whole session ends (OAuth 2.0 Security BCP, 4.14.2). The
+        # revocation must outlive this request's error, or the thief could simply try again.
+        async with independent_write(db):
+            await repository.revoke_session(
+                db, session_id=reused_session, reason="refresh_token_reused", now=now
+            )
         metrics.count(metrics.REFRESH_TOKEN_REUSED)
         logger.warning(
             "refresh token reused; session revoked", extra={"session_id": str(reused_session)}
@@ -212,7 +213,7 @@ async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str)
         # maybe a key rotated in SSM that our cache has not seen yet: look once more
         ring = await ctx.key_provider.reload()
         claims = verify_access_token(ring, ctx.settings, access_token)
-    user = await users.get_user_in_live_session(
+    user = await repository.get_user_in_live_session(
         db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
     )
     if user is None:

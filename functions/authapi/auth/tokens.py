@@ -10,9 +10,9 @@ from datetime import datetime
 
 import jwt
 
-from authapi.auth.keys import KeyRing
 from authapi.config import Settings
 from authapi.exceptions import InvalidAccessTokenError, UnknownSigningKeyError
+from authapi.signing.keys import KeyRing
 
 ALGORITHM = "RS256"
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: a JWT of another kind can never pass as an access token

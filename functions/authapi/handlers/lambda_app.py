@@ -71,7 +71,7 @@ class LambdaApp:
 
     def close(self) -> None:
         """Release connections and the loop (Lambda never calls this; tests and tools do)."""
-        self.loop.run_until_complete(app_resources(self.app).database.dispose())
+        self.loop.run_until_complete(app_resources(self.app).aclose())
         self.loop.close()
 
 

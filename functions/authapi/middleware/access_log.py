@@ -8,6 +8,7 @@ import time
 
 from starlette.types import Message, Receive, Scope, Send
 
+from authapi.client_address import client_ip
 from authapi.middleware.base import HttpMiddleware
 
 logger = logging.getLogger("authapi.access")
@@ -27,7 +28,6 @@ class AccessLogMiddleware(HttpMiddleware):
         try:
             await self.app(scope, receive, capture_status)
         finally:
-            client = scope.get("client")
             logger.info(
                 "request completed",
                 extra={
@@ -35,6 +35,6 @@ class AccessLogMiddleware(HttpMiddleware):
                     "path": scope["path"],
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client_ip": client[0] if client else None,
+                    "client_ip": client_ip(scope),
                 },
             )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from authapi.exception_handlers import problem_response
 from authapi.exceptions import PayloadTooLargeError
 from authapi.middleware.base import HttpMiddleware
+from authapi.problems import problem_response
 
 
 class BodyLimitMiddleware(HttpMiddleware):

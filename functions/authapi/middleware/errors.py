@@ -8,14 +8,35 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import exc as sa_exc
 from starlette.types import Message, Receive, Scope, Send
 
-from authapi.exception_handlers import is_database_unavailable, problem_response
 from authapi.exceptions import AuthApiError, DatabaseUnavailableError
 from authapi.middleware.base import HttpMiddleware
 from authapi.observability import metrics
+from authapi.problems import problem_response
 
 logger = logging.getLogger(__name__)
+
+# SQLSTATE classes that mean "the database is not there right now", not "your query is wrong":
+# 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown)
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """True when `error` says the database cannot be reached, rather than that a query failed."""
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated or isinstance(error, sa_exc.InterfaceError):
+            return True
+        sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
+        return (
+            isinstance(error, sa_exc.OperationalError)
+            or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+        )
+    # pool exhausted, connect timeout, refused or reset connections
+    return isinstance(
+        error, sa_exc.TimeoutError | sa_exc.DisconnectionError | ConnectionError | TimeoutError
+    )
 
 
 class ErrorHandlingMiddleware(HttpMiddleware):

@@ -3,41 +3,54 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Insert, insert, select, update
+from sqlalchemy import ColumnElement, Insert, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authapi.models import AuthSession, User
+from authapi.models import User
 
 
-def insert_user(user: User) -> Insert:
-    """The INSERT for a new user, to be chained with the first session's rows."""
-    return insert(User).values(
-        id=user.id,
-        email=user.email,
-        password_hash=user.password_hash,
-        is_active=user.is_active,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-    )
+@dataclass(frozen=True)
+class NewUser:
+    """An account about to be written; registration inserts it with its first session."""
 
+    id: uuid.UUID
+    email: str
+    password_hash: str = field(repr=False)
+    created_at: datetime
+    is_active: bool = True
 
-async def get_user_in_live_session(
-    db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
-) -> User | None:
-    """The active user owning this session, if the session is neither revoked nor expired."""
-    return await db.scalar(
-        select(User)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(
-            User.id == user_id,
-            User.is_active.is_(True),
-            AuthSession.id == session_id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
+    def insert(self) -> Insert:
+        """The INSERT, to be chained with the first session's rows in one statement."""
+        return insert(User).values(
+            id=self.id,
+            email=self.email,
+            password_hash=self.password_hash,
+            is_active=self.is_active,
+            created_at=self.created_at,
+            updated_at=self.created_at,
         )
-    )
+
+
+async def get_user_by_email(
+    db: AsyncSession, *, email: str, alongside: tuple[ColumnElement[Any], ...] = ()
+) -> tuple[User | None, tuple[Any, ...]]:
+    """The user with this email, or None, and the `alongside` values, in one round trip.
+
+    `alongside` carries another domain's state the caller needs with the user (login: the
+    account's throttle). The query starts from a one-row constant, so those values come back
+    even when no user has this email.
+    """
+    anchor = select(literal(1).label("one")).subquery("anchor")
+    row = (
+        await db.execute(
+            select(User, *alongside).select_from(anchor).outerjoin(User, User.email == email)
+        )
+    ).one()
+    return row[0], tuple(row[1:])
 
 
 async def update_password_hash(

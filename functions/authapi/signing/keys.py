@@ -1,4 +1,6 @@
-"""Signing keys: the RSA key that signs access tokens, and the public keys that verify them."""
+"""The key ring (the RSA key that signs access tokens, the public keys that verify them) and the
+Protocol of its providers, with the one that reads settings. SSM's provider is in `ssm.py`; the
+composition root (`app.py`) chooses between them."""
 
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from authapi.config import MIN_RSA_KEY_BITS, Settings, load_signing_key
+from authapi.config import Settings
+from authapi.key_material import generate_private_key_pem, load_private_key, load_public_keys
 
 logger = logging.getLogger(__name__)
 
@@ -61,35 +63,6 @@ class KeyRing:
                 for kid, public in self.verification_keys.items()
             ]
         }
-
-
-def load_private_key(pem: str) -> rsa.RSAPrivateKey:
-    try:
-        return load_signing_key(pem)
-    except ValueError as error:
-        raise ValueError(f"signing key is unusable: {error}") from None
-
-
-def load_public_keys(pem_bundle: str) -> tuple[rsa.RSAPublicKey, ...]:
-    """Every RSA public key in a PEM bundle (retired keys still verifying older tokens)."""
-    keys = []
-    for block in pem_bundle.split("-----END PUBLIC KEY-----"):
-        if "-----BEGIN PUBLIC KEY-----" in block:
-            pem = block[block.index("-----BEGIN PUBLIC KEY-----") :] + "-----END PUBLIC KEY-----"
-            key = serialization.load_pem_public_key(pem.encode())
-            if not isinstance(key, rsa.RSAPublicKey):
-                raise ValueError("retired verification keys must be RSA public keys")
-            keys.append(key)
-    return tuple(keys)
-
-
-def generate_private_key_pem(bits: int = MIN_RSA_KEY_BITS) -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 def development_key_pem(path: Path) -> str:
@@ -144,12 +117,3 @@ class SettingsKeyProvider:
             signing_key=load_private_key(pem),
             retired_public_keys=load_public_keys(retired) if retired else (),
         )
-
-
-def key_provider_for(settings: Settings) -> KeyProvider:
-    """SSM Parameter Store when a parameter prefix is configured (Lambda), else settings."""
-    if settings.ssm_parameter_prefix is not None:
-        from authapi.auth.ssm_keys import SsmKeyProvider
-
-        return SsmKeyProvider(settings)
-    return SettingsKeyProvider(settings)

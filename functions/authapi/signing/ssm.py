@@ -16,9 +16,10 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from authapi.auth.keys import KeyRing, load_private_key, load_public_keys
 from authapi.config import Settings
 from authapi.exceptions import SecretsUnavailableError
+from authapi.key_material import load_private_key, load_public_keys
+from authapi.signing.keys import KeyRing
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider

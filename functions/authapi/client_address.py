@@ -1,4 +1,5 @@
-"""Who is calling, by the address our own front door saw, never by what the caller claims.
+"""The trusted client address: who is calling, by what our own front door saw, never by what the
+caller claims. Rate limits, logs and (later) sessions and audit all ask this one function.
 
 X-Forwarded-For is written by the client unless a proxy we trust overwrites it, so it is only
 read where such a proxy is known to sit: behind an ALB, whose own entry is the last one.

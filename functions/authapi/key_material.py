@@ -1,0 +1,76 @@
+"""RSA key material: parsing and generating PEM. A leaf: settings and the key ring both use it.
+
+Nothing here knows where a key comes from (settings, a file, SSM); it only says whether a PEM is
+a key that can sign our tokens, without ever echoing the key in an error.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
+MIN_RSA_KEY_BITS = 2048
+_PUBLIC_BEGIN = "-----BEGIN PUBLIC KEY-----"
+_PUBLIC_END = "-----END PUBLIC KEY-----"
+
+
+# cached: production settings check the key at startup and the key provider then uses it; a
+# 2048-bit load checks the key's arithmetic (~40 ms), so one PEM is parsed once per process
+@lru_cache(maxsize=4)
+def load_private_key(pem: str) -> RSAPrivateKey:
+    """The RSA key in `pem`, or ValueError saying why it cannot sign our tokens (never the key)."""
+    # imported here: settings import this module, and most settings never hold a key
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("not an unencrypted PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("not an RSA key")
+    if key.key_size < MIN_RSA_KEY_BITS:
+        raise ValueError(
+            f"RSA key has {key.key_size} bits, at least {MIN_RSA_KEY_BITS} are required"
+        )
+    return key
+
+
+def signing_key_problem(pem: str) -> str | None:
+    """Why a PEM cannot sign our tokens, or None when it can. Never echoes the key."""
+    try:
+        load_private_key(pem)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def load_public_keys(pem_bundle: str) -> tuple[RSAPublicKey, ...]:
+    """Every RSA public key in a PEM bundle (retired keys still verifying older tokens)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    keys = []
+    for block in pem_bundle.split(_PUBLIC_END):
+        if _PUBLIC_BEGIN in block:
+            key = load_pem_public_key((block[block.index(_PUBLIC_BEGIN) :] + _PUBLIC_END).encode())
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise ValueError("retired verification keys must be RSA public keys")
+            keys.append(key)
+    return tuple(keys)
+
+
+def generate_private_key_pem(bits: int = MIN_RSA_KEY_BITS) -> str:
+    """A new unencrypted PKCS#8 PEM (development keys and tests)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
