@@ -37,11 +37,12 @@ invoke: $(STAMP)  ## one event through the handler: make invoke EVENT=events/me.
 smoke: $(STAMP) build-x86  ## register -> login -> me -> refresh -> logout through the built artifact, python3.13
 	$(BIN)/python -m devtools.smoke --build-dir .aws-sam-x86_64/build --python "$(PYTHON313)"
 
-lint: $(STAMP)  ## ruff format check and lint
+lint: $(STAMP)  ## ruff format check and lint, and the import contracts (layers, no cycles)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
-typecheck: $(STAMP)  ## mypy, strict, on functions/
+typecheck: $(STAMP)  ## mypy: strict on functions/ and devtools/, typed definitions in tests/
 	$(BIN)/mypy
 
 test: lint typecheck $(SAM_STAMP)  ## everything: lint, types, templates, all tests, and again through PgBouncer
