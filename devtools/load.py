@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import secrets
@@ -42,6 +41,7 @@ import asyncpg
 import httpx
 
 from devtools.local_stack import LOCAL_DIR, free_port
+from devtools.stats import percentile
 
 REPO = Path(__file__).resolve().parents[1]
 REPORTS = LOCAL_DIR / "reports"
@@ -397,12 +397,6 @@ async def verify(base_urls: list[str], run: Run, database: str, users: int) -> d
 
 
 # ---- the report ---------------------------------------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest rank: a latency that was actually observed."""
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
 def _ms(seconds: float) -> float:

@@ -1,9 +1,9 @@
 """The benchmark's measuring end: runs in a fresh process, next to the built artifact.
 
-Standard library only at import (plus devtools.lambda_events and devtools.bench.wire, which are
-too), so that a cold start measures the app and nothing this file brings. The orchestrator
-(`python -m devtools.bench`) supplies PostgreSQL, SSM and the environment; this process writes
-its figures as JSON to the path given by `--out`.
+Standard library only at import (plus devtools.lambda_events, devtools.stats and
+devtools.bench.wire, which are too), so that a cold start measures the app and nothing this
+file brings. The orchestrator (`python -m devtools.bench`) supplies PostgreSQL, SSM and the
+environment; this process writes its figures as JSON to the path given by `--out`.
 
 Modes:
   floor       the interpreter alone: process start to this file running
@@ -33,6 +33,7 @@ STARTED = time.monotonic()  # CLOCK_MONOTONIC: comparable with the parent's cloc
 CPU_STARTED = time.process_time()
 
 from devtools.lambda_events import FakeLambdaContext, http_api_event, response_json  # noqa: E402
+from devtools.stats import percentile  # noqa: E402
 
 # The import floor every app on this stack pays, whatever it does: the runtime dependencies the
 # first request needs, imported bare (no app, no settings, no connection).
@@ -138,13 +139,6 @@ class Flow:
         for session in sessions:
             event = _json("POST", "/api/auth/logout", token=session["access_token"])
             measure("logout", lambda event=event: _invoke(self.handler, event, 204))
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile: a value that was actually observed."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-fraction * len(ordered) // 1))))
-    return ordered[rank - 1]
 
 
 def summary_ms(seconds: list[float]) -> dict[str, float | int]:
