@@ -1,4 +1,9 @@
-"""A private PostgreSQL server from the `pgserver` wheel: no system install, no Docker."""
+"""A private PostgreSQL server from the `pgserver` wheel: no system install, no Docker.
+
+`local_database(name)` is what every dev tool starts with: the database AUTHAPI_DATABASE_URL
+names, when it is set, else database `name` on the embedded server whose data lives in
+.local/pgdata (started on first use).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,13 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Literal
 
 import asyncpg
+
+DATABASE_URL = "AUTHAPI_DATABASE_URL"
+LOCAL_PGDATA = Path(".local") / "pgdata"
 
 
 @dataclass
@@ -30,8 +39,9 @@ class EmbeddedPostgres:
     def pg_ctl(self, *args: str) -> None:
         import pgserver
 
-        server = self._server
-        pgserver.pg_ctl(list(args), pgdata=self.pgdata, user=getattr(server, "system_user", None))
+        # pgserver makes one function per PostgreSQL binary at import: invisible to mypy
+        pg_ctl: Callable[..., str] = vars(pgserver)["pg_ctl"]
+        pg_ctl(list(args), pgdata=self.pgdata, user=getattr(self._server, "system_user", None))
 
     def stop(self) -> None:
         self.pg_ctl("-w", "-m", "fast", "stop")
@@ -73,15 +83,18 @@ async def recreate_database(admin_dsn: str, name: str) -> str:
         await connection.close()
 
 
-async def migrate_database(url: str) -> tuple[str, ...]:
-    """Apply the app's migrations to the database at `url` (SQLAlchemy URL); return its heads."""
+async def migrate_database(url: str, *, role_prefix: str = "authapi") -> tuple[str, ...]:
+    """Apply the app's migrations to the database at `url` (SQLAlchemy URL); return its heads.
+
+    `role_prefix` names the roles the migrations create (`<prefix>_app`, `<prefix>_migrator`).
+    """
     from authapi.config import Settings
     from authapi.db.engine import create_engine
     from authapi.migrations import upgrade_to_head
 
     engine = create_engine(Settings(environment="test", database_url=url))
     try:
-        return await upgrade_to_head(engine)
+        return await upgrade_to_head(engine, role_prefix=role_prefix)
     finally:
         await engine.dispose()
 
@@ -97,10 +110,49 @@ def start_embedded_postgres(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs' runtime-dir notice: noise, not news
-        import pgserver
+        from pgserver.postgres_server import get_server
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata, cleanup_mode=cleanup)
+        server = get_server(pgdata, cleanup_mode=cleanup)
     uri = server.get_uri()
     socket_dir = uri.split("host=", 1)[1]
     return EmbeddedPostgres(pgdata=pgdata, socket_dir=socket_dir, _server=server)
+
+
+@dataclass(frozen=True)
+class LocalDatabase:
+    url: str  # SQLAlchemy URL (postgresql+asyncpg://...) for the app
+    server: EmbeddedPostgres | None  # None: AUTHAPI_DATABASE_URL's server, not ours
+    description: str  # for a tool's output: which database it is using
+
+    @property
+    def dsn(self) -> str:
+        """The same database as a plain libpq/asyncpg DSN."""
+        plain = self.url.split("://", 1)[1]
+        return f"postgresql://{plain}"
+
+
+def local_database(name: str, *, fresh: bool = False) -> LocalDatabase:
+    """AUTHAPI_DATABASE_URL when set (as it is), else database `name` on the embedded server.
+
+    fresh: drop and recreate `name` first; only ever on the embedded server, whose data is ours.
+    """
+    configured = os.environ.get(DATABASE_URL)
+    if configured:
+        return LocalDatabase(_asyncpg_url(configured), None, f"{DATABASE_URL} (used as it is)")
+    server = start_embedded_postgres(LOCAL_PGDATA.resolve(), cleanup="stop")
+    if fresh:
+        asyncio.run(recreate_database(server.dsn(), name))
+    else:
+        server.create_database(name)
+    state = "fresh" if fresh else "kept"
+    where = f"embedded PostgreSQL in {LOCAL_PGDATA}, database {name} ({state})"
+    return LocalDatabase(server.url(name), server, where)
+
+
+def _asyncpg_url(url: str) -> str:
+    """The app's own rule (config.Settings): a plain postgresql:// URL means asyncpg."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url.removeprefix(plain)
+    return url
