@@ -40,6 +40,7 @@ from typing import IO, Any
 import asyncpg
 import httpx
 
+from devtools.embedded_postgres import local_database
 from devtools.local_stack import LOCAL_DIR, free_port
 from devtools.stats import percentile
 
@@ -137,14 +138,8 @@ def asyncpg_dsn(url: str) -> str:
 
 def database_url() -> tuple[str, str]:
     """AUTHAPI_DATABASE_URL as it is, or a fresh database on the embedded server."""
-    configured = os.environ.get("AUTHAPI_DATABASE_URL")
-    if configured:
-        return configured, "AUTHAPI_DATABASE_URL (reused as it is)"
-    from devtools.embedded_postgres import recreate_database, start_embedded_postgres
-
-    server = start_embedded_postgres(LOCAL_DIR.resolve() / "pgdata", cleanup="stop")
-    asyncio.run(recreate_database(server.dsn(), LOAD_DATABASE))
-    return server.url(LOAD_DATABASE), f"embedded PostgreSQL, fresh database {LOAD_DATABASE}"
+    database = local_database(LOAD_DATABASE, fresh=True)
+    return database.url, database.description
 
 
 # ---- the traffic --------------------------------------------------------------------------

@@ -8,24 +8,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from pathlib import Path
 
 import uvicorn
 
-LOCAL_DIR = Path(".local")
+from devtools.embedded_postgres import DATABASE_URL, local_database
+
 HOST, PORT = "127.0.0.1", 8000
 
 
 def ensure_database() -> None:
     """Point AUTHAPI_DATABASE_URL at a database, starting the embedded server if none is set."""
-    if os.environ.get("AUTHAPI_DATABASE_URL"):
-        return
-    from devtools.embedded_postgres import start_embedded_postgres
-
-    server = start_embedded_postgres(LOCAL_DIR.resolve() / "pgdata", cleanup="stop")
-    server.create_database("authapi")
-    os.environ["AUTHAPI_DATABASE_URL"] = server.url("authapi")
-    print(f"embedded PostgreSQL running, data in {LOCAL_DIR / 'pgdata'}")
+    database = local_database("authapi")
+    os.environ[DATABASE_URL] = database.url
+    print(f"database: {database.description}")
 
 
 def migrate() -> None:
