@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from devtools.lambda_events import (
-    FakeLambdaContext,
     fill_placeholders,
     json_request,
+    lambda_context,
     placeholders_in,
     response_json,
 )
@@ -29,7 +29,7 @@ def _throwaway_tokens(handler: Any, email: str) -> dict[str, str]:
     request = json_request(
         "POST", "/api/auth/register", {"email": email, "password": "correct horse battery staple"}
     )
-    body = response_json(handler(request, FakeLambdaContext()))
+    body = response_json(handler(request, lambda_context()))
     return {"access_token": body["access_token"], "refresh_token": body["refresh_token"]}
 
 
@@ -49,7 +49,7 @@ def main() -> None:
         if needed & {"access_token", "refresh_token"}:
             values.update(_throwaway_tokens(handler, f"invoke-{uuid.uuid4().hex[:8]}@example.com"))
         print(f"--- invoking authapi.handlers.api.handler with {args.event}", file=sys.stderr)
-        response = handler(fill_placeholders(event, values), FakeLambdaContext())
+        response = handler(fill_placeholders(event, values), lambda_context())
         print("--- response", file=sys.stderr)
         print(json.dumps(response, indent=2))
     finally:

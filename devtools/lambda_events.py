@@ -10,8 +10,11 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -36,6 +39,11 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+def lambda_context(function_name: str = FakeLambdaContext.function_name) -> LambdaContext:
+    """A FakeLambdaContext as the handlers' signature names it (Powertools' LambdaContext)."""
+    return cast("LambdaContext", FakeLambdaContext(function_name=function_name))
 
 
 def http_api_event(

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from devtools.lambda_events import FakeLambdaContext, http_api_event
+from devtools.lambda_events import http_api_event, lambda_context
 from devtools.local_stack import migrate_through_handler, start_local_stack
 
 HOST = "127.0.0.1"
@@ -26,6 +26,7 @@ _NOT_FORWARDED = frozenset({"connection", "keep-alive", "transfer-encoding", "up
 
 class ApiGatewayStandIn(BaseHTTPRequestHandler):
     handler: Any = None  # set by serve(): the Lambda handler
+    server: HTTPServer
     protocol_version = "HTTP/1.1"
 
     def _forward(self) -> None:
@@ -45,9 +46,9 @@ class ApiGatewayStandIn(BaseHTTPRequestHandler):
             body=body,
             query=url.query,
             source_ip=self.client_address[0],
-            domain=f"{HOST}:{self.server.server_address[1]}",
+            domain=f"{HOST}:{self.server.server_port}",
         )
-        response = type(self).handler(event, FakeLambdaContext())
+        response = type(self).handler(event, lambda_context())
         self._write(response)
 
     def _write(self, response: dict[str, Any]) -> None:

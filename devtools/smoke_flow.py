@@ -13,7 +13,10 @@ import os
 import sys
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 class Context:
@@ -29,6 +32,11 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
+
+
+def context() -> LambdaContext:
+    """A Context as the handlers' signature names it: it has every field Powertools reads."""
+    return cast("LambdaContext", Context())
 
 
 def event(method: str, path: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
@@ -62,7 +70,7 @@ def event(method: str, path: str, body: Any = None, token: str | None = None) ->
 
 
 def call(handler: Any, step: str, expected: int, request: dict[str, Any]) -> Any:
-    response = handler(request, Context())
+    response = handler(request, context())
     raw = response.get("body") or ""
     body = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
     if response["statusCode"] != expected:
@@ -88,7 +96,7 @@ def main() -> None:
     check_isolation()
     from authapi.handlers.migrate import handler as migrate
 
-    print(f"smoke: migrated to {migrate({}, Context())['revisions']}", file=sys.stderr)
+    print(f"smoke: migrated to {migrate({}, context())['revisions']}", file=sys.stderr)
     from authapi.handlers.api import handler
 
     email = f"smoke-{uuid.uuid4().hex[:8]}@example.com"

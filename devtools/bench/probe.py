@@ -25,6 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 STARTED = time.monotonic()  # CLOCK_MONOTONIC: comparable with the parent's clock
@@ -32,7 +33,7 @@ STARTED = time.monotonic()  # CLOCK_MONOTONIC: comparable with the parent's cloc
 # moved by whatever else the machine is running
 CPU_STARTED = time.process_time()
 
-from devtools.lambda_events import FakeLambdaContext, http_api_event, response_json  # noqa: E402
+from devtools.lambda_events import http_api_event, lambda_context, response_json  # noqa: E402
 from devtools.stats import percentile  # noqa: E402
 
 # The import floor every app on this stack pays, whatever it does: the runtime dependencies the
@@ -54,7 +55,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def _invoke(handler: Handler, event: dict[str, Any], expected: int) -> dict[str, Any]:
-    response = handler(event, FakeLambdaContext())
+    response = handler(event, lambda_context())
     if response["statusCode"] != expected:
         body = str(response.get("body"))[:300]
         sys.exit(f"probe: {event['rawPath']} answered {response['statusCode']}: {body}")
@@ -123,22 +124,22 @@ class Flow:
             emails.append(f"bench-{self.run_id}-{self.serial}@example.com")
         for email in emails:
             event = _json("POST", "/api/auth/register", {"email": email, "password": PASSWORD})
-            measure("register", lambda event=event: _invoke(self.handler, event, 201))
+            measure("register", partial(_invoke, self.handler, event, 201))
         sessions = []
         for email in emails:
             event = _json("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
-            response = measure("login", lambda event=event: _invoke(self.handler, event, 200))
+            response = measure("login", partial(_invoke, self.handler, event, 200))
             sessions.append(response_json(response))
         for session in sessions:
             event = _json("GET", "/api/auth/me", token=session["access_token"])
-            measure("me", lambda event=event: _invoke(self.handler, event, 200))
+            measure("me", partial(_invoke, self.handler, event, 200))
         for session in sessions:
             payload = {"refresh_token": session["refresh_token"]}
             event = _json("POST", "/api/auth/refresh-token", payload)
-            measure("refresh", lambda event=event: _invoke(self.handler, event, 200))
+            measure("refresh", partial(_invoke, self.handler, event, 200))
         for session in sessions:
             event = _json("POST", "/api/auth/logout", token=session["access_token"])
-            measure("logout", lambda event=event: _invoke(self.handler, event, 204))
+            measure("logout", partial(_invoke, self.handler, event, 204))
 
 
 def summary_ms(seconds: list[float]) -> dict[str, float | int]:
@@ -179,8 +180,8 @@ def warm(invocations: int, warmup: int, argon2_samples: int) -> dict[str, Any]:
 
 def argon2_alone(samples: int) -> dict[str, Any]:
     """PasswordHashing's hash and verify, called directly: no event loop, no thread hop."""
-    from authapi.auth.passwords import PasswordHashing
     from authapi.config import get_settings
+    from authapi.passwords import PasswordHashing
 
     settings = get_settings()
     hasher = PasswordHashing.from_settings(settings).hasher
