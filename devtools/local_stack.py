@@ -14,28 +14,49 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devtools.embedded_postgres import local_database
+from devtools.template_env import lambda_environment
+
 LOCAL_DIR = Path(".local")
-SSM_PREFIX = "/authapi/local/"
 REGION = "us-east-1"
 
-# What template.yaml sets in AWS, minus what cannot exist here (IAM auth, TLS to RDS Proxy).
-LAMBDA_ENVIRONMENT = {
-    "AUTHAPI_ENVIRONMENT": "development",  # keeps /docs on; production refuses nothing here
-    "AUTHAPI_SSM_PARAMETER_PREFIX": SSM_PREFIX,
-    "AUTHAPI_SSM_CACHE_SECONDS": "300",
-    "AUTHAPI_DB_POOL_SIZE": "1",
-    "AUTHAPI_DB_MAX_OVERFLOW": "0",
-    "AUTHAPI_DB_POOL_RECYCLE_SECONDS": "300",
-    "AUTHAPI_LOG_FORMAT": "json",
-    "POWERTOOLS_SERVICE_NAME": "authapi",
-    "POWERTOOLS_METRICS_NAMESPACE": "authapi",
+# What a template parameter or an SSM-read value becomes here (the others keep their defaults).
+# Env "local" gives the SSM prefix /authapi/local/; issuer, audience and the database role prefix
+# are the app's defaults, as `make dev` uses them, so that tokens survive switching between the two.
+LOCAL_PARAMETERS = {
+    "Env": "local",
+    "Issuer": "authapi",
+    "Audience": "authapi",
+    "DbRolePrefix": "authapi",
+}
+# What cannot exist here: IAM auth and TLS to RDS Proxy (the embedded server has neither)
+LOCAL_DATABASE = {"AUTHAPI_DB_AUTH": "password", "AUTHAPI_DB_REQUIRE_TLS": "false"}
+SSM_PREFIX = "/authapi/local/"  # what the template's prefix becomes with Env "local"
+# What the Lambda runtime and AWS give a function, that the template does not say. moto accepts
+# any credentials; they only keep botocore from looking for real ones. AWS_LAMBDA_FUNCTION_NAME
+# stays unset: Powertools Tracer switches itself off outside Lambda.
+RUNTIME_ENVIRONMENT = {
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
-    # moto accepts any credentials; these only keep botocore from looking for real ones
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
-    # AWS_LAMBDA_FUNCTION_NAME stays unset: Powertools Tracer switches itself off outside Lambda
 }
+
+
+def local_lambda_environment(
+    database_url: str, function: str = "ApiFunction", **overrides: str
+) -> dict[str, str]:
+    """template.yaml's environment for `function`, on the local stand-ins.
+
+    overrides: further template variables replaced (AUTHAPI_ENVIRONMENT="development"); a name
+    the template does not set is refused.
+    """
+    environment = lambda_environment(
+        function,
+        parameters=LOCAL_PARAMETERS,
+        overrides={**LOCAL_DATABASE, "AUTHAPI_DATABASE_URL": database_url, **overrides},
+    )
+    return {**environment, **RUNTIME_ENVIRONMENT}
 
 
 @dataclass
@@ -79,17 +100,19 @@ def store_signing_key(endpoint: str, pem: str) -> None:
 
 
 def start_local_stack(database_name: str = "authapi") -> LocalStack:
-    """Start the stand-ins and export the handler's environment into this process."""
-    from authapi.auth.keys import development_key_pem
-    from devtools.embedded_postgres import start_embedded_postgres
+    """Start the stand-ins and export the handler's environment into this process.
 
-    for name, value in LAMBDA_ENVIRONMENT.items():
+    A variable already set in this process wins (the load run raises the rate limits that way).
+    """
+    from authapi.signing.keys import development_key_pem
+
+    database_url = local_database(database_name).url
+    # development keeps /docs on; JSON log lines, as in CloudWatch (outside Lambda the app
+    # would otherwise pick the console format)
+    environment = local_lambda_environment(database_url, AUTHAPI_ENVIRONMENT="development")
+    environment["AUTHAPI_LOG_FORMAT"] = "json"
+    for name, value in environment.items():
         os.environ.setdefault(name, value)
-    database_url = os.environ.get("AUTHAPI_DATABASE_URL")
-    if not database_url:
-        server = start_embedded_postgres(LOCAL_DIR.resolve() / "pgdata", cleanup="stop")
-        server.create_database(database_name)
-        database_url = os.environ["AUTHAPI_DATABASE_URL"] = server.url(database_name)
     endpoint, moto_server = start_ssm_stand_in()
     os.environ["AWS_ENDPOINT_URL_SSM"] = endpoint
     # the same developer key `make dev` uses, so tokens survive switching between the two
@@ -100,8 +123,7 @@ def start_local_stack(database_name: str = "authapi") -> LocalStack:
 def migrate_through_handler() -> list[str]:
     """Migrate as a deployment does: by invoking the migration function's handler."""
     from authapi.handlers.migrate import handler
-    from devtools.lambda_events import FakeLambdaContext
+    from devtools.lambda_events import lambda_context
 
-    context = FakeLambdaContext(function_name="authapi-local-MigrateFunction")
-    result = handler({}, context)  # type: ignore[arg-type]
+    result = handler({}, lambda_context("authapi-local-MigrateFunction"))
     return list(result["revisions"])

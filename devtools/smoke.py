@@ -10,17 +10,15 @@ Usage: python -m devtools.smoke --build-dir .aws-sam-x86_64/build --python /path
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from devtools.embedded_postgres import recreate_database, start_embedded_postgres
+from devtools.embedded_postgres import local_database
 from devtools.local_stack import (
     LOCAL_DIR,
-    REGION,
-    SSM_PREFIX,
+    local_lambda_environment,
     start_ssm_stand_in,
     store_signing_key,
 )
@@ -40,6 +38,22 @@ def lambda_runtime_dir(python: str) -> Path:
     return target
 
 
+def child_environment(
+    database_url: str, ssm_endpoint: str, build: Path, python_path: list[Path]
+) -> dict[str, str]:
+    """template.yaml's environment on the stand-ins; nothing from this virtualenv."""
+    return {
+        **local_lambda_environment(database_url),
+        "AWS_ENDPOINT_URL_SSM": ssm_endpoint,
+        "AWS_ACCESS_KEY_ID": "smoke",
+        "AWS_SECRET_ACCESS_KEY": "smoke",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.pathsep.join(map(str, python_path)),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "SMOKE_BUILD_DIR": str(build),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -56,33 +70,17 @@ def main() -> None:
         if (layer_dir / provided).exists():
             sys.exit(f"smoke: the layer ships {provided}, which would shadow the runtime's own")
 
-    from authapi.auth.keys import generate_private_key_pem
+    from authapi.key_material import generate_private_key_pem
 
-    server = start_embedded_postgres(LOCAL_DIR.resolve() / "pgdata", cleanup="stop")
-    asyncio.run(recreate_database(server.dsn(), SMOKE_DATABASE))
+    database = local_database(SMOKE_DATABASE, fresh=True)
     endpoint, moto_server = start_ssm_stand_in()
     try:
         os.environ.update({"AWS_ACCESS_KEY_ID": "smoke", "AWS_SECRET_ACCESS_KEY": "smoke"})
         store_signing_key(endpoint, generate_private_key_pem())
         runtime = lambda_runtime_dir(args.python)
-        environment = {
-            # a clean environment: nothing from this virtualenv reaches the child
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": os.pathsep.join(map(str, (function_dir, layer_dir, runtime))),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "SMOKE_BUILD_DIR": str(build),
-            "AUTHAPI_ENVIRONMENT": "production",
-            "AUTHAPI_DATABASE_URL": server.url(SMOKE_DATABASE),
-            "AUTHAPI_SSM_PARAMETER_PREFIX": SSM_PREFIX,
-            "AUTHAPI_DB_POOL_SIZE": "1",
-            "AUTHAPI_DB_MAX_OVERFLOW": "0",
-            "AWS_ENDPOINT_URL_SSM": endpoint,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "smoke",
-            "AWS_SECRET_ACCESS_KEY": "smoke",
-            "POWERTOOLS_METRICS_NAMESPACE": "authapi",
-        }
+        environment = child_environment(
+            database.url, endpoint, build, [function_dir, layer_dir, runtime]
+        )
         # -S: not even the interpreter's own site-packages; -P: keep the script's folder off path
         result = subprocess.run([args.python, "-S", "-P", str(FLOW)], env=environment, check=False)
     finally:

@@ -34,11 +34,11 @@ from typing import Any
 import asyncpg
 
 from devtools.bench import importtime, sizes
-from devtools.embedded_postgres import recreate_database, start_embedded_postgres
+from devtools.embedded_postgres import local_database
 from devtools.local_stack import (
     LOCAL_DIR,
-    REGION,
-    SSM_PREFIX,
+    LOCAL_PARAMETERS,
+    local_lambda_environment,
     start_ssm_stand_in,
     store_signing_key,
 )
@@ -234,8 +234,14 @@ async def _prepare_database(url: str, pem: str) -> str:
     from authapi.migrations import upgrade_to_head
     from authapi.resources import app_resources
 
+    # the token must verify in the probes: the same issuer and audience as their environment
     settings = Settings(
-        environment="test", database_url=url, jwt_private_key=pem, log_level="WARNING"
+        environment="test",
+        database_url=url,
+        jwt_private_key=pem,
+        jwt_issuer=LOCAL_PARAMETERS["Issuer"],
+        jwt_audience=LOCAL_PARAMETERS["Audience"],
+        log_level="WARNING",
     )
     engine = create_engine(settings)
     try:
@@ -256,7 +262,7 @@ async def _prepare_database(url: str, pem: str) -> str:
         response.raise_for_status()
         return str(response.json()["access_token"])
     finally:
-        await app_resources(app).database.dispose()
+        await app_resources(app).aclose()
 
 
 @dataclass
@@ -270,29 +276,19 @@ class Database:
 def database() -> Database:
     from sqlalchemy.engine import make_url
 
-    configured = os.environ.get("AUTHAPI_DATABASE_URL")
-    if configured:
-        url = make_url(configured).set(drivername="postgresql+asyncpg")
-        version = asyncio.run(_server_version(url.set(drivername="postgresql")))
-        embedded = False
-    else:
-        server = start_embedded_postgres(LOCAL_DIR.resolve() / "pgdata", cleanup="stop")
-        version = asyncio.run(recreate_database(server.dsn(), BENCH_DATABASE))
-        url = make_url(server.url(BENCH_DATABASE))
-        embedded = True
+    local = local_database(BENCH_DATABASE, fresh=True)
+    url = make_url(local.url)
+    version = asyncio.run(_server_version(local.dsn))
     host = str(url.query.get("host") or url.host or "localhost")
     port = url.port or 5432
     upstream = f"{host}/.s.PGSQL.{port}" if host.startswith("/") else f"{host}:{port}"
     return Database(
-        url=url.render_as_string(hide_password=False),
-        upstream=upstream,
-        server_version=version,
-        embedded=embedded,
+        url=local.url, upstream=upstream, server_version=version, embedded=local.server is not None
     )
 
 
-async def _server_version(url: Any) -> str:
-    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+async def _server_version(dsn: str) -> str:
+    connection = await asyncpg.connect(dsn)
     try:
         return str(await connection.fetchval("SHOW server_version"))
     finally:
@@ -313,25 +309,14 @@ def proxied_url(url: str, directory: str) -> str:
 def probe_environment(db: Database, ssm_endpoint: str, token: str) -> dict[str, str]:
     """What template.yaml sets in AWS (Runner.run adds what the Lambda runtime sets)."""
     return {
+        **local_lambda_environment(db.url),
         "PATH": "/usr/bin:/bin",
         "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only in Lambda: nothing is cached
-        "AUTHAPI_ENVIRONMENT": "production",
-        "AUTHAPI_DATABASE_URL": db.url,
-        "AUTHAPI_SSM_PARAMETER_PREFIX": SSM_PREFIX,
-        "AUTHAPI_SSM_CACHE_SECONDS": "300",
-        "AUTHAPI_DB_POOL_SIZE": "1",
-        "AUTHAPI_DB_MAX_OVERFLOW": "0",
-        "AUTHAPI_DB_POOL_RECYCLE_SECONDS": "300",
         "AUTHAPI_RATE_LIMIT_LOGIN": UNLIMITED,
         "AUTHAPI_RATE_LIMIT_REGISTER": UNLIMITED,
         "AUTHAPI_RATE_LIMIT_REFRESH": UNLIMITED,
         "AUTHAPI_LOGIN_MAX_FAILURES": UNLIMITED,
-        "POWERTOOLS_SERVICE_NAME": "authapi",
-        "POWERTOOLS_METRICS_NAMESPACE": "authapi",
-        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
         "AWS_ENDPOINT_URL_SSM": ssm_endpoint,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "BENCH_ACCESS_TOKEN": token,
@@ -365,7 +350,7 @@ def cold_starts(variants: list[Variant], env: dict[str, str], repeat: int) -> di
                 }
             )
         print(f"bench: cold starts, round {round_number}/{repeat}", file=sys.stderr)
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for variant in variants:
         runs = samples[variant.name]
         results[variant.name] = {
@@ -467,6 +452,9 @@ def print_summary(report: dict[str, Any]) -> None:
             f"  {endpoint:<9} {counts['statements']} statements, {counts['round_trips']} round "
             f"trips {counts['by_purpose']}"
         )
+    if report["sizes"] is None:
+        print("\ndeployment size: no .aws-sam/build (make build)")
+        return
     print("\ndeployment size (.aws-sam/build, arm64):")
     for name, artifact in report["sizes"]["artifacts"].items():
         print(
@@ -500,7 +488,7 @@ def main() -> None:
     runner, source = artifact_runner(args.build_dir.resolve(), python313)
     if source["stale"]:
         print("bench: warning: the build differs from functions/authapi (make build-x86)")
-    from authapi.auth.keys import generate_private_key_pem
+    from authapi.key_material import generate_private_key_pem
 
     db = database()
     pem = generate_private_key_pem()
