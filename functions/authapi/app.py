@@ -52,6 +52,14 @@ def build_resources(settings: Settings, *, clock: Clock | None = None) -> Resour
     )
 
 
+# What browsers may send and read, for the app's own CORS answers and API Gateway's (a test holds
+# template.yaml's CorsConfiguration to these): every method a route uses, every header it reads.
+CORS_METHODS = ("GET", "POST", "DELETE")
+CORS_REQUEST_HEADERS = ("authorization", "content-type", "x-request-id")
+CORS_EXPOSED_HEADERS = ("retry-after", "x-request-id")
+CORS_MAX_AGE_SECONDS = 600
+
+
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps each added middleware around the previous ones: add innermost first.
     # Resulting order, outermost first: request id, access log, errors, CORS, GZip, trusted
@@ -60,13 +68,15 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     if settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    if settings.cors_origins:
+    if settings.allowed_origins:
+        # behind API Gateway this never answers: a configured HTTP API ignores the backend's CORS
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_origins=settings.allowed_origins,
+            allow_methods=list(CORS_METHODS),
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            max_age=CORS_MAX_AGE_SECONDS,
         )
     app.add_middleware(ErrorHandlingMiddleware)
     app.add_middleware(AccessLogMiddleware)

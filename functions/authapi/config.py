@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # "iam": a fresh RDS IAM token per new connection instead of a password (RDS Proxy)
     db_auth: Literal["password", "iam"] = "password"
     db_require_tls: bool = False
+    # The database roles the first migration creates: `<prefix>_app` (reads and writes rows) and
+    # `<prefix>_migrator` (owns the schema). One prefix per deployment or test database, since
+    # roles belong to the whole server.
+    db_role_prefix: str = Field(default="authapi", pattern=r"^[a-z][a-z0-9_]{0,40}$")
     aws_region: str | None = Field(
         default=None, validation_alias=AliasChoices("AUTHAPI_AWS_REGION", "AWS_REGION")
     )
@@ -84,8 +88,9 @@ class Settings(BaseSettings):
     rate_limit_register: int = Field(default=10, ge=1)
     rate_limit_refresh: int = Field(default=60, ge=1)
 
-    # HTTP.
-    cors_origins: CommaList = Field(default_factory=list)
+    # HTTP. The browser origins allowed to call the API: API Gateway answers CORS in AWS (the
+    # template fills both from one parameter); the app answers it where it is served itself.
+    allowed_origins: CommaList = Field(default_factory=list)
     trusted_hosts: CommaList = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
@@ -93,7 +98,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
 
-    @field_validator("cors_origins", "trusted_hosts", mode="before")
+    @field_validator("allowed_origins", "trusted_hosts", mode="before")
     @classmethod
     def split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -148,8 +153,8 @@ class Settings(BaseSettings):
         problems = []
         if self.database_url is None:
             problems.append("AUTHAPI_DATABASE_URL is required in production")
-        if "*" in self.cors_origins:
-            problems.append("AUTHAPI_CORS_ORIGINS must list origins, not '*', in production")
+        if "*" in self.allowed_origins:
+            problems.append("AUTHAPI_ALLOWED_ORIGINS must list origins, not '*', in production")
         if self.jwt_private_key is None:
             if self.ssm_parameter_prefix is None:
                 problems.append(

@@ -14,23 +14,34 @@ def data_template() -> Template:
     return load_template("infra/data.yaml")
 
 
-def test_proxy_takes_only_iam_auth_over_tls(data_template: Template) -> None:
+def test_proxy_takes_iam_auth_end_to_end_over_tls(data_template: Template) -> None:
     proxy = data_template["Resources"]["DbProxy"]["Properties"]
     assert proxy["EngineFamily"] == "POSTGRESQL"
     assert proxy["RequireTLS"] is True
-    assert [auth["IAMAuth"] for auth in proxy["Auth"]] == ["REQUIRED"]
-    assert proxy["Auth"][0]["SecretArn"] == {"Ref": "DbSecret"}
+    # clients to the proxy and the proxy to the database: IAM tokens, no stored password
+    assert proxy["DefaultAuthScheme"] == "IAM_AUTH"
+    assert "Auth" not in proxy
+    role = data_template["Resources"]["DbProxyRole"]["Properties"]
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "rds-db:connect"
+    users = [resource["Fn::Sub"].rsplit("/", 1)[1] for resource in statement["Resource"]]
+    assert users == ["${DbRolePrefix}_app", "${DbRolePrefix}_migrator"]
 
 
-def test_database_is_encrypted_private_and_uses_the_proxy_secret(data_template: Template) -> None:
+def test_database_is_encrypted_private_and_its_master_password_managed(
+    data_template: Template,
+) -> None:
     cluster = data_template["Resources"]["DbCluster"]
-    assert cluster["Properties"]["StorageEncrypted"] is True
+    properties = cluster["Properties"]
+    assert properties["StorageEncrypted"] is True
     assert cluster["DeletionPolicy"] == "Snapshot"
-    assert "DbSecret" in cluster["Properties"]["MasterUserPassword"]["Fn::Sub"]
+    assert properties["EnableIAMDatabaseAuthentication"] is True
+    # RDS keeps and rotates the master password; no template, parameter or function holds it
+    assert properties["ManageMasterUserPassword"] is True
+    assert "MasterUserPassword" not in properties
+    assert not resources(data_template, "AWS::SecretsManager::Secret")
     for instance in resources(data_template, "AWS::RDS::DBInstance").values():
         assert instance["Properties"]["PubliclyAccessible"] is False
-    secret = data_template["Resources"]["DbSecret"]["Properties"]["GenerateSecretString"]
-    assert secret["GenerateStringKey"] == "password"
 
 
 def test_proxy_resource_id_is_cut_from_the_proxy_arn(data_template: Template) -> None:
@@ -59,11 +70,32 @@ def test_postgres_reachable_only_lambda_to_proxy_to_database(data_template: Temp
         assert "SecurityGroupIngress" not in group["Properties"]
 
 
-def test_lambdas_reach_ssm_and_kms_without_a_nat(data_template: Template) -> None:
+def test_lambdas_reach_ssm_without_a_nat(data_template: Template) -> None:
+    # SSM decrypts SecureStrings with KMS itself: nothing here calls KMS, so no KMS endpoint
     endpoints = resources(data_template, "AWS::EC2::VPCEndpoint").values()
     services = {endpoint["Properties"]["ServiceName"]["Fn::Sub"] for endpoint in endpoints}
-    assert services == {"com.amazonaws.${AWS::Region}.ssm", "com.amazonaws.${AWS::Region}.kms"}
+    assert services == {"com.amazonaws.${AWS::Region}.ssm"}
     for endpoint in endpoints:
         assert endpoint["Properties"]["PrivateDnsEnabled"] is True
     assert not resources(data_template, "AWS::EC2::NatGateway")
     assert not resources(data_template, "AWS::EC2::InternetGateway")
+
+
+def test_every_security_group_states_its_egress(data_template: Template) -> None:
+    # without SecurityGroupEgress a group keeps the default allow-all, whatever rules sit beside it
+    for name, group in resources(data_template, "AWS::EC2::SecurityGroup").items():
+        (placeholder,) = group["Properties"]["SecurityGroupEgress"]
+        assert placeholder["CidrIp"] == "127.0.0.1/32", name
+    egress = {
+        (
+            rule["Properties"]["GroupId"]["Fn::GetAtt"][0],
+            rule["Properties"]["DestinationSecurityGroupId"]["Fn::GetAtt"][0],
+            rule["Properties"]["FromPort"],
+        )
+        for rule in resources(data_template, "AWS::EC2::SecurityGroupEgress").values()
+    }
+    assert egress == {
+        ("LambdaSecurityGroup", "ProxySecurityGroup", 5432),
+        ("LambdaSecurityGroup", "EndpointSecurityGroup", 443),
+        ("ProxySecurityGroup", "DbSecurityGroup", 5432),
+    }

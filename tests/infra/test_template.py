@@ -17,6 +17,8 @@ LITERAL_ENVIRONMENT = {
     "AUTHAPI_ENVIRONMENT": "production",
     "AUTHAPI_DB_AUTH": "iam",
     "AUTHAPI_DB_REQUIRE_TLS": "true",
+    "AUTHAPI_DB_CONNECT_TIMEOUT_SECONDS": "3",
+    "AUTHAPI_DB_COMMAND_TIMEOUT_SECONDS": "5",
     "AUTHAPI_DB_POOL_SIZE": "1",
     "AUTHAPI_DB_MAX_OVERFLOW": "0",
     "AUTHAPI_DB_POOL_RECYCLE_SECONDS": "300",
@@ -26,14 +28,18 @@ LITERAL_ENVIRONMENT = {
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
 }
 PARAMETER_ENVIRONMENT = {
-    "AUTHAPI_DATABASE_URL": {"Fn::Sub": "postgresql://${DbUser}@${DbProxyEndpoint}:5432/${DbName}"},
+    "AUTHAPI_ALLOWED_ORIGINS": {"Ref": "CorsAllowOrigins"},
+    "AUTHAPI_DB_ROLE_PREFIX": {"Ref": "DbRolePrefix"},
     "AUTHAPI_SSM_PARAMETER_PREFIX": {"Fn::Sub": "/authapi/${Env}/"},
     "AUTHAPI_JWT_ISSUER": {"Ref": "Issuer"},
     "AUTHAPI_JWT_AUDIENCE": {"Ref": "Audience"},
     "AUTHAPI_LOG_LEVEL": {"Ref": "LogLevel"},
 }
 
-RUNTIME_STATEMENTS = [
+# each function connects as its own database role: the API may touch rows, only migrations DDL
+DATABASE_ROLE = {"ApiFunction": "app", "MigrateFunction": "migrator"}
+
+API_STATEMENTS = [
     {
         "Sid": "ReadOwnParameters",
         "Effect": "Allow",
@@ -58,10 +64,31 @@ RUNTIME_STATEMENTS = [
         "Action": "rds-db:connect",
         "Resource": {
             "Fn::Sub": "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}"
-            ":dbuser:${DbProxyResourceId}/${DbUser}"
+            ":dbuser:${DbProxyResourceId}/${DbRolePrefix}_app"
         },
     },
 ]
+MIGRATE_STATEMENTS = [
+    {
+        "Sid": "ConnectThroughProxyAsMigrator",
+        "Effect": "Allow",
+        "Action": "rds-db:connect",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}"
+            ":dbuser:${DbProxyResourceId}/${DbRolePrefix}_migrator"
+        },
+    },
+    {
+        "Sid": "ReportTheHookResult",
+        "Effect": "Allow",
+        "Action": "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}"
+            ":deploymentgroup:${ServerlessDeploymentApplication}/*"
+        },
+    },
+]
+STATEMENTS = {"ApiFunction": API_STATEMENTS, "MigrateFunction": MIGRATE_STATEMENTS}
 # the only managed policies: ENIs in the VPC plus logs, and X-Ray segments
 MANAGED_POLICIES = [
     {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/" + name}
@@ -111,7 +138,7 @@ def test_handlers_and_timeouts(template: Template) -> None:
     migrate = function_properties(template, "MigrateFunction")
     assert api["Handler"] == "authapi.handlers.api.handler"
     assert migrate["Handler"] == "authapi.handlers.migrate.handler"
-    assert "Events" not in migrate, "the migrate function is invoked by hand, never by the API"
+    assert "Events" not in migrate, "the migrate function runs as a deploy hook, never for the API"
     assert migrate["Timeout"] > api["Timeout"]
     # API Gateway's integration timeout must outlast the function, or clients see 503s for work done
     assert api["Events"]["Http"]["Properties"]["TimeoutInMillis"] > api["Timeout"] * 1000
@@ -129,19 +156,15 @@ def test_layer_builds_python313_arm64_from_layers_dir(template: Template) -> Non
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_environment_is_exactly_the_app_contract(template: Template, name: str) -> None:
     variables = function_properties(template, name)["Environment"]["Variables"]
-    assert variables == {**LITERAL_ENVIRONMENT, **PARAMETER_ENVIRONMENT}
-
-
-def test_cors_is_left_to_api_gateway(template: Template) -> None:
-    # the app's CORS middleware stays off in AWS; the API answers preflights from the parameter
-    for name in FUNCTIONS:
-        assert (
-            "AUTHAPI_CORS_ORIGINS"
-            not in function_properties(template, name)["Environment"]["Variables"]
-        )
-    cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
-    assert cors["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsAllowOrigins"}]}
-    assert cors["AllowCredentials"] is False
+    role = DATABASE_ROLE[name]
+    database_url = {
+        "Fn::Sub": f"postgresql://${{DbRolePrefix}}_{role}@${{DbProxyEndpoint}}:5432/${{DbName}}"
+    }
+    assert variables == {
+        **LITERAL_ENVIRONMENT,
+        **PARAMETER_ENVIRONMENT,
+        "AUTHAPI_DATABASE_URL": database_url,
+    }
 
 
 def test_pool_recycles_before_the_proxy_drops_idle_clients(data_template: Template) -> None:
@@ -150,12 +173,12 @@ def test_pool_recycles_before_the_proxy_drops_idle_clients(data_template: Templa
     assert recycle < proxy["IdleClientTimeout"]
 
 
-def test_both_functions_use_the_one_scoped_role(template: Template) -> None:
-    for name in FUNCTIONS:
-        properties = function_properties(template, name)
-        assert properties["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
-        assert "Policies" not in properties, "SAM policies would add grants next to the role's"
-    role = template["Resources"]["FunctionRole"]["Properties"]
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_has_its_own_scoped_role(template: Template, name: str) -> None:
+    properties = function_properties(template, name)
+    assert properties["Role"] == {"Fn::GetAtt": [f"{name}Role", "Arn"]}
+    assert "Policies" not in properties, "SAM policies would add grants next to the role's"
+    role = template["Resources"][f"{name}Role"]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Effect": "Allow",
@@ -165,7 +188,7 @@ def test_both_functions_use_the_one_scoped_role(template: Template) -> None:
     ]
     assert role["ManagedPolicyArns"] == MANAGED_POLICIES
     assert [policy["PolicyDocument"]["Statement"] for policy in role["Policies"]] == [
-        RUNTIME_STATEMENTS
+        STATEMENTS[name]
     ]
 
 

@@ -28,13 +28,13 @@ def test_defaults_follow_the_seed() -> None:
 
 
 def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AUTHAPI_CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("AUTHAPI_ALLOWED_ORIGINS", "https://a.example, https://b.example")
     monkeypatch.setenv("AUTHAPI_ACCESS_TOKEN_TTL_SECONDS", "600")
     monkeypatch.setenv("AUTHAPI_DATABASE_URL", DB)
 
     settings = Settings()
 
-    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.allowed_origins == ["https://a.example", "https://b.example"]
     assert settings.access_token_ttl_seconds == 600
     assert settings.database_url is not None
     assert settings.database_url.get_secret_value() == "postgresql+asyncpg://app@db.internal/auth"
@@ -53,11 +53,11 @@ def test_other_database_schemes_are_refused() -> None:
 
 def test_production_refuses_missing_settings_and_names_them() -> None:
     with pytest.raises(ValidationError) as error:
-        Settings(environment="production", cors_origins=["*"])
+        Settings(environment="production", allowed_origins=["*"])
     message = str(error.value)
     assert "AUTHAPI_DATABASE_URL" in message
     assert "AUTHAPI_JWT_PRIVATE_KEY" in message
-    assert "AUTHAPI_CORS_ORIGINS" in message
+    assert "AUTHAPI_ALLOWED_ORIGINS" in message
 
 
 def test_production_refuses_a_weak_key() -> None:
@@ -80,7 +80,7 @@ def test_production_accepts_a_complete_configuration() -> None:
         environment="production",
         database_url=DB,
         jwt_private_key=generate_private_key_pem(),
-        cors_origins=["https://app.example"],
+        allowed_origins=["https://app.example"],
     )
     assert not settings.docs_enabled
     assert settings.effective_log_format == "json"

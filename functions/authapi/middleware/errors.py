@@ -54,6 +54,7 @@ class ErrorHandlingMiddleware(HttpMiddleware):
         except Exception as error:
             if is_database_unavailable(error):
                 logger.warning("database unavailable", extra={"error": type(error).__name__})
+                metrics.count(metrics.DATABASE_UNAVAILABLE)
                 problem: AuthApiError = DatabaseUnavailableError()
             else:
                 logger.exception("unhandled error")

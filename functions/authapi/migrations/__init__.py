@@ -8,17 +8,26 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authapi.migrations.roles import app_grants_sql
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent
+DEFAULT_ROLE_PREFIX = "authapi"
+# any constant, the same for every run: two migrations of one database never interleave (a retried
+# hook, an operator's manual run) - the second waits, then finds nothing left to do
+_MIGRATION_LOCK_KEY = 0x61757468617069  # "authapi"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(
+    connection: Connection | None = None, *, role_prefix: str = DEFAULT_ROLE_PREFIX
+) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # dated file names sort in the order they were written
     config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    config.attributes["role_prefix"] = role_prefix
     if connection is not None:
         config.attributes["connection"] = connection
     return config
@@ -28,11 +37,19 @@ def head_revisions() -> tuple[str, ...]:
     return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-async def upgrade_to_head(engine: AsyncEngine) -> tuple[str, ...]:
-    """Apply every pending migration in one transaction; return the revisions now applied."""
+async def upgrade_to_head(
+    engine: AsyncEngine, *, role_prefix: str = DEFAULT_ROLE_PREFIX
+) -> tuple[str, ...]:
+    """Apply every pending migration in one transaction; return the revisions now applied.
+
+    Then grant the app role its rights on every table, new ones included; nothing else does.
+    """
 
     def upgrade(connection: Connection) -> tuple[str, ...]:
-        command.upgrade(alembic_config(connection), "head")
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        command.upgrade(alembic_config(connection, role_prefix=role_prefix), "head")
+        for grant in app_grants_sql(role_prefix):
+            connection.exec_driver_sql(grant)
         return tuple(MigrationContext.configure(connection).get_current_heads())
 
     async with engine.begin() as connection:

@@ -40,6 +40,8 @@ async def run_with_own_engine() -> None:
 if context.is_offline_mode():
     raise SystemExit("offline (--sql) migrations are not supported; run against a database")
 
+# the `alembic` command line passes no prefix: the service's settings say which roles it runs as
+context.config.attributes.setdefault("role_prefix", get_settings().db_role_prefix)
 shared_connection = context.config.attributes.get("connection")
 if shared_connection is not None:
     run_on(shared_connection)

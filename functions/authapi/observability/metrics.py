@@ -16,6 +16,8 @@ REFRESH_TOKEN_REUSED = "RefreshTokenReused"
 LOGOUT = "Logout"
 TOO_MANY_ATTEMPTS = "TooManyAttempts"  # a 429: an IP over its rate limit, or a locked account
 UNHANDLED_ERROR = "UnhandledError"
+# a 503 database_unavailable: handled, so no Lambda error, and too rare for a 5xx rate to notice
+DATABASE_UNAVAILABLE = "DatabaseUnavailable"
 
 BUSINESS_METRICS = (
     USER_REGISTERED,
@@ -26,6 +28,7 @@ BUSINESS_METRICS = (
     LOGOUT,
     TOO_MANY_ATTEMPTS,
     UNHANDLED_ERROR,
+    DATABASE_UNAVAILABLE,
 )
 
 MetricSink = Callable[[str], None]

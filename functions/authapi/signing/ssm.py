@@ -30,6 +30,13 @@ SIGNING_KEY_PARAMETER = "jwt/signing-key"
 RETIRED_KEYS_PARAMETER = "jwt/retired-public-keys"
 NO_RETIRED_KEYS = "none"  # SSM refuses empty values
 RETRY_AFTER_FAILURE_SECONDS = 30.0
+# Short timeouts: a slow SSM costs a request seconds, never the whole function timeout. The
+# worst case (every attempt timing out) must leave the database its time inside the function's
+# 15 s, so the client gets our 503 and not a Lambda timeout (tests/infra holds the template to it).
+SSM_CONNECT_TIMEOUT_SECONDS = 1
+SSM_READ_TIMEOUT_SECONDS = 2
+SSM_MAX_ATTEMPTS = 2
+SSM_WORST_CASE_SECONDS = SSM_MAX_ATTEMPTS * (SSM_CONNECT_TIMEOUT_SECONDS + SSM_READ_TIMEOUT_SECONDS)
 # a token signed with an unknown key makes us re-read SSM early, at most this often: a rotated
 # key is accepted everywhere at once, and forged `kid`s cannot turn into a flood of SSM calls
 MIN_SECONDS_BETWEEN_RELOADS = 30.0
@@ -92,9 +99,10 @@ class SsmKeyProvider:
             from aws_lambda_powertools.utilities.parameters import SSMProvider
             from botocore.config import Config
 
-            # short timeouts: a slow SSM should cost a request seconds, not the whole Lambda timeout
             config = Config(
-                connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"}
+                connect_timeout=SSM_CONNECT_TIMEOUT_SECONDS,
+                read_timeout=SSM_READ_TIMEOUT_SECONDS,
+                retries={"max_attempts": SSM_MAX_ATTEMPTS, "mode": "standard"},
             )
             self._provider = SSMProvider(boto_config=config)
         values = self._provider.get_parameters_by_name(

@@ -1,0 +1,243 @@
+"""What CloudFormation receives for each samconfig environment: template.yaml after the SAM
+transform, checked resource by resource, and the data stack with each environment's parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from authapi.app import (
+    CORS_EXPOSED_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+    CORS_METHODS,
+    CORS_REQUEST_HEADERS,
+    create_app,
+)
+from authapi.config import Settings
+from authapi.signing.ssm import SSM_WORST_CASE_SECONDS
+from tests.infra.cfn import load_template
+from tests.support.sam import (
+    NO_VALUE,
+    Template,
+    app_environments,
+    condition,
+    data_environments,
+    deploy_parameters,
+    parameter_values,
+    resolve,
+    transformed_template,
+)
+
+pytestmark = pytest.mark.infra
+
+APP_ENVIRONMENTS = app_environments()
+DATA_ENVIRONMENTS = data_environments()
+
+
+def test_samconfig_has_the_environments_these_tests_cover() -> None:
+    assert set(APP_ENVIRONMENTS) == {"dev", "prod"}
+    assert set(DATA_ENVIRONMENTS) == {"data-dev", "data-prod"}
+
+
+@pytest.fixture(scope="module", params=APP_ENVIRONMENTS)
+def deployed(request: pytest.FixtureRequest) -> tuple[Template, dict[str, str]]:
+    """(the transformed template, every parameter's value) for one environment."""
+    parameters = deploy_parameters(request.param)
+    template = transformed_template(parameters)
+    return template, parameter_values(template, parameters)
+
+
+def _resources_of_type(template: Template, kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _function(template: Template, name: str) -> dict[str, Any]:
+    resource = template["Resources"][name]
+    assert resource["Type"] == "AWS::Lambda::Function"
+    properties: dict[str, Any] = resource["Properties"]
+    return properties
+
+
+def _cors(template: Template, values: dict[str, str]) -> Any:
+    body = template["Resources"]["HttpApi"]["Properties"]["Body"]
+    return resolve(body.get("x-amazon-apigateway-cors", NO_VALUE), template, values)
+
+
+# 1. CORS
+
+
+def test_api_gateway_answers_cors_with_every_setting(
+    deployed: tuple[Template, dict[str, str]],
+) -> None:
+    template, values = deployed
+    assert _cors(template, values) == {
+        "allowOrigins": values["CorsAllowOrigins"].split(","),
+        "allowMethods": [*CORS_METHODS, "OPTIONS"],
+        "allowHeaders": list(CORS_REQUEST_HEADERS),
+        "exposeHeaders": list(CORS_EXPOSED_HEADERS),
+        "allowCredentials": False,
+        "maxAge": CORS_MAX_AGE_SECONDS,
+    }
+
+
+def test_cors_allows_every_method_the_app_routes() -> None:
+    routed = {
+        method
+        for route in create_app(Settings(environment="test")).routes
+        for method in getattr(route, "methods", ())
+    } - {"HEAD"}
+    assert routed <= set(CORS_METHODS)
+
+
+def test_no_origins_means_no_cors_at_all() -> None:
+    parameters = {**deploy_parameters("dev"), "CorsAllowOrigins": ""}
+    template = transformed_template(parameters)
+    assert _cors(template, parameter_values(template, parameters)) is NO_VALUE
+
+
+def test_the_app_gets_the_origins_api_gateway_allows(
+    deployed: tuple[Template, dict[str, str]],
+) -> None:
+    template, values = deployed
+    for name in ("ApiFunction", "MigrateFunction"):
+        variables = _function(template, name)["Environment"]["Variables"]
+        assert (
+            resolve(variables["AUTHAPI_ALLOWED_ORIGINS"], template, values)
+            == (values["CorsAllowOrigins"])
+        )
+
+
+# 2. migrations before traffic
+
+
+def test_the_api_alias_moves_only_after_the_migrate_hook(
+    deployed: tuple[Template, dict[str, str]],
+) -> None:
+    template, _ = deployed
+    alias = template["Resources"]["ApiFunctionAliaslive"]
+    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert update["BeforeAllowTrafficHook"] == {"Ref": "MigrateFunction"}
+    (group_name,) = _resources_of_type(template, "AWS::CodeDeploy::DeploymentGroup")
+    assert update["DeploymentGroupName"] == {"Ref": group_name}
+    # the API invokes the alias CodeDeploy moves, never $LATEST
+    integration = template["Resources"]["HttpApi"]["Properties"]["Body"]["paths"]["/$default"][
+        "x-amazon-apigateway-any-method"
+    ]["x-amazon-apigateway-integration"]
+    assert "ApiFunctionAliaslive" in str(integration["uri"])
+
+
+def test_a_migration_never_runs_twice_for_one_deploy(
+    deployed: tuple[Template, dict[str, str]],
+) -> None:
+    template, _ = deployed
+    # CodeDeploy invokes the hook asynchronously: Lambda's own retries would start a second run
+    configs = [
+        config["Properties"]
+        for config in _resources_of_type(template, "AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == {"Ref": "MigrateFunction"}
+    ]
+    assert [config["MaximumRetryAttempts"] for config in configs] == [0]
+    migrate = _function(template, "MigrateFunction")
+    # the prefix SAM's CodeDeploy role may invoke as a lifecycle hook
+    assert migrate["FunctionName"]["Fn::Sub"].startswith("CodeDeployHook_")
+    assert "ApiFunction" not in str(migrate.get("Environment"))
+
+
+# 3. each function as its own database role
+
+
+@pytest.mark.parametrize(
+    ("function", "role"), [("ApiFunction", "app"), ("MigrateFunction", "migrator")]
+)
+def test_each_function_connects_as_its_own_database_role_only(
+    deployed: tuple[Template, dict[str, str]], function: str, role: str
+) -> None:
+    template, _ = deployed
+    properties = _function(template, function)
+    url = properties["Environment"]["Variables"]["AUTHAPI_DATABASE_URL"]["Fn::Sub"]
+    assert url.startswith(f"postgresql://${{DbRolePrefix}}_{role}@")
+    role_name = properties["Role"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for policy in template["Resources"][role_name]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    connects = [s["Resource"]["Fn::Sub"] for s in statements if s["Action"] == "rds-db:connect"]
+    assert connects == [
+        "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}"
+        f":dbuser:${{DbProxyResourceId}}/${{DbRolePrefix}}_{role}"
+    ]
+
+
+def test_the_two_functions_do_not_share_a_role(deployed: tuple[Template, dict[str, str]]) -> None:
+    template, _ = deployed
+    roles = {
+        _function(template, name)["Role"]["Fn::GetAtt"][0]
+        for name in ("ApiFunction", "MigrateFunction")
+    }
+    assert len(roles) == 2
+
+
+# 5. alarms that notify someone, and fire when they should
+
+
+def test_prod_cannot_deploy_without_an_alarm_email() -> None:
+    template = load_template("template.yaml")
+    (rule,) = template["Rules"].values()
+    for env, refused in (("dev", False), ("prod", True)):
+        values = parameter_values(template, deploy_parameters(env))
+        applies = resolve(rule["RuleCondition"], template, values)
+        holds = all(resolve(a["Assert"], template, values) for a in rule["Assertions"])
+        assert (applies and not holds) is refused, env
+        with_email = {**values, "AlarmEmail": "ops@example.com"}
+        assert all(resolve(a["Assert"], template, with_email) for a in rule["Assertions"])
+
+
+def test_alarms_reach_the_topic_and_the_email(deployed: tuple[Template, dict[str, str]]) -> None:
+    template, values = deployed
+    alarms = _resources_of_type(template, "AWS::CloudWatch::Alarm")
+    assert {"Api5xxCountAlarm", "DatabaseUnavailableAlarm", "ApiLatencyP99Alarm"} <= set(alarms)
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert condition(template, subscription["Condition"], {**values, "AlarmEmail": "a@b.example"})
+
+
+def test_a_request_fits_the_function_timeout(deployed: tuple[Template, dict[str, str]]) -> None:
+    # SSM's worst case, then a new connection and one statement: still our 503, not a timeout
+    template, _ = deployed
+    api = _function(template, "ApiFunction")
+    variables = api["Environment"]["Variables"]
+    connect = float(variables["AUTHAPI_DB_CONNECT_TIMEOUT_SECONDS"])
+    command = float(variables["AUTHAPI_DB_COMMAND_TIMEOUT_SECONDS"])
+    assert SSM_WORST_CASE_SECONDS + connect + command < api["Timeout"]
+    data = load_template("infra/data.yaml")
+    pool = data["Resources"]["DbProxyTargetGroup"]["Properties"]["ConnectionPoolConfigurationInfo"]
+    # a proxy still waiting for a database connection answers before our statement gives up
+    assert pool["ConnectionBorrowTimeout"] <= command
+
+
+# 4 and 5: the data stack, with each environment's parameters
+
+
+@pytest.mark.parametrize("env", DATA_ENVIRONMENTS)
+def test_each_environment_names_an_engine_version(env: str) -> None:
+    template = load_template("infra/data.yaml")
+    declared = template["Parameters"]["EngineVersion"]
+    assert "Default" not in declared, "a default goes stale: each environment names its version"
+    parameters = deploy_parameters(env)
+    assert re.fullmatch(declared["AllowedPattern"], parameters["EngineVersion"])
+    assert set(parameters) <= set(template["Parameters"])
+    assert parameters["Env"] == env.removeprefix("data-")
+
+
+def test_each_data_environment_has_its_own_network() -> None:
+    cidrs = {
+        parameter_values(load_template("infra/data.yaml"), deploy_parameters(env))["VpcCidr"]
+        for env in DATA_ENVIRONMENTS
+    }
+    assert len(cidrs) == len(DATA_ENVIRONMENTS)
