@@ -1,71 +1,48 @@
-"""Shared fixtures: one real PostgreSQL database per test session, migrated to head."""
+"""Fixtures every tier may use: the session's database, settings, app and client; AWS stand-ins.
+
+Helpers live in `tests/support/`; conftest files only register fixtures.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
-import asyncpg
-import httpx
+import boto3
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
+from moto import mock_aws
 
 from authapi.app import create_app
-from authapi.auth.keys import generate_private_key_pem
 from authapi.config import Settings
-from devtools.embedded_postgres import (
-    EmbeddedPostgres,
-    migrate_database,
-    recreate_database,
-    start_embedded_postgres,
+from authapi.handlers.lambda_app import LambdaApp, build_lambda_app
+from authapi.key_material import generate_private_key_pem
+from authapi.observability import metrics as business_metrics
+from authapi.resources import app_resources
+from tests.support.accounts import Account, register
+from tests.support.aws import (
+    AWS_ENVIRONMENT,
+    REGION,
+    MakeLambda,
+    SsmEndpoint,
+    lambda_process_environment,
+    lambda_settings,
+    put_signing_key,
 )
-from tests.faults.pgbouncer import through_pgbouncer_if_requested
-from tests.support import (
-    Account,
-    ScratchDatabase,
-    client_for,
-    make_settings,
-    private_pgdata,
-    register,
-)
+from tests.support.db import ScratchDatabase, scratch_database
+from tests.support.http import ApiClient
+from tests.support.settings import ONE_CONNECTION, make_settings
 
-
-async def _drop_database(admin_dsn: str, name: str) -> None:
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 
 @pytest.fixture(scope="session")
 def test_database() -> Iterator[ScratchDatabase]:
-    """AUTHAPI_TEST_DATABASE_URL's server when set, else an embedded one; a fresh database in it.
-
-    With AUTHAPI_TEST_VIA_PGBOUNCER=1 the app reaches it through a transaction-pooling PgBouncer
-    (migrations and tests that look under the app go direct).
-    """
-    name = f"authapi_test_{uuid.uuid4().hex[:12]}"
-    configured = os.environ.get("AUTHAPI_TEST_DATABASE_URL")
-    server: EmbeddedPostgres | None = None
-    if configured:
-        admin = make_url(configured).set(drivername="postgresql")
-    else:
-        server = start_embedded_postgres(private_pgdata(), cleanup="delete")
-        admin = make_url(server.dsn())
-    admin_dsn = admin.render_as_string(hide_password=False)
-    asyncio.run(recreate_database(admin_dsn, name))
-    url = admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-        hide_password=False
-    )
-    asyncio.run(migrate_database(url))
-    with through_pgbouncer_if_requested(url) as app_url:
-        yield ScratchDatabase(url=app_url, server=server, direct_url=url)
-    asyncio.run(_drop_database(admin_dsn, name))
+    """This session's own migrated database (`tests.support.db.scratch_database`)."""
+    with scratch_database() as database:
+        yield database
 
 
 @pytest.fixture(scope="session")
@@ -75,24 +52,25 @@ def signing_key_pem() -> str:
 
 @pytest.fixture(scope="session")
 def settings(test_database: ScratchDatabase, signing_key_pem: str) -> Settings:
-    return make_settings(test_database, signing_key_pem)
+    # one connection, as in Lambda: a request that needed two would wait for itself
+    return make_settings(test_database, signing_key_pem, **ONE_CONNECTION)
 
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     yield application
-    await application.state.resources.database.dispose()
+    await app_resources(application).aclose()
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as http:
-        yield http
+async def client(app: FastAPI) -> AsyncIterator[ApiClient]:
+    async with ApiClient.asgi(app) as client:
+        yield client
 
 
 @pytest.fixture
-async def account(client: httpx.AsyncClient) -> Account:
+async def account(client: ApiClient) -> Account:
     return await register(client)
 
 
@@ -108,6 +86,59 @@ def hash_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(PasswordHasher, "verify", spy)
     return checked
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials moto accepts, so botocore never looks for real ones."""
+    for name, value in AWS_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def ssm(aws_credentials: None) -> Iterator[SSMClient]:
+    """moto's SSM inside this process, empty."""
+    with mock_aws():
+        yield boto3.client("ssm", region_name=REGION)
+
+
+@pytest.fixture
+def ssm_with_key(ssm: SSMClient) -> SSMClient:
+    put_signing_key(ssm, generate_private_key_pem())
+    return ssm
+
+
+@pytest.fixture
+def ssm_endpoint(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SsmEndpoint]:
+    """moto's SSM on a local port the app's botocore reaches over HTTP, holding a signing key."""
+    endpoint = SsmEndpoint()
+    endpoint.up()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", endpoint.url)
+    put_signing_key(endpoint.client(), generate_private_key_pem())
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture
+def make_lambda(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MakeLambda]:
+    """Build handlers as Lambda does at cold start, with the template's environment, on the
+    session's database unless told another; release their connections afterwards."""
+    for name, value in lambda_process_environment().items():
+        monkeypatch.setenv(name, value)
+    built: list[LambdaApp] = []
+
+    def make(database: ScratchDatabase | None = None, **overrides: object) -> LambdaApp:
+        database = database or request.getfixturevalue("test_database")
+        built.append(build_lambda_app(lambda_settings(database, **overrides)))
+        return built[-1]
+
+    yield make
+    for lambda_app in built:
+        lambda_app.close()
+    # a Lambda app installs a process-wide sink for business metrics: later tests must not feed it
+    business_metrics.install_sink(None)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -6,31 +6,22 @@ Every test runs against the ASGI app and against the Lambda handler with Lambda'
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
-import jwt
 import pytest
 
 from authapi.app import create_app
-from authapi.handlers.lambda_app import build_lambda_app
-from tests.aws_lambda.conftest import lambda_settings
-from tests.faults.support import (
-    Api,
-    AsgiApi,
-    DedicatedDatabase,
-    LambdaApi,
-    PrivateLoop,
-    assert_database_unavailable,
-    dedicated_database,
-    register,
-    wait_until,
-)
-from tests.support import STRONG_PASSWORD, make_settings, unique_email
+from tests.support.accounts import STRONG_PASSWORD, register, unique_email
+from tests.support.aws import MakeLambda
+from tests.support.db import DedicatedDatabase, dedicated_database
+from tests.support.http import SyncApiClient
+from tests.support.logs import log_records
+from tests.support.loops import BackgroundLoop, wait_until
+from tests.support.problems import assert_database_unavailable
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.faults
 
@@ -54,21 +45,19 @@ def _server_running_again(database: DedicatedDatabase) -> Iterator[None]:
 
 @pytest.fixture(params=["asgi", "lambda"])
 def api(
-    request: pytest.FixtureRequest, database: DedicatedDatabase, signing_key_pem: str
-) -> Iterator[Api]:
-    app: Api
+    request: pytest.FixtureRequest,
+    database: DedicatedDatabase,
+    signing_key_pem: str,
+    make_lambda: MakeLambda,
+) -> Iterator[SyncApiClient]:
     if request.param == "asgi":
-        app = AsgiApi(create_app(make_settings(database.scratch(), signing_key_pem)))
+        api = SyncApiClient.asgi(create_app(make_settings(database.scratch(), signing_key_pem)))
     else:
-        request.getfixturevalue("in_process_ssm_with_key")
-        # pool_size=1, max_overflow=0: the one connection a Lambda environment keeps
-        app = LambdaApi(build_lambda_app(lambda_settings(database.scratch())))
-    yield app
-    app.close()
-
-
-def _log_lines(output: str) -> list[dict[str, object]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        request.getfixturevalue("ssm_with_key")
+        # the template's pool_size=1, max_overflow=0: the one connection a Lambda environment keeps
+        api = SyncApiClient.aws_lambda(make_lambda(database.scratch()))
+    yield api
+    api.close()
 
 
 def _measured(request: pytest.FixtureRequest, record_property: RecordProperty, line: str) -> None:
@@ -77,14 +66,14 @@ def _measured(request: pytest.FixtureRequest, record_property: RecordProperty, l
 
 
 def test_every_route_answers_503_while_down_and_the_next_request_after_succeeds(
-    api: Api,
+    api: SyncApiClient,
     database: DedicatedDatabase,
     capsys: pytest.CaptureFixture[str],
     request: pytest.FixtureRequest,
     record_property: RecordProperty,
 ) -> None:
     account = register(api)
-    assert api.call("GET", "/health").status == 200
+    assert api.get("/health").status == 200
     capsys.readouterr()
 
     database.server.stop()
@@ -92,24 +81,24 @@ def test_every_route_answers_503_while_down_and_the_next_request_after_succeeds(
     credentials = {"email": account.email, "password": STRONG_PASSWORD}
     started = time.monotonic()
     while_down = {
-        "register": api.call(
-            "POST", "/api/auth/register", {"email": unique_email(), "password": STRONG_PASSWORD}
+        "register": api.post(
+            "/api/auth/register", json={"email": unique_email(), "password": STRONG_PASSWORD}
         ),
-        "login": api.call("POST", "/api/auth/login", credentials),
-        "refresh": api.call(
-            "POST", "/api/auth/refresh-token", {"refresh_token": account.refresh_token}
+        "login": api.post("/api/auth/login", json=credentials),
+        "refresh": api.post(
+            "/api/auth/refresh-token", json={"refresh_token": account.refresh_token}
         ),
-        "me": api.call("GET", "/api/auth/me", token=account.access_token),
-        "logout": api.call("POST", "/api/auth/logout", token=account.access_token),
+        "me": api.get("/api/auth/me", token=account.access_token),
+        "logout": api.post("/api/auth/logout", token=account.access_token),
     }
     answered_in = (time.monotonic() - started) / len(while_down)
     for route, reply in while_down.items():
         assert reply.code == "database_unavailable", route
         assert_database_unavailable(reply)
-    health = api.call("GET", "/health")
+    health = api.get("/health")
     assert health.status == 503
     assert health.body["database"] == "unavailable"
-    logged = _log_lines(capsys.readouterr().out)
+    logged = log_records(capsys.readouterr().out)
     assert [line for line in logged if line["level"] == "ERROR"] == []
     assert not any("exception" in line or "stack_trace" in line for line in logged)
     assert sum(line["message"] == "database unavailable" for line in logged) == len(while_down)
@@ -117,7 +106,7 @@ def test_every_route_answers_503_while_down_and_the_next_request_after_succeeds(
     database.server.start()
 
     started = time.monotonic()
-    first = api.call("GET", "/api/auth/me", token=account.access_token)
+    first = api.get("/api/auth/me", token=account.access_token)
     recovered_in = time.monotonic() - started
     # the very first request after the restart succeeds: no retry loop, no new process
     assert first.status == 200
@@ -127,55 +116,49 @@ def test_every_route_answers_503_while_down_and_the_next_request_after_succeeds(
         f"503 in {answered_in * 1000:.0f} ms on average while down; "
         f"first request after the restart: {first.status} in {recovered_in * 1000:.0f} ms",
     )
-    assert api.call("GET", "/health").body == {"status": "ok", "database": "ok"}
+    assert api.get("/health").body == {"status": "ok", "database": "ok"}
     # nothing the failed requests attempted happened: the refresh token was not spent
     refresh = {"refresh_token": account.refresh_token}
-    assert api.call("POST", "/api/auth/refresh-token", refresh).status == 200
-    assert api.call("POST", "/api/auth/login", credentials).status == 200
+    assert api.post("/api/auth/refresh-token", json=refresh).status == 200
+    assert api.post("/api/auth/login", json=credentials).status == 200
 
 
-def test_a_restart_between_requests_costs_no_request(api: Api, database: DedicatedDatabase) -> None:
+def test_a_restart_between_requests_costs_no_request(
+    api: SyncApiClient, database: DedicatedDatabase
+) -> None:
     account = register(api)  # leaves a pooled connection, which the restart kills
 
     database.server.stop()
     database.server.start()
 
     # pre-ping finds the dead connection and replaces it before the request uses it
-    assert api.call("GET", "/api/auth/me", token=account.access_token).status == 200
+    assert api.get("/api/auth/me", token=account.access_token).status == 200
 
 
-async def _lock_waiters(dsn: str) -> int:
-    connection = await asyncpg.connect(dsn)
-    try:
-        count: int = await connection.fetchval(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return count
-    finally:
-        await connection.close()
+LOCK_WAITERS = (
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
 
 
 def test_a_request_in_flight_when_the_database_stops_gets_503(
-    api: Api,
+    api: SyncApiClient,
     database: DedicatedDatabase,
     request: pytest.FixtureRequest,
     record_property: RecordProperty,
 ) -> None:
     account = register(api)
-    session_id = uuid.UUID(
-        jwt.decode(account.access_token, options={"verify_signature": False})["sid"]
-    )
-    side = PrivateLoop()
+    session_id = account.session_id
+    side = BackgroundLoop()
     holder = side.run(asyncpg.connect(database.dsn))
     side.run(holder.execute("BEGIN"))
     # the logout's UPDATE of this row will wait for our lock: the request is caught mid-transaction
     side.run(holder.execute("SELECT 1 FROM auth_sessions WHERE id = $1 FOR UPDATE", session_id))
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            logout = pool.submit(api.call, "POST", "/api/auth/logout", token=account.access_token)
+            logout = pool.submit(lambda: api.post("/api/auth/logout", token=account.access_token))
             wait_until(
-                lambda: side.run(_lock_waiters(database.dsn)) == 1,
+                lambda: side.run(database.fetchval(LOCK_WAITERS)) == 1,
                 what="the logout to wait for the row lock",
             )
             stopped = time.monotonic()
@@ -194,6 +177,6 @@ def test_a_request_in_flight_when_the_database_stops_gets_503(
     )
     database.server.start()
     # the logout never committed: the session is still live, and logging out again works
-    assert api.call("GET", "/api/auth/me", token=account.access_token).status == 200
-    assert api.call("POST", "/api/auth/logout", token=account.access_token).status == 204
-    assert api.call("GET", "/api/auth/me", token=account.access_token).status == 401
+    assert api.get("/api/auth/me", token=account.access_token).status == 200
+    assert api.post("/api/auth/logout", token=account.access_token).status == 204
+    assert api.get("/api/auth/me", token=account.access_token).status == 401

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from authapi.app import create_app
 from authapi.config import Settings
-from tests.support import client_for
+from tests.support.http import ApiClient, serving
+from tests.support.logs import log_records
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +17,9 @@ SECRET_IN_ERROR = "db-password-Zq9 at /srv/secret/path.py"
 
 
 @pytest.fixture
-def production_app(settings: Settings) -> FastAPI:
-    production = Settings.model_validate(
+async def production(settings: Settings) -> AsyncIterator[ApiClient]:
+    """A client of the app in production mode, with a route that crashes."""
+    production_settings = Settings.model_validate(
         {
             **settings.model_dump(),
             "environment": "production",
@@ -27,36 +27,35 @@ def production_app(settings: Settings) -> FastAPI:
             "jwt_private_key": settings.jwt_private_key,
         }
     )
-    app = create_app(production)
+    app = create_app(production_settings)
 
     async def explode() -> None:
         raise RuntimeError(SECRET_IN_ERROR)
 
     app.add_api_route("/explode", explode)
-    return app
+    async with serving(app) as client:
+        yield client
 
 
-async def test_docs_and_schema_are_off(production_app: FastAPI) -> None:
-    async with client_for(production_app) as client:
-        assert (await client.get("/docs")).status_code == 404
-        assert (await client.get("/openapi.json")).status_code == 404
+async def test_docs_and_schema_are_off(production: ApiClient) -> None:
+    assert (await production.get("/docs")).status == 404
+    assert (await production.get("/openapi.json")).status == 404
 
 
-async def test_docs_are_on_in_development_and_test(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/docs")).status_code == 200
-    assert (await client.get("/openapi.json")).status_code == 200
+async def test_docs_are_on_in_development_and_test(client: ApiClient) -> None:
+    assert (await client.get("/docs")).status == 200
+    assert (await client.get("/openapi.json")).status == 200
 
 
 async def test_a_500_leaks_nothing_and_is_logged_once(
-    production_app: FastAPI, capsys: pytest.CaptureFixture[str]
+    production: ApiClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
-    async with client_for(production_app) as client:
-        response = await client.get("/explode", headers={"X-Request-ID": "boom-1"})
+    response = await production.get("/explode", headers={"X-Request-ID": "boom-1"})
 
-    assert response.status_code == 500
+    assert response.status == 500
     assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
+    body = response.body
     assert body == {
         "type": "urn:authapi:problem:internal_error",
         "title": "Internal server error",
@@ -68,18 +67,15 @@ async def test_a_500_leaks_nothing_and_is_logged_once(
     assert "RuntimeError" not in response.text
     assert "Zq9" not in response.text
 
-    lines = [
-        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
-    ]
-    errors = [line for line in lines if line.get("level") == "ERROR"]
+    errors = [line for line in log_records(capsys.readouterr().out) if line.get("level") == "ERROR"]
     assert len(errors) == 1
     assert errors[0]["request_id"] == "boom-1"
     assert errors[0]["exception_name"] == "RuntimeError"
     assert "explode" in str(errors[0]["exception"])  # the stack trace, for the operator
 
 
-async def test_openapi_documents_bearer_auth_and_problem_codes(client: httpx.AsyncClient) -> None:
-    schema = (await client.get("/openapi.json")).json()
+async def test_openapi_documents_bearer_auth_and_problem_codes(client: ApiClient) -> None:
+    schema = (await client.get("/openapi.json")).body
 
     scheme = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]
     assert scheme["flows"]["password"]["tokenUrl"] == "/api/auth/login"

@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
-import httpx
 import jwt
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 
-from authapi.app import create_app
-from authapi.config import Settings
-from tests.support import Account, client_for
+from tests.support.accounts import Account
+from tests.support.http import ApiClient, ClientWith
 
 pytestmark = pytest.mark.integration
 
 
-async def test_health_reports_database_ok(client: httpx.AsyncClient) -> None:
+async def test_health_reports_database_ok(client: ApiClient) -> None:
     response = await client.get("/health")
 
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.status == 200
+    assert response.body == {"status": "ok", "database": "ok"}
 
 
-async def test_health_reports_unreachable_database(settings: Settings) -> None:
-    unreachable = settings.model_copy(
-        update={"database_url": SecretStr("postgresql+asyncpg://nobody@127.0.0.1:9/none")}
-    )
-    app: FastAPI = create_app(unreachable)
-    async with client_for(app) as client:
+async def test_health_reports_unreachable_database(client_with: ClientWith) -> None:
+    unreachable = SecretStr("postgresql+asyncpg://nobody@127.0.0.1:9/none")
+    async with client_with(database_url=unreachable) as client:
         response = await client.get("/health")
 
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "unavailable"}
+    assert response.status == 503
+    assert response.body == {"status": "unavailable", "database": "unavailable"}
 
 
-async def test_jwks_verifies_issued_tokens(client: httpx.AsyncClient, account: Account) -> None:
+async def test_jwks_verifies_issued_tokens(client: ApiClient, account: Account) -> None:
     response = await client.get("/.well-known/jwks.json")
 
-    assert response.status_code == 200
-    keys = response.json()["keys"]
+    assert response.status == 200
+    keys = response.body["keys"]
     assert len(keys) == 1
     assert keys[0]["kty"] == "RSA"
     assert keys[0]["alg"] == "RS256"

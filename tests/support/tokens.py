@@ -18,8 +18,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from authapi.auth.keys import key_id
 from authapi.config import Settings
+from authapi.signing.keys import key_id
 
 
 def b64url(data: bytes) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import jwt
 import pytest
@@ -14,102 +13,97 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
-from authapi.auth.keys import generate_private_key_pem, key_id, load_private_key
-from authapi.handlers.lambda_app import LambdaApp
-from devtools.lambda_events import json_request, response_json
-from tests.aws_lambda.conftest import invoke, load_event, put_signing_key
-from tests.support import STRONG_PASSWORD, unique_email
+from authapi.key_material import generate_private_key_pem, load_private_key
+from authapi.resources import app_resources
+from authapi.signing.keys import key_id
+from tests.support.accounts import STRONG_PASSWORD, register, unique_email
+from tests.support.aws import (
+    SIGNING_KEY_PARAMETER,
+    MakeLambda,
+    SsmEndpoint,
+    load_event,
+    put_signing_key,
+)
+from tests.support.http import SyncApiClient
+from tests.support.logs import emf_blobs, json_lines, metric_names
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 pytestmark = pytest.mark.aws_lambda
 
-MakeLambda = Callable[..., LambdaApp]
+
+@pytest.fixture
+def api(ssm_with_key: SSMClient, make_lambda: MakeLambda) -> SyncApiClient:
+    """The handler of a fresh execution environment, its keys in SSM."""
+    return SyncApiClient.aws_lambda(make_lambda())
 
 
-def _json_lines(output: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+def _kid(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
 
 
-def _emf_blobs(output: str) -> list[dict[str, Any]]:
-    return [line for line in _json_lines(output) if "_aws" in line]
+def _key_id_of(pem: str) -> str:
+    return key_id(load_private_key(pem).public_key())
 
 
-def _register(lambda_app: LambdaApp, email: str | None = None) -> dict[str, Any]:
-    response = invoke(
-        lambda_app.handler,
-        json_request(
-            "POST",
-            "/api/auth/register",
-            {"email": email or unique_email(), "password": STRONG_PASSWORD},
-        ),
-    )
-    assert response["statusCode"] == 201, response
-    body: dict[str, Any] = response_json(response)
-    return body
-
-
-def test_full_session_through_http_api_events(ssm_with_key: Any, make_lambda: MakeLambda) -> None:
-    lambda_app = make_lambda()
+def test_full_session_through_http_api_events(api: SyncApiClient) -> None:
     email = unique_email()
 
-    registered = invoke(lambda_app.handler, load_event("register.json", email=email))
-    assert registered["statusCode"] == 201
-    login = invoke(lambda_app.handler, load_event("login-form.json", email=email))
-    assert login["statusCode"] == 200
-    tokens = response_json(login)
-    me = invoke(lambda_app.handler, load_event("me.json", access_token=tokens["access_token"]))
-    assert response_json(me)["email"] == email
-    refreshed = invoke(
-        lambda_app.handler, load_event("refresh-token.json", refresh_token=tokens["refresh_token"])
+    registered = api.send_event(load_event("register.json", email=email))
+    assert registered.status == 201
+    login = api.send_event(load_event("login-form.json", email=email))
+    assert login.status == 200
+    tokens = login.body
+    me = api.send_event(load_event("me.json", access_token=tokens["access_token"]))
+    assert me.body["email"] == email
+    refreshed = api.send_event(
+        load_event("refresh-token.json", refresh_token=tokens["refresh_token"])
     )
-    assert refreshed["statusCode"] == 200
-    assert refreshed["headers"]["cache-control"] == "no-store"
-    new_access = response_json(refreshed)["access_token"]
-    logout = invoke(lambda_app.handler, load_event("logout.json", access_token=new_access))
-    assert logout["statusCode"] == 204
-    after = invoke(lambda_app.handler, load_event("me.json", access_token=new_access))
-    assert after["statusCode"] == 401
-    assert after["headers"]["content-type"] == "application/problem+json"
+    assert refreshed.status == 200
+    assert refreshed.headers["cache-control"] == "no-store"
+    new_access = refreshed.body["access_token"]
+    logout = api.send_event(load_event("logout.json", access_token=new_access))
+    assert logout.status == 204
+    after = api.send_event(load_event("me.json", access_token=new_access))
+    assert after.status == 401
+    assert after.headers["content-type"] == "application/problem+json"
 
 
-def test_rest_api_v1_event_with_base64_body(ssm_with_key: Any, make_lambda: MakeLambda) -> None:
-    lambda_app = make_lambda()
+def test_rest_api_v1_event_with_base64_body(api: SyncApiClient) -> None:
     email = unique_email()
 
-    response = invoke(lambda_app.handler, load_event("rest-api-v1-register.json", email=email))
+    response = api.send_event(load_event("rest-api-v1-register.json", email=email))
 
-    assert response["statusCode"] == 201
-    assert response_json(response)["user"]["email"] == email
-    assert response["headers"]["x-request-id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-
-
-def test_function_url_event(ssm_with_key: Any, make_lambda: MakeLambda) -> None:
-    lambda_app = make_lambda()
-    account = _register(lambda_app)
-
-    response = invoke(
-        lambda_app.handler, load_event("function-url-me.json", access_token=account["access_token"])
-    )
-
-    assert response["statusCode"] == 200
-    assert response_json(response)["id"] == account["user"]["id"]
-    assert response["headers"]["x-request-id"] == "5a3f0c2e-6a1b-4d8e-9f10-1234567890ab"
+    assert response.status == 201
+    assert response.body["user"]["email"] == email
+    assert response.headers["x-request-id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 
 
-def test_alb_event(ssm_with_key: Any, make_lambda: MakeLambda) -> None:
-    lambda_app = make_lambda()
+def test_function_url_event(api: SyncApiClient) -> None:
+    account = register(api)
 
-    response = invoke(lambda_app.handler, load_event("alb-health.json"))
+    response = api.send_event(load_event("function-url-me.json", access_token=account.access_token))
 
-    assert response["statusCode"] == 200
-    assert response_json(response) == {"status": "ok", "database": "ok"}
-    assert response["headers"]["x-request-id"] == "Root=1-6747a6c0-0123456789abcdef01234567"
+    assert response.status == 200
+    assert response.body["id"] == account.user_id
+    assert response.headers["x-request-id"] == "5a3f0c2e-6a1b-4d8e-9f10-1234567890ab"
+
+
+def test_alb_event(api: SyncApiClient) -> None:
+    response = api.send_event(load_event("alb-health.json"))
+
+    assert response.status == 200
+    assert response.body == {"status": "ok", "database": "ok"}
+    assert response.headers["x-request-id"] == "Root=1-6747a6c0-0123456789abcdef01234567"
 
 
 def test_invocations_share_one_loop_and_one_connection(
-    ssm_with_key: Any, make_lambda: MakeLambda, test_database: Any
+    ssm_with_key: SSMClient, make_lambda: MakeLambda
 ) -> None:
     lambda_app = make_lambda()
-    account = _register(lambda_app)  # the first invocation opens the one pooled connection
+    api = SyncApiClient.aws_lambda(lambda_app)
+    account = register(api)  # the first invocation opens the one pooled connection
     connects: list[object] = []
 
     def count_connect(dbapi_connection: object, _record: object) -> None:
@@ -119,32 +113,29 @@ def test_invocations_share_one_loop_and_one_connection(
     try:
         loops = []
         for _ in range(3):
-            response = invoke(
-                lambda_app.handler, load_event("me.json", access_token=account["access_token"])
-            )
-            assert response["statusCode"] == 200
+            response = api.send_event(load_event("me.json", access_token=account.access_token))
+            assert response.status == 200
             loops.append(asyncio.get_event_loop())
     finally:
         sa_event.remove(Engine, "connect", count_connect)
 
     assert connects == []  # no new connection: the pool's one connection served every invocation
     assert all(loop is lambda_app.loop for loop in loops)
-    pool = lambda_app.app.state.resources.database.engine.pool
+    pool = app_resources(lambda_app.app).database.engine.pool
     assert pool.checkedin() == 1
 
 
 def test_correlation_id_is_the_gateway_request_id_everywhere(
-    ssm_with_key: Any, make_lambda: MakeLambda, capsys: pytest.CaptureFixture[str]
+    api: SyncApiClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lambda_app = make_lambda()
     event = load_event("health.json")
     gateway_id = event["requestContext"]["requestId"]
     capsys.readouterr()
 
-    response = invoke(lambda_app.handler, event)
+    response = api.send_event(event)
 
-    assert response["headers"]["x-request-id"] == gateway_id
-    lines = [line for line in _json_lines(capsys.readouterr().out) if "_aws" not in line]
+    assert response.headers["x-request-id"] == gateway_id
+    lines = [line for line in json_lines(capsys.readouterr().out) if "_aws" not in line]
     access = [line for line in lines if line.get("message") == "request completed"]
     assert len(access) == 1
     assert access[0]["correlation_id"] == gateway_id
@@ -156,36 +147,23 @@ def test_correlation_id_is_the_gateway_request_id_everywhere(
 
 
 def test_emf_metrics_cold_start_once_and_business_metrics(
-    ssm_with_key: Any, make_lambda: MakeLambda, capsys: pytest.CaptureFixture[str]
+    api: SyncApiClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lambda_app = make_lambda()
     capsys.readouterr()
     email = unique_email()
 
-    invoke(lambda_app.handler, load_event("register.json", email=email))
-    invoke(
-        lambda_app.handler,
-        json_request("POST", "/api/auth/login", {"email": email, "password": "wrong one!!"}),
+    api.send_event(load_event("register.json", email=email))
+    api.post("/api/auth/login", json={"email": email, "password": "wrong one!!"})
+    tokens = api.send_event(load_event("login.json", email=email)).body
+    refreshed = api.send_event(
+        load_event("refresh-token.json", refresh_token=tokens["refresh_token"])
     )
-    tokens = response_json(invoke(lambda_app.handler, load_event("login.json", email=email)))
-    refreshed = invoke(
-        lambda_app.handler, load_event("refresh-token.json", refresh_token=tokens["refresh_token"])
-    )
-    invoke(
-        lambda_app.handler, load_event("refresh-token.json", refresh_token=tokens["refresh_token"])
-    )
-    invoke(
-        lambda_app.handler,
-        load_event("logout.json", access_token=response_json(refreshed)["access_token"]),
-    )
+    api.send_event(load_event("refresh-token.json", refresh_token=tokens["refresh_token"]))
+    api.send_event(load_event("logout.json", access_token=refreshed.body["access_token"]))
 
-    blobs = _emf_blobs(capsys.readouterr().out)
-    names = [
-        metric["Name"]
-        for blob in blobs
-        for directive in blob["_aws"]["CloudWatchMetrics"]
-        for metric in directive["Metrics"]
-    ]
+    output = capsys.readouterr().out
+    blobs = emf_blobs(output)
+    names = metric_names(output)
     assert all(
         directive["Namespace"] == "authapi"
         for blob in blobs
@@ -206,62 +184,48 @@ def test_emf_metrics_cold_start_once_and_business_metrics(
     assert business[0]["service"] == "authapi"
 
 
-def test_logout_metric(
-    ssm_with_key: Any, make_lambda: MakeLambda, capsys: pytest.CaptureFixture[str]
-) -> None:
-    lambda_app = make_lambda()
-    account = _register(lambda_app)
+def test_logout_metric(api: SyncApiClient, capsys: pytest.CaptureFixture[str]) -> None:
+    account = register(api)
     capsys.readouterr()
 
-    invoke(lambda_app.handler, load_event("logout.json", access_token=account["access_token"]))
+    api.send_event(load_event("logout.json", access_token=account.access_token))
 
-    blobs = _emf_blobs(capsys.readouterr().out)
+    blobs = emf_blobs(capsys.readouterr().out)
     assert any(blob.get("Logout") == [1.0] or blob.get("Logout") == 1.0 for blob in blobs)
 
 
 def test_exception_in_a_route_is_a_500_problem_and_a_metric(
-    ssm_with_key: Any,
-    make_lambda: MakeLambda,
+    api: SyncApiClient,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    lambda_app = make_lambda()
-    account = _register(lambda_app)
+    account = register(api)
 
     async def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("something internal: /srv/secret")
 
-    monkeypatch.setattr("authapi.users.repository.get_user_in_live_session", broken)
+    monkeypatch.setattr("authapi.auth.repository.get_user_in_live_session", broken)
     capsys.readouterr()
 
-    response = invoke(
-        lambda_app.handler, load_event("me.json", access_token=account["access_token"])
-    )
+    response = api.send_event(load_event("me.json", access_token=account.access_token))
 
-    assert response["statusCode"] == 500
-    body = response_json(response)
-    assert body["code"] == "internal_error"
-    assert "secret" not in json.dumps(body)
+    assert response.status == 500
+    assert response.body["code"] == "internal_error"
+    assert "secret" not in json.dumps(response.body)
     output = capsys.readouterr().out
-    names = [
-        m["Name"]
-        for b in _emf_blobs(output)
-        for d in b["_aws"]["CloudWatchMetrics"]
-        for m in d["Metrics"]
-    ]
-    assert "UnhandledError" in names
-    errors = [line for line in _json_lines(output) if line.get("level") == "ERROR"]
+    assert "UnhandledError" in metric_names(output)
+    errors = [line for line in json_lines(output) if line.get("level") == "ERROR"]
     assert len(errors) == 1
     assert errors[0]["exception_name"] == "RuntimeError"
 
 
-def test_rotated_key_is_used_after_the_cache_age(ssm: Any, make_lambda: MakeLambda) -> None:
+def test_rotated_key_is_used_after_the_cache_age(ssm: SSMClient, make_lambda: MakeLambda) -> None:
     old_pem, new_pem = generate_private_key_pem(), generate_private_key_pem()
     put_signing_key(ssm, old_pem)
-    lambda_app = make_lambda(ssm_cache_seconds=1)
-    before = _register(lambda_app)
-    old_kid = key_id(load_private_key(old_pem).public_key())
-    assert jwt.get_unverified_header(before["access_token"])["kid"] == old_kid
+    api = SyncApiClient.aws_lambda(make_lambda(ssm_cache_seconds=1))
+    before = register(api)
+    old_kid = _key_id_of(old_pem)
+    assert _kid(before.access_token) == old_kid
 
     old_public = (
         load_private_key(old_pem)
@@ -270,87 +234,80 @@ def test_rotated_key_is_used_after_the_cache_age(ssm: Any, make_lambda: MakeLamb
         .decode()
     )
     put_signing_key(ssm, new_pem, retired=old_public)
-    still_cached = _register(lambda_app)
-    assert jwt.get_unverified_header(still_cached["access_token"])["kid"] == old_kid
+    still_cached = register(api)
+    assert _kid(still_cached.access_token) == old_kid
+    # Powertools' parameter cache runs on the wall clock, not the app's
     time.sleep(1.2)
 
-    after = _register(lambda_app)
+    after = register(api)
 
-    new_kid = key_id(load_private_key(new_pem).public_key())
-    assert jwt.get_unverified_header(after["access_token"])["kid"] == new_kid
-    jwks = response_json(invoke(lambda_app.handler, load_event("jwks.json")))
+    new_kid = _key_id_of(new_pem)
+    assert _kid(after.access_token) == new_kid
+    jwks = api.send_event(load_event("jwks.json")).body
     assert {key["kid"] for key in jwks["keys"]} == {old_kid, new_kid}
     # a token signed before the rotation still works: its key is retired, not gone
-    me = invoke(lambda_app.handler, load_event("me.json", access_token=before["access_token"]))
-    assert me["statusCode"] == 200
+    me = api.send_event(load_event("me.json", access_token=before.access_token))
+    assert me.status == 200
 
 
 def test_ssm_failure_gives_503_and_a_clear_log_line(
-    ssm: Any, make_lambda: MakeLambda, capsys: pytest.CaptureFixture[str]
+    ssm: SSMClient, make_lambda: MakeLambda, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lambda_app = make_lambda()  # no parameters exist under the prefix
+    api = SyncApiClient.aws_lambda(make_lambda())  # no parameters exist under the prefix
     capsys.readouterr()
 
-    response = invoke(lambda_app.handler, load_event("register.json", email=unique_email()))
+    response = api.send_event(load_event("register.json", email=unique_email()))
 
-    assert response["statusCode"] == 503
-    assert response["headers"]["content-type"] == "application/problem+json"
-    body = response_json(response)
-    assert body["code"] == "secrets_unavailable"
-    assert response["headers"]["retry-after"]
-    errors = [line for line in _json_lines(capsys.readouterr().out) if line.get("level") == "ERROR"]
+    assert response.status == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.body["code"] == "secrets_unavailable"
+    assert response.headers["retry-after"]
+    errors = [line for line in json_lines(capsys.readouterr().out) if line.get("level") == "ERROR"]
     assert errors[0]["message"] == "cannot read signing keys from SSM"
-    assert "/authapi/test/jwt/signing-key" in errors[0]["parameters"]
+    assert SIGNING_KEY_PARAMETER in errors[0]["parameters"]
     # the service itself is still up and says so
-    assert invoke(lambda_app.handler, load_event("health.json"))["statusCode"] == 200
+    assert api.send_event(load_event("health.json")).status == 200
 
 
 def test_a_token_signed_by_a_freshly_rotated_key_is_accepted_before_the_cache_expires(
-    ssm: Any, make_lambda: MakeLambda
+    ssm: SSMClient, make_lambda: MakeLambda
 ) -> None:
     # two execution environments; the second reads SSM only after the rotation
     old_pem, new_pem = generate_private_key_pem(), generate_private_key_pem()
     put_signing_key(ssm, old_pem)
-    stale = make_lambda(ssm_cache_seconds=3600)
-    account = _register(stale)  # `stale` has read and cached the old key
+    stale = SyncApiClient.aws_lambda(make_lambda(ssm_cache_seconds=3600))
+    account = register(stale)  # `stale` has read and cached the old key
     put_signing_key(ssm, new_pem)
-    fresh = make_lambda(ssm_cache_seconds=3600)
-    login = invoke(
-        fresh.handler,
-        json_request(
-            "POST",
-            "/api/auth/login",
-            {"email": account["user"]["email"], "password": STRONG_PASSWORD},
-        ),
+    fresh = SyncApiClient.aws_lambda(make_lambda(ssm_cache_seconds=3600))
+    login = fresh.post(
+        "/api/auth/login", json={"email": account.email, "password": STRONG_PASSWORD}
     )
-    new_token = response_json(login)["access_token"]
-    assert jwt.get_unverified_header(new_token)["kid"] == key_id(
-        load_private_key(new_pem).public_key()
-    )
+    new_token = login.body["access_token"]
+    assert _kid(new_token) == _key_id_of(new_pem)
 
     # `stale` has never seen the new key, and its cache is good for an hour: it re-reads at once
-    me = invoke(stale.handler, load_event("me.json", access_token=new_token))
+    me = stale.send_event(load_event("me.json", access_token=new_token))
 
-    assert me["statusCode"] == 200
+    assert me.status == 200
 
 
-def test_forged_key_ids_do_not_flood_ssm(ssm_with_key: Any, make_lambda: MakeLambda) -> None:
-    from unittest import mock
-
-    lambda_app = make_lambda()
-    account = _register(lambda_app)
-    _header, payload, signature = account["access_token"].split(".")
+def test_forged_key_ids_do_not_flood_ssm(
+    ssm_endpoint: SsmEndpoint, make_lambda: MakeLambda
+) -> None:
+    api = SyncApiClient.aws_lambda(make_lambda())
+    account = register(api)
+    _header, payload, signature = account.access_token.split(".")
     forged_header = jwt.utils.base64url_encode(
         json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": "not-a-key-we-know"}).encode()
     ).decode()
     forged = f"{forged_header}.{payload}.{signature}"
-    ssm_client = lambda_app.app.state.resources.key_provider._provider.client
+    assert ssm_endpoint.actions.count("GetParameters") == 1  # the keys, read once at first use
+    ssm_endpoint.actions.clear()
 
-    with mock.patch.object(ssm_client, "get_parameters", wraps=ssm_client.get_parameters) as calls:
-        statuses = [
-            invoke(lambda_app.handler, load_event("me.json", access_token=forged))["statusCode"]
-            for _ in range(20)
-        ]
+    statuses = [
+        api.send_event(load_event("me.json", access_token=forged)).status for _ in range(20)
+    ]
 
     assert statuses == [401] * 20
-    assert calls.call_count == 1  # one early re-read, then the 30 s floor holds
+    # what SSM itself saw: one early re-read, then the 30 s floor holds
+    assert ssm_endpoint.actions.count("GetParameters") == 1

@@ -9,9 +9,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 
 import pytest
-from aws_lambda_powertools.tracing.tracer import Tracer
 
 from authapi.handlers.lambda_app import tracing_enabled
 
@@ -36,11 +36,16 @@ print(json.dumps({
     "botocore_patched": patched,
 }))
 """
+TRACER_DISABLED = """
+import json
+from aws_lambda_powertools import Tracer
+print(json.dumps(Tracer(auto_patch=False).disabled))
+"""
 LAMBDA_RUNTIME = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "authapi-test"}
 TRACE_SWITCHES = ("LAMBDA_TASK_ROOT", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE")
 
 
-def build_in_fresh_process(settings: dict[str, object], env: dict[str, str]) -> dict[str, bool]:
+def build_in_fresh_process(settings: Mapping[str, object], env: dict[str, str]) -> dict[str, bool]:
     clean = {
         name: value
         for name, value in os.environ.items()
@@ -78,7 +83,17 @@ def test_the_tracing_decision_is_powertools_own(
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert tracing_enabled() is not bool(Tracer._is_tracer_disabled())
+    # what a Tracer built there would decide, read from a fresh process: a Tracer keeps its
+    # decision in class state and switches the X-Ray SDK off process-wide
+    clean = {name: value for name, value in os.environ.items() if name not in TRACE_SWITCHES}
+    powertools = subprocess.run(
+        [sys.executable, "-c", TRACER_DISABLED],
+        env={**clean, "AWS_REGION": "us-east-1", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert tracing_enabled() is not json.loads(powertools.stdout.strip().splitlines()[-1])
 
 
 def test_outside_lambda_the_xray_sdk_is_never_imported() -> None:

@@ -13,16 +13,19 @@ import asyncio
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 
-from authapi.handlers.lambda_app import build_lambda_app
-from devtools.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
-from devtools.lambda_events import json_request, response_json
-from tests.aws_lambda.conftest import invoke, lambda_settings, load_event
-from tests.support import STRONG_PASSWORD, ScratchDatabase, private_pgdata, unique_email
+from devtools.embedded_postgres import EmbeddedPostgres, migrate_database, start_embedded_postgres
+from tests.support.accounts import STRONG_PASSWORD, unique_email
+from tests.support.aws import MakeLambda, load_event
+from tests.support.db import ScratchDatabase, private_pgdata
+from tests.support.http import SyncApiClient
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 pytestmark = pytest.mark.aws_lambda
 
@@ -72,15 +75,7 @@ async def _prepare_logged_database(server: EmbeddedPostgres, name: str) -> None:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    from authapi.config import Settings
-    from authapi.db.engine import create_engine
-    from authapi.migrations import upgrade_to_head
-
-    engine = create_engine(Settings(environment="test", database_url=server.url(name)))
-    try:
-        await upgrade_to_head(engine)
-    finally:
-        await engine.dispose()
+    await migrate_database(server.url(name))
     admin = await asyncpg.connect(server.dsn())
     try:
         # only sessions on this database, from now on, are logged statement by statement
@@ -89,32 +84,27 @@ async def _prepare_logged_database(server: EmbeddedPostgres, name: str) -> None:
         await admin.close()
 
 
-def test_a_full_flow_sends_nothing_that_pins(ssm_with_key: Any, server: EmbeddedPostgres) -> None:
+def test_a_full_flow_sends_nothing_that_pins(
+    ssm_with_key: SSMClient, make_lambda: MakeLambda, server: EmbeddedPostgres
+) -> None:
     name = f"authapi_pinning_{uuid.uuid4().hex[:8]}"
     asyncio.run(_prepare_logged_database(server, name))
     log_file = server.pgdata / "log"
     offset = log_file.stat().st_size
-    database = ScratchDatabase(url=server.url(name), server=server)
-    lambda_app = build_lambda_app(lambda_settings(database))
+    lambda_app = make_lambda(ScratchDatabase(url=server.url(name), server=server))
+    api = SyncApiClient.aws_lambda(lambda_app)
     email = unique_email()
-    try:
-        assert (
-            invoke(lambda_app.handler, load_event("register.json", email=email))["statusCode"]
-            == 201
-        )
-        failed = json_request(
-            "POST", "/api/auth/login", {"email": email, "password": "not " + STRONG_PASSWORD}
-        )
-        assert invoke(lambda_app.handler, failed)["statusCode"] == 401
-        tokens = response_json(invoke(lambda_app.handler, load_event("login.json", email=email)))
-        me = invoke(lambda_app.handler, load_event("me.json", access_token=tokens["access_token"]))
-        assert me["statusCode"] == 200
-        refresh = load_event("refresh-token.json", refresh_token=tokens["refresh_token"])
-        assert invoke(lambda_app.handler, refresh)["statusCode"] == 200
-        assert invoke(lambda_app.handler, refresh)["statusCode"] == 401  # reuse: revocation path
-        assert invoke(lambda_app.handler, load_event("health.json"))["statusCode"] == 200
-    finally:
-        lambda_app.close()
+
+    assert api.send_event(load_event("register.json", email=email)).status == 201
+    failed = {"email": email, "password": "not " + STRONG_PASSWORD}
+    assert api.post("/api/auth/login", json=failed).status == 401
+    tokens = api.send_event(load_event("login.json", email=email)).body
+    me = api.send_event(load_event("me.json", access_token=tokens["access_token"]))
+    assert me.status == 200
+    refresh = load_event("refresh-token.json", refresh_token=tokens["refresh_token"])
+    assert api.send_event(refresh).status == 200
+    assert api.send_event(refresh).status == 401  # reuse: revocation path
+    assert api.send_event(load_event("health.json")).status == 200
 
     with log_file.open(encoding="utf-8", errors="replace") as log:
         log.seek(offset)

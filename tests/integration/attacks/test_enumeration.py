@@ -10,23 +10,23 @@ import statistics
 import time
 from collections.abc import Callable
 
-import httpx
 import pytest
 
-from tests.support import Account, unique_email
+from tests.support.accounts import Account, unique_email
+from tests.support.http import ApiClient, Reply
 
 pytestmark = pytest.mark.integration
 
 ROUNDS = 15
 
 
-def _comparable(response: httpx.Response) -> tuple[int, str | None, dict[str, object]]:
-    body = {name: value for name, value in response.json().items() if name != "request_id"}
-    return response.status_code, response.headers.get("www-authenticate"), body
+def _comparable(response: Reply) -> tuple[int, str | None, dict[str, object]]:
+    body = {name: value for name, value in response.body.items() if name != "request_id"}
+    return response.status, response.headers.get("www-authenticate"), body
 
 
 async def test_unknown_email_and_wrong_password_are_indistinguishable(
-    client: httpx.AsyncClient, account: Account, record_property: Callable[[str, object], None]
+    client: ApiClient, account: Account, record_property: Callable[[str, object], None]
 ) -> None:
     unknown_email = unique_email()
     attempts = {"unknown email": unknown_email, "wrong password": account.email}

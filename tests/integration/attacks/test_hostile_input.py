@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 
-from tests.support import STRONG_PASSWORD, unique_email
+from tests.support.accounts import STRONG_PASSWORD, unique_email
+from tests.support.http import ApiClient, Reply
+from tests.support.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,7 @@ class Endpoint:
 
     def valid(self, **changes: str) -> dict[str, object]:
         """A well-formed body for an unknown account or token, with `changes` applied."""
-        defaults = {
+        defaults: dict[str, object] = {
             "email": unique_email(),
             "username": unique_email(),
             "password": STRONG_PASSWORD,
@@ -64,48 +65,41 @@ def by_name(endpoints: list[Endpoint]) -> Callable[..., object]:
 
 
 async def post(
-    client: httpx.AsyncClient,
+    client: ApiClient,
     endpoint: Endpoint,
     content: bytes | AsyncIterator[bytes],
-) -> httpx.Response:
+) -> Reply:
     return await client.post(
         endpoint.path, content=content, headers={"content-type": endpoint.media_type}
     )
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
 
 
 # -- malformed and mistyped bodies ----------------------------------------------------------------
 
 
 @by_name(JSON_ENDPOINTS)
-async def test_malformed_json(client: httpx.AsyncClient, endpoint: Endpoint) -> None:
+async def test_malformed_json(client: ApiClient, endpoint: Endpoint) -> None:
     truncated = endpoint.encode(endpoint.valid())[:-5]
 
     assert_problem(await post(client, endpoint, truncated), 422, "validation_error")
 
 
 @by_name(JSON_ENDPOINTS)
-async def test_json_that_is_not_utf8(client: httpx.AsyncClient, endpoint: Endpoint) -> None:
+async def test_json_that_is_not_utf8(client: ApiClient, endpoint: Endpoint) -> None:
     response = await post(client, endpoint, b'{"email": "\xff\xfe", "refresh_token": "\xff"}')
 
     # a body that cannot be decoded is a bad request on every endpoint
     assert_problem(response, 400, "invalid_request")
 
 
-async def test_form_that_is_not_utf8(client: httpx.AsyncClient) -> None:
+async def test_form_that_is_not_utf8(client: ApiClient) -> None:
     response = await post(client, LOGIN_FORM, b"username=%ff%fe@example.com&password=\xff")
 
     assert_problem(response, 400, "invalid_request")
 
 
 @by_name(JSON_ENDPOINTS)
-async def test_deeply_nested_json(client: httpx.AsyncClient, endpoint: Endpoint) -> None:
+async def test_deeply_nested_json(client: ApiClient, endpoint: Endpoint) -> None:
     # deeper than Python's recursion limit, and well inside the 64 KiB body limit
     nested = b"[" * 30_000 + b"]" * 30_000
 
@@ -113,9 +107,7 @@ async def test_deeply_nested_json(client: httpx.AsyncClient, endpoint: Endpoint)
 
 
 @by_name(JSON_ENDPOINTS)
-async def test_integer_longer_than_the_parser_allows(
-    client: httpx.AsyncClient, endpoint: Endpoint
-) -> None:
+async def test_integer_longer_than_the_parser_allows(client: ApiClient, endpoint: Endpoint) -> None:
     # json.loads refuses integers over 4300 digits with a ValueError, not a JSONDecodeError
     huge = b"9" * 5_000
     body = b'{"email": ' + huge + b', "password": 1, "refresh_token": ' + huge + b"}"
@@ -123,7 +115,7 @@ async def test_integer_longer_than_the_parser_allows(
     assert_problem(await post(client, endpoint, body), 400, "invalid_request")
 
 
-WRONG_TYPES = {
+WRONG_TYPES: dict[str, list[object]] = {
     "email": [5, None, ["a@example.com"], {"$ne": None}, True],
     "username": [],  # a form has only strings
     "password": [12345678, None, ["x" * 12], {"$gt": ""}, False],
@@ -133,7 +125,7 @@ WRONG_TYPES = {
 
 @by_name(JSON_ENDPOINTS)
 @pytest.mark.parametrize("variant", range(5))
-async def test_wrong_types(client: httpx.AsyncClient, endpoint: Endpoint, variant: int) -> None:
+async def test_wrong_types(client: ApiClient, endpoint: Endpoint, variant: int) -> None:
     values: dict[str, object] = endpoint.valid()
     values.update({name: WRONG_TYPES[name][variant] for name in endpoint.fields})
 
@@ -143,13 +135,13 @@ async def test_wrong_types(client: httpx.AsyncClient, endpoint: Endpoint, varian
 @by_name(JSON_ENDPOINTS)
 @pytest.mark.parametrize("body", [b"[]", b'["a@example.com"]', b'"text"', b"42", b"null", b"true"])
 async def test_body_that_is_not_an_object(
-    client: httpx.AsyncClient, endpoint: Endpoint, body: bytes
+    client: ApiClient, endpoint: Endpoint, body: bytes
 ) -> None:
     assert_problem(await post(client, endpoint, body), 422, "validation_error")
 
 
 @by_name(ALL)
-async def test_thousands_of_fields(client: httpx.AsyncClient, endpoint: Endpoint) -> None:
+async def test_thousands_of_fields(client: ApiClient, endpoint: Endpoint) -> None:
     body = endpoint.encode({f"f{i}": 0 for i in range(4_000)})
     assert len(body) < BODY_LIMIT  # what is tested is the fields, not the size
 
@@ -161,9 +153,7 @@ async def test_thousands_of_fields(client: httpx.AsyncClient, endpoint: Endpoint
     [{"username": "a@example.com"}, {"password": STRONG_PASSWORD}, {}],
     ids=["no password", "no username", "nothing"],
 )
-async def test_form_login_with_missing_fields(
-    client: httpx.AsyncClient, values: dict[str, str]
-) -> None:
+async def test_form_login_with_missing_fields(client: ApiClient, values: dict[str, str]) -> None:
     response = await post(client, LOGIN_FORM, urlencode(values).encode())
 
     assert_problem(response, 422, "validation_error")
@@ -175,7 +165,7 @@ async def test_form_login_with_missing_fields(
 @by_name(ALL)
 @pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", None])
 async def test_wrong_content_type(
-    client: httpx.AsyncClient, endpoint: Endpoint, content_type: str | None
+    client: ApiClient, endpoint: Endpoint, content_type: str | None
 ) -> None:
     # a well-formed body for the endpoint, labelled as something else (or not labelled)
     body = endpoint.encode(endpoint.valid())
@@ -188,7 +178,7 @@ async def test_wrong_content_type(
 
 @by_name(ALL)
 @pytest.mark.parametrize("labelled", [True, False], ids=["labelled", "unlabelled"])
-async def test_empty_body(client: httpx.AsyncClient, endpoint: Endpoint, labelled: bool) -> None:
+async def test_empty_body(client: ApiClient, endpoint: Endpoint, labelled: bool) -> None:
     headers = {"content-type": endpoint.media_type} if labelled else {}
 
     response = await client.post(endpoint.path, content=b"", headers=headers)
@@ -196,7 +186,7 @@ async def test_empty_body(client: httpx.AsyncClient, endpoint: Endpoint, labelle
     assert_problem(response, 422, "validation_error")
 
 
-async def test_real_multipart_login(client: httpx.AsyncClient) -> None:
+async def test_real_multipart_login(client: ApiClient) -> None:
     files = {"username": (None, unique_email()), "password": (None, STRONG_PASSWORD)}
 
     assert_problem(await client.post(LOGIN.path, files=files), 415, "unsupported_media_type")
@@ -206,7 +196,7 @@ async def test_real_multipart_login(client: httpx.AsyncClient) -> None:
 
 
 @by_name(ALL)
-async def test_one_megabyte_body(client: httpx.AsyncClient, endpoint: Endpoint) -> None:
+async def test_one_megabyte_body(client: ApiClient, endpoint: Endpoint) -> None:
     body = endpoint.encode(endpoint.valid(**{endpoint.fields[-1]: "x" * MEGABYTE}))
 
     response = await post(client, endpoint, body)
@@ -216,7 +206,7 @@ async def test_one_megabyte_body(client: httpx.AsyncClient, endpoint: Endpoint) 
 
 @by_name(ALL)
 async def test_one_megabyte_body_streamed_without_a_length(
-    client: httpx.AsyncClient, endpoint: Endpoint
+    client: ApiClient, endpoint: Endpoint
 ) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(16):
@@ -224,20 +214,18 @@ async def test_one_megabyte_body_streamed_without_a_length(
 
     response = await post(client, endpoint, chunks())
 
-    assert "content-length" not in response.request.headers
+    assert "content-length" not in response.request_headers
     assert_problem(response, 413, "payload_too_large")
 
 
 @by_name([REGISTER, LOGIN, LOGIN_FORM])
-async def test_ten_thousand_character_password(
-    client: httpx.AsyncClient, endpoint: Endpoint
-) -> None:
+async def test_ten_thousand_character_password(client: ApiClient, endpoint: Endpoint) -> None:
     body = endpoint.encode(endpoint.valid(password=("correct horse " * 715)[:10_000]))
 
     assert_problem(await post(client, endpoint, body), 422, "validation_error")
 
 
-async def test_ten_thousand_character_refresh_token(client: httpx.AsyncClient) -> None:
+async def test_ten_thousand_character_refresh_token(client: ApiClient) -> None:
     body = REFRESH.encode({"refresh_token": "rt_" + "A" * 10_000})
 
     assert_problem(await post(client, REFRESH, body), 422, "validation_error")
@@ -273,7 +261,7 @@ FIELD_IDS = [f"{e.name} {f}" for e, f in FIELDS]
 @pytest.mark.parametrize(("endpoint", "field"), FIELDS, ids=FIELD_IDS)
 @pytest.mark.parametrize("char", list(REFUSED_CHARS.values()), ids=list(REFUSED_CHARS))
 async def test_refused_characters_are_validation_errors(
-    client: httpx.AsyncClient, endpoint: Endpoint, field: str, char: str
+    client: ApiClient, endpoint: Endpoint, field: str, char: str
 ) -> None:
     body = endpoint.encode(_with_char(endpoint, field, char))
 
@@ -285,7 +273,7 @@ async def test_refused_characters_are_validation_errors(
         assert_problem(response, 400, "invalid_request")
         return
     assert_problem(response, 422, "validation_error")
-    assert response.json()["errors"][0]["loc"][0] == "body"
+    assert response.body["errors"][0]["loc"][0] == "body"
 
 
 UNKNOWN = [(e, f) for e in (LOGIN, LOGIN_FORM, REFRESH) for f in e.fields]
@@ -294,7 +282,7 @@ UNKNOWN = [(e, f) for e in (LOGIN, LOGIN_FORM, REFRESH) for f in e.fields]
 @pytest.mark.parametrize(("endpoint", "field"), UNKNOWN, ids=[f"{e.name} {f}" for e, f in UNKNOWN])
 @pytest.mark.parametrize("char", list(ODD.values()), ids=list(ODD))
 async def test_odd_unicode_for_unknown_credentials_is_an_ordinary_401(
-    client: httpx.AsyncClient, endpoint: Endpoint, field: str, char: str
+    client: ApiClient, endpoint: Endpoint, field: str, char: str
 ) -> None:
     response = await post(client, endpoint, endpoint.encode(_with_char(endpoint, field, char)))
 
@@ -313,9 +301,7 @@ async def test_odd_unicode_for_unknown_credentials_is_an_ordinary_401(
     ],
     ids=list(ODD),
 )
-async def test_odd_unicode_in_a_new_email(
-    client: httpx.AsyncClient, char: str, accepted: bool
-) -> None:
+async def test_odd_unicode_in_a_new_email(client: ApiClient, char: str, accepted: bool) -> None:
     values = _with_char(REGISTER, "email", char)
 
     response = await post(client, REGISTER, REGISTER.encode(values))
@@ -324,22 +310,22 @@ async def test_odd_unicode_in_a_new_email(
         # invisible and direction-changing characters make addresses that look like others
         assert_problem(response, 422, "validation_error")
         return
-    assert response.status_code == 201, response.text
+    assert response.status == 201, response.text
     # the address signs in exactly as it was typed at sign-up, as JSON and as the form
     login = await client.post(LOGIN.path, json=values)
-    assert login.status_code == 200, login.text
+    assert login.status == 200, login.text
     form = {"username": values["email"], "password": values["password"]}
-    assert (await client.post(LOGIN.path, data=form)).status_code == 200
+    assert (await client.post(LOGIN.path, data=form)).status == 200
 
 
 @pytest.mark.parametrize("char", list(ODD.values()), ids=list(ODD))
-async def test_odd_unicode_in_a_new_password(client: httpx.AsyncClient, char: str) -> None:
+async def test_odd_unicode_in_a_new_password(client: ApiClient, char: str) -> None:
     # printable Unicode is a legitimate password (NIST SP 800-63B): it must work end to end
     values = _with_char(REGISTER, "password", char)
 
-    assert (await post(client, REGISTER, REGISTER.encode(values))).status_code == 201
+    assert (await post(client, REGISTER, REGISTER.encode(values))).status == 201
 
     login = await post(client, LOGIN, LOGIN.encode(values))
-    assert login.status_code == 200, login.text
+    assert login.status == 200, login.text
     form = {"username": values["email"], "password": values["password"]}
-    assert (await client.post(LOGIN.path, data=form)).status_code == 200
+    assert (await client.post(LOGIN.path, data=form)).status == 200

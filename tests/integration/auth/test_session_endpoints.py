@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.support import Account
+from tests.support.accounts import Account
+from tests.support.http import ApiClient
 
 pytestmark = pytest.mark.integration
 
 
-async def test_me_returns_the_account(client: httpx.AsyncClient, account: Account) -> None:
+async def test_me_returns_the_account(client: ApiClient, account: Account) -> None:
     response = await client.get("/api/auth/me", headers=account.auth)
 
-    assert response.status_code == 200
-    body = response.json()
+    assert response.status == 200
+    body = response.body
     assert body["id"] == account.user_id
     assert body["email"] == account.email
     assert body["is_active"] is True
@@ -31,53 +31,49 @@ async def test_me_returns_the_account(client: httpx.AsyncClient, account: Accoun
         {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."},
     ],
 )
-async def test_me_without_a_valid_token_is_401(
-    client: httpx.AsyncClient, headers: dict[str, str]
-) -> None:
+async def test_me_without_a_valid_token_is_401(client: ApiClient, headers: dict[str, str]) -> None:
     response = await client.get("/api/auth/me", headers=headers)
 
-    assert response.status_code == 401
+    assert response.status == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] in {"not_authenticated", "invalid_token"}
+    assert response.body["code"] in {"not_authenticated", "invalid_token"}
 
 
 async def test_logout_revokes_access_and_refresh_tokens(
-    client: httpx.AsyncClient, account: Account
+    client: ApiClient, account: Account
 ) -> None:
     response = await client.post("/api/auth/logout", headers=account.auth)
 
-    assert response.status_code == 204
+    assert response.status == 204
     assert response.content == b""
     me = await client.get("/api/auth/me", headers=account.auth)
-    assert me.status_code == 401
-    assert me.json()["code"] == "invalid_token"
+    assert me.status == 401
+    assert me.body["code"] == "invalid_token"
     refresh = await client.post(
         "/api/auth/refresh-token", json={"refresh_token": account.refresh_token}
     )
-    assert refresh.json()["code"] == "invalid_refresh_token"
-    assert (await client.post("/api/auth/logout", headers=account.auth)).status_code == 401
+    assert refresh.body["code"] == "invalid_refresh_token"
+    assert (await client.post("/api/auth/logout", headers=account.auth)).status == 401
 
 
-async def test_logout_ends_only_its_own_session(
-    client: httpx.AsyncClient, account: Account
-) -> None:
+async def test_logout_ends_only_its_own_session(client: ApiClient, account: Account) -> None:
     second = (
         await client.post(
             "/api/auth/login", json={"email": account.email, "password": account.password}
         )
-    ).json()
+    ).body
 
     await client.post("/api/auth/logout", headers=account.auth)
 
     me = await client.get(
         "/api/auth/me", headers={"Authorization": f"Bearer {second['access_token']}"}
     )
-    assert me.status_code == 200
+    assert me.status == 200
 
 
-async def test_logout_requires_a_token(client: httpx.AsyncClient) -> None:
+async def test_logout_requires_a_token(client: ApiClient) -> None:
     response = await client.post("/api/auth/logout")
 
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
+    assert response.status == 401
+    assert response.body["code"] == "not_authenticated"

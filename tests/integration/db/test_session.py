@@ -1,15 +1,21 @@
-"""The unit of work: commit on success, roll back on error, keep writes when an error says so."""
+"""The unit of work: commit on success, roll back on any error; independent writes stand."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
 
 from authapi.config import Settings
 from authapi.db.engine import Database
-from authapi.db.session import async_session_scope, default_database, unit_of_work
+from authapi.db.session import (
+    async_session_scope,
+    default_database,
+    independent_write,
+    unit_of_work,
+)
 from authapi.exceptions import EmailTakenError, RefreshTokenReusedError
 from authapi.models import User
 
@@ -20,14 +26,19 @@ def _user() -> User:
     return User(id=uuid.uuid4(), email=f"{uuid.uuid4().hex}@example.com", password_hash="x")
 
 
-async def _exists(database: Database, user: User) -> bool:
+async def _id_exists(database: Database, user_id: uuid.UUID) -> bool:
     async with unit_of_work(database) as db:
-        return bool(await db.scalar(select(func.count()).where(User.id == user.id)))
+        return bool(await db.scalar(select(func.count()).where(User.id == user_id)))
+
+
+async def _exists(database: Database, user: User) -> bool:
+    return await _id_exists(database, user.id)
 
 
 @pytest.fixture
-async def database(settings: Settings):  # type: ignore[no-untyped-def]
-    db = Database(settings)
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    # the session's pool of one, and a short wait: a second checkout would fail, not hang
+    db = Database(settings.model_copy(update={"db_pool_timeout_seconds": 2}))
     yield db
     await db.dispose()
 
@@ -62,11 +73,42 @@ async def test_an_unexpected_error_rolls_back(database: Database) -> None:
     assert not await _exists(database, user)
 
 
-async def test_errors_that_keep_writes_commit_them(database: Database) -> None:
-    user = _user()
+async def _independent_write_then_raise(
+    database: Database, kept: list[User], undone: list[User], error: BaseException
+) -> None:
+    async with unit_of_work(database) as db:
+        async with independent_write(db):
+            db.add_all(kept)
+            await db.flush()
+        db.add_all(undone)
+        await db.flush()
+        raise error
+
+
+async def test_an_independent_write_stands_when_the_request_then_fails(database: Database) -> None:
+    kept, undone = _user(), _user()
+    expected = [kept.id, undone.id]  # the instances expire with the rollback
+
     with pytest.raises(RefreshTokenReusedError):
-        await _write_then_raise(database, [user], RefreshTokenReusedError())
-    assert await _exists(database, user)
+        await _independent_write_then_raise(database, [kept], [undone], RefreshTokenReusedError())
+
+    # committed on the request's one connection: with a pool of one, a second checkout would fail
+    assert [await _id_exists(database, user_id) for user_id in expected] == [True, False]
+
+
+async def test_an_error_inside_an_independent_write_keeps_nothing(database: Database) -> None:
+    user = _user()
+    user_id = user.id
+
+    async def fail_inside() -> None:
+        async with unit_of_work(database) as db, independent_write(db):
+            db.add(user)
+            await db.flush()
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        await fail_inside()
+    assert not await _id_exists(database, user_id)
 
 
 async def test_async_session_scope_uses_the_process_settings(

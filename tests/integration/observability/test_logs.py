@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
-import httpx
 import pytest
 
-from tests.support import register
+from tests.support.accounts import register
+from tests.support.http import ApiClient
+from tests.support.logs import json_lines
 
 pytestmark = pytest.mark.integration
 
 
-def _lines(output: str) -> list[dict[str, object]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-
-
 async def test_a_whole_session_never_logs_passwords_or_tokens(
-    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    client: ApiClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     password = "a rather secret passphrase 91"
     capsys.readouterr()
@@ -29,11 +25,11 @@ async def test_a_whole_session_never_logs_passwords_or_tokens(
     )
     login = (
         await client.post("/api/auth/login", json={"email": account.email, "password": password})
-    ).json()
+    ).body
     await client.get("/api/auth/me", headers=account.auth)
     rotated = (
         await client.post("/api/auth/refresh-token", json={"refresh_token": account.refresh_token})
-    ).json()
+    ).body
     await client.post(
         "/api/auth/refresh-token", json={"refresh_token": account.refresh_token}
     )  # reuse
@@ -43,7 +39,7 @@ async def test_a_whole_session_never_logs_passwords_or_tokens(
     await client.get("/api/auth/me?access_token=" + login["access_token"], headers=account.auth)
 
     output = capsys.readouterr().out
-    lines = _lines(output)
+    lines = json_lines(output)
     assert len([line for line in lines if line.get("message") == "request completed"]) == 8
     secrets = [
         password,
@@ -61,12 +57,12 @@ async def test_a_whole_session_never_logs_passwords_or_tokens(
 
 
 async def test_every_request_line_carries_its_request_id(
-    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    client: ApiClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
     response = await client.get("/health", headers={"X-Request-ID": "trace-me-123"})
 
-    lines = _lines(capsys.readouterr().out)
+    lines = json_lines(capsys.readouterr().out)
     access = [line for line in lines if line.get("message") == "request completed"]
     assert response.headers["x-request-id"] == "trace-me-123"
     assert access[-1]["request_id"] == "trace-me-123"

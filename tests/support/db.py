@@ -1,0 +1,166 @@
+"""The databases tests run on, and reading them directly, under the app.
+
+`ScratchDatabase` is the session's own database (on the configured server or an embedded one);
+`DedicatedDatabase` is a server of its own, for tests that stop it or cut its connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from devtools.embedded_postgres import (
+    EmbeddedPostgres,
+    migrate_database,
+    recreate_database,
+    start_embedded_postgres,
+)
+from tests.support.pgbouncer import through_pgbouncer_if_requested
+
+TEST_DATABASE_URL = "AUTHAPI_TEST_DATABASE_URL"
+
+
+def private_pgdata() -> Path:
+    """A data folder outside pytest's numbered temp dirs, which a concurrent pytest may prune.
+
+    Removed at exit; pgserver's own exit hook, registered later, runs first and stops the server.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="authapi-test-pg-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder / "data"
+
+
+class DirectReads:
+    """Statements straight to the database, one connection each: what the app left there."""
+
+    @property
+    def dsn(self) -> str:
+        raise NotImplementedError
+
+    async def fetchval(self, query: str, *args: object) -> Any:
+        connection = await asyncpg.connect(self.dsn)
+        try:
+            return await connection.fetchval(query, *args)
+        finally:
+            await connection.close()
+
+    async def fetch(self, query: str, *args: object) -> list[Any]:
+        connection = await asyncpg.connect(self.dsn)
+        try:
+            return list(await connection.fetch(query, *args))
+        finally:
+            await connection.close()
+
+    async def execute(self, query: str, *args: object) -> str:
+        connection = await asyncpg.connect(self.dsn)
+        try:
+            status: str = await connection.execute(query, *args)
+            return status
+        finally:
+            await connection.close()
+
+
+@dataclass
+class ScratchDatabase(DirectReads):
+    url: str  # SQLAlchemy (postgresql+asyncpg) URL the app uses for this session's own database
+    server: EmbeddedPostgres | None  # the embedded server, when the tests started one
+    direct_url: str | None = None  # the database itself, when `url` goes through PgBouncer
+
+    @property
+    def dsn(self) -> str:
+        """The database itself as a plain asyncpg DSN (never through PgBouncer)."""
+        direct = make_url(self.direct_url or self.url)
+        return direct.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _drop_database(admin_dsn: str, name: str) -> None:
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def scratch_database() -> Iterator[ScratchDatabase]:
+    """AUTHAPI_TEST_DATABASE_URL's server when set, else an embedded one; a fresh database in it.
+
+    With AUTHAPI_TEST_VIA_PGBOUNCER=1 the app reaches it through a transaction-pooling PgBouncer
+    (migrations and tests that look under the app go direct). Dropped afterwards.
+    """
+    name = f"authapi_test_{uuid.uuid4().hex[:12]}"
+    configured = os.environ.get(TEST_DATABASE_URL)
+    server: EmbeddedPostgres | None = None
+    if configured:
+        admin = make_url(configured).set(drivername="postgresql")
+    else:
+        server = start_embedded_postgres(private_pgdata(), cleanup="delete")
+        admin = make_url(server.dsn())
+    admin_dsn = admin.render_as_string(hide_password=False)
+    asyncio.run(recreate_database(admin_dsn, name))
+    url = admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+        hide_password=False
+    )
+    asyncio.run(migrate_database(url))
+    try:
+        with through_pgbouncer_if_requested(url) as app_url:
+            yield ScratchDatabase(url=app_url, server=server, direct_url=url)
+    finally:
+        asyncio.run(_drop_database(admin_dsn, name))
+
+
+@dataclass
+class DedicatedDatabase(DirectReads):
+    """A migrated database on an embedded server that only its tests use."""
+
+    server: EmbeddedPostgres
+    name: str = "authapi"
+
+    @property
+    def url(self) -> str:
+        return self.server.url(self.name)
+
+    @property
+    def dsn(self) -> str:
+        return self.server.dsn(self.name)
+
+    @property
+    def socket_path(self) -> str:
+        (socket,) = Path(self.server.socket_dir).glob(".s.PGSQL.[0-9]*[0-9]")
+        return str(socket)
+
+    @property
+    def running(self) -> bool:
+        return (self.server.pgdata / "postmaster.pid").exists()
+
+    def scratch(self, url: str | None = None) -> ScratchDatabase:
+        """This database as the session's kind, reached at `url` (a proxy in front) if given."""
+        return ScratchDatabase(url=url or self.url, server=self.server, direct_url=self.url)
+
+
+@contextmanager
+def dedicated_database() -> Iterator[DedicatedDatabase]:
+    """Start a server, migrate a database in it; stop it and delete its files afterwards."""
+    pgdata = private_pgdata()
+    database = DedicatedDatabase(server=start_embedded_postgres(pgdata, cleanup="delete"))
+    try:
+        database.server.create_database(database.name)
+        asyncio.run(migrate_database(database.url))
+        yield database
+    finally:
+        if database.running:
+            database.server.stop()
+        # pgserver's own exit hook finds nothing left to clean once the folder is gone
+        shutil.rmtree(pgdata.parent, ignore_errors=True)
