@@ -77,6 +77,8 @@ class ScratchDatabase(DirectReads):
     url: str  # SQLAlchemy (postgresql+asyncpg) URL the app uses for this session's own database
     server: EmbeddedPostgres | None  # the embedded server, when the tests started one
     direct_url: str | None = None  # the database itself, when `url` goes through PgBouncer
+    # the migrations' roles are <prefix>_app and <prefix>_migrator: the server's, so one per database
+    role_prefix: str = "authapi"
 
     @property
     def dsn(self) -> str:
@@ -85,10 +87,15 @@ class ScratchDatabase(DirectReads):
         return direct.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def _drop_database(admin_dsn: str, name: str) -> None:
+async def _drop_database(admin_dsn: str, name: str, *, role_prefix: str | None = None) -> None:
+    """Drop the database, and the roles its migrations made (they outlive it otherwise)."""
     connection = await asyncpg.connect(admin_dsn)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if role_prefix is not None:
+            await connection.execute(
+                f'DROP ROLE IF EXISTS "{role_prefix}_app", "{role_prefix}_migrator"'
+            )
     finally:
         await connection.close()
 
@@ -113,12 +120,13 @@ def scratch_database() -> Iterator[ScratchDatabase]:
     url = admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(
         hide_password=False
     )
-    asyncio.run(migrate_database(url))
+    # roles of its own: concurrent test sessions on one server never share (or drop) each other's
+    asyncio.run(migrate_database(url, role_prefix=name))
     try:
         with through_pgbouncer_if_requested(url) as app_url:
-            yield ScratchDatabase(url=app_url, server=server, direct_url=url)
+            yield ScratchDatabase(url=app_url, server=server, direct_url=url, role_prefix=name)
     finally:
-        asyncio.run(_drop_database(admin_dsn, name))
+        asyncio.run(_drop_database(admin_dsn, name, role_prefix=name))
 
 
 @dataclass

@@ -22,6 +22,7 @@ def make_settings(
     values: dict[str, object] = {
         "environment": "test",
         "database_url": database.url,
+        "db_role_prefix": database.role_prefix,
         "jwt_private_key": signing_key_pem,
         **UNLIMITED,
         **overrides,
