@@ -15,14 +15,54 @@ include mk/aws.mk mk/faults.mk mk/perf.mk mk/quality.mk
 help:  ## list the commands
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Two locks, both written by `make lock` from pyproject.toml: RUNTIME_LOCK is [project]
+# dependencies, the one file the Lambda layer (layers/Makefile) and this virtualenv install;
+# DEV_LOCK is what the dev extra adds, leaving the runtime lock's packages out, so every pin has
+# exactly one home. Both in hash-checking mode and in one pip run: every package is pinned and
+# checked, so a dev tool cannot move a runtime version (a dev tool that needs another one is a
+# resolution error, not an upgrade). Then authapi itself without dependencies, and pip check:
+# a dependency added to pyproject.toml but not locked fails here.
+RUNTIME_LOCK := layers/requirements.lock
+DEV_LOCK := requirements-dev.lock
+
+$(STAMP): pyproject.toml $(RUNTIME_LOCK) $(DEV_LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python >= 3.11 (set PYTHON=...)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --requirement $(RUNTIME_LOCK) --requirement $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
+	$(BIN)/python -m pip check || { echo "pyproject.toml and the locks disagree: make lock" >&2; exit 1; }
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the app with its dev tools
+install: $(STAMP)  ## create .venv and install the app with its dev tools, exactly as locked
+
+# Universal resolutions (every platform and Python >= 3.11 at once: the python3.13 Lambda on
+# arm64 and x86_64, a laptop's venv) with the hashes of every file. uv, not pip-compile:
+# pip-compile resolves for the Python and platform it runs on, dropping what only another one
+# needs. First everything together, so the runtime pins are ones the dev tools accept too (the
+# tests run on what the layer ships); then each lock is cut from that resolution. uv keeps the
+# pins already locked unless UPGRADE=1. It runs from its own venv: `make lock` works even when
+# the locks no longer install.
+UV_VERSION := 0.13.9
+UV_VENV := .venv-lock
+UV_STAMP := $(UV_VENV)/.installed-uv-$(UV_VERSION)
+UV_COMPILE = $(UV_VENV)/bin/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+UV_RESOLUTION := $(UV_VENV)/resolution.txt
+
+$(UV_STAMP):
+	test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	rm -f $(UV_VENV)/.installed*
+	touch $@
+
+.PHONY: lock
+lock: $(UV_STAMP)  ## re-resolve the locks from pyproject.toml (UPGRADE=1: newest versions in range)
+	cat $(RUNTIME_LOCK) $(DEV_LOCK) > $(UV_RESOLUTION) 2>/dev/null || true
+	$(UV_COMPILE) --extra dev --output-file $(UV_RESOLUTION)
+	$(UV_COMPILE) --constraint $(UV_RESOLUTION) --output-file $(RUNTIME_LOCK)
+	$(UV_COMPILE) --extra dev --constraint $(UV_RESOLUTION) --output-file $(DEV_LOCK) \
+		$$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/--no-emit-package \1/p' $(RUNTIME_LOCK))
 
 run: $(STAMP)  ## the local cloud on http://127.0.0.1:8000: the Lambda handler, SSM and PostgreSQL stand-ins
 	$(BIN)/python -m devtools.local_cloud
