@@ -63,8 +63,8 @@ class _NoManagedPolicies:
 
 @cache
 def _transformed(parameters: tuple[tuple[str, str], ...]) -> Template:
-    from samtranslator.translator.transform import transform
-    from samtranslator.yaml_helper import yaml_parse
+    from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
+    from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
 
     source: Template = yaml_parse((ROOT / "template.yaml").read_text())
     # what `sam package` does before CloudFormation sees the template: code moves to S3
@@ -131,5 +131,5 @@ def resolve(value: Any, template: Template, values: dict[str, str]) -> Any:
             separator, text = argument[0], resolve(argument[1], template, values)
             if isinstance(text, str):
                 return text.split(separator)
-    resolved = {key: resolve(item, template, values) for key, item in value.items()}
-    return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+    members = {key: resolve(item, template, values) for key, item in value.items()}
+    return {key: item for key, item in members.items() if item is not NO_VALUE}
