@@ -21,7 +21,12 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def local_cloud(test_database: ScratchDatabase) -> Iterator[str]:
     port = free_port()
-    environment = {**os.environ, "AUTHAPI_DATABASE_URL": test_database.url}
+    environment = {
+        **os.environ,
+        "AUTHAPI_DATABASE_URL": test_database.url,
+        # the session's database has roles of its own; the migration handler grants to them
+        "AUTHAPI_DB_ROLE_PREFIX": test_database.role_prefix,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "devtools.local_cloud", "--port", str(port)],
         env=environment,
