@@ -19,23 +19,17 @@ was lost: the write happened, and the client got 503 `database_unavailable`, so 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from typing import Any
 
-import httpx
-import jwt
 import pytest
 
 from authapi.app import create_app
-from authapi.resources import app_resources
 from tests.faults.pg_proxy import Cut, PgProxy
-from tests.faults.support import (
-    DedicatedDatabase,
-    Reply,
-    assert_database_unavailable,
-)
-from tests.support import STRONG_PASSWORD, client_for, make_settings, unique_email
+from tests.support.accounts import STRONG_PASSWORD, Account, register, unique_email
+from tests.support.db import DedicatedDatabase
+from tests.support.http import ApiClient, Reply, serving
+from tests.support.problems import assert_database_unavailable
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.faults
 
@@ -51,13 +45,11 @@ def proxy(database: DedicatedDatabase) -> Iterator[PgProxy]:
 @pytest.fixture
 async def client(
     proxy: PgProxy, database: DedicatedDatabase, signing_key_pem: str
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[ApiClient]:
     settings = make_settings(database.scratch(proxy.url(database.name)), signing_key_pem)
-    app = create_app(settings)
-    async with client_for(app) as http:
-        yield http
+    async with serving(create_app(settings)) as client:
+        yield client
     proxy.disarm()
-    await app_resources(app).database.dispose()
     # whatever was cut where, no account is ever half written
     assert await _half_written_rows(database) == 0
 
@@ -72,37 +64,21 @@ async def _half_written_rows(database: DedicatedDatabase) -> int:
     return count
 
 
-async def _cut_during(proxy: PgProxy, cut: Cut, request: Awaitable[httpx.Response]) -> Reply:
+async def _cut_during(proxy: PgProxy, cut: Cut, request: Awaitable[Reply]) -> Reply:
     proxy.fired.clear()
     proxy.arm(cut)
-    reply = Reply.of(await request)
+    reply = await request
     assert proxy.fired == [cut], "the connection was never cut there: the test proves nothing"
     return reply
 
 
-async def _register(client: httpx.AsyncClient, email: str) -> httpx.Response:
+async def _register(client: ApiClient, email: str) -> Reply:
     return await client.post(REGISTER, json={"email": email, "password": STRONG_PASSWORD})
 
 
-class Account:
-    def __init__(self, body: dict[str, Any]):
-        self.email: str = body["user"]["email"]
-        self.user_id = uuid.UUID(body["user"]["id"])
-        self.access_token: str = body["access_token"]
-        self.refresh_token: str = body["refresh_token"]
-        claims = jwt.decode(self.access_token, options={"verify_signature": False})
-        self.session_id = uuid.UUID(claims["sid"])
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
 @pytest.fixture
-async def account(client: httpx.AsyncClient) -> Account:
-    response = await _register(client, unique_email())
-    assert response.status_code == 201
-    return Account(response.json())
+async def account(client: ApiClient) -> Account:
+    return await register(client)
 
 
 def _before_commit(statement: bytes) -> dict[str, Cut]:
@@ -124,7 +100,7 @@ REGISTER_CUTS = {
 
 @pytest.mark.parametrize("cut", REGISTER_CUTS.values(), ids=REGISTER_CUTS)
 async def test_register_cut_before_commit_writes_nothing(
-    client: httpx.AsyncClient, proxy: PgProxy, database: DedicatedDatabase, cut: Cut
+    client: ApiClient, proxy: PgProxy, database: DedicatedDatabase, cut: Cut
 ) -> None:
     email = unique_email()
 
@@ -133,11 +109,11 @@ async def test_register_cut_before_commit_writes_nothing(
     assert_database_unavailable(reply)
     assert await database.fetchval("SELECT count(*) FROM users WHERE email = $1", email) == 0
     retry = await _register(client, email)
-    assert retry.status_code == 201  # not 409: no user row was left behind
+    assert retry.status == 201  # not 409: no user row was left behind
 
 
 async def test_register_whose_commit_answer_is_lost_exists_whole(
-    client: httpx.AsyncClient, proxy: PgProxy, database: DedicatedDatabase
+    client: ApiClient, proxy: PgProxy, database: DedicatedDatabase
 ) -> None:
     email = unique_email()
 
@@ -151,19 +127,19 @@ async def test_register_whose_commit_answer_is_lost_exists_whole(
     )
     assert tokens == 1  # user, session and first refresh token: all of it
     retry = await _register(client, email)
-    assert retry.json()["code"] == "email_taken"
+    assert retry.body["code"] == "email_taken"
     login = await client.post("/api/auth/login", json={"email": email, "password": STRONG_PASSWORD})
-    assert login.status_code == 200
+    assert login.status == 200
 
 
 async def _sessions_of(database: DedicatedDatabase, account: Account) -> int:
     count: int = await database.fetchval(
-        "SELECT count(*) FROM auth_sessions WHERE user_id = $1", account.user_id
+        "SELECT count(*) FROM auth_sessions WHERE user_id = $1::uuid", account.user_id
     )
     return count
 
 
-def _login(client: httpx.AsyncClient, account: Account) -> Awaitable[httpx.Response]:
+def _login(client: ApiClient, account: Account) -> Awaitable[Reply]:
     return client.post(
         "/api/auth/login", json={"email": account.email, "password": STRONG_PASSWORD}
     )
@@ -174,7 +150,7 @@ LOGIN_CUTS = _before_commit(b"INSERT INTO auth_sessions")
 
 @pytest.mark.parametrize("cut", LOGIN_CUTS.values(), ids=LOGIN_CUTS)
 async def test_login_cut_before_commit_opens_no_session(
-    client: httpx.AsyncClient,
+    client: ApiClient,
     proxy: PgProxy,
     database: DedicatedDatabase,
     account: Account,
@@ -184,12 +160,12 @@ async def test_login_cut_before_commit_opens_no_session(
 
     assert_database_unavailable(reply)
     assert await _sessions_of(database, account) == 1  # the one registration opened
-    assert (await _login(client, account)).status_code == 200
+    assert (await _login(client, account)).status == 200
     assert await _sessions_of(database, account) == 2
 
 
 async def test_login_whose_commit_answer_is_lost_leaves_an_unused_session(
-    client: httpx.AsyncClient, proxy: PgProxy, database: DedicatedDatabase, account: Account
+    client: ApiClient, proxy: PgProxy, database: DedicatedDatabase, account: Account
 ) -> None:
     cut = _commit_lost(b"INSERT INTO auth_sessions")
 
@@ -197,10 +173,10 @@ async def test_login_whose_commit_answer_is_lost_leaves_an_unused_session(
 
     assert_database_unavailable(reply)
     assert await _sessions_of(database, account) == 2
-    assert (await _login(client, account)).status_code == 200
+    assert (await _login(client, account)).status == 200
 
 
-def _refresh(client: httpx.AsyncClient, token: str) -> Awaitable[httpx.Response]:
+def _refresh(client: ApiClient, token: str) -> Awaitable[Reply]:
     return client.post("/api/auth/refresh-token", json={"refresh_token": token})
 
 
@@ -218,7 +194,7 @@ REFRESH_CUTS = _before_commit(b"UPDATE refresh_tokens")
 
 @pytest.mark.parametrize("cut", REFRESH_CUTS.values(), ids=REFRESH_CUTS)
 async def test_refresh_cut_before_commit_spends_nothing(
-    client: httpx.AsyncClient,
+    client: ApiClient,
     proxy: PgProxy,
     database: DedicatedDatabase,
     account: Account,
@@ -229,12 +205,12 @@ async def test_refresh_cut_before_commit_spends_nothing(
     assert_database_unavailable(reply)
     assert await _tokens_of(database, account) == (1, 0)  # not spent, no successor
     retry = await _refresh(client, account.refresh_token)
-    assert retry.status_code == 200  # the old token still works, once
-    assert (await _refresh(client, retry.json()["refresh_token"])).status_code == 200
+    assert retry.status == 200  # the old token still works, once
+    assert (await _refresh(client, retry.body["refresh_token"])).status == 200
 
 
 async def test_refresh_whose_commit_answer_is_lost_fails_closed(
-    client: httpx.AsyncClient, proxy: PgProxy, database: DedicatedDatabase, account: Account
+    client: ApiClient, proxy: PgProxy, database: DedicatedDatabase, account: Account
 ) -> None:
     cut = _commit_lost(b"UPDATE refresh_tokens")
 
@@ -243,9 +219,9 @@ async def test_refresh_whose_commit_answer_is_lost_fails_closed(
     assert_database_unavailable(reply)
     assert await _tokens_of(database, account) == (2, 1)  # spent, and a successor nobody got
     retry = await _refresh(client, account.refresh_token)
-    assert retry.json()["code"] == "refresh_token_reused"
-    assert (await client.get("/api/auth/me", headers=account.auth)).status_code == 401
-    assert (await _login(client, account)).status_code == 200
+    assert retry.body["code"] == "refresh_token_reused"
+    assert (await client.get("/api/auth/me", headers=account.auth)).status == 401
+    assert (await _login(client, account)).status == 200
 
 
 LOGOUT_CUTS = _before_commit(b"UPDATE auth_sessions")
@@ -253,24 +229,24 @@ LOGOUT_CUTS = _before_commit(b"UPDATE auth_sessions")
 
 @pytest.mark.parametrize("cut", LOGOUT_CUTS.values(), ids=LOGOUT_CUTS)
 async def test_logout_cut_before_commit_keeps_the_session(
-    client: httpx.AsyncClient, proxy: PgProxy, account: Account, cut: Cut
+    client: ApiClient, proxy: PgProxy, account: Account, cut: Cut
 ) -> None:
     reply = await _cut_during(proxy, cut, client.post("/api/auth/logout", headers=account.auth))
 
     assert_database_unavailable(reply)
-    assert (await client.get("/api/auth/me", headers=account.auth)).status_code == 200
-    assert (await client.post("/api/auth/logout", headers=account.auth)).status_code == 204
-    assert (await client.get("/api/auth/me", headers=account.auth)).status_code == 401
+    assert (await client.get("/api/auth/me", headers=account.auth)).status == 200
+    assert (await client.post("/api/auth/logout", headers=account.auth)).status == 204
+    assert (await client.get("/api/auth/me", headers=account.auth)).status == 401
 
 
 async def test_logout_whose_commit_answer_is_lost_has_logged_out(
-    client: httpx.AsyncClient, proxy: PgProxy, account: Account
+    client: ApiClient, proxy: PgProxy, account: Account
 ) -> None:
     cut = _commit_lost(b"UPDATE auth_sessions")
 
     reply = await _cut_during(proxy, cut, client.post("/api/auth/logout", headers=account.auth))
 
     assert_database_unavailable(reply)
-    assert (await client.get("/api/auth/me", headers=account.auth)).status_code == 401
+    assert (await client.get("/api/auth/me", headers=account.auth)).status == 401
     retry = await client.post("/api/auth/logout", headers=account.auth)
-    assert retry.json()["code"] == "invalid_token"
+    assert retry.body["code"] == "invalid_token"

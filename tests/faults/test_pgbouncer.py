@@ -10,15 +10,15 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
-import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
 from authapi.app import create_app
-from authapi.resources import app_resources
-from tests.faults.pgbouncer import pgbouncer_binary, running_pgbouncer
-from tests.faults.support import DedicatedDatabase
-from tests.support import STRONG_PASSWORD, client_for, make_settings, unique_email
+from tests.support.accounts import STRONG_PASSWORD, unique_email
+from tests.support.db import DedicatedDatabase
+from tests.support.http import ApiClient, serving
+from tests.support.pgbouncer import pgbouncer_binary, running_pgbouncer
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.faults
 
@@ -52,32 +52,31 @@ async def test_six_clients_at_once_share_two_server_connections(pooled_url: str)
 @pytest.fixture
 async def client(
     pooled_url: str, database: DedicatedDatabase, signing_key_pem: str
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[ApiClient]:
     # ten app connections over two server connections: transactions hop between them
     app = create_app(make_settings(database.scratch(pooled_url), signing_key_pem, db_pool_size=10))
-    async with client_for(app) as http:
-        yield http
-    await app_resources(app).database.dispose()
+    async with serving(app) as client:
+        yield client
 
 
-async def _whole_session(client: httpx.AsyncClient) -> list[int]:
+async def _whole_session(client: ApiClient) -> list[int]:
     credentials = {"email": unique_email(), "password": STRONG_PASSWORD}
     registered = await client.post("/api/auth/register", json=credentials)
-    tokens = registered.json()
+    tokens = registered.body
     refreshed = await client.post(
         "/api/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]}
     )
-    auth = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    auth = {"Authorization": f"Bearer {refreshed.body['access_token']}"}
     login = await client.post("/api/auth/login", json=credentials)
     me = await client.get("/api/auth/me", headers=auth)
     logout = await client.post("/api/auth/logout", headers=auth)
     after = await client.get("/api/auth/me", headers=auth)
-    return [r.status_code for r in (registered, refreshed, login, me, logout, after)]
+    return [r.status for r in (registered, refreshed, login, me, logout, after)]
 
 
 async def test_twenty_concurrent_sessions_through_two_server_connections(
-    client: httpx.AsyncClient,
+    client: ApiClient,
 ) -> None:
-    outcomes = await asyncio.gather(*(_whole_session(client) for _ in range(20)))
+    outcomes = await client.gather(20, lambda: _whole_session(client))
 
     assert outcomes == [[201, 200, 200, 200, 204, 401]] * 20

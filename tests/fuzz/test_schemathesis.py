@@ -32,7 +32,8 @@ from schemathesis.python import asgi
 
 from authapi.app import create_app
 from authapi.config import Settings
-from tests.support import STRONG_PASSWORD, unique_email
+from tests.support.accounts import STRONG_PASSWORD, unique_email
+from tests.support.http import SyncApiClient
 
 pytestmark = [
     pytest.mark.fuzz,
@@ -50,19 +51,22 @@ SEED = os.environ.get("AUTHAPI_FUZZ_SEED", "20261127")
 
 
 class SessionSupply:
-    """Fresh sessions of one real account: logout ends a session, so each caller gets its own."""
+    """Fresh sessions of one real account: logout ends a session, so each caller gets its own.
 
-    def __init__(self, app: FastAPI):
-        self.app = app
+    It logs in through an app of its own (same database, same key), on the test client's loop:
+    the fuzzed app's connections belong to Schemathesis's.
+    """
+
+    def __init__(self, settings: Settings):
+        self.api = SyncApiClient.asgi(create_app(settings))
         self.credentials = {"email": unique_email(), "password": STRONG_PASSWORD}
         registered = self._post("/api/auth/register", self.credentials)
         assert registered["user"]["email"] == self.credentials["email"]
 
     def _post(self, path: str, body: dict[str, str]) -> dict[str, Any]:
-        with asgi.get_client(self.app) as client:
-            response = client.post(path, json=body)
-        assert response.ok, response.text
-        result: dict[str, Any] = response.json()
+        reply = self.api.post(path, json=body)
+        assert reply.status in (200, 201), reply
+        result: dict[str, Any] = reply.body
         return result
 
     def fresh(self) -> dict[str, Any]:
@@ -82,8 +86,9 @@ def fuzz_app(settings: Settings) -> Iterator[FastAPI]:
     """
     global _supply
     app = create_app(settings)
-    _supply = SessionSupply(app)
+    _supply = SessionSupply(settings)
     yield app
+    _supply.api.close()
     _supply = None
     # ends the app's lifespan, which closes its pool before the test database is dropped
     asgi.shutdown_lifespans()
@@ -110,7 +115,7 @@ def _pytest_9_2_node_id(request: pytest.FixtureRequest) -> None:
     # Schemathesis 4.32's from_fixture() reads `Function._nodeid`, which pytest 9.2 renamed;
     # without it every run fails before the first request. Only its report labels use it.
     if not hasattr(request.node, "_nodeid"):
-        request.node._nodeid = request.node.nodeid
+        request.node._nodeid = request.node.nodeid  # noqa: SLF001 - pytest's, for Schemathesis
 
 
 @schema.auth(refresh_interval=None).apply_to(path=["/api/auth/me", "/api/auth/logout"])
@@ -122,7 +127,6 @@ class FreshBearerToken:
         return str(_supply.fresh()["access_token"])
 
     def set(self, case: schemathesis.Case, data: str, context: schemathesis.AuthContext) -> None:
-        case.headers = case.headers or {}
         case.headers["Authorization"] = f"Bearer {data}"
 
 
@@ -132,13 +136,14 @@ def _with_live_refresh_token(case: schemathesis.Case) -> None:
     Which half is decided by the generated token itself, so a replayed case does the same.
     """
     body = case.body
+    token = body.get("refresh_token") if isinstance(body, dict) else None
     if (
         case.operation.path == "/api/auth/refresh-token"
         and case.meta is not None
         and case.meta.generation.mode == schemathesis.GenerationMode.POSITIVE
         and isinstance(body, dict)
-        and isinstance(body.get("refresh_token"), str)
-        and len(body["refresh_token"]) % 2 == 0
+        and isinstance(token, str)
+        and len(token) % 2 == 0
     ):
         assert _supply is not None
         case.body = {**body, "refresh_token": _supply.fresh()["refresh_token"]}

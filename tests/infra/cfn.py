@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml
+from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[2]
 

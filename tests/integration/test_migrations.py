@@ -33,6 +33,6 @@ async def test_models_match_the_migrated_schema(settings: Settings) -> None:
 async def test_upgrading_again_is_a_no_op(settings: Settings) -> None:
     engine = create_engine(settings)
     try:
-        assert await upgrade_to_head(engine) == head_revisions()
+        assert await upgrade_to_head(engine, role_prefix=settings.db_role_prefix) == head_revisions()
     finally:
         await engine.dispose()

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from authapi.config import Settings
+from authapi.key_material import generate_data_key_entry
 from devtools.lambda_events import fill_placeholders
 from devtools.template_env import lambda_environment, load_template, settings_values
 from tests.support.db import ScratchDatabase
+from tests.support.settings import UNLIMITED
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -64,13 +66,16 @@ def template_environment(database_url: str = "postgresql://unused") -> dict[str,
 PREFIX = template_environment()["AUTHAPI_SSM_PARAMETER_PREFIX"]
 SIGNING_KEY_PARAMETER = f"{PREFIX}jwt/signing-key"
 RETIRED_KEYS_PARAMETER = f"{PREFIX}jwt/retired-public-keys"
+DATA_KEYS_PARAMETER = f"{PREFIX}data/keys"
 
 
 def lambda_settings(database: ScratchDatabase, **overrides: object) -> Settings:
     """Settings as the template sets them (production, keys from SSM, one pooled connection),
-    on the test database, with `overrides` on top."""
+    on the test database, limits off like every tier's (`UNLIMITED`), `overrides` on top."""
     values: dict[str, object] = {
         **settings_values(template_environment(database.url)),
+        "db_role_prefix": database.role_prefix,
+        **UNLIMITED,
         **overrides,
     }
     return Settings.model_validate(values)
@@ -85,10 +90,19 @@ def lambda_process_environment() -> dict[str, str]:
     }
 
 
-def put_signing_key(ssm: SSMClient, pem: str, *, retired: str = "none") -> None:
-    """Store the keys where the template's bootstrap script puts them."""
+def put_signing_key(
+    ssm: SSMClient, pem: str, *, retired: str = "none", data_keys: str | None = None
+) -> None:
+    """Store the keys where the template's bootstrap script puts them (data keys too: the
+    provider reads all three in one call)."""
     ssm.put_parameter(Name=SIGNING_KEY_PARAMETER, Value=pem, Type="SecureString", Overwrite=True)
     ssm.put_parameter(Name=RETIRED_KEYS_PARAMETER, Value=retired, Type="String", Overwrite=True)
+    ssm.put_parameter(
+        Name=DATA_KEYS_PARAMETER,
+        Value=data_keys or generate_data_key_entry(),
+        Type="SecureString",
+        Overwrite=True,
+    )
 
 
 def load_event(name: str, **placeholders: str) -> dict[str, Any]:

@@ -77,7 +77,8 @@ class ScratchDatabase(DirectReads):
     url: str  # SQLAlchemy (postgresql+asyncpg) URL the app uses for this session's own database
     server: EmbeddedPostgres | None  # the embedded server, when the tests started one
     direct_url: str | None = None  # the database itself, when `url` goes through PgBouncer
-    # the migrations' roles are <prefix>_app and <prefix>_migrator: the server's, so one per database
+    # the migrations' roles, <prefix>_app and <prefix>_migrator, belong to the whole server:
+    # one prefix per database
     role_prefix: str = "authapi"
 
     @property

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from authapi.auth.keys import generate_private_key_pem
 from authapi.config import Settings
+from authapi.key_material import generate_private_key_pem
 
 pytestmark = pytest.mark.unit
 

@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 
 from authapi.key_material import generate_private_key_pem, load_private_key
 from authapi.resources import app_resources
@@ -122,6 +123,7 @@ def test_invocations_share_one_loop_and_one_connection(
     assert connects == []  # no new connection: the pool's one connection served every invocation
     assert all(loop is lambda_app.loop for loop in loops)
     pool = app_resources(lambda_app.app).database.engine.pool
+    assert isinstance(pool, QueuePool)
     assert pool.checkedin() == 1
 
 

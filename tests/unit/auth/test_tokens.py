@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 import jwt
 import pytest
 
-from authapi.auth.keys import KeyRing, generate_private_key_pem, key_id, load_private_key
 from authapi.auth.tokens import issue_access_token, new_refresh_token, verify_access_token
 from authapi.config import Settings
 from authapi.exceptions import InvalidAccessTokenError
-from tests.forged_tokens import TokenForge
+from authapi.key_material import generate_private_key_pem, load_private_key
+from authapi.signing.keys import KeyRing, key_id
+from tests.support.tokens import TokenForge
 
 pytestmark = pytest.mark.unit
 

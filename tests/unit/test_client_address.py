@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from authapi.abuse.client_ip import client_ip
+from authapi.client_address import client_ip
+from tests.support.aws import load_event
 
 pytestmark = pytest.mark.unit
-
-EVENTS = Path(__file__).resolve().parents[3] / "events"
 
 
 def _scope(
@@ -28,14 +25,14 @@ def _scope(
     "name", ["login.json", "rest-api-v1-register.json", "function-url-me.json", "alb-health.json"]
 )
 def test_source_ip_of_each_event_type(name: str) -> None:
-    event = json.loads((EVENTS / name).read_text())
+    event = load_event(name)
     event.setdefault("headers", {})["x-forwarded-for"] = "6.6.6.6, 203.0.113.10"
     # a spoofed header must not win, except an ALB's own last entry, which it writes itself
     assert client_ip(_scope(event, client=("6.6.6.6", 0))) == "203.0.113.10"
 
 
 def test_alb_without_forwarded_for() -> None:
-    event = json.loads((EVENTS / "alb-health.json").read_text())
+    event = load_event("alb-health.json")
     del event["headers"]["x-forwarded-for"]
     assert client_ip(_scope(event)) == "unknown"
 
