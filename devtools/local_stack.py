@@ -86,9 +86,12 @@ def start_ssm_stand_in() -> tuple[str, Any]:
     return f"http://127.0.0.1:{port}", server
 
 
-def store_signing_key(endpoint: str, pem: str) -> None:
-    """Put the key where the template's bootstrap script puts it in AWS: a SecureString."""
+def store_signing_key(endpoint: str, pem: str, data_keys: str | None = None) -> None:
+    """Put the keys where the template's bootstrap script puts them in AWS: the signing key and
+    the data keys as SecureStrings, next to the (empty) list of retired public keys."""
     import boto3
+
+    from authapi.key_material import generate_data_key_entry
 
     ssm = boto3.client("ssm", endpoint_url=endpoint, region_name=REGION)
     ssm.put_parameter(
@@ -97,6 +100,12 @@ def store_signing_key(endpoint: str, pem: str) -> None:
     ssm.put_parameter(
         Name=SSM_PREFIX + "jwt/retired-public-keys", Value="none", Type="String", Overwrite=True
     )
+    ssm.put_parameter(
+        Name=SSM_PREFIX + "data/keys",
+        Value=data_keys or generate_data_key_entry(),
+        Type="SecureString",
+        Overwrite=True,
+    )
 
 
 def start_local_stack(database_name: str = "authapi") -> LocalStack:
@@ -104,7 +113,7 @@ def start_local_stack(database_name: str = "authapi") -> LocalStack:
 
     A variable already set in this process wins (the load run raises the rate limits that way).
     """
-    from authapi.signing.keys import development_key_pem
+    from authapi.signing.keys import development_data_keys, development_key_pem
 
     database_url = local_database(database_name).url
     # development keeps /docs on; JSON log lines, as in CloudWatch (outside Lambda the app
@@ -116,7 +125,11 @@ def start_local_stack(database_name: str = "authapi") -> LocalStack:
     endpoint, moto_server = start_ssm_stand_in()
     os.environ["AWS_ENDPOINT_URL_SSM"] = endpoint
     # the same developer key `make dev` uses, so tokens survive switching between the two
-    store_signing_key(endpoint, development_key_pem(LOCAL_DIR / "dev-signing-key.pem"))
+    store_signing_key(
+        endpoint,
+        development_key_pem(LOCAL_DIR / "dev-signing-key.pem"),
+        development_data_keys(LOCAL_DIR / "data-keys"),
+    )
     return LocalStack(database_url=database_url, ssm_endpoint=endpoint, _moto=moto_server)
 
 

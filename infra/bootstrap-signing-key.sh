@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Create, or with --rotate replace, the JWT signing key of one environment in SSM:
+# Create, or with --rotate replace, the JWT signing key and the data keys of one environment:
 #   /authapi/<env>/jwt/signing-key          SecureString, RSA 3072 private key (PEM), infra KMS key
 #   /authapi/<env>/jwt/retired-public-keys  String, PEM bundle of public keys still accepted, or "none"
+#   /authapi/<env>/data/keys                SecureString, "id:base64url,..." newest first: the
+#                                           HMAC (and later encryption) keys, 256 bits each
 #
 # Usage: infra/bootstrap-signing-key.sh [--rotate] <dev|prod>
 # Needs openssl and the aws CLI with credentials for the environment's account and region, and
 # the data stack (infra/data.yaml) deployed there: it publishes the KMS key's ARN.
 #
-# Without --rotate an existing signing key is left alone, so running it twice is harmless.
+# Without --rotate existing keys are left alone, so running it twice is harmless. --rotate also
+# puts a new data key in front of the old ones (which stay, to read what they protected); keyed
+# hashes made with the old key (login throttle counters) start afresh.
 # --rotate first appends the current key's public half to retired-public-keys (tokens it signed
 # keep verifying), then stores a new key. Running functions cache both parameters for
 # AUTHAPI_SSM_CACHE_SECONDS (300 s) and keep signing with the old key until then; a token
@@ -61,6 +65,7 @@ done
 prefix="/authapi/${env}/"
 signing_key_name="${prefix}jwt/signing-key"
 retired_keys_name="${prefix}jwt/retired-public-keys"
+data_keys_name="${prefix}data/keys"
 
 workdir="$(mktemp -d)"
 trap 'rm -rf -- "$workdir"' EXIT
@@ -88,12 +93,34 @@ if ! parameter_exists "$retired_keys_name"; then
     echo "created $retired_keys_name = none"
 fi
 
+if [[ "$has_signing_key" == false && "$rotate" == true ]]; then
+    die "$signing_key_name does not exist yet: run without --rotate to create it"
+fi
+
+# A new "id:key" data key entry: 8 hex digits of id, 32 random bytes in base64url.
+new_data_key() {
+    printf '%s:%s' "$(openssl rand -hex 4)" "$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n')"
+}
+
+data_keys_file="$(mktemp -p "$workdir")"
+if ! parameter_exists "$data_keys_name"; then
+    new_data_key >"$data_keys_file"
+    aws ssm put-parameter --name "$data_keys_name" --type SecureString --key-id "$key_arn" \
+        --value "file://$data_keys_file" >/dev/null
+    echo "stored new data keys in $data_keys_name"
+elif [[ "$rotate" == true ]]; then
+    new_data_key >"$data_keys_file"
+    printf ',' >>"$data_keys_file"
+    aws ssm get-parameter --name "$data_keys_name" --with-decryption \
+        --query Parameter.Value --output text | tr -d '\n' >>"$data_keys_file"
+    aws ssm put-parameter --name "$data_keys_name" --type SecureString --key-id "$key_arn" \
+        --value "file://$data_keys_file" --overwrite >/dev/null
+    echo "put a new data key in front of $data_keys_name"
+fi
+
 if [[ "$has_signing_key" == true && "$rotate" == false ]]; then
     echo "$signing_key_name already exists; left unchanged (use --rotate to replace it)"
     exit 0
-fi
-if [[ "$has_signing_key" == false && "$rotate" == true ]]; then
-    die "$signing_key_name does not exist yet: run without --rotate to create it"
 fi
 
 if [[ "$rotate" == true ]]; then

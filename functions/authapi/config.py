@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from authapi.key_material import signing_key_problem
+from authapi.key_material import parse_data_keys, signing_key_problem
 
 Environment = Literal["development", "test", "production"]
 CommaList = Annotated[list[str], NoDecode]
@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     # Tokens.
     jwt_private_key: SecretStr | None = None
     jwt_private_key_file: Path = Path(".local/dev-signing-key.pem")
+    # The data keys behind every HMAC (email hashes in limits and logs): "id:base64url,..."
+    # newest first, at least 32 bytes each. In Lambda they come from SSM with the signing key.
+    data_keys: SecretStr | None = None
+    data_keys_file: Path = Path(".local/data-keys")
     # PEM bundle of retired public keys: tokens they signed verify until they expire
     jwt_retired_public_keys: str | None = None
     jwt_issuer: str = "authapi"
@@ -155,6 +159,15 @@ class Settings(BaseSettings):
             problems.append("AUTHAPI_DATABASE_URL is required in production")
         if "*" in self.allowed_origins:
             problems.append("AUTHAPI_ALLOWED_ORIGINS must list origins, not '*', in production")
+        if self.ssm_parameter_prefix is None and self.data_keys is None:
+            problems.append(
+                "AUTHAPI_DATA_KEYS or AUTHAPI_SSM_PARAMETER_PREFIX is required in production"
+            )
+        if self.data_keys is not None:
+            try:
+                parse_data_keys(self.data_keys.get_secret_value())
+            except ValueError as error:
+                problems.append(f"AUTHAPI_DATA_KEYS is unusable: {error}")
         if self.jwt_private_key is None:
             if self.ssm_parameter_prefix is None:
                 problems.append(

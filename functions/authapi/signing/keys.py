@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from authapi.config import Settings
-from authapi.key_material import generate_private_key_pem, load_private_key, load_public_keys
+from authapi.key_material import (
+    generate_data_key_entry,
+    generate_private_key_pem,
+    load_private_key,
+    load_public_keys,
+    parse_data_keys,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +47,38 @@ def key_id(public_key: rsa.RSAPublicKey) -> str:
 
 
 @dataclass(frozen=True)
+class DataKeys:
+    """The versioned secret behind every keyed hash: the newest key makes them, older ones stay
+    for what they already protect. Without the key a hash cannot be reversed by a dictionary of
+    emails, which a bare SHA-256 can."""
+
+    keys: tuple[tuple[str, bytes], ...]  # (id, key), newest first
+
+    @classmethod
+    def parse(cls, text: str) -> DataKeys:
+        return cls(parse_data_keys(text))
+
+    @property
+    def current_id(self) -> str:
+        return self.keys[0][0]
+
+    def hmac(self, purpose: str, value: str) -> bytes:
+        """HMAC-SHA256 of `value` under the current key, separated by `purpose` so that one value
+        hashed for two uses gives two unrelated digests."""
+        message = purpose.encode() + b"\0" + value.encode("utf-8", "surrogatepass")
+        return hmac.new(self.keys[0][1], message, hashlib.sha256).digest()
+
+    def __repr__(self) -> str:
+        return f"DataKeys(ids={[key_id for key_id, _ in self.keys]})"  # never the keys
+
+
+@dataclass(frozen=True)
 class KeyRing:
-    """The key that signs now, and every public key a token we issued may still be signed with."""
+    """The key that signs now, every public key a token we issued may still be signed with, and
+    the data keys (one secret, read with the signing key, rotated by the same command)."""
 
     signing_key: rsa.RSAPrivateKey
+    data_keys: DataKeys
     retired_public_keys: tuple[rsa.RSAPublicKey, ...] = ()
 
     @cached_property
@@ -65,17 +100,26 @@ class KeyRing:
         }
 
 
-def development_key_pem(path: Path) -> str:
-    """The developer's own key: generated once, kept out of git (.local/ is ignored), mode 0600."""
+def _development_secret(path: Path, make: Callable[[], str], what: str) -> str:
+    """A developer's own secret: made once, kept out of git (.local/ is ignored), mode 0600."""
     if path.exists():
         return path.read_text()
     path.parent.mkdir(parents=True, exist_ok=True)
-    pem = generate_private_key_pem()
+    secret = make()
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as file:
-        file.write(pem)
-    logger.info("generated a development signing key", extra={"path": str(path)})
-    return pem
+        file.write(secret)
+    logger.info(f"generated a development {what}", extra={"path": str(path)})
+    return secret
+
+
+def development_data_keys(path: Path) -> str:
+    return _development_secret(path, generate_data_key_entry, "data key")
+
+
+def development_key_pem(path: Path) -> str:
+    """The developer's own signing key: generated once, kept in .local/ (git-ignored), 0600."""
+    return _development_secret(path, generate_private_key_pem, "signing key")
 
 
 class KeyProvider(Protocol):
@@ -105,15 +149,22 @@ class SettingsKeyProvider:
 
     def _load(self) -> KeyRing:
         settings = self._settings
+        # production without them is refused earlier by Settings; tests get throwaway ones
         if settings.jwt_private_key is not None:
             pem = settings.jwt_private_key.get_secret_value()
         elif settings.environment == "development":
             pem = development_key_pem(settings.jwt_private_key_file)
         else:
-            # production is refused earlier by Settings; tests without a key get a throwaway one
             pem = generate_private_key_pem()
+        if settings.data_keys is not None:
+            data_keys = settings.data_keys.get_secret_value()
+        elif settings.environment == "development":
+            data_keys = development_data_keys(settings.data_keys_file)
+        else:
+            data_keys = generate_data_key_entry()
         retired = settings.jwt_retired_public_keys
         return KeyRing(
             signing_key=load_private_key(pem),
+            data_keys=DataKeys.parse(data_keys),
             retired_public_keys=load_public_keys(retired) if retired else (),
         )

@@ -1,6 +1,7 @@
 """Signing keys from SSM Parameter Store, through Powertools Parameters.
 
-Both parameters are read in one GetParameters call and cached for `ssm_cache_seconds`, so a key
+The three parameters (signing key, retired public keys, data keys) are read in one GetParameters
+call and cached for `ssm_cache_seconds`, so a key
 rotated in SSM is signing tokens within that time, without a deploy. A token signed with a key
 this environment does not know yet makes it re-read SSM at once (at most every 30 s), so
 tokens from environments that already switched are accepted meanwhile. If SSM cannot be reached:
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from authapi.config import Settings
 from authapi.exceptions import SecretsUnavailableError
 from authapi.key_material import load_private_key, load_public_keys
-from authapi.signing.keys import KeyRing
+from authapi.signing.keys import DataKeys, KeyRing
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 SIGNING_KEY_PARAMETER = "jwt/signing-key"
 RETIRED_KEYS_PARAMETER = "jwt/retired-public-keys"
+DATA_KEYS_PARAMETER = "data/keys"
 NO_RETIRED_KEYS = "none"  # SSM refuses empty values
 RETRY_AFTER_FAILURE_SECONDS = 30.0
 # Short timeouts: a slow SSM costs a request seconds, never the whole function timeout. The
@@ -47,11 +49,13 @@ class SsmKeyProvider:
         assert settings.ssm_parameter_prefix is not None
         self.signing_key_name = settings.ssm_parameter_prefix + SIGNING_KEY_PARAMETER
         self.retired_keys_name = settings.ssm_parameter_prefix + RETIRED_KEYS_PARAMETER
+        self.data_keys_name = settings.ssm_parameter_prefix + DATA_KEYS_PARAMETER
         self._cache_seconds = settings.ssm_cache_seconds
         self._max_stale_seconds = settings.ssm_max_stale_seconds
         self._provider: SSMProvider | None = None
         self._ring: KeyRing | None = None
-        self._source: tuple[str, str] | None = None  # the parameter values `_ring` was built from
+        # the parameter values `_ring` was built from
+        self._source: tuple[str, str, str] | None = None
         self._read_at = 0.0
         self._retry_at = 0.0
         self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
@@ -87,14 +91,14 @@ class SsmKeyProvider:
         return await self.key_ring()
 
     def _names(self) -> list[str]:
-        return [self.signing_key_name, self.retired_keys_name]
+        return [self.signing_key_name, self.retired_keys_name, self.data_keys_name]
 
     def _last_ring_or_unavailable(self, now: float) -> KeyRing:
         if self._ring is not None and now - self._read_at <= self._max_stale_seconds:
             return self._ring
         raise SecretsUnavailableError()
 
-    def _fetch(self) -> tuple[str, str]:
+    def _fetch(self) -> tuple[str, str, str]:
         if self._provider is None:
             from aws_lambda_powertools.utilities.parameters import SSMProvider
             from botocore.config import Config
@@ -106,18 +110,24 @@ class SsmKeyProvider:
             )
             self._provider = SSMProvider(boto_config=config)
         values = self._provider.get_parameters_by_name(
-            {self.signing_key_name: {}, self.retired_keys_name: {}},
+            {name: {} for name in self._names()},
             decrypt=True,  # always True for these names: Powertools' cache key ignores `decrypt`
             max_age=self._cache_seconds,
         )
-        return str(values[self.signing_key_name]), str(values[self.retired_keys_name])
+        return (
+            str(values[self.signing_key_name]),
+            str(values[self.retired_keys_name]),
+            str(values[self.data_keys_name]),
+        )
 
-    def _parse(self, values: tuple[str, str]) -> KeyRing:
-        signing_pem, retired = values
+    def _parse(self, values: tuple[str, str, str]) -> KeyRing:
+        signing_pem, retired, data_keys = values
         try:
             retired_keys = () if retired.strip() == NO_RETIRED_KEYS else load_public_keys(retired)
             return KeyRing(
-                signing_key=load_private_key(signing_pem), retired_public_keys=retired_keys
+                signing_key=load_private_key(signing_pem),
+                data_keys=DataKeys.parse(data_keys),
+                retired_public_keys=retired_keys,
             )
         except ValueError as error:
             logger.error(
