@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from authapi.config import Settings
-from authapi.key_material import generate_private_key_pem
+from authapi.key_material import generate_data_key_entry, generate_private_key_pem
 
 pytestmark = pytest.mark.unit
 
@@ -80,6 +80,7 @@ def test_production_accepts_a_complete_configuration() -> None:
         environment="production",
         database_url=DB,
         jwt_private_key=generate_private_key_pem(),
+        data_keys=generate_data_key_entry(),
         allowed_origins=["https://app.example"],
     )
     assert not settings.docs_enabled
@@ -89,3 +90,19 @@ def test_production_accepts_a_complete_configuration() -> None:
 def test_session_must_outlive_its_refresh_tokens() -> None:
     with pytest.raises(ValidationError, match="AUTHAPI_SESSION_MAX_AGE_SECONDS"):
         Settings(refresh_token_ttl_seconds=7200, session_max_age_seconds=3600)
+
+
+def test_production_needs_data_keys_and_refuses_weak_ones_without_echoing_them() -> None:
+    with pytest.raises(ValidationError, match="AUTHAPI_DATA_KEYS or AUTHAPI_SSM_PARAMETER_PREFIX"):
+        Settings(
+            environment="production", database_url=DB, jwt_private_key=generate_private_key_pem()
+        )
+    short = "k1:c2hvcnQta2V5LW9ubHk"  # 14 bytes
+    with pytest.raises(ValidationError, match="at least 32") as error:
+        Settings(
+            environment="production",
+            database_url=DB,
+            jwt_private_key=generate_private_key_pem(),
+            data_keys=short,
+        )
+    assert "c2hvcnQta2V5LW9ubHk" not in str(error.value)

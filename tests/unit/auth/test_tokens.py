@@ -14,15 +14,17 @@ import pytest
 from authapi.auth.tokens import issue_access_token, new_refresh_token, verify_access_token
 from authapi.config import Settings
 from authapi.exceptions import InvalidAccessTokenError
-from authapi.key_material import generate_private_key_pem, load_private_key
-from authapi.signing.keys import KeyRing, key_id
+from authapi.key_material import generate_data_key_entry, generate_private_key_pem, load_private_key
+from authapi.signing.keys import DataKeys, KeyRing, key_id
 from tests.support.tokens import TokenForge
+
+DATA_KEYS = DataKeys.parse(generate_data_key_entry())
 
 pytestmark = pytest.mark.unit
 
 SETTINGS = Settings(_env_file=None)
 PRIVATE_PEM = generate_private_key_pem()
-RING = KeyRing(signing_key=load_private_key(PRIVATE_PEM))
+RING = KeyRing(signing_key=load_private_key(PRIVATE_PEM), data_keys=DATA_KEYS)
 FOREIGN_KEY = load_private_key(generate_private_key_pem())
 FORGE = TokenForge(RING.signing_key, SETTINGS)
 _claims = FORGE.claims
@@ -101,7 +103,9 @@ def test_retired_key_still_verifies_its_tokens() -> None:
         algorithm="RS256",
         headers={"kid": key_id(old.public_key()), "typ": "at+jwt"},
     )
-    rotated = KeyRing(signing_key=RING.signing_key, retired_public_keys=(old.public_key(),))
+    rotated = KeyRing(
+        signing_key=RING.signing_key, data_keys=DATA_KEYS, retired_public_keys=(old.public_key(),)
+    )
 
     verify_access_token(rotated, SETTINGS, token)
     with pytest.raises(InvalidAccessTokenError):

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from authapi.config import Settings
-from authapi.key_material import generate_private_key_pem, load_private_key
-from authapi.signing.keys import KeyRing, SettingsKeyProvider, key_id
+from authapi.key_material import generate_data_key_entry, generate_private_key_pem, load_private_key
+from authapi.signing.keys import DataKeys, KeyRing, SettingsKeyProvider, key_id
+
+DATA_KEYS = DataKeys.parse(generate_data_key_entry())
 
 pytestmark = pytest.mark.unit
 
@@ -41,7 +43,9 @@ async def test_configured_key_is_used(tmp_path: Path) -> None:
 def test_jwks_lists_current_and_retired_public_keys() -> None:
     current = load_private_key(generate_private_key_pem())
     retired = load_private_key(generate_private_key_pem())
-    ring = KeyRing(signing_key=current, retired_public_keys=(retired.public_key(),))
+    ring = KeyRing(
+        signing_key=current, data_keys=DATA_KEYS, retired_public_keys=(retired.public_key(),)
+    )
 
     jwks = ring.jwks()
 
