@@ -28,7 +28,7 @@ from tests.support.aws import (
     SsmEndpoint,
     lambda_process_environment,
     lambda_settings,
-    put_signing_key,
+    put_keys,
 )
 from tests.support.db import ScratchDatabase, scratch_database
 from tests.support.http import ApiClient
@@ -104,7 +104,7 @@ def ssm(aws_credentials: None) -> Iterator[SSMClient]:
 
 @pytest.fixture
 def ssm_with_key(ssm: SSMClient) -> SSMClient:
-    put_signing_key(ssm, generate_private_key_pem())
+    put_keys(ssm, generate_private_key_pem())
     return ssm
 
 
@@ -114,7 +114,7 @@ def ssm_endpoint(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iter
     endpoint = SsmEndpoint()
     endpoint.up()
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", endpoint.url)
-    put_signing_key(endpoint.client(), generate_private_key_pem())
+    put_keys(endpoint.client(), generate_private_key_pem())
     yield endpoint
     endpoint.close()
 

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.parameters import base as powertools_parame
 from authapi.signing import ssm as ssm_keys
 from tests.support.accounts import STRONG_PASSWORD, unique_email
 from tests.support.aws import (
+    DATA_KEYS_PARAMETER,
     RETIRED_KEYS_PARAMETER,
     SIGNING_KEY_PARAMETER,
     MakeLambda,
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.faults
 
 CACHE_SECONDS = 60
 MAX_STALE_SECONDS = 600
-PARAMETERS = [SIGNING_KEY_PARAMETER, RETIRED_KEYS_PARAMETER]
+PARAMETERS = [SIGNING_KEY_PARAMETER, RETIRED_KEYS_PARAMETER, DATA_KEYS_PARAMETER]
 
 
 class ShiftedClock:

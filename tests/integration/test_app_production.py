@@ -8,6 +8,7 @@ import pytest
 
 from authapi.app import create_app
 from authapi.config import Settings
+from authapi.key_material import generate_data_key_entry
 from tests.support.http import ApiClient, serving
 from tests.support.logs import log_records
 
@@ -25,6 +26,7 @@ async def production(settings: Settings) -> AsyncIterator[ApiClient]:
             "environment": "production",
             "database_url": settings.database_url,
             "jwt_private_key": settings.jwt_private_key,
+            "data_keys": generate_data_key_entry(),
         }
     )
     app = create_app(production_settings)

@@ -33,6 +33,7 @@ async def test_models_match_the_migrated_schema(settings: Settings) -> None:
 async def test_upgrading_again_is_a_no_op(settings: Settings) -> None:
     engine = create_engine(settings)
     try:
-        assert await upgrade_to_head(engine, role_prefix=settings.db_role_prefix) == head_revisions()
+        applied = await upgrade_to_head(engine, role_prefix=settings.db_role_prefix)
+        assert applied == head_revisions()
     finally:
         await engine.dispose()

@@ -90,7 +90,7 @@ def lambda_process_environment() -> dict[str, str]:
     }
 
 
-def put_signing_key(
+def put_keys(
     ssm: SSMClient, pem: str, *, retired: str = "none", data_keys: str | None = None
 ) -> None:
     """Store the keys where the template's bootstrap script puts them (data keys too: the

@@ -358,10 +358,15 @@ class _AsyncLambda:
         pass
 
 
+# one connection per request: a server that handles one connection at a time (the local cloud's
+# HTTPServer) would otherwise sit on a kept-alive connection while concurrent calls wait
+_ONE_SHOT = httpx.Limits(max_keepalive_connections=0)
+
+
 class _BlockingSocket:
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.Client(timeout=10)
+        self.client = httpx.Client(timeout=10, limits=_ONE_SHOT)
 
     def send(self, request: httpx.Request) -> Reply:
         return Reply.of(self.client.send(request))
@@ -373,7 +378,7 @@ class _BlockingSocket:
 class _AsyncSocket:
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.AsyncClient(timeout=10)
+        self.client = httpx.AsyncClient(timeout=10, limits=_ONE_SHOT)
 
     async def send(self, request: httpx.Request) -> Reply:
         return Reply.of(await self.client.send(request))

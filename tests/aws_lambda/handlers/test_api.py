@@ -23,7 +23,7 @@ from tests.support.aws import (
     MakeLambda,
     SsmEndpoint,
     load_event,
-    put_signing_key,
+    put_keys,
 )
 from tests.support.http import SyncApiClient
 from tests.support.logs import emf_blobs, json_lines, metric_names
@@ -223,7 +223,7 @@ def test_exception_in_a_route_is_a_500_problem_and_a_metric(
 
 def test_rotated_key_is_used_after_the_cache_age(ssm: SSMClient, make_lambda: MakeLambda) -> None:
     old_pem, new_pem = generate_private_key_pem(), generate_private_key_pem()
-    put_signing_key(ssm, old_pem)
+    put_keys(ssm, old_pem)
     api = SyncApiClient.aws_lambda(make_lambda(ssm_cache_seconds=1))
     before = register(api)
     old_kid = _key_id_of(old_pem)
@@ -235,7 +235,7 @@ def test_rotated_key_is_used_after_the_cache_age(ssm: SSMClient, make_lambda: Ma
         .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    put_signing_key(ssm, new_pem, retired=old_public)
+    put_keys(ssm, new_pem, retired=old_public)
     still_cached = register(api)
     assert _kid(still_cached.access_token) == old_kid
     # Powertools' parameter cache runs on the wall clock, not the app's
@@ -276,10 +276,10 @@ def test_a_token_signed_by_a_freshly_rotated_key_is_accepted_before_the_cache_ex
 ) -> None:
     # two execution environments; the second reads SSM only after the rotation
     old_pem, new_pem = generate_private_key_pem(), generate_private_key_pem()
-    put_signing_key(ssm, old_pem)
+    put_keys(ssm, old_pem)
     stale = SyncApiClient.aws_lambda(make_lambda(ssm_cache_seconds=3600))
     account = register(stale)  # `stale` has read and cached the old key
-    put_signing_key(ssm, new_pem)
+    put_keys(ssm, new_pem)
     fresh = SyncApiClient.aws_lambda(make_lambda(ssm_cache_seconds=3600))
     login = fresh.post(
         "/api/auth/login", json={"email": account.email, "password": STRONG_PASSWORD}
