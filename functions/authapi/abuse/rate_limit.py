@@ -8,7 +8,6 @@ fixed window keeps it to one upsert per request.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,9 +21,6 @@ from authapi.db.session import independent_write
 from authapi.exceptions import TooManyAttemptsError
 from authapi.observability import metrics
 from authapi.resources import ClockDep, DbSession, SettingsDep
-
-# expired buckets are swept by an occasional request rather than a scheduled job
-PURGE_PROBABILITY = 0.002
 
 
 @dataclass(frozen=True)
@@ -58,8 +54,6 @@ def rate_limited(action: RateLimitedAction) -> params.Depends:
             hits = await repository.count_hit(
                 db, key=f"{action.name}:{client_ip(request.scope)}", window_start=window_start
             )
-            if random.random() < PURGE_PROBABILITY:  # noqa: S311 - scheduling, not security
-                await repository.purge_expired(db, before=now - timedelta(seconds=window))
         if hits > action.limit(settings):
             metrics.count(metrics.TOO_MANY_ATTEMPTS)
             retry_after = (window_start + timedelta(seconds=window) - now).total_seconds()

@@ -26,16 +26,6 @@ async def count_hit(db: AsyncSession, *, key: str, window_start: datetime) -> in
     return int((await db.execute(statement)).scalar_one())
 
 
-async def purge_expired(db: AsyncSession, *, before: datetime) -> None:
-    await db.execute(delete(RateLimitBucket).where(RateLimitBucket.window_start < before))
-    await db.execute(
-        delete(LoginThrottle).where(
-            LoginThrottle.window_started_at < before,
-            (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until < before),
-        )
-    )
-
-
 def login_throttle_columns(
     account_key: bytes,
 ) -> tuple[ScalarSelect[int], ScalarSelect[datetime | None]]:
