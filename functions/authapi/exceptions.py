@@ -41,6 +41,29 @@ class InvalidRequestError(AuthApiError):
     default_detail = "The request could not be understood."
 
 
+class ClientAddressUnknownError(AuthApiError):
+    """The front door gave no usable client address: per-client limits cannot be applied."""
+
+    status = 400
+    code = "client_address_unknown"
+    title = "Client address unknown"
+    default_detail = "The service could not tell which address this request came from."
+
+
+class InvalidHostError(AuthApiError):
+    status = 400
+    code = "invalid_host"
+    title = "Invalid host"
+    default_detail = "This service does not answer for that Host header."
+
+
+class CorsPreflightRefusedError(AuthApiError):
+    status = 400
+    code = "cors_preflight_refused"
+    title = "CORS preflight refused"
+    default_detail = "This origin, method or header is not allowed cross-origin."
+
+
 class NotFoundError(AuthApiError):
     status = 404
     code = "not_found"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from authapi.client_address import client_ip
+from authapi.client_address import canonical_address, client_ip, client_network
 from tests.support.aws import load_event
 
 pytestmark = pytest.mark.unit
@@ -34,9 +34,57 @@ def test_source_ip_of_each_event_type(name: str) -> None:
 def test_alb_without_forwarded_for() -> None:
     event = load_event("alb-health.json")
     del event["headers"]["x-forwarded-for"]
-    assert client_ip(_scope(event)) == "unknown"
+    assert client_ip(_scope(event)) is None
+
+
+def _multi_value(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as an ALB target group with multi-value headers sends it."""
+    headers = event.pop("headers")
+    event["multiValueHeaders"] = {name: [value] for name, value in headers.items()}
+    return event
+
+
+def test_alb_with_multi_value_headers_reads_the_albs_own_entry() -> None:
+    event = _multi_value(load_event("alb-health.json"))
+    # a client-sent header arrives as its own value; the ALB appends its entry to the last one
+    event["multiValueHeaders"]["x-forwarded-for"] = ["6.6.6.6", "7.7.7.7, 198.51.100.23"]
+    assert client_ip(_scope(event, client=None)) == "198.51.100.23"
+
+
+def test_alb_with_multi_value_headers_and_no_forwarded_for() -> None:
+    event = _multi_value(load_event("alb-health.json"))
+    del event["multiValueHeaders"]["x-forwarded-for"]
+    assert client_ip(_scope(event, client=None)) is None
 
 
 def test_local_socket_peer() -> None:
     assert client_ip(_scope(None)) == "10.0.0.9"
-    assert client_ip(_scope(None, client=None)) == "unknown"
+    assert client_ip(_scope(None, client=None)) is None
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["", "unknown", "1.2.3", "999.1.1.1", "203.0.113.10:443", "x" * 200, "2001:db8::1" + "1" * 90],
+)
+def test_what_is_not_an_ip_address_is_no_address(written: str) -> None:
+    assert client_ip(_scope(None, client=(written, 0))) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        (" 203.0.113.10 ", "203.0.113.10"),
+        ("2001:DB8:0:0::1", "2001:db8::1"),
+        ("::ffff:203.0.113.10", "203.0.113.10"),  # a dual-stack socket's IPv4 peer
+        ("fe80::1%eth0", "fe80::1"),
+    ],
+)
+def test_addresses_are_canonical(written: str, canonical: str) -> None:
+    assert canonical_address(written) == canonical
+
+
+def test_ipv6_clients_are_counted_by_their_64() -> None:
+    assert client_network("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert client_network("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
+    assert client_network("2001:db8:1:3::1") == "2001:db8:1:3::/64"
+    assert client_network("203.0.113.10") == "203.0.113.10"

@@ -7,18 +7,21 @@ fixed window keeps it to one upsert per request.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import Request, params
+from starlette.types import Scope
 
 from authapi.abuse import repository
-from authapi.client_address import client_ip
+from authapi.client_address import client_ip, client_network
 from authapi.config import Settings
 from authapi.db.session import independent_write
-from authapi.exceptions import TooManyAttemptsError
+from authapi.exceptions import ClientAddressUnknownError, TooManyAttemptsError
 from authapi.observability import metrics
 from authapi.resources import ClockDep, DbSession, SettingsDep
 
@@ -36,6 +39,29 @@ REGISTER = RateLimitedAction("register", lambda settings: settings.rate_limit_re
 REFRESH = RateLimitedAction("refresh", lambda settings: settings.rate_limit_refresh)
 
 
+logger = logging.getLogger(__name__)
+
+
+def trusted_client_network(scope: Scope) -> str:
+    """The client to count this request against (an IPv4 address, an IPv6 /64), or 400.
+
+    No address means a front door misconfigured (an ALB in `preserve` mode, a proxy stripping
+    the header): refusing keeps the limits per client instead of one bucket shared by everyone,
+    and the ERROR line and metric make the operator look.
+    """
+    address = client_ip(scope)
+    if address is None:
+        logger.error("client address unknown; request refused", extra={"path": scope.get("path")})
+        metrics.count(metrics.CLIENT_ADDRESS_MISSING)
+        raise ClientAddressUnknownError()
+    return client_network(address)
+
+
+def bucket_key(action: RateLimitedAction, network: str) -> str:
+    """A fixed-size key (64 hex digits) for the action and client, whatever the address."""
+    return hashlib.sha256(f"{action.name}:{network}".encode()).hexdigest()
+
+
 def _window_start(now: datetime, seconds: int) -> datetime:
     epoch = now.timestamp()
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
@@ -47,13 +73,12 @@ def rate_limited(action: RateLimitedAction) -> params.Depends:
     async def count_hit(
         request: Request, db: DbSession, settings: SettingsDep, clock: ClockDep
     ) -> None:
+        key = bucket_key(action, trusted_client_network(request.scope))
         now = clock.now()
         window = settings.rate_limit_window_seconds
         window_start = _window_start(now, window)
         async with independent_write(db):
-            hits = await repository.count_hit(
-                db, key=f"{action.name}:{client_ip(request.scope)}", window_start=window_start
-            )
+            hits = await repository.count_hit(db, key=key, window_start=window_start)
         if hits > action.limit(settings):
             metrics.count(metrics.TOO_MANY_ATTEMPTS)
             retry_after = (window_start + timedelta(seconds=window) - now).total_seconds()

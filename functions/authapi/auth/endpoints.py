@@ -21,6 +21,7 @@ from authapi.auth.schemas import (
 from authapi.exceptions import (
     AccountDisabledError,
     AuthenticationError,
+    ClientAddressUnknownError,
     EmailTakenError,
     InvalidAccessTokenError,
     InvalidCredentialsError,
@@ -39,8 +40,9 @@ from authapi.resources import DbSession
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 # what every endpoint with a body may answer besides its own errors: unreadable, mislabelled
-# or oversized bodies, and a client over its rate limit
+# or oversized bodies, a client over its rate limit, and one whose address is unknown
 BODY_ERRORS = (
+    ClientAddressUnknownError,
     InvalidRequestError,
     UnsupportedMediaTypeError,
     PayloadTooLargeError,

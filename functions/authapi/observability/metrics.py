@@ -18,6 +18,8 @@ TOO_MANY_ATTEMPTS = "TooManyAttempts"  # a 429: an IP over its rate limit, or a 
 UNHANDLED_ERROR = "UnhandledError"
 # a 503 database_unavailable: handled, so no Lambda error, and too rare for a 5xx rate to notice
 DATABASE_UNAVAILABLE = "DatabaseUnavailable"
+# a 400 client_address_unknown: the front door gave no usable address (a misconfiguration)
+CLIENT_ADDRESS_MISSING = "ClientAddressMissing"
 
 BUSINESS_METRICS = (
     USER_REGISTERED,
@@ -29,6 +31,7 @@ BUSINESS_METRICS = (
     TOO_MANY_ATTEMPTS,
     UNHANDLED_ERROR,
     DATABASE_UNAVAILABLE,
+    CLIENT_ADDRESS_MISSING,
 )
 
 MetricSink = Callable[[str], None]
