@@ -11,6 +11,9 @@
 - `problems`: assertions on problem+json answers
 - `tokens`: hand-made access tokens for attack tests
 - `pgbouncer`: a transaction-pooling PgBouncer in front of a database
+- `sam`: template.yaml as transformed by the SAM translator
+- `previous_code_flow`: a session through an older commit's app (run standalone, imports none
+  of the above)
 """
 
 from typing import Any
