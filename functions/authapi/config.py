@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     rate_limit_login: int = Field(default=30, ge=1)
     rate_limit_register: int = Field(default=10, ge=1)
     rate_limit_refresh: int = Field(default=60, ge=1)
+    # Retention: the maintenance run deletes a session, with its refresh tokens, this many days
+    # after it expired or was revoked (rate-limit and throttle rows go on their own horizons).
+    retention_days: int = Field(default=30, ge=1)
 
     # HTTP. The browser origins allowed to call the API: API Gateway answers CORS in AWS (the
     # template fills both from one parameter); the app answers it where it is served itself.
