@@ -54,6 +54,8 @@ STAND_INS = {
     "Issuer": "issuer-x",
     "Audience": "audience-x",
     "LogLevel": "DEBUG",
+    "AWS::Region": "eu-west-3",
+    "CustomDomains": "auth.example",
 }
 
 
@@ -86,11 +88,14 @@ def expected(value: Any, given: dict[str, str] = STAND_INS) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+FUNCTIONS = ["ApiFunction", "MigrateFunction", "MaintenanceFunction"]
+
+
 def test_every_function_of_the_template_has_a_derived_environment() -> None:
-    assert set(functions(TEMPLATE_DATA)) == {"ApiFunction", "MigrateFunction"}
+    assert set(functions(TEMPLATE_DATA)) == set(FUNCTIONS)
 
 
-@pytest.mark.parametrize("function", ["ApiFunction", "MigrateFunction"])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_the_derived_environment_is_the_templates_variable_for_variable(function: str) -> None:
     variables = variables_of(function)
     derived = lambda_environment(function, parameters=STAND_INS)
@@ -196,7 +201,7 @@ def agrees_with_the_template(environment: dict[str, str], function: str = "ApiFu
     assert {name: environment.get(name) for name in wanted} == wanted
 
 
-@pytest.mark.parametrize("function", ["ApiFunction", "MigrateFunction"])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_the_local_stand_ins_keep_every_template_variable(function: str) -> None:
     from devtools.local_stack import SSM_PREFIX, local_lambda_environment
 

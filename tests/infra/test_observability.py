@@ -101,11 +101,17 @@ def test_alarms_cover_every_signal_and_notify_the_topic(template: Template) -> N
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
 
 
-def test_lambda_alarms_watch_the_api_function(template: Template) -> None:
+def test_lambda_alarms_watch_the_api_and_maintenance_functions(template: Template) -> None:
+    watched = set()
     for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
-        for namespace, _, dimensions in _alarm_metrics(alarm):
+        for namespace, metric, dimensions in _alarm_metrics(alarm):
             if namespace == "AWS/Lambda":
-                assert dimensions == {"FunctionName": {"Ref": "ApiFunction"}}
+                (function,) = dimensions.values()
+                watched.add((function["Ref"], metric))
+    assert {("ApiFunction", "Errors"), ("ApiFunction", "Throttles")} <= watched
+    # a failing maintenance run fails quietly otherwise: the tables just grow
+    assert ("MaintenanceFunction", "Errors") in watched
+    assert {function for function, _ in watched} == {"ApiFunction", "MaintenanceFunction"}
 
 
 def test_dashboard_shows_every_emitted_metric_and_only_those(template: Template) -> None:

@@ -11,7 +11,7 @@ from tests.infra.cfn import Template, function_properties, load_template, resour
 
 pytestmark = pytest.mark.infra
 
-FUNCTIONS = ("ApiFunction", "MigrateFunction")
+FUNCTIONS = ("ApiFunction", "MigrateFunction", "MaintenanceFunction")
 
 LITERAL_ENVIRONMENT = {
     "AUTHAPI_ENVIRONMENT": "production",
@@ -37,7 +37,7 @@ PARAMETER_ENVIRONMENT = {
 }
 
 # each function connects as its own database role: the API may touch rows, only migrations DDL
-DATABASE_ROLE = {"ApiFunction": "app", "MigrateFunction": "migrator"}
+DATABASE_ROLE = {"ApiFunction": "app", "MigrateFunction": "migrator", "MaintenanceFunction": "app"}
 
 API_STATEMENTS = [
     {
@@ -88,7 +88,13 @@ MIGRATE_STATEMENTS = [
         },
     },
 ]
-STATEMENTS = {"ApiFunction": API_STATEMENTS, "MigrateFunction": MIGRATE_STATEMENTS}
+# the maintenance run deletes rows: the app's database role, and nothing else (no SSM, no keys)
+MAINTENANCE_STATEMENTS = [API_STATEMENTS[-1]]
+STATEMENTS = {
+    "ApiFunction": API_STATEMENTS,
+    "MigrateFunction": MIGRATE_STATEMENTS,
+    "MaintenanceFunction": MAINTENANCE_STATEMENTS,
+}
 # the only managed policies: ENIs in the VPC plus logs, and X-Ray segments
 MANAGED_POLICIES = [
     {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/" + name}
@@ -142,6 +148,37 @@ def test_handlers_and_timeouts(template: Template) -> None:
     assert migrate["Timeout"] > api["Timeout"]
     # API Gateway's integration timeout must outlast the function, or clients see 503s for work done
     assert api["Events"]["Http"]["Properties"]["TimeoutInMillis"] > api["Timeout"] * 1000
+
+
+def test_maintenance_runs_every_15_minutes_and_only_on_schedule(template: Template) -> None:
+    maintenance = function_properties(template, "MaintenanceFunction")
+    assert maintenance["Handler"] == "authapi.handlers.maintenance.handler"
+    assert maintenance["FunctionName"] == {"Fn::Sub": "authapi-${Env}-maintenance"}
+    (schedule,) = maintenance["Events"].values()
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
+    # two environments in one account must not share a schedule name
+    assert "${Env}" in schedule["Properties"]["Name"]["Fn::Sub"]
+    # a failed run is the next run's to redo: neither the scheduler nor Lambda retries it
+    assert schedule["Properties"]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
+    assert maintenance["EventInvokeConfig"] == {"MaximumRetryAttempts": 0}
+    # new code purges only after the deploy's PreTraffic hook migrated the schema
+    assert template["Resources"]["MaintenanceFunction"]["DependsOn"] == "ApiFunctionAliaslive"
+
+
+def test_maintenance_has_time_for_batches(template: Template) -> None:
+    from authapi.config import Settings
+    from authapi.maintenance import batch_reserve_seconds
+
+    maintenance = function_properties(template, "MaintenanceFunction")
+    variables = maintenance["Environment"]["Variables"]
+    settings = Settings(
+        environment="test",
+        db_connect_timeout_seconds=float(variables["AUTHAPI_DB_CONNECT_TIMEOUT_SECONDS"]),
+        db_command_timeout_seconds=float(variables["AUTHAPI_DB_COMMAND_TIMEOUT_SECONDS"]),
+    )
+    # a batch starts only while its worst case fits: most of the timeout is left for batches
+    assert maintenance["Timeout"] >= 5 * batch_reserve_seconds(settings)
 
 
 def test_layer_builds_python313_arm64_from_layers_dir(template: Template) -> None:
@@ -268,6 +305,7 @@ def test_outputs_name_the_api_the_issuer_and_the_functions(template: Template) -
     assert outputs["Issuer"]["Value"] == {"Ref": "Issuer"}
     assert outputs["MigrateFunctionName"]["Value"] == {"Ref": "MigrateFunction"}
     assert outputs["ApiFunctionName"]["Value"] == {"Ref": "ApiFunction"}
+    assert outputs["MaintenanceFunctionName"]["Value"] == {"Ref": "MaintenanceFunction"}
 
 
 def test_ssm_typed_parameters_read_what_the_data_stack_publishes(

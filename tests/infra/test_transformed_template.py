@@ -150,7 +150,8 @@ def test_a_migration_never_runs_twice_for_one_deploy(
 
 
 @pytest.mark.parametrize(
-    ("function", "role"), [("ApiFunction", "app"), ("MigrateFunction", "migrator")]
+    ("function", "role"),
+    [("ApiFunction", "app"), ("MigrateFunction", "migrator"), ("MaintenanceFunction", "app")],
 )
 def test_each_function_connects_as_its_own_database_role_only(
     deployed: tuple[Template, dict[str, str]], function: str, role: str
@@ -172,13 +173,39 @@ def test_each_function_connects_as_its_own_database_role_only(
     ]
 
 
-def test_the_two_functions_do_not_share_a_role(deployed: tuple[Template, dict[str, str]]) -> None:
+def test_the_functions_do_not_share_a_role(deployed: tuple[Template, dict[str, str]]) -> None:
     template, _ = deployed
     roles = {
         _function(template, name)["Role"]["Fn::GetAtt"][0]
-        for name in ("ApiFunction", "MigrateFunction")
+        for name in ("ApiFunction", "MigrateFunction", "MaintenanceFunction")
     }
-    assert len(roles) == 2
+    assert len(roles) == 3
+
+
+def test_the_scheduler_invokes_the_maintenance_alias_and_nothing_else(
+    deployed: tuple[Template, dict[str, str]],
+) -> None:
+    template, _ = deployed
+    (schedule,) = _resources_of_type(template, "AWS::Scheduler::Schedule").values()
+    target = schedule["Properties"]["Target"]
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
+    # the alias: the version published with this deploy, never $LATEST
+    assert target["Arn"] == {"Ref": "MaintenanceFunctionAliaslive"}
+    role = template["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    statements = [
+        statement
+        for policy in role["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    assert statements == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "Effect": "Allow",
+            "Resource": {"Ref": "MaintenanceFunctionAliaslive"},
+        }
+    ]
+    # its code changes only after the API's alias moved, i.e. after the migrate hook succeeded
+    assert template["Resources"]["MaintenanceFunction"]["DependsOn"] == "ApiFunctionAliaslive"
 
 
 # 5. alarms that notify someone, and fire when they should
