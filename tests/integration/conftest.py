@@ -22,6 +22,9 @@ def client_with(settings: Settings) -> ClientWith:
     async def make(
         *, clock: Clock | None = None, client_ip: str | None = None, **overrides: object
     ) -> AsyncIterator[ApiClient]:
+        unknown = sorted(set(overrides) - set(Settings.model_fields))
+        if unknown:
+            raise TypeError(f"client_with: no setting named {', '.join(unknown)}")
         app = create_app(settings.model_copy(update=overrides), clock=clock)
         async with serving(app, client_ip=client_ip or unique_client_ip()) as client:
             yield client

@@ -37,7 +37,6 @@ from tests.support.loops import BackgroundLoop
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from authapi.clock import Clock
     from authapi.handlers.lambda_app import LambdaApp
 
 T = TypeVar("T")
@@ -403,8 +402,11 @@ def unique_client_ip() -> str:
 
 
 class ClientWith(Protocol):
-    """The `client_with` fixture: `async with client_with(clock=..., rate_limit_login=1) as c:`."""
+    """The `client_with` fixture: `async with client_with(clock=..., rate_limit_login=1) as c:`.
 
-    def __call__(
-        self, *, clock: Clock | None = None, client_ip: str | None = None, **overrides: object
-    ) -> AbstractAsyncContextManager[ApiClient]: ...
+    Keywords: `clock` (an `authapi.clock.Clock`), `client_ip` (the address the app sees), and any
+    `Settings` field. Typed loosely so a dict of settings can be passed with `**`; the fixture
+    refuses names that are none of these.
+    """
+
+    def __call__(self, **options: Any) -> AbstractAsyncContextManager[ApiClient]: ...
