@@ -70,6 +70,10 @@ run: $(STAMP)  ## the local cloud on http://127.0.0.1:8000: the Lambda handler, 
 dev: $(STAMP)  ## uvicorn with auto-reload on http://127.0.0.1:8000 (no Lambda layer in between)
 	$(BIN)/python -m devtools.serve --reload
 
+.PHONY: maintenance
+maintenance: $(STAMP)  ## one maintenance run (the purges) through its Lambda handler, on the local database
+	$(BIN)/python -m devtools.maintenance
+
 EVENT ?= events/health.json
 invoke: $(STAMP)  ## one event through the handler: make invoke EVENT=events/me.json
 	$(BIN)/python -m devtools.invoke $(EVENT)

@@ -3,21 +3,27 @@
 Each HTTP request becomes an API Gateway HTTP API (payload 2.0) event, is passed to
 `authapi.handlers.api.handler` with a fake Lambda context, and the handler's response is written
 back. One request at a time, like one Lambda execution environment. Keys come from SSM (moto's
-server), data from the embedded PostgreSQL, exactly through the code paths used in AWS.
+server), data from the embedded PostgreSQL, exactly through the code paths used in AWS. Between
+requests, EventBridge Scheduler's stand-in invokes the maintenance function's handler: at start,
+then every minute (every 15 in AWS).
 
-Usage: python -m devtools.local_cloud [--port 8000]
+Usage: python -m devtools.local_cloud [--port 8000] [--maintenance-every 60]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import logging
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from devtools.lambda_events import http_api_event, lambda_context
 from devtools.local_stack import migrate_through_handler, start_local_stack
+from devtools.maintenance import maintain_through_handler
 
 HOST = "127.0.0.1"
 # the hop-by-hop headers API Gateway does not pass on to the integration
@@ -71,7 +77,31 @@ class ApiGatewayStandIn(BaseHTTPRequestHandler):
         pass  # the handler logs each request itself, as JSON, like in CloudWatch
 
 
-def serve(port: int) -> None:
+class LocalCloud(HTTPServer):
+    """The API Gateway stand-in, and the scheduler's: `maintain` runs every `every` seconds, on
+    the serving thread between requests (serve_forever calls service_actions after each poll and
+    each request), so it stops with the server and never runs beside a request."""
+
+    def __init__(
+        self, address: tuple[str, int], maintain: Callable[[], object], every: float
+    ) -> None:
+        super().__init__(address, ApiGatewayStandIn)
+        self.maintain = maintain
+        self.every = every
+        self.next_run = time.monotonic()  # the first run at start
+
+    def service_actions(self) -> None:
+        if time.monotonic() < self.next_run:
+            return
+        try:
+            self.maintain()
+        except Exception:
+            # as in AWS, a failed run is the next one's to redo; the server goes on
+            logging.getLogger("devtools.local_cloud").exception("maintenance run failed")
+        self.next_run = time.monotonic() + self.every
+
+
+def serve(port: int, maintenance_every: float = 60) -> None:
     stack = start_local_stack()
     print(
         f"SSM stand-in (moto) on {stack.ssm_endpoint}; database migrated to "
@@ -81,8 +111,12 @@ def serve(port: int) -> None:
     from authapi.handlers.api import handler  # imported after the environment is in place
 
     ApiGatewayStandIn.handler = staticmethod(handler)
-    server = HTTPServer((HOST, port), ApiGatewayStandIn)
-    print(f"local cloud: the Lambda handler on http://{HOST}:{port} (docs: /docs)", flush=True)
+    server = LocalCloud((HOST, port), maintain_through_handler, maintenance_every)
+    print(
+        f"local cloud: the Lambda handler on http://{HOST}:{port} (docs: /docs); "
+        f"maintenance every {maintenance_every:g} s",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -97,7 +131,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--port", type=int, default=8000)
-    serve(parser.parse_args().port)
+    parser.add_argument(
+        "--maintenance-every", type=float, default=60, help="seconds between maintenance runs"
+    )
+    args = parser.parse_args()
+    serve(args.port, args.maintenance_every)
 
 
 if __name__ == "__main__":

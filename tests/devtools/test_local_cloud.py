@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -27,8 +30,10 @@ def local_cloud(test_database: ScratchDatabase) -> Iterator[str]:
         # the session's database has roles of its own; the migration handler grants to them
         "AUTHAPI_DB_ROLE_PREFIX": test_database.role_prefix,
     }
+    # the scheduler's stand-in every second instead of every minute, so a test can watch it
+    command = ["-m", "devtools.local_cloud", "--port", str(port), "--maintenance-every", "1"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.local_cloud", "--port", str(port)],
+        [sys.executable, *command],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -85,3 +90,24 @@ def test_errors_come_back_as_problems(local_cloud: str) -> None:
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_local_cloud_runs_the_maintenance_function_on_a_schedule(
+    local_cloud: str, test_database: ScratchDatabase
+) -> None:
+    key = uuid.uuid4().hex * 2  # the size of a real bucket key
+    # a bucket whose window ended long ago: the next run deletes it
+    await test_database.execute(
+        "INSERT INTO rate_limit_buckets (key, window_start, hits) VALUES ($1, $2, 1)",
+        key,
+        datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        left = await test_database.fetchval(
+            "SELECT count(*) FROM rate_limit_buckets WHERE key = $1", key
+        )
+        if left == 0:
+            break
+        await asyncio.sleep(0.2)
+    assert left == 0, "no maintenance run deleted the ended bucket"
