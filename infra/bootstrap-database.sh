@@ -64,21 +64,35 @@ secret_arn="$(stack_output MasterUserSecretArn)"
 database="$(parameter db/name)"
 role_prefix="$(parameter db/role-prefix)"
 
-# roles.py imports nothing of the package: run it by path, with no virtualenv needed
-sql="$(python3 -c 'import runpy, sys; print(runpy.run_path(sys.argv[1])["roles_sql"](sys.argv[2]))' \
-    "$root/functions/authapi/migrations/roles.py" "$role_prefix")"
+# roles.py imports nothing of the package: run it by path, with no virtualenv needed; one
+# statement per NUL-terminated record, since the Data API takes one statement per call
+statements="$(mktemp)"
+python3 -c 'import runpy, sys
+for statement in runpy.run_path(sys.argv[1])["bootstrap_statements"](sys.argv[2]):
+    sys.stdout.write(statement + "\0")' \
+    "$root/functions/authapi/migrations/roles.py" "$role_prefix" >"$statements"
 
 aws rds enable-http-endpoint --resource-arn "$cluster_arn" >/dev/null
-trap 'aws rds disable-http-endpoint --resource-arn "$cluster_arn" >/dev/null' EXIT
+trap 'aws rds disable-http-endpoint --resource-arn "$cluster_arn" >/dev/null; rm -f -- "$statements"' EXIT
 
-# the Data API takes a little while to answer once switched on
-for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    if aws rds-data execute-statement --resource-arn "$cluster_arn" --secret-arn "$secret_arn" \
-        --database "$database" --sql "$sql" >/dev/null; then
-        echo "database roles ready: ${role_prefix}_app, ${role_prefix}_migrator"
-        exit 0
+execute() {
+    aws rds-data execute-statement --resource-arn "$cluster_arn" --secret-arn "$secret_arn" \
+        --database "$database" --sql "$1" >/dev/null
+}
+
+first=true
+while IFS= read -r -d '' sql; do
+    if [[ "$first" == true ]]; then
+        # the Data API takes a little while to answer once switched on
+        for attempt in 1 2 3 4 5 6 7 8 9 10; do
+            execute "$sql" && break
+            ((attempt < 10)) || die "the Data API never answered; nothing was changed"
+            echo "the Data API is not answering yet (attempt $attempt); retrying" >&2
+            sleep "${BOOTSTRAP_RETRY_SECONDS:-6}"
+        done
+        first=false
+    else
+        execute "$sql"
     fi
-    echo "the Data API is not answering yet (attempt $attempt); retrying" >&2
-    sleep "${BOOTSTRAP_RETRY_SECONDS:-6}"
-done
-die "the Data API never answered; nothing was changed"
+done <"$statements"
+echo "database roles ready: ${role_prefix}_app, ${role_prefix}_migrator"

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
     login_lockout_base_seconds: int = Field(default=30, ge=1)
     login_lockout_max_seconds: int = Field(default=15 * 60, ge=1)
+    # Per account, from any address (an attack spread over many): past this many failures in the
+    # window, one password check per interval at most; device tokens are exempt.
+    login_account_max_failures: int = Field(default=20, ge=1)
+    login_account_check_interval_seconds: int = Field(default=10, ge=1)
+    # A device token (returned at login) exempts its device from the account-wide slow-down.
+    device_token_ttl_days: int = Field(default=90, ge=1)
     # Per client IP (API Gateway's source IP, or the socket peer; never X-Forwarded-For):
     # requests allowed per action in each fixed window.
     rate_limit_window_seconds: int = Field(default=60, ge=1)
@@ -162,6 +168,8 @@ class Settings(BaseSettings):
             problems.append("AUTHAPI_DATABASE_URL is required in production")
         if "*" in self.allowed_origins:
             problems.append("AUTHAPI_ALLOWED_ORIGINS must list origins, not '*', in production")
+        if not self.trusted_hosts or "*" in self.trusted_hosts:
+            problems.append("AUTHAPI_TRUSTED_HOSTS must list the API's host names in production")
         if self.ssm_parameter_prefix is None and self.data_keys is None:
             problems.append(
                 "AUTHAPI_DATA_KEYS or AUTHAPI_SSM_PARAMETER_PREFIX is required in production"

@@ -155,11 +155,16 @@ class RefreshTokenReusedError(AuthenticationError):
     default_detail = "This refresh token was already used; the session has been revoked."
 
 
-class AccountDisabledError(AuthApiError):
+class CrossSiteRequestError(AuthApiError):
+    """A form post from another site: what a page can make a visitor's browser send unasked."""
+
     status = 403
-    code = "account_disabled"
-    title = "Account disabled"
-    default_detail = "This account is disabled."
+    code = "cross_site_request"
+    title = "Cross-site request refused"
+    default_detail = (
+        "Form-encoded requests must come from this service's own origin or an allowed one; "
+        "send JSON, or call from a server."
+    )
 
 
 class TooManyAttemptsError(AuthApiError):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from authapi.migrations.roles import roles_sql
+from authapi.migrations.roles import bootstrap_statements
 from tests.infra.cfn import ROOT
 
 pytestmark = pytest.mark.infra
@@ -105,22 +105,25 @@ def _service_calls(calls: list[list[str]]) -> list[str]:
 def test_runs_the_migrations_role_sql_as_the_master_secret_through_the_data_api(run: Run) -> None:
     result, calls = run("dev")
     assert "authapi_app, authapi_migrator" in result.stdout
+    expected = bootstrap_statements("authapi")
     assert _service_calls(calls) == [
         "rds enable-http-endpoint",
-        "rds-data execute-statement",
+        *["rds-data execute-statement"] * len(expected),
         "rds disable-http-endpoint",
     ]
-    (statement,) = [call for call in calls if call[:2] == ["rds-data", "execute-statement"]]
-    options = dict(zip(statement[2::2], statement[3::2], strict=True))
-    assert options["--resource-arn"] == CLUSTER_ARN
-    assert options["--secret-arn"] == SECRET_ARN  # a reference: the password itself never moves
-    assert options["--database"] == "authapi"
-    assert options["--sql"].strip() == roles_sql("authapi").strip()
+    statements = [call for call in calls if call[:2] == ["rds-data", "execute-statement"]]
+    for statement, sql in zip(statements, expected, strict=True):
+        options = dict(zip(statement[2::2], statement[3::2], strict=True))
+        assert options["--resource-arn"] == CLUSTER_ARN
+        assert options["--secret-arn"] == SECRET_ARN  # a reference: the password never moves
+        assert options["--database"] == "authapi"
+        assert options["--sql"] == sql
 
 
 def test_waits_for_the_data_api_and_always_switches_it_off(run: Run) -> None:
     _, calls = run("dev", failing_statements=2)
-    assert _service_calls(calls).count("rds-data execute-statement") == 3
+    expected = len(bootstrap_statements("authapi"))
+    assert _service_calls(calls).count("rds-data execute-statement") == 2 + expected
     assert _service_calls(calls)[-1] == "rds disable-http-endpoint"
 
     result, calls = run("dev", failing_statements=100, ok=False)

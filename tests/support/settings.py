@@ -11,6 +11,7 @@ UNLIMITED = {
     "rate_limit_register": 1_000_000,
     "rate_limit_refresh": 1_000_000,
     "login_max_failures": 1_000_000,
+    "login_account_max_failures": 1_000_000,
 }
 # what a Lambda execution environment has (template.yaml): one connection, nothing to overflow to
 ONE_CONNECTION = {"db_pool_size": 1, "db_max_overflow": 0}

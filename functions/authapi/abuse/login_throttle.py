@@ -1,67 +1,145 @@
-"""Per-account brute-force protection for login: a growing delay after repeated failures.
+"""Brute-force protection for login, in two layers that a stranger cannot turn against the owner.
 
-After `login_max_failures` failures within `login_failure_window_seconds`, the account refuses
-attempts for `login_lockout_base_seconds`, doubling with every further failure up to
-`login_lockout_max_seconds`. Locks always expire: a stranger can delay the owner, never lock
-them out for good, and a successful login clears the slate. The key is the email's hash, not the
-user id, so unknown emails are throttled identically and a 429 reveals nothing.
+- Per account and client network (an IPv4 address, an IPv6 /64): after `login_max_failures`
+  failures within `login_failure_window_seconds`, that pair refuses attempts for
+  `login_lockout_base_seconds`, doubling with each further failure up to
+  `login_lockout_max_seconds`. A stranger's failures lock the stranger out, not the owner.
+- Per account, whatever the address: after `login_account_max_failures` failures in the window
+  (an attack spread over many addresses), at most one password check per
+  `login_account_check_interval_seconds`: a slow-down, never a wall. A device token (returned by
+  every successful login, sent back as `device_token`) exempts its holder from this layer.
+
+Each attempt is counted before its password is checked, in one upsert per key whose row lock
+makes concurrent attempts take turns, and committed on its own: a burst gets exactly the allowed
+number of checks, and a failed request cannot take its count back. A correct password resets its
+own pair and gives back its own account-wide attempt, never what other requests added.
+
+Keys are HMACs of the email under the data keys, not bare hashes: unknown emails are throttled
+exactly like real ones (a 429 says nothing about who is registered), and the table gives no
+dictionary of emails away.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ScalarSelect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import CTE, ColumnElement, Delete, ScalarSelect, Update, exists, not_, or_, select
 
 from authapi.abuse import repository
+from authapi.abuse.repository import AttemptPolicy
+from authapi.client_address import client_network
 from authapi.config import Settings
 from authapi.exceptions import TooManyAttemptsError
-from authapi.observability import metrics
+from authapi.signing.keys import DataKeys
+
+ACCOUNT_PURPOSE = "login-throttle:account"
+ACCOUNT_CLIENT_PURPOSE = "login-throttle:account-client"
+LOG_PURPOSE = "log:account"
 
 
-def account_key(email: str) -> bytes:
-    return hashlib.sha256(email.encode("utf-8")).digest()
+@dataclass(frozen=True)
+class LoginKeys:
+    account: bytes  # the account-wide slow-down
+    account_client: bytes  # the (account, client network) lock
 
 
-def state_columns(key: bytes) -> tuple[ScalarSelect[int], ScalarSelect[datetime | None]]:
-    """Failures and lock of the account, as columns the login query reads with the user."""
-    return repository.login_throttle_columns(key)
+def login_keys(data_keys: DataKeys, *, email: str, client: str) -> LoginKeys:
+    return LoginKeys(
+        account=data_keys.hmac(ACCOUNT_PURPOSE, email),
+        account_client=data_keys.hmac(ACCOUNT_CLIENT_PURPOSE, f"{email}\0{client_network(client)}"),
+    )
 
 
-def refuse_if_locked(*, locked_until: datetime | None, now: datetime) -> None:
+def account_log_id(data_keys: DataKeys, email: str) -> str:
+    """How log lines name an account by its email: a keyed hash, stable, not reversible."""
+    return data_keys.hmac(LOG_PURPOSE, email).hex()[:24]
+
+
+def account_client_policy(settings: Settings) -> AttemptPolicy:
+    return AttemptPolicy(
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_failure_window_seconds,
+        lock_base_seconds=settings.login_lockout_base_seconds,
+        lock_max_seconds=settings.login_lockout_max_seconds,
+        doubles=True,
+    )
+
+
+def account_policy(settings: Settings) -> AttemptPolicy:
+    interval = settings.login_account_check_interval_seconds
+    return AttemptPolicy(
+        max_failures=settings.login_account_max_failures,
+        window_seconds=settings.login_failure_window_seconds,
+        lock_base_seconds=interval,
+        lock_max_seconds=interval,
+        doubles=False,
+    )
+
+
+@dataclass(frozen=True)
+class AttemptCount:
+    """The CTEs that count one attempt, and what the login query reads back from them."""
+
+    account: CTE  # a row when the account-wide layer let the attempt in (and counted it)
+    account_client: CTE  # a row when the attempt may check its password
+    account_locked_until: ScalarSelect[datetime | None]
+    account_client_locked_until: ScalarSelect[datetime | None]
+
+
+def count_attempt(
+    keys: LoginKeys, settings: Settings, *, now: datetime, device_trusted: ColumnElement[bool]
+) -> AttemptCount:
+    """Count an attempt: account-wide first (skipped for a trusted device), then the pair, only
+    if the account-wide layer let it in. A refusal by either counts nothing more."""
+    account = repository.count_attempt(
+        key=keys.account,
+        policy=account_policy(settings),
+        now=now,
+        when=not_(device_trusted),
+        name="account_attempt",
+    )
+    account_client = repository.count_attempt(
+        key=keys.account_client,
+        policy=account_client_policy(settings),
+        now=now,
+        when=or_(device_trusted, exists(select(account.c.failures))),
+        name="account_client_attempt",
+    )
+    return AttemptCount(
+        account=account,
+        account_client=account_client,
+        account_locked_until=repository.locked_until(keys.account),
+        account_client_locked_until=repository.locked_until(keys.account_client),
+    )
+
+
+def refusal(
+    settings: Settings,
+    *,
+    refused_by_account: bool,
+    locked_until: datetime | None,
+    now: datetime,
+) -> TooManyAttemptsError:
+    """The 429 for a refused attempt: Retry-After from the lock the statement found (a lock set
+    by a concurrent attempt in the meantime is not visible to it: then the shortest lock)."""
     if locked_until is not None and locked_until > now:
-        metrics.count(metrics.TOO_MANY_ATTEMPTS)
-        raise TooManyAttemptsError(
-            retry_after_seconds=math.ceil((locked_until - now).total_seconds())
+        seconds = math.ceil((locked_until - now).total_seconds())
+    elif refused_by_account:
+        seconds = settings.login_account_check_interval_seconds
+    else:
+        seconds = settings.login_lockout_base_seconds
+    return TooManyAttemptsError(retry_after_seconds=seconds)
+
+
+def after_success(
+    keys: LoginKeys, settings: Settings, *, now: datetime, account_counted: bool
+) -> list[Delete | Update]:
+    """A correct password: its own pair starts afresh; its account-wide attempt is given back."""
+    statements: list[Delete | Update] = [repository.reset(keys.account_client)]
+    if account_counted:
+        statements.append(
+            repository.give_back_attempt(keys.account, policy=account_policy(settings), now=now)
         )
-
-
-def lockout_seconds(settings: Settings, failures: int) -> int:
-    beyond = failures - settings.login_max_failures
-    if beyond < 0:
-        return 0
-    doubled: int = settings.login_lockout_base_seconds * 2 ** min(beyond, 30)
-    return min(
-        settings.login_lockout_max_seconds,
-        doubled,
-    )
-
-
-async def record_failure(
-    db: AsyncSession, settings: Settings, *, key: bytes, now: datetime
-) -> None:
-    window_floor = now - timedelta(seconds=settings.login_failure_window_seconds)
-    failures = await repository.count_login_failure(
-        db, account_key=key, now=now, window_floor=window_floor
-    )
-    seconds = lockout_seconds(settings, failures)
-    if seconds:
-        await repository.lock_account(db, account_key=key, until=now + timedelta(seconds=seconds))
-
-
-async def clear_failures(db: AsyncSession, *, key: bytes) -> None:
-    """A correct password: the account starts again from no failures."""
-    await repository.clear_login_failures(db, account_key=key)
+    return statements

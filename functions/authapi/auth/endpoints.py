@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from authapi.abuse.rate_limit import LOGIN, REFRESH, REGISTER, rate_limited
 from authapi.auth import service
@@ -18,10 +18,11 @@ from authapi.auth.schemas import (
     TokenPairOut,
     UserOut,
 )
+from authapi.client_address import client_ip
 from authapi.exceptions import (
-    AccountDisabledError,
     AuthenticationError,
     ClientAddressUnknownError,
+    CrossSiteRequestError,
     EmailTakenError,
     InvalidAccessTokenError,
     InvalidCredentialsError,
@@ -60,6 +61,7 @@ def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
         access_token=result.tokens.access_token,
         refresh_token=result.tokens.refresh_token,
         expires_in=result.tokens.expires_in,
+        device_token=result.device_token,
     )
 
 
@@ -81,16 +83,27 @@ async def register(
     "/login",
     openapi_extra=LOGIN_OPENAPI_BODY,
     dependencies=[rate_limited(LOGIN)],
-    responses=problem_responses(InvalidCredentialsError, AccountDisabledError, *BODY_ERRORS),
+    responses=problem_responses(InvalidCredentialsError, CrossSiteRequestError, *BODY_ERRORS),
 )
 async def login(
     credentials: Annotated[LoginRequest, Depends(read_login_credentials)],
     db: DbSession,
     ctx: AuthCtx,
+    request: Request,
     response: Response,
 ) -> SignedInOut:
     """Exchange email and password (JSON, or the OAuth2 password form) for tokens."""
-    result = await service.login(db, ctx, email=credentials.email, password=credentials.password)
+    client = client_ip(request.scope)
+    if client is None:  # the rate limit refuses it first; this keeps the type honest
+        raise ClientAddressUnknownError()
+    result = await service.login(
+        db,
+        ctx,
+        email=credentials.email,
+        password=credentials.password,
+        client=client,
+        device_token=credentials.device_token,
+    )
     return _signed_in(result, response)
 
 

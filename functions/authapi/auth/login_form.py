@@ -15,8 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from authapi.auth.schemas import LoginRequest
-from authapi.exceptions import InvalidRequestError, UnsupportedMediaTypeError
+from authapi.config import Settings
+from authapi.exceptions import CrossSiteRequestError, InvalidRequestError, UnsupportedMediaTypeError
 from authapi.request_body import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE, is_json, media_type
+from authapi.resources import SettingsDep
 
 
 def _form_fields(body: bytes) -> dict[str, Any]:
@@ -26,6 +28,7 @@ def _form_fields(body: bytes) -> dict[str, Any]:
     return {
         "email": fields.get("username", fields.get("email")),
         "password": fields.get("password"),
+        "device_token": fields.get("device_token") or None,
     }
 
 
@@ -33,8 +36,27 @@ def _invalid(loc: tuple[str | int, ...], msg: str) -> RequestValidationError:
     return RequestValidationError([{"loc": loc, "msg": msg, "type": "value_error"}])
 
 
-async def read_login_credentials(request: Request) -> LoginRequest:
+# Fetch metadata a browser attaches: anything but its own origin (or none, from a typed URL)
+_CROSS_SITE_FETCHES = frozenset({"cross-site", "same-site"})
+
+
+def refuse_cross_site_form(request: Request, settings: Settings) -> None:
+    """A form body is what any web page can make its visitors' browsers post here, without a
+    CORS preflight: from another site it could spend the visitors' addresses on failed logins.
+    Browsers say where a request comes from; clients that are not browsers send neither header
+    (curl, CLIs, servers) and pass."""
+    fetch_site = request.headers.get("sec-fetch-site", "").lower()
+    origin = request.headers.get("origin")
+    if fetch_site in _CROSS_SITE_FETCHES or (
+        origin is not None and origin not in settings.allowed_origins
+    ):
+        raise CrossSiteRequestError()
+
+
+async def read_login_credentials(request: Request, settings: SettingsDep) -> LoginRequest:
     media = media_type(request)
+    if media == FORM_MEDIA_TYPE:
+        refuse_cross_site_form(request, settings)
     body = await request.body()
     if body and media != FORM_MEDIA_TYPE and not is_json(media):
         # not even an unlabelled body passes as JSON: text/plain is what a cross-site form can
@@ -66,6 +88,7 @@ def _login_openapi_body() -> dict[str, Any]:
     """Both shapes of the login body, derived from LoginRequest so they state what it checks."""
     as_json = LoginRequest.model_json_schema()
     email, password = as_json["properties"]["email"], as_json["properties"]["password"]
+    device_token = as_json["properties"]["device_token"]
     as_form = {
         "title": "LoginForm",
         "type": "object",
@@ -73,6 +96,7 @@ def _login_openapi_body() -> dict[str, Any]:
         "properties": {
             "username": {**email, "title": "Username", "description": "The account's email."},
             "password": password,
+            "device_token": device_token,
         },
     }
     return {

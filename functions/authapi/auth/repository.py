@@ -7,14 +7,33 @@ has no live session); they never write it: users/repository does.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import DateTime, Insert, LargeBinary, Uuid, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Delete,
+    Insert,
+    LargeBinary,
+    Uuid,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
-from authapi.db.chained_insert import chained_insert
-from authapi.models import AuthSession, RefreshToken, User
+from authapi.abuse.login_throttle import AttemptCount
+from authapi.db.chained_writes import chained_writes
+from authapi.models import AuthSession, DeviceToken, RefreshToken, User
+from authapi.users import repository as users
 
 _TIMESTAMPTZ = DateTime(timezone=True)
 
@@ -48,12 +67,104 @@ class NewSession:
         )
 
 
+@dataclass(frozen=True)
+class NewDeviceToken:
+    """A device token a sign-in hands out; only its hash is written."""
+
+    token_hash: bytes
+    user_id: uuid.UUID
+    expires_at: datetime
+    now: datetime
+
+    def insert(self) -> Insert:
+        return insert(DeviceToken).values(
+            token_hash=self.token_hash,
+            user_id=self.user_id,
+            created_at=self.now,
+            expires_at=self.expires_at,
+        )
+
+
+def forget_device_token(token_hash: bytes) -> Delete:
+    """The device token a sign-in presented: replaced by the one it hands out."""
+    return delete(DeviceToken).where(DeviceToken.token_hash == token_hash)
+
+
 async def create_session(
-    db: AsyncSession, *, session: NewSession, user: Insert | None = None
+    db: AsyncSession, *, session: NewSession, alongside: tuple[UpdateBase, ...] = ()
 ) -> None:
-    """Write the session and its first token, after the user's own row when `user` is given."""
-    statements = (user, *session.inserts()) if user is not None else session.inserts()
-    await db.execute(chained_insert(*statements))
+    """Write the session and its first token, and every other write of the sign-in, in one
+    statement: the user's own row at registration, a device token, throttle resets, a rehash."""
+    await db.execute(chained_writes(*alongside, *session.inserts()))
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What counting one login attempt found, before the password is checked."""
+
+    user: User | None
+    allowed: bool  # the throttles let it check its password
+    refused_by_account: bool  # refused by the account-wide layer (else by its own pair)
+    account_counted: bool  # the account-wide layer counted it (not a trusted device)
+    device_trusted: bool
+    locked_until: datetime | None  # the refusing layer's lock, as the statement found it
+    failures: int | None  # the pair's count including this attempt, when allowed
+
+
+def _device_trusted(email: str, token_hash: bytes | None, now: datetime) -> ColumnElement[bool]:
+    if token_hash is None:
+        return false()
+    return exists(
+        select(DeviceToken.token_hash)
+        .join(User, User.id == DeviceToken.user_id)
+        .where(
+            User.email == email,
+            DeviceToken.token_hash == token_hash,
+            DeviceToken.expires_at > literal(now, _TIMESTAMPTZ),
+        )
+    )
+
+
+async def record_login_attempt(
+    db: AsyncSession,
+    *,
+    email: str,
+    device_token_hash: bytes | None,
+    count: Callable[[ColumnElement[bool]], AttemptCount],
+    now: datetime,
+) -> LoginAttempt:
+    """Count the attempt with the throttles and read the account, in one round trip.
+
+    `count` builds the throttles' upserts given whether the device is trusted (abuse owns them);
+    this runs them with the user's lookup, so the attempt is counted in the same statement that
+    finds out who it is for.
+    """
+    device_trusted = _device_trusted(email, device_token_hash, now)
+    attempt = count(device_trusted)
+    row = await users.get_user_by_email(
+        db,
+        email=email,
+        alongside=(
+            device_trusted.label("device_trusted"),
+            exists(select(attempt.account.c.failures)).label("account_counted"),
+            select(attempt.account_client.c.failures).scalar_subquery().label("failures"),
+            attempt.account_locked_until.label("account_locked_until"),
+            attempt.account_client_locked_until.label("account_client_locked_until"),
+        ),
+        ctes=(attempt.account, attempt.account_client),
+    )
+    user, (trusted, account_counted, failures, account_lock, pair_lock) = row
+    allowed = failures is not None
+    refused_by_account = not allowed and not trusted and not account_counted
+    return LoginAttempt(
+        user=user,
+        allowed=allowed,
+        refused_by_account=refused_by_account,
+        account_counted=bool(account_counted),
+        device_trusted=bool(trusted),
+        locked_until=account_lock if refused_by_account else pair_lock,
+        failures=failures,
+    )
 
 
 @dataclass(frozen=True)
@@ -119,6 +230,18 @@ async def find_consumed_token_session(db: AsyncSession, *, token_hash: bytes) ->
         select(RefreshToken.session_id).where(
             RefreshToken.token_hash == token_hash, RefreshToken.consumed_at.is_not(None)
         )
+    )
+
+
+async def revoke_sessions_of(db: AsyncSession, *, email: str, reason: str, now: datetime) -> None:
+    """End every live session of the account with this email."""
+    await db.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.user_id == select(User.id).where(User.email == email).scalar_subquery(),
+            AuthSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoke_reason=reason)
     )
 
 

@@ -89,9 +89,23 @@ class RegisterRequest(_Request):
     password: Password = Field(examples=["correct horse battery staple"])
 
 
+DeviceToken = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        description="The `device_token` an earlier sign-in on this device returned: it exempts "
+        "the device from the account-wide slow-down others' failed logins can cause.",
+        json_schema_extra={"pattern": PRINTABLE_PATTERN},
+    ),
+    AfterValidator(_printable),
+]
+
+
 class LoginRequest(_Request):
     email: LoginEmail
     password: Password = Field(examples=["correct horse battery staple"])
+    device_token: DeviceToken | None = None
 
 
 class RefreshRequest(_Request):
@@ -120,3 +134,7 @@ class TokenPairOut(BaseModel):
 
 class SignedInOut(TokenPairOut):
     user: UserOut
+    device_token: str = Field(
+        description="Keep it on this device and send it with later logins (`device_token`): "
+        "it keeps this device signing in while others' failed attempts slow the account down."
+    )

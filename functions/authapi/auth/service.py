@@ -9,12 +9,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.abuse import login_throttle
 from authapi.auth import repository
 from authapi.auth.tokens import (
+    hash_device_token,
     hash_refresh_token,
     issue_access_token,
+    new_device_token,
     new_refresh_token,
     verify_access_token,
 )
@@ -22,7 +25,6 @@ from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.db.session import independent_write
 from authapi.exceptions import (
-    AccountDisabledError,
     EmailTakenError,
     InvalidAccessTokenError,
     InvalidCredentialsError,
@@ -65,6 +67,7 @@ class TokenPair:
 class SignedIn:
     user: User | users.NewUser  # the account loaded at login, or the one registration wrote
     tokens: TokenPair
+    device_token: str  # exempts this device from the account-wide login slow-down
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,19 @@ def _token_pair(
         refresh_token=refresh_token,
         expires_in=ctx.settings.access_token_ttl_seconds,
     )
+
+
+def _new_device_token(
+    ctx: AuthContext, *, user_id: uuid.UUID, now: datetime
+) -> tuple[repository.NewDeviceToken, str]:
+    token = new_device_token()
+    row = repository.NewDeviceToken(
+        token_hash=hash_device_token(token),
+        user_id=user_id,
+        expires_at=now + timedelta(days=ctx.settings.device_token_ttl_days),
+        now=now,
+    )
+    return row, token
 
 
 def _new_session(
@@ -117,9 +133,12 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
         id=uuid.uuid4(), email=email, password_hash=await ctx.hashing.hash(password), created_at=now
     )
     session, refresh_token = _new_session(ctx, user_id=user.id, now=now)
+    device, device_token = _new_device_token(ctx, user_id=user.id, now=now)
     try:
-        # user, session and first refresh token in one statement: all of them or none
-        await repository.create_session(db, session=session, user=user.insert())
+        # user, session, first refresh token and device token in one statement: all or none
+        await repository.create_session(
+            db, session=session, alongside=(user.insert(), device.insert())
+        )
     except IntegrityError as error:
         if "uq_users_email" in str(error.orig):
             raise EmailTakenError() from None
@@ -129,46 +148,89 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
     tokens = _token_pair(
         ctx, user_id=user.id, session_id=session.session_id, refresh_token=refresh_token
     )
-    return SignedIn(user=user, tokens=tokens)
+    return SignedIn(user=user, tokens=tokens, device_token=device_token)
 
 
-async def login(db: AsyncSession, ctx: AuthContext, *, email: str, password: str) -> SignedIn:
-    """Check the password and open a new session, unless the account is throttled."""
+async def login(
+    db: AsyncSession,
+    ctx: AuthContext,
+    *,
+    email: str,
+    password: str,
+    client: str,
+    device_token: str | None = None,
+) -> SignedIn:
+    """Check the password and open a new session, unless the throttles refuse the attempt.
+
+    The attempt is counted (and committed) before the password is checked, and the hash is
+    checked with no transaction open: a slow argon2 holds no lock and no idle transaction.
+    """
     password = normalize_password(password)
     now = ctx.now()
-    key = login_throttle.account_key(email)
-    user, (failures, locked_until) = await users.get_user_by_email(
-        db, email=email, alongside=login_throttle.state_columns(key)
-    )
-    # a locked account answers before any hash is checked, whether it exists or not
-    login_throttle.refuse_if_locked(locked_until=locked_until, now=now)
+    settings, data_keys = ctx.settings, ctx.key_ring.data_keys
+    keys = login_throttle.login_keys(data_keys, email=email, client=client)
+    presented = hash_device_token(device_token) if device_token else None
+    security = {"account": login_throttle.account_log_id(data_keys, email), "client_ip": client}
+    async with independent_write(db):
+        attempt = await repository.record_login_attempt(
+            db,
+            email=email,
+            device_token_hash=presented,
+            count=lambda trusted: login_throttle.count_attempt(
+                keys, settings, now=now, device_trusted=trusted
+            ),
+            now=now,
+        )
+    if not attempt.allowed:
+        metrics.count(metrics.TOO_MANY_ATTEMPTS)
+        layer = "account" if attempt.refused_by_account else "account_client"
+        logger.warning("login refused: throttled", extra={**security, "reason": layer})
+        raise login_throttle.refusal(
+            settings,
+            refused_by_account=attempt.refused_by_account,
+            locked_until=attempt.locked_until,
+            now=now,
+        )
+    if attempt.failures == settings.login_max_failures:
+        # this attempt set the pair's lock: the next ones wait, whatever this password is
+        metrics.count(metrics.ACCOUNT_LOCKED)
+        logger.warning("account.locked", extra={**security, "failures": attempt.failures})
+    user = attempt.user
     if user is None:
         # constant-time path: unknown emails still run one hash verify
         await ctx.hashing.verify_dummy(password)
-    if user is None or not await ctx.hashing.verify(user.password_hash, password):
+        verified = False
+    else:
+        verified = await ctx.hashing.verify(user.password_hash, password)
+    if user is None or not verified or not user.is_active:
+        # a disabled account answers exactly as a wrong password, and its attempt counts too
+        reason = "unknown_account" if user is None else "wrong_password"
+        if verified and user is not None:
+            reason = "account_disabled"
         metrics.count(metrics.LOGIN_FAILED)
-        # the failure must count even though this request fails: it is what an attacker sends
-        async with independent_write(db):
-            await login_throttle.record_failure(db, ctx.settings, key=key, now=now)
+        logger.warning("login failed", extra={**security, "reason": reason})
         raise InvalidCredentialsError()
-    if not user.is_active:
-        metrics.count(metrics.LOGIN_FAILED)
-        raise AccountDisabledError()
-    if failures:
-        await login_throttle.clear_failures(db, key=key)
+    session, refresh_token = _new_session(ctx, user_id=user.id, now=now)
+    device, new_device = _new_device_token(ctx, user_id=user.id, now=now)
+    writes: list[UpdateBase] = [
+        *login_throttle.after_success(
+            keys, settings, now=now, account_counted=attempt.account_counted
+        ),
+        device.insert(),
+    ]
+    if presented is not None and attempt.device_trusted:
+        writes.append(repository.forget_device_token(presented))  # replaced by the new one
     if ctx.hashing.needs_rehash(user.password_hash):
         # cost parameters changed since this hash was made: upgrade it while we hold the password
-        await users.update_password_hash(
-            db, user_id=user.id, password_hash=await ctx.hashing.hash(password), now=now
-        )
-    session, refresh_token = _new_session(ctx, user_id=user.id, now=now)
-    await repository.create_session(db, session=session)
+        rehashed = await ctx.hashing.hash(password)
+        writes.append(users.set_password_hash(user_id=user.id, password_hash=rehashed, now=now))
+    await repository.create_session(db, session=session, alongside=tuple(writes))
     metrics.count(metrics.LOGIN_SUCCEEDED)
     logger.info("login succeeded", extra={"user_id": str(user.id)})
     tokens = _token_pair(
         ctx, user_id=user.id, session_id=session.session_id, refresh_token=refresh_token
     )
-    return SignedIn(user=user, tokens=tokens)
+    return SignedIn(user=user, tokens=tokens, device_token=new_device)
 
 
 async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> TokenPair:

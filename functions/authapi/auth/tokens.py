@@ -88,6 +88,19 @@ def new_refresh_token() -> str:
     return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
 
 
+DEVICE_TOKEN_PREFIX = "dt_"
+DEVICE_TOKEN_BYTES = 32
+
+
+def new_device_token() -> str:
+    return DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(DEVICE_TOKEN_BYTES)
+
+
+def hash_device_token(token: str) -> bytes:
+    # like a refresh token: 256 random bits, so an unsalted SHA-256 keeps it safe at rest
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
 def hash_refresh_token(token: str) -> bytes:
     # SHA-256 without a salt is enough here: the token is 256 random bits, not a password
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()

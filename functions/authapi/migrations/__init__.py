@@ -46,6 +46,9 @@ async def upgrade_to_head(
     """
 
     def upgrade(connection: Connection) -> tuple[str, ...]:
+        # the roles' statement_timeout (migration 0004) is for requests: a migration may take
+        # longer, inside this transaction only
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         command.upgrade(alembic_config(connection, role_prefix=role_prefix), "head")
         for grant in app_grants_sql(role_prefix):

@@ -71,6 +71,49 @@ $roles$;
 """  # noqa: S608 - the role names are checked against _PREFIX
 
 
+def bootstrap_statements(prefix: str) -> tuple[str, ...]:
+    """What infra/bootstrap-database.sh runs as the master user, one statement at a time (the
+    Data API takes one per call): the roles, then the app role's timeouts (only a role that may
+    alter other roles can set them)."""
+    return roles_sql(prefix), timeouts_sql(app_role(prefix))
+
+
+# Server-side limits, set on the roles (not per connection: a SET on connect pins RDS Proxy)
+ROLE_TIMEOUTS = {
+    "statement_timeout": "5s",
+    "lock_timeout": "2s",
+    "idle_in_transaction_session_timeout": "10s",
+}
+
+
+_IF_SUPERUSER = "IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN"
+
+
+def timeouts_sql(role: str | None = None, *, only_as_superuser: bool = False) -> str:
+    """Database-scoped defaults for `role` (None: the connecting role), so a runaway statement, a
+    lock queue or an abandoned transaction ends on its own; other databases keep theirs.
+
+    `only_as_superuser`: do nothing unless the connecting role is a superuser (the only kind that
+    may alter another role everywhere we run; in AWS the master user does it at bootstrap).
+    """
+    who = "'CURRENT_USER'" if role is None else f"quote_ident('{_checked_role(role)}')"
+    body = "\n".join(
+        f"    EXECUTE format('ALTER ROLE %s IN DATABASE %I SET {name} = %L', {who}, "
+        f"current_database(), '{value}');"
+        for name, value in ROLE_TIMEOUTS.items()
+    )
+    if only_as_superuser:
+        body = "\n".join((_IF_SUPERUSER, body, "END IF;"))
+    return f"DO $timeouts$\nBEGIN\n{body}\nEND\n$timeouts$;"
+
+
+def _checked_role(role: str) -> str:
+    prefix, _, suffix = role.rpartition("_")
+    if suffix not in ("app", "migrator"):
+        raise ValueError(f"not one of our roles: {role!r}")
+    return f"{_checked(prefix)}_{suffix}"
+
+
 def app_grants_sql(prefix: str) -> tuple[str, ...]:
     """The app's rights on every table the migrations made; re-run after every upgrade."""
     app = app_role(prefix)

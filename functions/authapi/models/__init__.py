@@ -1,9 +1,10 @@
 """ORM models, one file per table. Importing this package registers them all on `Base.metadata`."""
 
 from authapi.models.auth_session import AuthSession
+from authapi.models.device_token import DeviceToken
 from authapi.models.login_throttle import LoginThrottle
 from authapi.models.rate_limit_bucket import RateLimitBucket
 from authapi.models.refresh_token import RefreshToken
 from authapi.models.user import User
 
-__all__ = ["AuthSession", "LoginThrottle", "RateLimitBucket", "RefreshToken", "User"]
+__all__ = ["AuthSession", "DeviceToken", "LoginThrottle", "RateLimitBucket", "RefreshToken", "User"]

@@ -15,6 +15,7 @@ TOKEN_REFRESHED = "TokenRefreshed"
 REFRESH_TOKEN_REUSED = "RefreshTokenReused"
 LOGOUT = "Logout"
 TOO_MANY_ATTEMPTS = "TooManyAttempts"  # a 429: an IP over its rate limit, or a locked account
+ACCOUNT_LOCKED = "AccountLocked"  # an (account, client) pair reached its failure limit
 UNHANDLED_ERROR = "UnhandledError"
 # a 503 database_unavailable: handled, so no Lambda error, and too rare for a 5xx rate to notice
 DATABASE_UNAVAILABLE = "DatabaseUnavailable"
@@ -29,6 +30,7 @@ BUSINESS_METRICS = (
     REFRESH_TOKEN_REUSED,
     LOGOUT,
     TOO_MANY_ATTEMPTS,
+    ACCOUNT_LOCKED,
     UNHANDLED_ERROR,
     DATABASE_UNAVAILABLE,
     CLIENT_ADDRESS_MISSING,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, insert, literal, select, update
+from sqlalchemy import CTE, ColumnElement, Insert, Update, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.models import User
@@ -36,26 +36,39 @@ class NewUser:
 
 
 async def get_user_by_email(
-    db: AsyncSession, *, email: str, alongside: tuple[ColumnElement[Any], ...] = ()
+    db: AsyncSession,
+    *,
+    email: str,
+    alongside: tuple[ColumnElement[Any], ...] = (),
+    ctes: tuple[CTE, ...] = (),
 ) -> tuple[User | None, tuple[Any, ...]]:
     """The user with this email, or None, and the `alongside` values, in one round trip.
 
-    `alongside` carries another domain's state the caller needs with the user (login: the
-    account's throttle). The query starts from a one-row constant, so those values come back
-    even when no user has this email.
+    `alongside` (and the `ctes` they read) carry another domain's work the caller needs with the
+    user (login: counting the attempt). The query starts from a one-row constant, so those values
+    come back, and those CTEs run, even when no user has this email.
     """
     anchor = select(literal(1).label("one")).subquery("anchor")
-    row = (
-        await db.execute(
-            select(User, *alongside).select_from(anchor).outerjoin(User, User.email == email)
-        )
-    ).one()
+    statement = select(User, *alongside).select_from(anchor).outerjoin(User, User.email == email)
+    row = (await db.execute(statement.add_cte(*ctes) if ctes else statement)).one()
     return row[0], tuple(row[1:])
 
 
-async def update_password_hash(
-    db: AsyncSession, *, user_id: uuid.UUID, password_hash: str, now: datetime
-) -> None:
-    await db.execute(
+def set_password_hash(*, user_id: uuid.UUID, password_hash: str, now: datetime) -> Update:
+    """The UPDATE of a rehash, to run with the sign-in's other writes."""
+    return (
         update(User).where(User.id == user_id).values(password_hash=password_hash, updated_at=now)
     )
+
+
+async def set_active(
+    db: AsyncSession, *, email: str, active: bool, now: datetime
+) -> uuid.UUID | None:
+    """Set the account's `is_active`; its id, or None when no account has this email."""
+    user_id: uuid.UUID | None = await db.scalar(
+        update(User)
+        .where(User.email == email)
+        .values(is_active=active, updated_at=now)
+        .returning(User.id)
+    )
+    return user_id

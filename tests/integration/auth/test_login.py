@@ -108,8 +108,9 @@ async def test_disabled_account_cannot_log_in(
         "/api/auth/login", json={"email": account.email, "password": account.password}
     )
 
-    assert response.status == 403
-    assert response.body["code"] == "account_disabled"
+    # exactly as a wrong password: a distinct answer would confirm the password (CONVENTIONS)
+    assert response.status == 401
+    assert response.body["code"] == "invalid_credentials"
     # and its existing tokens stop working too
     assert (await client.get("/api/auth/me", headers=account.auth)).status == 401
 

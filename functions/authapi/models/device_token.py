@@ -1,0 +1,23 @@
+"""A device a user signed in from: its token exempts that device from the account-wide login
+slow-down a stranger's failures can cause. Only the token's SHA-256 is stored."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, LargeBinary, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from authapi.db.base import Base
+
+
+class DeviceToken(Base):
+    __tablename__ = "device_tokens"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
