@@ -28,6 +28,18 @@ LOCAL_PARAMETERS = {
     "Issuer": "authapi",
     "Audience": "authapi",
     "DbRolePrefix": "authapi",
+    "AWS::Region": REGION,
+    # the hosts requests arrive on here, as if custom domains: the local cloud's own address, the
+    # smoke run's, and those of the function URL and ALB payloads in events/ (make invoke)
+    "CustomDomains": ",".join(
+        (
+            "127.0.0.1",
+            "localhost",
+            "smoke.local",
+            "*.lambda-url.us-east-1.on.aws",
+            "*.us-east-1.elb.amazonaws.com",
+        )
+    ),
 }
 # What cannot exist here: IAM auth and TLS to RDS Proxy (the embedded server has neither)
 LOCAL_DATABASE = {"AUTHAPI_DB_AUTH": "password", "AUTHAPI_DB_REQUIRE_TLS": "false"}

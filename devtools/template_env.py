@@ -125,6 +125,8 @@ def settings_values(environment: Mapping[str, str]) -> dict[str, str]:
 
 
 _SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
+# pseudo parameters with a stand-in of their own, unless `parameters` names another
+PSEUDO_PARAMETERS = {"AWS::Region": "us-east-1"}
 
 
 class _Resolver:
@@ -165,6 +167,8 @@ class _Resolver:
     def ref(self, name: str) -> str:
         if name in self.parameters:
             return self.parameters[name]
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
         declared = self.declared.get(name)
         if declared is None:
             raise TemplateValueError(f"!Ref {name} needs a stand-in (parameters={{{name!r}: ...}})")

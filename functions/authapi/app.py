@@ -9,9 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from authapi.auth import endpoints as auth_endpoints
 from authapi.auth import jwks
@@ -22,8 +20,11 @@ from authapi.exception_handlers import register_exception_handlers
 from authapi.health import endpoints as health_endpoints
 from authapi.middleware.access_log import AccessLogMiddleware
 from authapi.middleware.body_limit import BodyLimitMiddleware
+from authapi.middleware.cors import ProblemCorsMiddleware
 from authapi.middleware.errors import ErrorHandlingMiddleware
 from authapi.middleware.request_id import RequestIdMiddleware
+from authapi.middleware.security_headers import SecurityHeadersMiddleware
+from authapi.middleware.trusted_host import TrustedHostMiddleware
 from authapi.observability.logs import configure_logging
 from authapi.passwords import PasswordHashing
 from authapi.problems import PROBLEM_SCHEMA
@@ -62,8 +63,8 @@ CORS_MAX_AGE_SECONDS = 600
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps each added middleware around the previous ones: add innermost first.
-    # Resulting order, outermost first: request id, access log, errors, CORS, GZip, trusted
-    # host, body limit.
+    # Resulting order, outermost first: security headers, request id, access log, errors, CORS,
+    # GZip, trusted host, body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
@@ -71,7 +72,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     if settings.allowed_origins:
         # behind API Gateway this never answers: a configured HTTP API ignores the backend's CORS
         app.add_middleware(
-            CORSMiddleware,
+            ProblemCorsMiddleware,
             allow_origins=settings.allowed_origins,
             allow_methods=list(CORS_METHODS),
             allow_headers=list(CORS_REQUEST_HEADERS),
@@ -81,6 +82,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ErrorHandlingMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
 
 
 def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
@@ -118,6 +120,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
         lifespan=_lifespan,
+        # no 307 from /login/ to /login: it would name whatever Host the client sent, and a 307
+        # makes the client post its credentials again, there
+        redirect_slashes=False,
     )
     app.state.resources = build_resources(settings, clock=clock)
     app.include_router(auth_endpoints.router)

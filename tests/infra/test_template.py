@@ -29,6 +29,9 @@ LITERAL_ENVIRONMENT = {
 }
 PARAMETER_ENVIRONMENT = {
     "AUTHAPI_ALLOWED_ORIGINS": {"Ref": "CorsAllowOrigins"},
+    "AUTHAPI_TRUSTED_HOSTS": {
+        "Fn::Sub": "*.execute-api.${AWS::Region}.amazonaws.com,${CustomDomains}"
+    },
     "AUTHAPI_DB_ROLE_PREFIX": {"Ref": "DbRolePrefix"},
     "AUTHAPI_SSM_PARAMETER_PREFIX": {"Fn::Sub": "/authapi/${Env}/"},
     "AUTHAPI_JWT_ISSUER": {"Ref": "Issuer"},

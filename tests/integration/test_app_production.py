@@ -27,6 +27,7 @@ async def production(settings: Settings) -> AsyncIterator[ApiClient]:
             "database_url": settings.database_url,
             "jwt_private_key": settings.jwt_private_key,
             "data_keys": generate_data_key_entry(),
+            "trusted_hosts": ["testserver"],  # the ASGI client's host
         }
     )
     app = create_app(production_settings)

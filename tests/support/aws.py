@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from authapi.config import Settings
 from authapi.key_material import generate_data_key_entry
 from devtools.lambda_events import fill_placeholders
+from devtools.local_stack import LOCAL_PARAMETERS
 from devtools.template_env import lambda_environment, load_template, settings_values
 from tests.support.db import ScratchDatabase
 from tests.support.settings import UNLIMITED
@@ -54,7 +55,8 @@ def template_environment(database_url: str = "postgresql://unused") -> dict[str,
     the RDS Proxy: password auth, no TLS (what cannot exist here), everything else as in AWS."""
     return lambda_environment(
         "ApiFunction",
-        parameters=_deploy_time_stand_ins(),
+        # the test client and the events/ payloads arrive on the local cloud's hosts
+        parameters={**_deploy_time_stand_ins(), "CustomDomains": LOCAL_PARAMETERS["CustomDomains"]},
         overrides={
             "AUTHAPI_DATABASE_URL": database_url,
             "AUTHAPI_DB_AUTH": "password",

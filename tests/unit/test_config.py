@@ -82,9 +82,24 @@ def test_production_accepts_a_complete_configuration() -> None:
         jwt_private_key=generate_private_key_pem(),
         data_keys=generate_data_key_entry(),
         allowed_origins=["https://app.example"],
+        trusted_hosts="*.execute-api.eu-west-3.amazonaws.com,",
     )
+    assert settings.trusted_hosts == ["*.execute-api.eu-west-3.amazonaws.com"]
     assert not settings.docs_enabled
     assert settings.effective_log_format == "json"
+
+
+@pytest.mark.parametrize("hosts", [[], ["*"]])
+def test_production_requires_trusted_hosts(hosts: list[str]) -> None:
+    # without them the Host header is the client's to choose, in every URL the app builds
+    with pytest.raises(ValidationError, match="AUTHAPI_TRUSTED_HOSTS"):
+        Settings(
+            environment="production",
+            database_url=DB,
+            jwt_private_key=generate_private_key_pem(),
+            data_keys=generate_data_key_entry(),
+            trusted_hosts=hosts,
+        )
 
 
 def test_session_must_outlive_its_refresh_tokens() -> None:
