@@ -8,12 +8,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from typing import Any
 
 import uvicorn
 
 from devtools.embedded_postgres import DATABASE_URL, local_database
 
 HOST, PORT = "127.0.0.1", 8000
+# How uvicorn must serve this app. The per-IP limits and the access log count a client by the
+# socket peer (authapi.client_address); uvicorn's default proxy_headers=True replaces that peer
+# with the client-written X-Forwarded-For of any peer in --forwarded-allow-ips (127.0.0.1 by
+# default), so any local client could name its own IP and escape every limit. Behind a reverse
+# proxy of your own, turn them on with --forwarded-allow-ips set to that proxy's address only.
+SERVER_OPTIONS: dict[str, Any] = {
+    "proxy_headers": False,
+    "log_config": None,  # our logging (structured, redacted) handles uvicorn's records too
+    "access_log": False,  # the app logs each request itself, without query strings
+}
 
 
 def ensure_database() -> None:
@@ -44,8 +55,7 @@ def main() -> None:
         port=PORT,
         reload=args.reload,
         reload_dirs=["functions"] if args.reload else None,
-        log_config=None,  # our logging (structured, redacted) handles uvicorn's records too
-        access_log=False,  # the app logs each request itself, without query strings
+        **SERVER_OPTIONS,
     )
 
 
