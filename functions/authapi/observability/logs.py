@@ -7,6 +7,7 @@ handler whose formatter adds the current request id and masks secrets before any
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, TextIO
 
@@ -25,6 +26,15 @@ _CONSOLE_EXCEPTION_KEYS = frozenset({"exception", "exception_name", "stack_trace
 # uvicorn repeats each message with ANSI colours in `color_message`, and Python 3.12+ stamps
 # every record with its asyncio `taskName`: noise in any log store
 _NOISE_KEYS = frozenset({"color_message", "taskName"})
+
+
+# Line breaks and other controls a client can put in a path, a header or an email: in a line-based
+# format they would start a forged log line. JSON escapes them itself.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escaped(value: object) -> str:
+    return _CONTROL_CHARACTERS.sub(lambda match: repr(match.group())[1:-1], str(value))
 
 
 def _prepared(log: LogRecord) -> dict[str, Any]:
@@ -62,12 +72,12 @@ class RedactingConsoleFormatter(RedactingJsonFormatter):
         log = _prepared(log)
         timestamp = str(log.get("timestamp", ""))[11:23]
         extras = " ".join(
-            f"{key}={value}"
+            f"{_escaped(key)}={_escaped(value)}"
             for key, value in log.items()
             if key not in _CONSOLE_FIXED_KEYS and key not in _CONSOLE_EXCEPTION_KEYS
         )
         level, name, message = log.get("level", ""), log.get("logger", ""), log.get("message", "")
-        line = f"{timestamp} {level:<7} [{name}] {message}"
+        line = f"{timestamp} {level:<7} [{_escaped(name)}] {_escaped(message)}"
         if extras:
             line += f"  {extras}"
         if "exception" in log:
