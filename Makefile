@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Before any rule: a prerequisite like $(SAM_STAMP) is expanded when its rule is read.
 include mk/aws.mk mk/faults.mk mk/perf.mk mk/quality.mk
 
-.PHONY: help install run dev invoke smoke test lint typecheck clean
+.PHONY: help install run dev invoke smoke test lint typecheck clean account-disable account-enable
 
 help:  ## list the commands
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -70,6 +70,15 @@ run: $(STAMP)  ## the local cloud on http://127.0.0.1:8000: the Lambda handler, 
 dev: $(STAMP)  ## uvicorn with auto-reload on http://127.0.0.1:8000 (no Lambda layer in between)
 	$(BIN)/python -m devtools.serve --reload
 
+EMAIL ?=
+account-disable: $(STAMP)  ## disable an account and end its sessions: make account-disable EMAIL=ada@example.com
+	@test -n "$(EMAIL)" || { echo "usage: make account-disable EMAIL=..." >&2; exit 2; }
+	$(BIN)/python -m devtools.accounts disable "$(EMAIL)"
+
+account-enable: $(STAMP)  ## enable it again (its old sessions stay ended): make account-enable EMAIL=...
+	@test -n "$(EMAIL)" || { echo "usage: make account-enable EMAIL=..." >&2; exit 2; }
+	$(BIN)/python -m devtools.accounts enable "$(EMAIL)"
+
 .PHONY: maintenance
 maintenance: $(STAMP)  ## one maintenance run (the purges) through its Lambda handler, on the local database
 	$(BIN)/python -m devtools.maintenance
@@ -93,5 +102,5 @@ test: lint typecheck $(SAM_STAMP)  ## everything: lint, types, templates, all te
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-pgbouncer
 
-clean:  ## remove the virtualenv, caches and local data (including the dev signing key)
-	rm -rf $(VENV) .venv-sam .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache
+clean:  ## remove the virtualenvs, caches and local data (including the dev signing and data keys)
+	rm -rf $(VENV) .venv-sam .venv-lock .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache
