@@ -7,7 +7,8 @@ what limits it. The horizons, from one `now` read once from the clock:
 - rate-limit buckets whose window ended (`rate_limit_window_seconds` ago);
 - login throttles whose failure window ended (`login_failure_window_seconds`) and that lock
   nothing now;
-- sessions expired or revoked more than `retention_days` ago, their refresh tokens first.
+- sessions expired or revoked more than `retention_days` ago, their refresh tokens first;
+- device tokens that expired (a sign-in no longer accepts them).
 
 Each statement deletes at most `BATCH_SIZE` rows and commits on its own, so no lock is held for
 long and what was deleted stays deleted if the run stops. The tables take turns, one batch each,
@@ -84,6 +85,10 @@ def purges(settings: Settings, now: datetime) -> list[Purge]:
                 db, over_before=retained_after, limit=limit
             ),
             after="refresh_tokens",
+        ),
+        Purge(
+            "device_tokens",
+            lambda db, limit: auth_retention.purge_expired_device_tokens(db, now=now, limit=limit),
         ),
     ]
 

@@ -26,7 +26,14 @@ from tests.support.db import ScratchDatabase, scratch_database
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
-TABLES = ("refresh_tokens", "auth_sessions", "users", "rate_limit_buckets", "login_throttles")
+TABLES = (
+    "refresh_tokens",
+    "auth_sessions",
+    "device_tokens",
+    "users",
+    "rate_limit_buckets",
+    "login_throttles",
+)
 
 
 def no_deadline() -> float:
@@ -282,3 +289,26 @@ async def test_a_run_stops_when_the_time_left_would_not_fit_a_batch(
     assert second.finished
     assert second.deleted["rate_limit_buckets"] == 1500
     assert await maintained.fetchval("SELECT count(*) FROM rate_limit_buckets") == 0
+
+
+async def test_device_tokens_go_once_they_expired(
+    maintained: ScratchDatabase, database: Database, settings: Settings
+) -> None:
+    user = await add_user(maintained)
+    for name, expires_at in (("valid", NOW + timedelta(days=1)), ("expired", NOW - timedelta(1))):
+        await maintained.execute(
+            "INSERT INTO device_tokens (token_hash, user_id, created_at, expires_at)"
+            " VALUES ($1, $2, $3, $4)",
+            name.encode().ljust(32),
+            user,
+            expires_at - timedelta(days=90),
+            expires_at,
+        )
+
+    report = await run_maintenance(
+        database, settings, clock=ManualClock(NOW), seconds_left=no_deadline
+    )
+
+    kept = await maintained.fetch("SELECT token_hash FROM device_tokens")
+    assert [bytes(row["token_hash"]).rstrip() for row in kept] == [b"valid"]
+    assert report.deleted["device_tokens"] == 1

@@ -2,9 +2,10 @@
 
 A session is over when it expired or was revoked; neither ever comes back, so a session over for
 longer than the retention period can go, and a token of a live session never does (its consumed
-tokens are what detects reuse). Called by the scheduled maintenance run. Each function is one
-statement that deletes at most `limit` rows (the tokens first, so that deleting a session never
-cascades to more rows than that) and returns how many it deleted.
+tokens are what detects reuse). A device token goes once it expired: it exempts nothing then.
+Called by the scheduled maintenance run. Each function is one statement that deletes at most
+`limit` rows (the tokens first, so that deleting a session never cascades to more rows than that)
+and returns how many it deleted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Delete, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authapi.models import AuthSession, RefreshToken
+from authapi.models import AuthSession, DeviceToken, RefreshToken
 
 
 def _over_before(horizon: datetime) -> ColumnElement[bool]:
@@ -48,6 +49,17 @@ async def purge_old_sessions(db: AsyncSession, *, over_before: datetime, limit: 
         .with_for_update(skip_locked=True)
     )
     return await _deleted(db, delete(AuthSession).where(AuthSession.id.in_(stale)))
+
+
+async def purge_expired_device_tokens(db: AsyncSession, *, now: datetime, limit: int) -> int:
+    """Device tokens that expired before `now`: a sign-in no longer accepts them."""
+    stale = (
+        select(DeviceToken.token_hash)
+        .where(DeviceToken.expires_at < now)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return await _deleted(db, delete(DeviceToken).where(DeviceToken.token_hash.in_(stale)))
 
 
 async def _deleted(db: AsyncSession, statement: Delete) -> int:
