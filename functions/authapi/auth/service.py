@@ -34,8 +34,10 @@ from authapi.exceptions import (
 )
 from authapi.models import User
 from authapi.observability import metrics
+from authapi.observability.request_context import current_client_ip
 from authapi.passwords import PasswordHashing, normalize_password
 from authapi.signing.keys import KeyProvider, KeyRing
+from authapi.users import confusables
 from authapi.users import repository as users
 from authapi.users.password_policy import check_password_policy
 
@@ -128,6 +130,7 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
     """Create the account and its first session. `email` is already validated and normalized."""
     password = normalize_password(password)
     check_password_policy(ctx.settings, password=password, email=email)
+    await confusables.refuse_look_alike(db, email=email)
     now = ctx.now()
     user = users.NewUser(
         id=uuid.uuid4(), email=email, password_hash=await ctx.hashing.hash(password), created_at=now
@@ -191,7 +194,7 @@ async def login(
             locked_until=attempt.locked_until,
             now=now,
         )
-    if attempt.failures == settings.login_max_failures:
+    if attempt.failures is not None and attempt.failures >= settings.login_max_failures:
         # this attempt set the pair's lock: the next ones wait, whatever this password is
         metrics.count(metrics.ACCOUNT_LOCKED)
         logger.warning("account.locked", extra={**security, "failures": attempt.failures})
@@ -199,14 +202,13 @@ async def login(
     if user is None:
         # constant-time path: unknown emails still run one hash verify
         await ctx.hashing.verify_dummy(password)
-        verified = False
+        reason: str | None = "unknown_account"
+    elif not await ctx.hashing.verify(user.password_hash, password):
+        reason = "wrong_password"
     else:
-        verified = await ctx.hashing.verify(user.password_hash, password)
-    if user is None or not verified or not user.is_active:
         # a disabled account answers exactly as a wrong password, and its attempt counts too
-        reason = "unknown_account" if user is None else "wrong_password"
-        if verified and user is not None:
-            reason = "account_disabled"
+        reason = None if user.is_active else "account_disabled"
+    if reason is not None or user is None:
         metrics.count(metrics.LOGIN_FAILED)
         logger.warning("login failed", extra={**security, "reason": reason})
         raise InvalidCredentialsError()
@@ -248,6 +250,7 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
     if rotation is None:
         reused_session = await repository.find_consumed_token_session(db, token_hash=token_hash)
         if reused_session is None:
+            _log_refused_token("refresh", reason="unknown_expired_or_revoked")
             raise InvalidRefreshTokenError()
         # Someone holds a token that was already exchanged: the legitimate client or a thief,
         # we cannot tell which, so the whole session ends (OAuth 2.0 Security BCP, 4.14.2). The
@@ -258,7 +261,8 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
             )
         metrics.count(metrics.REFRESH_TOKEN_REUSED)
         logger.warning(
-            "refresh token reused; session revoked", extra={"session_id": str(reused_session)}
+            "refresh token reused; session revoked",
+            extra={"session_id": str(reused_session), "client_ip": current_client_ip.get()},
         )
         raise RefreshTokenReusedError()
     metrics.count(metrics.TOKEN_REFRESHED)
@@ -270,18 +274,42 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
 async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> Principal:
     """The live user and session behind an access token, or InvalidAccessTokenError."""
     try:
-        claims = verify_access_token(ctx.key_ring, ctx.settings, access_token)
-    except UnknownSigningKeyError:
-        # maybe a key rotated in SSM that our cache has not seen yet: look once more
-        ring = await ctx.key_provider.reload()
-        claims = verify_access_token(ring, ctx.settings, access_token)
+        try:
+            claims = verify_access_token(ctx.key_ring, ctx.settings, access_token)
+        except UnknownSigningKeyError:
+            # maybe a key rotated in SSM that our cache has not seen yet: look once more
+            ring = await ctx.key_provider.reload()
+            claims = verify_access_token(ring, ctx.settings, access_token)
+    except InvalidAccessTokenError as error:
+        _log_refused_token("access", reason=_why(error))
+        raise
     user = await repository.get_user_in_live_session(
         db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
     )
     if user is None:
         # signed by us, but its session was revoked or has expired, or the user is disabled
+        _log_refused_token("access", reason="session_ended", session_id=claims.session_id)
         raise InvalidAccessTokenError()
     return Principal(user=user, session_id=claims.session_id)
+
+
+def _why(error: InvalidAccessTokenError) -> str:
+    """What was wrong with a refused token, as far as the log may say (never the token)."""
+    if isinstance(error, UnknownSigningKeyError):
+        return "unknown_signing_key"
+    cause = error.__cause__
+    return type(cause).__name__ if cause is not None else "not_an_access_token"
+
+
+def _log_refused_token(kind: str, *, reason: str, session_id: uuid.UUID | None = None) -> None:
+    extra: dict[str, str | None] = {
+        "token": kind,
+        "reason": reason,
+        "client_ip": current_client_ip.get(),
+    }
+    if session_id is not None:
+        extra["session_id"] = str(session_id)
+    logger.warning(f"{kind} token refused", extra=extra)
 
 
 async def logout(db: AsyncSession, ctx: AuthContext, *, principal: Principal) -> None:

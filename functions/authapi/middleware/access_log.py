@@ -10,6 +10,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from authapi.client_address import client_ip
 from authapi.middleware.base import HttpMiddleware
+from authapi.observability.request_context import current_client_ip
 
 logger = logging.getLogger("authapi.access")
 
@@ -18,6 +19,9 @@ class AccessLogMiddleware(HttpMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500  # if the app dies before answering, the server answers 500
+        address = client_ip(scope)
+        # security log lines of this request name the same address as its access line
+        current_client_ip.set(address)
 
         async def capture_status(message: Message) -> None:
             nonlocal status
@@ -35,6 +39,6 @@ class AccessLogMiddleware(HttpMiddleware):
                     "path": scope["path"],
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client_ip": client_ip(scope),
+                    "client_ip": address,
                 },
             )

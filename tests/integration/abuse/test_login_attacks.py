@@ -360,3 +360,31 @@ async def test_the_app_role_has_server_side_timeouts(test_database: ScratchDatab
         assert await connection.fetchval("SHOW idle_in_transaction_session_timeout") == "10s"
     finally:
         await connection.close()
+
+
+# 9. refused tokens leave a line too
+
+
+async def test_refused_tokens_are_logged_with_the_reason_and_address_never_the_token(
+    client: ApiClient, account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    forged = account.access_token[:-4] + (
+        "AAAA" if not account.access_token.endswith("AAAA") else "BBBB"
+    )
+    await client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    await client.post("/api/auth/refresh-token", json={"refresh_token": "rt_" + "x" * 43})
+    await client.post("/api/auth/logout", headers=account.auth)
+    await client.get("/api/auth/me", headers=account.auth)  # its session is over
+    output = capsys.readouterr().out
+    refused = [r for r in log_records(output) if r["message"].endswith("token refused")]
+    assert [(r["message"], r["reason"]) for r in refused] == [
+        ("access token refused", "InvalidSignatureError"),
+        ("refresh token refused", "unknown_expired_or_revoked"),
+        ("access token refused", "session_ended"),
+    ]
+    for record in refused:
+        assert record["level"] == "WARNING"
+        assert record["client_ip"]
+    assert forged not in output
+    assert account.access_token not in output
