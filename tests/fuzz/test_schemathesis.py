@@ -29,6 +29,7 @@ import schemathesis
 from email_validator import EmailNotValidError, validate_email
 from fastapi import FastAPI
 from schemathesis.python import asgi
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from authapi.app import create_app
 from authapi.config import Settings
@@ -74,6 +75,19 @@ class SessionSupply:
         return self._post("/api/auth/login", self.credentials)
 
 
+class SocketPeer:
+    """What a server on a socket gives the app: the peer's IP. Schemathesis's ASGI client says
+    "testclient" there, and the app refuses a request it cannot tell the address of."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "client": ("127.0.0.1", 50000)}
+        await self.app(scope, receive, send)
+
+
 # Schemathesis builds auth providers itself, without arguments: this is how they find the supply
 _supply: SessionSupply | None = None
 
@@ -86,6 +100,7 @@ def fuzz_app(settings: Settings) -> Iterator[FastAPI]:
     """
     global _supply
     app = create_app(settings)
+    app.add_middleware(SocketPeer)
     _supply = SessionSupply(settings)
     yield app
     _supply.api.close()
