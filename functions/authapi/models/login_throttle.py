@@ -17,5 +17,5 @@ class LoginThrottle(Base):
     # throttled exactly like real ones, so a 429 says nothing about who is registered
     account_key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
-    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
