@@ -30,8 +30,10 @@ def _printable(value: str) -> str:
 def _validated_email(value: str) -> str:
     try:
         checked = validate_email(value.strip(), check_deliverability=False)
-    except EmailNotValidError as error:
-        raise ValueError(f"not a valid email address: {error}") from None
+    except EmailNotValidError:
+        # email_validator's reasons quote the address's own characters and labels: a message
+        # that echoes input ends up in logs, screens and error trackers, so it names none
+        raise ValueError("not a valid email address") from None
     # lower-case in full: one mailbox, one account, whatever case it is typed in
     return checked.normalized.lower()
 

@@ -1,0 +1,66 @@
+"""What registration says about, and does with, the email it is given (issue 9, item 12)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support.accounts import STRONG_PASSWORD
+from tests.support.http import ApiClient
+from tests.support.problems import assert_problem
+
+pytestmark = pytest.mark.integration
+
+REGISTER = "/api/auth/register"
+
+
+@pytest.mark.parametrize(
+    "email", ["ada<script>@example.com", "s3cr3t.pérsonne ü@example.com", "ada@exa_mple.com"]
+)
+async def test_a_refused_email_is_not_quoted_back(client: ApiClient, email: str) -> None:
+    reply = await client.post(REGISTER, json={"email": email, "password": STRONG_PASSWORD})
+
+    assert_problem(reply, 422, "validation_error")
+    messages = " ".join(error["msg"] for error in reply.body["errors"])
+    assert "not a valid email address" in messages
+    for echoed in ("<", "é", "ü", "_", "script", "mple"):
+        assert echoed not in messages
+
+
+def _local_part() -> str:
+    return "ada" + uuid.uuid4().hex[:12]
+
+
+@pytest.mark.parametrize(
+    ("look_alike", "why"),
+    [
+        (lambda local: "".join(chr(ord(c) + 0xFEE0) for c in local), "fullwidth"),
+        (lambda local: local.replace("a", "\u0430"), "Cyrillic a"),
+        (lambda local: local.replace("a", "\u0251"), "Latin alpha"),
+        (lambda local: local.replace("d", "\u0501", 1), "Cyrillic komi de"),
+    ],
+)
+async def test_a_look_alike_of_an_account_is_that_account(
+    client: ApiClient, look_alike: object, why: str
+) -> None:
+    local = _local_part()
+    original = await client.post(
+        REGISTER, json={"email": f"{local}@example.com", "password": STRONG_PASSWORD}
+    )
+    assert original.status == 201
+    assert callable(look_alike)
+    forged = f"{look_alike(local)}@example.com"
+    assert forged != f"{local}@example.com"
+
+    reply = await client.post(REGISTER, json={"email": forged, "password": STRONG_PASSWORD})
+
+    assert_problem(reply, 409, "email_taken")
+
+
+async def test_an_address_in_another_script_alone_still_registers(client: ApiClient) -> None:
+    local = "\u043f\u043e\u0447\u0442\u0430" + str(uuid.uuid4().int)[:8]  # "почта" + digits
+    reply = await client.post(
+        REGISTER, json={"email": f"{local}@example.com", "password": STRONG_PASSWORD}
+    )
+    assert reply.status == 201
