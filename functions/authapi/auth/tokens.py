@@ -20,6 +20,11 @@ REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "toke
 # headers that would let a token pick its own verification key: never honoured, always refused
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 
+# Clocks of the machines that issue and verify tokens differ by a little: a token issued by a
+# clock a second ahead must not be "not yet valid" here (RFC 7519 allows "a few minutes"; a
+# few seconds keeps an expired token's afterlife as short)
+CLOCK_SKEW_SECONDS = 5
+
 REFRESH_TOKEN_PREFIX = "rt_"  # lets log redaction and secret scanners recognise a leaked token
 REFRESH_TOKEN_BYTES = 32  # 256 bits from `secrets`
 
@@ -71,6 +76,7 @@ def verify_access_token(ring: KeyRing, settings: Settings, token: str) -> Access
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
+            leeway=CLOCK_SKEW_SECONDS,
             options={"require": list(REQUIRED_CLAIMS)},
         )
         if claims["token_use"] != "access":

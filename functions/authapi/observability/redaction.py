@@ -29,8 +29,8 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*"), rf"\1 {REDACTED}"),
     # JWTs anywhere (three base64url segments, header starting with '{"')
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
-    # our opaque refresh tokens carry a prefix precisely so they can be found and masked
-    (re.compile(r"\brt_[A-Za-z0-9_-]{16,}"), REDACTED),
+    # our opaque refresh and device tokens carry a prefix precisely so they can be found and masked
+    (re.compile(r"\b(?:rt|dt)_[A-Za-z0-9_-]{16,}"), REDACTED),
     # key=value / "key": "value" pairs in messages, query strings and reprs
     (
         re.compile(
