@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 

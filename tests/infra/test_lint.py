@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from cfnlint.api import lint_file  # type: ignore[import-untyped]
+from cfnlint.api import lint_file
 
 from tests.infra.cfn import ROOT
 

@@ -63,8 +63,8 @@ class _NoManagedPolicies:
 
 @cache
 def _transformed(parameters: tuple[tuple[str, str], ...]) -> Template:
-    from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
-    from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
 
     source: Template = yaml_parse((ROOT / "template.yaml").read_text())
     # what `sam package` does before CloudFormation sees the template: code moves to S3

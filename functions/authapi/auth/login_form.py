@@ -28,7 +28,7 @@ def _form_fields(body: bytes) -> dict[str, Any]:
     return {
         "email": fields.get("username", fields.get("email")),
         "password": fields.get("password"),
-        "device_token": fields.get("device_token") or None,
+        "device_token": fields.get("device_token"),  # an empty one is refused, as in JSON
     }
 
 
