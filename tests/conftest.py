@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from moto import mock_aws
 
 from authapi.app import create_app
+from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.handlers.lambda_app import LambdaApp, build_lambda_app
 from authapi.key_material import generate_private_key_pem
@@ -129,9 +130,11 @@ def make_lambda(
         monkeypatch.setenv(name, value)
     built: list[LambdaApp] = []
 
-    def make(database: ScratchDatabase | None = None, **overrides: object) -> LambdaApp:
+    def make(
+        database: ScratchDatabase | None = None, *, clock: Clock | None = None, **overrides: object
+    ) -> LambdaApp:
         database = database or request.getfixturevalue("test_database")
-        built.append(build_lambda_app(lambda_settings(database, **overrides)))
+        built.append(build_lambda_app(lambda_settings(database, **overrides), clock=clock))
         return built[-1]
 
     yield make

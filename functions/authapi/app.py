@@ -32,24 +32,25 @@ from authapi.resources import Resources, app_resources
 from authapi.signing.keys import KeyProvider, SettingsKeyProvider
 
 
-def key_provider_for(settings: Settings) -> KeyProvider:
+def key_provider_for(settings: Settings, clock: Clock) -> KeyProvider:
     """SSM Parameter Store when a parameter prefix is configured (Lambda), else settings."""
     if settings.ssm_parameter_prefix is not None:
         # imported only here: Powertools' parameters and botocore stay off other cold starts
         from authapi.signing.ssm import SsmKeyProvider
 
-        return SsmKeyProvider(settings)
+        return SsmKeyProvider(settings, clock=clock)
     return SettingsKeyProvider(settings)
 
 
 def build_resources(settings: Settings, *, clock: Clock | None = None) -> Resources:
     """What the app holds for its lifetime; nothing here connects to anything yet."""
+    clock = clock or SystemClock()
     return Resources(
         settings=settings,
         database=Database(settings),
         hashing=PasswordHashing.from_settings(settings),
-        key_provider=key_provider_for(settings),
-        clock=clock or SystemClock(),
+        key_provider=key_provider_for(settings, clock),
+        clock=clock,
     )
 
 

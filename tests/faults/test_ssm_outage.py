@@ -2,23 +2,19 @@
 
 moto's SSM runs as a real HTTP server on a local port (AWS_ENDPOINT_URL_SSM points at it), and
 the outage is that server going away: botocore meets a refused connection, as it would meet a
-dead VPC endpoint. Instead of sleeping, a shifted clock moves both the key provider's monotonic
-clock and Powertools' cache expiry, so a test steps across the 30 s and max-staleness limits.
+dead VPC endpoint. Instead of sleeping, the app's clock (the key provider's too) is moved, so a
+test steps across the 30 s and max-staleness limits.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
-from types import SimpleNamespace
 from typing import Any
 
 import jwt
 import pytest
-from aws_lambda_powertools.utilities.parameters import base as powertools_parameters
 
-from authapi.signing import ssm as ssm_keys
 from tests.support.accounts import STRONG_PASSWORD, unique_email
 from tests.support.aws import (
     DATA_KEYS_PARAMETER,
@@ -27,6 +23,7 @@ from tests.support.aws import (
     MakeLambda,
     SsmEndpoint,
 )
+from tests.support.clock import ManualClock
 from tests.support.http import Reply, SyncApiClient
 from tests.support.logs import log_records
 
@@ -37,29 +34,9 @@ MAX_STALE_SECONDS = 600
 PARAMETERS = [SIGNING_KEY_PARAMETER, RETIRED_KEYS_PARAMETER, DATA_KEYS_PARAMETER]
 
 
-class ShiftedClock:
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> ShiftedClock:
-    clock = ShiftedClock()
-
-    class ShiftedDatetime(datetime):
-        @classmethod
-        def now(cls, tz: tzinfo | None = None) -> ShiftedDatetime:
-            return datetime.now(tz) + timedelta(seconds=clock.offset)  # type: ignore[return-value]
-
-    monkeypatch.setattr(ssm_keys, "time", SimpleNamespace(monotonic=clock.monotonic))
-    monkeypatch.setattr(powertools_parameters, "datetime", ShiftedDatetime)
-    return clock
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
@@ -68,10 +45,10 @@ def ssm(ssm_endpoint: SsmEndpoint) -> SsmEndpoint:
     return ssm_endpoint
 
 
-def _cold_start(make_lambda: MakeLambda) -> SyncApiClient:
+def _cold_start(make_lambda: MakeLambda, clock: ManualClock) -> SyncApiClient:
     """A new execution environment whose keys come from SSM, cached for CACHE_SECONDS."""
     lambda_app = make_lambda(
-        ssm_cache_seconds=CACHE_SECONDS, ssm_max_stale_seconds=MAX_STALE_SECONDS
+        clock=clock, ssm_cache_seconds=CACHE_SECONDS, ssm_max_stale_seconds=MAX_STALE_SECONDS
     )
     return SyncApiClient.aws_lambda(lambda_app)
 
@@ -105,13 +82,15 @@ def _ssm_errors(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 
 def test_a_cold_start_without_ssm_answers_503_and_recovers_without_a_restart(
     ssm: SsmEndpoint,
-    clock: ShiftedClock,
+    clock: ManualClock,
     make_lambda: MakeLambda,
     capsys: pytest.CaptureFixture[str],
     record_property: Callable[[str, object], None],
 ) -> None:
     ssm.down()
-    api = _cold_start(make_lambda)  # a cold start reads no key yet: the environment comes up anyway
+    api = _cold_start(
+        make_lambda, clock
+    )  # a cold start reads no key yet: the environment comes up anyway
     capsys.readouterr()
 
     started = time.monotonic()
@@ -146,11 +125,11 @@ def test_a_cold_start_without_ssm_answers_503_and_recovers_without_a_restart(
 
 def test_after_a_first_read_the_last_keys_serve_through_an_outage_until_too_stale(
     ssm: SsmEndpoint,
-    clock: ShiftedClock,
+    clock: ManualClock,
     make_lambda: MakeLambda,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    api = _cold_start(make_lambda)
+    api = _cold_start(make_lambda, clock)
     before = _register(api)
     assert before.status == 201
     ssm.down()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.key_material import generate_data_key_entry
 from devtools.lambda_events import fill_placeholders
@@ -176,5 +177,9 @@ class MakeLambda(Protocol):
     """The `make_lambda` fixture: a handler built as at a cold start, on `database` if given."""
 
     def __call__(
-        self, database: ScratchDatabase | None = None, **overrides: object
+        self,
+        database: ScratchDatabase | None = None,
+        *,
+        clock: Clock | None = None,
+        **overrides: object,
     ) -> LambdaApp: ...

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from mangum import Mangum
 
 from authapi.app import create_app
+from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.observability import metrics as business_metrics
 from authapi.observability.logs import configure_logging
@@ -75,7 +76,8 @@ class LambdaApp:
         self.loop.close()
 
 
-def build_lambda_app(settings: Settings) -> LambdaApp:
+def build_lambda_app(settings: Settings, *, clock: Clock | None = None) -> LambdaApp:
+    """The handler of one execution environment; `clock` is for tests that move time."""
     logger = configure_logging(settings)
     metrics = Metrics(
         namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE,
@@ -92,7 +94,7 @@ def build_lambda_app(settings: Settings) -> LambdaApp:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     # lifespan="off": Mangum would run startup and shutdown around every single invocation
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     adapter = Mangum(app, lifespan="off")
 
     @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)

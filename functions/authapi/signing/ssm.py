@@ -14,9 +14,9 @@ tokens from environments that already switched are accepted meanwhile. If SSM ca
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
+from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.exceptions import SecretsUnavailableError
 from authapi.key_material import load_private_key, load_public_keys
@@ -45,8 +45,12 @@ MIN_SECONDS_BETWEEN_RELOADS = 30.0
 
 
 class SsmKeyProvider:
-    def __init__(self, settings: Settings):
+    """The key ring from SSM, cached on the app's clock (Powertools' own cache is not used: its
+    expiry would read the wall clock, and one clock decides every age here)."""
+
+    def __init__(self, settings: Settings, *, clock: Clock):
         assert settings.ssm_parameter_prefix is not None
+        self._clock = clock
         self.signing_key_name = settings.ssm_parameter_prefix + SIGNING_KEY_PARAMETER
         self.retired_keys_name = settings.ssm_parameter_prefix + RETIRED_KEYS_PARAMETER
         self.data_keys_name = settings.ssm_parameter_prefix + DATA_KEYS_PARAMETER
@@ -61,9 +65,14 @@ class SsmKeyProvider:
         self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
 
     async def key_ring(self) -> KeyRing:
-        # Called on the event loop without a thread hop: almost every call is a cache hit (a dict
-        # lookup), and in Lambda the rare SSM round trip blocks no other request.
-        now = time.monotonic()
+        # Called on the event loop without a thread hop: almost every call is a cache hit, and in
+        # Lambda the rare SSM round trip blocks no other request.
+        now = self._clock.now().timestamp()
+        if self._ring is not None and now - self._read_at < self._cache_seconds:
+            return self._ring
+        return self._read(now)
+
+    def _read(self, now: float) -> KeyRing:
         if now < self._retry_at:
             return self._last_ring_or_unavailable(now)
         try:
@@ -83,11 +92,11 @@ class SsmKeyProvider:
         return self._ring
 
     async def reload(self) -> KeyRing:
-        now = time.monotonic()
-        if self._provider is not None and now - self._reloaded_at >= MIN_SECONDS_BETWEEN_RELOADS:
+        now = self._clock.now().timestamp()
+        if self._ring is not None and now - self._reloaded_at >= MIN_SECONDS_BETWEEN_RELOADS:
             self._reloaded_at = now
-            self._provider.clear_cache()  # type: ignore[no-untyped-call]
             self._retry_at = 0.0
+            return self._read(now)
         return await self.key_ring()
 
     def _names(self) -> list[str]:
@@ -111,8 +120,8 @@ class SsmKeyProvider:
             self._provider = SSMProvider(boto_config=config)
         values = self._provider.get_parameters_by_name(
             {name: {} for name in self._names()},
-            decrypt=True,  # always True for these names: Powertools' cache key ignores `decrypt`
-            max_age=self._cache_seconds,
+            decrypt=True,
+            max_age=0,  # every call reads SSM: the cache is ours, on the app's clock
         )
         return (
             str(values[self.signing_key_name]),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import TYPE_CHECKING
 
 import jwt
@@ -25,6 +24,7 @@ from tests.support.aws import (
     load_event,
     put_keys,
 )
+from tests.support.clock import ManualClock
 from tests.support.http import SyncApiClient
 from tests.support.logs import emf_blobs, json_lines, metric_names
 
@@ -224,7 +224,8 @@ def test_exception_in_a_route_is_a_500_problem_and_a_metric(
 def test_rotated_key_is_used_after_the_cache_age(ssm: SSMClient, make_lambda: MakeLambda) -> None:
     old_pem, new_pem = generate_private_key_pem(), generate_private_key_pem()
     put_keys(ssm, old_pem)
-    api = SyncApiClient.aws_lambda(make_lambda(ssm_cache_seconds=1))
+    clock = ManualClock()
+    api = SyncApiClient.aws_lambda(make_lambda(clock=clock, ssm_cache_seconds=60))
     before = register(api)
     old_kid = _key_id_of(old_pem)
     assert _kid(before.access_token) == old_kid
@@ -238,8 +239,7 @@ def test_rotated_key_is_used_after_the_cache_age(ssm: SSMClient, make_lambda: Ma
     put_keys(ssm, new_pem, retired=old_public)
     still_cached = register(api)
     assert _kid(still_cached.access_token) == old_kid
-    # Powertools' parameter cache runs on the wall clock, not the app's
-    time.sleep(1.2)
+    clock.advance(61)  # past the cache age, on the app's clock
 
     after = register(api)
 
