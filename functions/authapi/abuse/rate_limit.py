@@ -7,7 +7,6 @@ fixed window keeps it to one upsert per request.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Callable
@@ -23,7 +22,8 @@ from authapi.config import Settings
 from authapi.db.session import independent_write
 from authapi.exceptions import ClientAddressUnknownError, TooManyAttemptsError
 from authapi.observability import metrics
-from authapi.resources import ClockDep, DbSession, SettingsDep
+from authapi.resources import ClockDep, DbSession, KeyProviderDep, SettingsDep
+from authapi.signing.keys import DataKeys
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,13 @@ def trusted_client_network(scope: Scope) -> str:
     return client_network(address)
 
 
-def bucket_key(action: RateLimitedAction, network: str) -> str:
-    """A fixed-size key (64 hex digits) for the action and client, whatever the address."""
-    return hashlib.sha256(f"{action.name}:{network}".encode()).hexdigest()
+BUCKET_PURPOSE = "rate-limit:bucket"
+
+
+def bucket_key(data_keys: DataKeys, action: RateLimitedAction, network: str) -> str:
+    """A fixed-size key (64 hex digits) for the action and client, whatever the address: keyed,
+    since a bare hash of the small IPv4 space is reversed by trying every address."""
+    return data_keys.hmac(BUCKET_PURPOSE, f"{action.name}:{network}").hex()
 
 
 def _window_start(now: datetime, seconds: int) -> datetime:
@@ -71,9 +75,14 @@ def rate_limited(action: RateLimitedAction) -> params.Depends:
     """The route dependency that counts a hit for `action` and refuses it past the limit."""
 
     async def count_hit(
-        request: Request, db: DbSession, settings: SettingsDep, clock: ClockDep
+        request: Request,
+        db: DbSession,
+        settings: SettingsDep,
+        clock: ClockDep,
+        key_provider: KeyProviderDep,
     ) -> None:
-        key = bucket_key(action, trusted_client_network(request.scope))
+        network = trusted_client_network(request.scope)
+        key = bucket_key((await key_provider.key_ring()).data_keys, action, network)
         now = clock.now()
         window = settings.rate_limit_window_seconds
         window_start = _window_start(now, window)
