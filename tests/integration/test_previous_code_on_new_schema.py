@@ -47,32 +47,50 @@ def _git(*args: str) -> str:
     ).stdout.strip()
 
 
-def previous_code() -> str:
-    """The commit whose code the newest migration must not break."""
+MAX_COMMITS_BACK = 30
+
+
+def previous_code_candidates() -> list[str]:
+    """The commits whose code the newest migration must not break, best first."""
     tags = _git("tag", "--list", "v*", "--sort=-creatordate").splitlines()
     if tags:
-        return _git("rev-parse", f"{tags[0]}^{{commit}}")
+        return [_git("rev-parse", f"{tags[0]}^{{commit}}")]
     newest_migration = _git("log", "-1", "--format=%H", "--", MIGRATIONS)
-    return _git("rev-parse", f"{newest_migration}^")
+    return _git(
+        "rev-list", "--first-parent", f"--max-count={MAX_COMMITS_BACK}", f"{newest_migration}^"
+    ).splitlines()
 
 
-@pytest.fixture(scope="module")
-def previous_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        commit = previous_code()
-    except (subprocess.CalledProcessError, FileNotFoundError) as error:
-        # a shallow clone or an export without history: nothing to compare with
-        pytest.skip(f"no git history to find the previous code in: {error}")
+def _extract(commit: str, target: Path) -> Path:
     archive = subprocess.run(
         [GIT, "-C", str(ROOT), "archive", "--format=tar", commit, "functions/authapi"],
         capture_output=True,
         check=True,
         timeout=60,
     ).stdout
-    target = tmp_path_factory.mktemp("previous-code")
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
     return target / "functions"
+
+
+def _imports(package: Path) -> bool:
+    environment = {**os.environ, "PYTHONPATH": str(package), "AUTHAPI_ENVIRONMENT": "test"}
+    check = [sys.executable, "-P", "-c", "import authapi.app"]
+    return subprocess.run(check, env=environment, capture_output=True, timeout=60).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def previous_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        candidates = previous_code_candidates()
+    except (subprocess.CalledProcessError, FileNotFoundError) as error:
+        # a shallow clone or an export without history: nothing to compare with
+        pytest.skip(f"no git history to find the previous code in: {error}")
+    for commit in candidates:
+        package = _extract(commit, tmp_path_factory.mktemp(f"previous-{commit[:10]}"))
+        if _imports(package):
+            return package
+    raise AssertionError(f"none of {len(candidates)} commits before the newest migration imports")
 
 
 def test_the_previous_code_serves_a_whole_session_on_the_new_schema(
