@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from authapi.app import create_app
+from devtools.tiers import require_tool
 from tests.support.accounts import STRONG_PASSWORD, unique_email
 from tests.support.db import DedicatedDatabase
 from tests.support.http import ApiClient, serving
-from tests.support.pgbouncer import pgbouncer_binary, running_pgbouncer
+from tests.support.pgbouncer import running_pgbouncer
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.faults
@@ -27,8 +28,8 @@ SERVER_CONNECTIONS = 2
 
 @pytest.fixture(scope="module")
 def pooled_url(database: DedicatedDatabase) -> Iterator[str]:
-    if pgbouncer_binary() is None:
-        pytest.skip("pgbouncer is not installed: make pgbouncer-install")
+    # skipped with the reason where it is missing; fails instead under AUTHAPI_REQUIRE_ALL_TIERS
+    require_tool("pgbouncer", "make pgbouncer-install")
     with running_pgbouncer(database.url, pool_size=SERVER_CONNECTIONS) as url:
         yield url
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from devtools.tiers import find_tool
+
 VIA_PGBOUNCER = "AUTHAPI_TEST_VIA_PGBOUNCER"
-# Debian installs it in /usr/sbin, which is not on a regular user's PATH
-_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
 _INI = """\
 [databases]
 * = host={upstream_host} port={upstream_port}
@@ -50,7 +50,7 @@ server_connect_timeout = 5
 
 
 def pgbouncer_binary() -> str | None:
-    return shutil.which("pgbouncer", path=_SEARCH_PATH)
+    return find_tool("pgbouncer")  # where the tier rule looks (PATH and /usr/sbin)
 
 
 def via_pgbouncer_requested() -> bool:
