@@ -20,7 +20,7 @@ SCRIPT = ROOT / "infra" / "bootstrap-database.sh"
 CLUSTER_ARN = "arn:aws:rds:eu-west-1:123456789012:cluster:authapi-dev"
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-0000"
 
-# The calls the script makes; FAKE_DATA_API_FAILURES makes the first N statements fail, as the
+# The calls the script makes; the count in FAKE_FAILURES makes that many statements fail, as the
 # Data API does right after it is switched on.
 FAKE_AWS = """\
 import json, os, sys

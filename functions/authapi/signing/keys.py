@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from pydantic import SecretStr
 
 from authapi.config import Settings
 from authapi.key_material import (
@@ -147,21 +148,32 @@ class SettingsKeyProvider:
     async def reload(self) -> KeyRing:
         return await self.key_ring()  # settings do not change while the process runs
 
+    def _secret(
+        self,
+        configured: SecretStr | None,
+        developers_own: Callable[[], str],
+        throwaway: Callable[[], str],
+    ) -> str:
+        """The configured secret; else the developer's own file; else (tests) a throwaway one.
+        Production without it is refused earlier, by Settings."""
+        if configured is not None:
+            return configured.get_secret_value()
+        if self._settings.environment == "development":
+            return developers_own()
+        return throwaway()
+
     def _load(self) -> KeyRing:
         settings = self._settings
-        # production without them is refused earlier by Settings; tests get throwaway ones
-        if settings.jwt_private_key is not None:
-            pem = settings.jwt_private_key.get_secret_value()
-        elif settings.environment == "development":
-            pem = development_key_pem(settings.jwt_private_key_file)
-        else:
-            pem = generate_private_key_pem()
-        if settings.data_keys is not None:
-            data_keys = settings.data_keys.get_secret_value()
-        elif settings.environment == "development":
-            data_keys = development_data_keys(settings.data_keys_file)
-        else:
-            data_keys = generate_data_key_entry()
+        pem = self._secret(
+            settings.jwt_private_key,
+            lambda: development_key_pem(settings.jwt_private_key_file),
+            generate_private_key_pem,
+        )
+        data_keys = self._secret(
+            settings.data_keys,
+            lambda: development_data_keys(settings.data_keys_file),
+            generate_data_key_entry,
+        )
         retired = settings.jwt_retired_public_keys
         return KeyRing(
             signing_key=load_private_key(pem),
