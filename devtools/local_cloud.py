@@ -1,129 +1,194 @@
-"""`make run`: the local cloud. The real Lambda handler behind a small HTTP front.
+"""`make run`: the local cloud. Every function of template.yaml, each with its own environment.
 
-Each HTTP request becomes an API Gateway HTTP API (payload 2.0) event, is passed to
-`authapi.handlers.api.handler` with a fake Lambda context, and the handler's response is written
-back. One request at a time, like one Lambda execution environment. Keys come from SSM (moto's
-server), data from the embedded PostgreSQL, exactly through the code paths used in AWS. Between
-requests, EventBridge Scheduler's stand-in invokes the maintenance function's handler: at start,
-then every minute (every 15 in AWS).
+- The API function behind API Gateway's stand-in (devtools.api_gateway): each HTTP request
+  becomes an HTTP API (payload 2.0) event for its handler, run in a pool of execution
+  environments (devtools.execution_environments): processes of their own, each importing the
+  handler once, serving one invocation at a time, at most `--concurrency` of them. Past that,
+  a request gets API Gateway's answer to a throttled invocation (500) at once, or after waiting
+  up to `--queue-timeout` seconds for an environment to come free (a local convenience: Lambda
+  never queues a synchronous invocation).
+- The deploy's PreTraffic hook (the migration function) once, before any request is served.
+- Scheduled functions (maintenance) through the scheduler's stand-in: at start, then every
+  `--maintenance-every` seconds (every 15 minutes in AWS).
 
-Usage: python -m devtools.local_cloud [--port 8000] [--maintenance-every 60]
+Keys come from SSM (moto's server), data from the embedded PostgreSQL (or AUTHAPI_DATABASE_URL),
+through the code paths used in AWS. Ctrl-C stops it all and prints each function's counts.
+
+Usage: python -m devtools.local_cloud [--port 8000] [--concurrency 4] [--queue-timeout 0]
+                                      [--maintenance-every 60]
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import logging
-import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import json
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
-from devtools.lambda_events import http_api_event, lambda_context
-from devtools.local_stack import migrate_through_handler, start_local_stack
-from devtools.maintenance import maintain_through_handler
+from devtools.api_gateway import HttpApi
+from devtools.execution_environments import FunctionConfig, FunctionPool, InvocationFailed
+from devtools.local_stack import LocalStack, start_stand_ins
+from devtools.template_env import Template, load_template
 
 HOST = "127.0.0.1"
-# the hop-by-hop headers API Gateway does not pass on to the integration
-_NOT_FORWARDED = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade"})
+HTTP, SCHEDULE, DEPLOY_HOOK = "http", "schedule", "deploy hook"
 
 
-class ApiGatewayStandIn(BaseHTTPRequestHandler):
-    handler: Any = None  # set by serve(): the Lambda handler
-    server: HTTPServer
-    protocol_version = "HTTP/1.1"
+@dataclass(frozen=True)
+class TemplateFunction:
+    """A function of the template, and the trigger the local cloud stands in for."""
 
-    def _forward(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers: dict[str, str] = {}
-        for name, value in self.headers.items():
-            name = name.lower()
-            if name not in _NOT_FORWARDED:
-                # API Gateway joins repeated headers with commas, as HTTP allows
-                headers[name] = f"{headers[name]},{value}" if name in headers else value
-        url = urlsplit(self.path)
-        event = http_api_event(
-            self.command,
-            url.path,
-            headers=headers,
-            body=body,
-            query=url.query,
-            source_ip=self.client_address[0],
-            domain=f"{HOST}:{self.server.server_port}",
+    logical_id: str
+    handler: str
+    timeout_seconds: float
+    memory_mb: int
+    trigger: str  # HTTP, SCHEDULE or DEPLOY_HOOK
+    event: dict[str, Any] = field(default_factory=dict)  # what a schedule or hook sends
+
+    def config(self, stack: LocalStack) -> FunctionConfig:
+        return FunctionConfig(
+            logical_id=self.logical_id,
+            handler=self.handler,
+            timeout_seconds=self.timeout_seconds,
+            memory_mb=self.memory_mb,
+            environment=stack.function_environment(self.logical_id),
         )
-        response = type(self).handler(event, lambda_context())
-        self._write(response)
-
-    def _write(self, response: dict[str, Any]) -> None:
-        raw = response.get("body") or ""
-        body = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
-        self.send_response(int(response["statusCode"]))
-        for name, value in (response.get("headers") or {}).items():
-            if name.lower() != "content-length":
-                self.send_header(name, value)
-        for cookie in response.get("cookies") or ():
-            self.send_header("set-cookie", cookie)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _forward
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the handler logs each request itself, as JSON, like in CloudWatch
 
 
-class LocalCloud(HTTPServer):
-    """The API Gateway stand-in, and the scheduler's: `maintain` runs every `every` seconds, on
-    the serving thread between requests (serve_forever calls service_actions after each poll and
-    each request), so it stops with the server and never runs beside a request."""
+def template_functions(
+    template: Template | None = None,
+) -> tuple[list[TemplateFunction], list[str]]:
+    """Every AWS::Serverless::Function, with its trigger; and why any other has no stand-in."""
+    template = template or load_template()
+    resources: dict[str, Any] = template.get("Resources", {})
+    defaults: dict[str, Any] = template.get("Globals", {}).get("Function", {})
+    hooks = {
+        hook["Ref"]
+        for resource in resources.values()
+        for hook in (
+            resource.get("Properties", {}).get("DeploymentPreference", {}).get("Hooks", {})
+        ).values()
+        if isinstance(hook, dict) and "Ref" in hook
+    }
+    functions: list[TemplateFunction] = []
+    missing: list[str] = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = {**defaults, **resource.get("Properties", {})}
+        events = list((properties.get("Events") or {}).values())
+        kinds = {event["Type"] for event in events}
+        trigger: str | None = None
+        event: dict[str, Any] = {}
+        if logical_id in hooks and not events:
+            trigger = DEPLOY_HOOK  # invoked with {} by hand, as the README says
+        elif kinds == {"HttpApi"} and not any("Path" in e.get("Properties", {}) for e in events):
+            trigger = HTTP
+        elif kinds and kinds <= {"Schedule", "ScheduleV2"} and len(events) == 1:
+            trigger = SCHEDULE
+            event = json.loads(events[0].get("Properties", {}).get("Input") or "{}")
+        if trigger is None or (trigger == HTTP and any(f.trigger == HTTP for f in functions)):
+            missing.append(f"{logical_id} ({', '.join(sorted(kinds)) or 'no events'})")
+            continue
+        functions.append(
+            TemplateFunction(
+                logical_id=logical_id,
+                handler=str(properties["Handler"]),
+                timeout_seconds=float(properties.get("Timeout", 3)),
+                memory_mb=int(properties.get("MemorySize", 128)),
+                trigger=trigger,
+                event=event,
+            )
+        )
+    return functions, missing
 
-    def __init__(
-        self, address: tuple[str, int], maintain: Callable[[], object], every: float
-    ) -> None:
-        super().__init__(address, ApiGatewayStandIn)
-        self.maintain = maintain
+
+class Scheduler(threading.Thread):
+    """EventBridge Scheduler's stand-in: each scheduled function at start, then every `every`
+    seconds after the previous run ended."""
+
+    def __init__(self, jobs: list[tuple[FunctionPool, dict[str, Any]]], every: float) -> None:
+        super().__init__(name="scheduler", daemon=True)
+        self.jobs = jobs
         self.every = every
-        self.next_run = time.monotonic()  # the first run at start
+        self.stopped = threading.Event()
 
-    def service_actions(self) -> None:
-        if time.monotonic() < self.next_run:
-            return
-        try:
-            self.maintain()
-        except Exception:
-            # as in AWS, a failed run is the next one's to redo; the server goes on
-            logging.getLogger("devtools.local_cloud").exception("maintenance run failed")
-        self.next_run = time.monotonic() + self.every
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            for pool, event in self.jobs:
+                try:
+                    pool.invoke(event)
+                except Exception as error:  # as in AWS, the next run redoes it
+                    print(f"{pool.config.logical_id}: scheduled run failed: {error}", flush=True)
+            self.stopped.wait(self.every)
+
+    def stop(self) -> None:
+        self.stopped.set()
 
 
-def serve(port: int, maintenance_every: float = 60) -> None:
-    stack = start_local_stack()
-    print(
-        f"SSM stand-in (moto) on {stack.ssm_endpoint}; database migrated to "
-        f"{', '.join(migrate_through_handler())}",
-        flush=True,
-    )
-    from authapi.handlers.api import handler  # imported after the environment is in place
+def _stop_on_sigterm(_signal: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # `kill` stops it as Ctrl-C does, stand-ins and all
 
-    ApiGatewayStandIn.handler = staticmethod(handler)
-    server = LocalCloud((HOST, port), maintain_through_handler, maintenance_every)
-    print(
-        f"local cloud: the Lambda handler on http://{HOST}:{port} (docs: /docs); "
-        f"maintenance every {maintenance_every:g} s",
-        flush=True,
-    )
+
+def serve(port: int, *, concurrency: int, queue_timeout: float, maintenance_every: float) -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    functions, missing = template_functions()
+    for name in missing:
+        print(f"local cloud: {name} has no trigger stand-in here yet: not run", flush=True)
+    stack = start_stand_ins()
+    print(f"SSM stand-in (moto) on {stack.ssm_endpoint}; {stack.database_description}", flush=True)
+    pools: list[FunctionPool] = []
+    scheduler: Scheduler | None = None
+    server: HttpApi | None = None
     try:
+        for function in (f for f in functions if f.trigger == DEPLOY_HOOK):
+            hook = FunctionPool(function.config(stack), concurrency=1)
+            pools.append(hook)
+            result = hook.invoke(function.event)
+            hook.close()
+            print(f"{function.logical_id} (PreTraffic hook): {json.dumps(result)}", flush=True)
+        jobs = []
+        for function in (f for f in functions if f.trigger == SCHEDULE):
+            pools.append(FunctionPool(function.config(stack), concurrency=1))
+            jobs.append((pools[-1], function.event))
+            print(f"{function.logical_id}: every {maintenance_every:g} s (scheduled)", flush=True)
+        scheduler = Scheduler(jobs, maintenance_every)
+        scheduler.start()
+        for function in (f for f in functions if f.trigger == HTTP):
+            api = FunctionPool(
+                function.config(stack), concurrency=concurrency, queue_timeout=queue_timeout
+            )
+            pools.append(api)
+            server = HttpApi((HOST, port), api)
+            print(
+                f"local cloud: {function.logical_id} on http://{HOST}:{port} (docs: /docs), up "
+                f"to {concurrency} execution environments, then throttled (500) after "
+                f"{queue_timeout:g} s in the queue; maintenance every {maintenance_every:g} s",
+                flush=True,
+            )
+        if server is None:
+            raise SystemExit("local cloud: template.yaml has no HTTP API function")
         server.serve_forever()
+    except InvocationFailed as error:
+        raise SystemExit(f"local cloud: {error}") from None
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-        stack.stop()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+        if server is not None:
+            server.server_close()
+        if scheduler is not None:
+            scheduler.stop()
+        # all at once: each environment ends after its invocation, if any
+        with ThreadPoolExecutor() as stopping:
+            for stop in (stack.stop, *(pool.close for pool in pools)):
+                stopping.submit(stop)
+        for pool in pools:
+            print(pool.summary(), flush=True)
 
 
 def main() -> None:
@@ -132,10 +197,26 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
+        "--concurrency", type=int, default=4, help="execution environments of the API function"
+    )
+    parser.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=0,
+        help="seconds a request waits for a free environment before its 500 (Lambda: 0)",
+    )
+    parser.add_argument(
         "--maintenance-every", type=float, default=60, help="seconds between maintenance runs"
     )
     args = parser.parse_args()
-    serve(args.port, args.maintenance_every)
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    serve(
+        args.port,
+        concurrency=args.concurrency,
+        queue_timeout=args.queue_timeout,
+        maintenance_every=args.maintenance_every,
+    )
 
 
 if __name__ == "__main__":

@@ -74,10 +74,24 @@ def local_lambda_environment(
 @dataclass
 class LocalStack:
     database_url: str
+    database_description: str
     ssm_endpoint: str
     _moto: Any
 
+    def function_environment(self, function: str) -> dict[str, str]:
+        """What `function`'s execution environments get: template.yaml's environment for it,
+        on these stand-ins, under this process's own (a variable set here wins: the load run
+        raises the rate limits that way)."""
+        environment = local_lambda_environment(
+            self.database_url, function, AUTHAPI_ENVIRONMENT="development"
+        )
+        # JSON log lines, as in CloudWatch (outside Lambda the app would pick the console format)
+        environment["AUTHAPI_LOG_FORMAT"] = "json"
+        return {**environment, **os.environ, "AWS_ENDPOINT_URL_SSM": self.ssm_endpoint}
+
     def stop(self) -> None:
+        """Stop the SSM stand-in. The embedded database, when this process started it, stops at
+        exit (pgserver's own exit hook), unless another process still uses it."""
         self._moto.stop()
 
 
@@ -105,7 +119,14 @@ def store_signing_key(endpoint: str, pem: str, data_keys: str | None = None) -> 
 
     from authapi.key_material import generate_data_key_entry
 
-    ssm = boto3.client("ssm", endpoint_url=endpoint, region_name=REGION)
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        # moto takes any: the stand-in's, so that this process needs none in its environment
+        aws_access_key_id=RUNTIME_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=RUNTIME_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+    )
     ssm.put_parameter(
         Name=SSM_PREFIX + "jwt/signing-key", Value=pem, Type="SecureString", Overwrite=True
     )
@@ -120,29 +141,37 @@ def store_signing_key(endpoint: str, pem: str, data_keys: str | None = None) -> 
     )
 
 
-def start_local_stack(database_name: str = "authapi") -> LocalStack:
-    """Start the stand-ins and export the handler's environment into this process.
-
-    A variable already set in this process wins (the load run raises the rate limits that way).
-    """
+def start_stand_ins(database_name: str = "authapi") -> LocalStack:
+    """Start the stand-ins: the database (migrated by nobody yet) and SSM, holding the keys."""
     from authapi.signing.keys import development_data_keys, development_key_pem
 
-    database_url = local_database(database_name).url
-    # development keeps /docs on; JSON log lines, as in CloudWatch (outside Lambda the app
-    # would otherwise pick the console format)
-    environment = local_lambda_environment(database_url, AUTHAPI_ENVIRONMENT="development")
-    environment["AUTHAPI_LOG_FORMAT"] = "json"
-    for name, value in environment.items():
-        os.environ.setdefault(name, value)
+    database = local_database(database_name)
     endpoint, moto_server = start_ssm_stand_in()
-    os.environ["AWS_ENDPOINT_URL_SSM"] = endpoint
     # the same developer key `make dev` uses, so tokens survive switching between the two
     store_signing_key(
         endpoint,
         development_key_pem(LOCAL_DIR / "dev-signing-key.pem"),
         development_data_keys(LOCAL_DIR / "data-keys"),
     )
-    return LocalStack(database_url=database_url, ssm_endpoint=endpoint, _moto=moto_server)
+    return LocalStack(
+        database_url=database.url,
+        database_description=database.description,
+        ssm_endpoint=endpoint,
+        _moto=moto_server,
+    )
+
+
+def start_local_stack(database_name: str = "authapi") -> LocalStack:
+    """Start the stand-ins and export the API function's environment into this process, for
+    tools that call its handler in process (`make invoke`).
+
+    A variable already set in this process wins (the load run raises the rate limits that way).
+    """
+    stack = start_stand_ins(database_name)
+    for name, value in stack.function_environment("ApiFunction").items():
+        os.environ.setdefault(name, value)
+    os.environ["AWS_ENDPOINT_URL_SSM"] = stack.ssm_endpoint
+    return stack
 
 
 def migrate_through_handler() -> list[str]:
