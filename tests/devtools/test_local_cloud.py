@@ -1,63 +1,103 @@
-"""`make run`'s local cloud, as a user runs it: a process serving the Lambda handler over HTTP."""
+"""`make run`'s local cloud, as users run it: real clients, at once, like Lambda serves them."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import os
+import re
 import signal
+import socket
 import subprocess
-import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from devtools.local_stack import free_port
-from tests.support import STRONG_PASSWORD, ScratchDatabase, unique_email
+from devtools.api_gateway import PAYLOAD_QUOTA_BYTES
+from devtools.local_cloud import DEPLOY_HOOK, HTTP, SCHEDULE, template_functions
+from devtools.tiers import require_tool
+from tests.support.accounts import STRONG_PASSWORD, unique_email
+from tests.support.db import ScratchDatabase
+from tests.support.http import Reply, SyncApiClient
+from tests.support.local_cloud import (
+    GATEWAY_ERROR,
+    REPO,
+    LocalCloud,
+    kill_and_wait,
+    parse_responses,
+    running,
+)
 
 pytestmark = pytest.mark.integration
 
+HEALTHY = {"status": "ok", "database": "ok"}
+
 
 @pytest.fixture(scope="module")
-def local_cloud(test_database: ScratchDatabase) -> Iterator[str]:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "AUTHAPI_DATABASE_URL": test_database.url,
-        # the session's database has roles of its own; the migration handler grants to them
-        "AUTHAPI_DB_ROLE_PREFIX": test_database.role_prefix,
-    }
-    # the scheduler's stand-in every second instead of every minute, so a test can watch it
-    command = ["-m", "devtools.local_cloud", "--port", str(port), "--maintenance-every", "1"]
-    process = subprocess.Popen(
-        [sys.executable, *command],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+def throttling_cloud(test_database: ScratchDatabase) -> Iterator[LocalCloud]:
+    """A local cloud with Lambda's own behaviour past 4 environments (no queue: throttled at
+    once). Started here but not awaited: it boots while the module's first tests run."""
+    cloud = LocalCloud.start(test_database, "--concurrency", "4", "--queue-timeout", "0")
+    yield cloud
+    cloud.stop()
+
+
+@pytest.fixture(scope="module")
+def local_cloud(
+    test_database: ScratchDatabase, throttling_cloud: LocalCloud
+) -> Iterator[LocalCloud]:
+    """The module's local cloud (started after `throttling_cloud`, so that both boot at once).
+    Requests past its 4 environments wait (up to 10 s) for one; the scheduler's stand-in runs
+    every second instead of every minute, so a test can watch it."""
+    cloud = LocalCloud.start(
+        test_database, "--concurrency", "4", "--queue-timeout", "10", "--maintenance-every", "1"
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"local cloud did not start: {process.communicate()[0][-2000:]}")
-    yield base
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=20)
+    yield cloud.wait_until_healthy()
+    assert cloud.stop() == 0, cloud.output()[-3000:]
 
 
-def test_a_session_through_the_local_cloud(local_cloud: str) -> None:
+def correct_answer(path: str, reply: Reply) -> bool:
+    if path == "/health":
+        return reply.status == 200 and reply.body == HEALTHY
+    return reply.status == 200 and bool(reply.body["keys"])  # the JWKS
+
+
+def burst(base_url: str, count: int) -> list[tuple[str, Reply]]:
+    """`count` requests released at the same instant, each on its own connection, half of them
+    for /health and half for the JWKS (so that a crossed answer would show)."""
+    paths = ["/health", "/.well-known/jwks.json"] * (count // 2)
+    start = threading.Barrier(len(paths))
+    with SyncApiClient.http(base_url) as api:
+
+        def call(path: str) -> tuple[str, Reply]:
+            start.wait()
+            return path, api.get(path)
+
+        with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+            return list(pool.map(call, paths))
+
+
+def test_every_function_of_the_template_runs_in_the_local_cloud() -> None:
+    functions, missing = template_functions()
+    assert missing == [], "give these functions' triggers a stand-in in devtools/local_cloud.py"
+    triggers = {function.logical_id: function.trigger for function in functions}
+    assert triggers == {
+        "ApiFunction": HTTP,
+        "MigrateFunction": DEPLOY_HOOK,
+        "MaintenanceFunction": SCHEDULE,
+    }
+
+
+def test_a_session_through_the_local_cloud(local_cloud: LocalCloud) -> None:
     email = unique_email()
-    with httpx.Client(base_url=local_cloud, timeout=10) as client:
+    with httpx.Client(base_url=local_cloud.base_url, timeout=10) as client:
         registered = client.post(
             "/api/auth/register", json={"email": email, "password": STRONG_PASSWORD}
         )
@@ -82,9 +122,9 @@ def test_a_session_through_the_local_cloud(local_cloud: str) -> None:
         assert client.get("/docs").status_code == 200
 
 
-def test_errors_come_back_as_problems(local_cloud: str) -> None:
+def test_errors_come_back_as_problems(local_cloud: LocalCloud) -> None:
     response = httpx.post(
-        local_cloud + "/api/auth/login",
+        local_cloud.base_url + "/api/auth/login",
         content=b"{oops",
         headers={"content-type": "application/json"},
     )
@@ -93,7 +133,7 @@ def test_errors_come_back_as_problems(local_cloud: str) -> None:
 
 
 async def test_the_local_cloud_runs_the_maintenance_function_on_a_schedule(
-    local_cloud: str, test_database: ScratchDatabase
+    local_cloud: LocalCloud, test_database: ScratchDatabase
 ) -> None:
     key = uuid.uuid4().hex * 2  # the size of a real bucket key
     # a bucket whose window ended long ago: the next run deletes it
@@ -111,3 +151,208 @@ async def test_the_local_cloud_runs_the_maintenance_function_on_a_schedule(
             break
         await asyncio.sleep(0.2)
     assert left == 0, "no maintenance run deleted the ended bucket"
+    # in its own execution environment, with its own function's context
+    assert local_cloud.environments("MaintenanceFunction")
+    assert '"function_name":"authapi-local-MaintenanceFunction"' in local_cloud.output()
+
+
+def test_two_keep_alive_clients_interleave(local_cloud: LocalCloud) -> None:
+    clients = [http.client.HTTPConnection("127.0.0.1", local_cloud.port, timeout=10) for _ in "ab"]
+    try:
+        ports: list[set[int]] = [set(), set()]
+        for _ in range(3):
+            for client, used in zip(clients, ports, strict=True):
+                client.request("GET", "/health")
+                response = client.getresponse()
+                assert response.status == 200
+                assert json.loads(response.read()) == HEALTHY
+                assert client.sock is not None
+                used.add(client.sock.getsockname()[1])
+        # each client kept its one connection open throughout, and neither waited for the other
+        assert [len(used) for used in ports] == [1, 1]
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_pipelined_requests_are_answered_in_order_and_close_is_honoured(
+    local_cloud: LocalCloud,
+) -> None:
+    requests = (
+        b"GET /docs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        b"HEAD /docs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", local_cloud.port), timeout=10) as raw:
+        raw.sendall(requests)  # all three at once, before any answer
+        received = b"".join(iter(lambda: raw.recv(65536), b""))  # until the server closes
+    docs, head, health = parse_responses(received, ["GET", "HEAD", "GET"])
+    assert docs.status == 200
+    assert b"swagger" in docs.body
+    # HEAD: the same answer without its body
+    assert (head.status, head.body) == (200, b"")
+    assert head.headers["content-length"] == str(len(docs.body))
+    assert (health.status, json.loads(health.body)) == (200, HEALTHY)
+
+
+def test_chunked_bodies_are_read(local_cloud: LocalCloud) -> None:
+    client = http.client.HTTPConnection("127.0.0.1", local_cloud.port, timeout=10)
+    try:
+        body = [b'{"email": "', unique_email().encode(), b'", "password": "not the one"}']
+        client.request(
+            "POST",
+            "/api/auth/login",
+            body=iter(body),
+            headers={"content-type": "application/json"},
+            encode_chunked=True,
+        )
+        response = client.getresponse()
+        # the whole body reached the handler: a login refused for its credentials, no 422
+        assert response.status == 401
+        assert json.loads(response.read())["code"] == "invalid_credentials"
+    finally:
+        client.close()
+
+
+def test_bodies_above_the_payload_quota_get_413(local_cloud: LocalCloud) -> None:
+    too_large = {"message": "Request Entity Too Large"}
+    # declared: refused before any of it is sent
+    with socket.create_connection(("127.0.0.1", local_cloud.port), timeout=10) as raw:
+        raw.sendall(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\n"
+            + f"Content-Length: {PAYLOAD_QUOTA_BYTES + 1}\r\n\r\n".encode()
+        )
+        received = b"".join(iter(lambda: raw.recv(65536), b""))
+    (declared,) = parse_responses(received, ["POST"])
+    assert (declared.status, json.loads(declared.body)) == (413, too_large)
+    assert declared.headers["connection"] == "close"
+    # chunked: refused once the chunks pass the quota
+    megabyte = b"x" * (1024 * 1024)
+    client = http.client.HTTPConnection("127.0.0.1", local_cloud.port, timeout=10)
+    try:
+        client.request(
+            "POST",
+            "/api/auth/login",
+            body=iter([megabyte] * (PAYLOAD_QUOTA_BYTES // len(megabyte) + 1)),
+            headers={"content-type": "application/json"},
+            encode_chunked=True,
+        )
+        chunked = client.getresponse()
+        assert (chunked.status, json.loads(chunked.read())) == (413, too_large)
+    finally:
+        client.close()
+
+
+def test_requests_past_the_environments_wait_for_one_with_a_queue_timeout(
+    local_cloud: LocalCloud,
+) -> None:
+    mark = local_cloud.mark()
+    answers = burst(local_cloud.base_url, 50)
+    wrong = [(path, reply.status, reply.content[:80]) for path, reply in answers]
+    assert all(correct_answer(path, reply) for path, reply in answers), wrong
+    assert "THROTTLED" not in "\n".join(local_cloud.lines[mark:])
+    live = [pid for pid in local_cloud.environments().values() if running(pid)]
+    assert len(live) <= 4
+
+
+def test_a_crashed_environment_is_replaced_and_its_request_gets_502(
+    local_cloud: LocalCloud,
+) -> None:
+    with SyncApiClient.http(local_cloud.base_url) as api:
+        assert api.get("/health").status == 200  # at least one warm environment
+        live = {n: pid for n, pid in local_cloud.environments().items() if running(pid)}
+        for pid in live.values():
+            os.kill(pid, signal.SIGSTOP)  # frozen: the next request is still in one when they crash
+        mark = local_cloud.mark()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(api.get, "/health")
+            local_cloud.wait_for(r"^START RequestId: .*\tFunction: ApiFunction\t", after=mark)
+            for pid in live.values():
+                kill_and_wait(pid)
+            crashed = pending.result(timeout=20)
+        # a function that failed: API Gateway's 502, and the crash in the function's log
+        assert (crashed.status, crashed.body) == (502, GATEWAY_ERROR)
+        local_cloud.wait_for(r"Runtime exited with error: signal 9", after=mark)
+        # the next request gets a new environment, which starts cold
+        assert api.get("/health").body == HEALTHY
+    report = local_cloud.wait_for(
+        r"^REPORT RequestId: \S+\tFunction: ApiFunction\tEnvironment: (\d+)\t.*Init Duration",
+        after=mark,
+    )
+    assert int(report[1]) not in live
+
+
+def test_the_readme_walkthrough_passes_while_another_client_holds_a_connection(
+    local_cloud: LocalCloud,
+) -> None:
+    curl = require_tool("curl", "the README's walkthrough uses it: apt-get install curl")
+    bash = require_tool("bash", "the README's walkthrough is a bash session")
+    readme = (REPO / "README.md").read_text()
+    walkthrough = re.search(r"## Try it\n.*?```sh\n(.*?)```", readme, re.DOTALL)
+    assert walkthrough, "README.md has no walkthrough under '## Try it'"
+    email = unique_email()
+    script = (
+        walkthrough[1]
+        .replace("api=http://127.0.0.1:8000", f"api={local_cloud.base_url}")
+        .replace("ada@example.com", email)
+        .replace("curl ", f"{curl} --max-time 10 ")
+    )
+    # a browser on /docs, its connection kept open, and a slow client halfway through a request
+    browser = http.client.HTTPConnection("127.0.0.1", local_cloud.port, timeout=10)
+    slow = socket.create_connection(("127.0.0.1", local_cloud.port), timeout=10)
+    try:
+        browser.request("GET", "/docs")
+        assert browser.getresponse().read()
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        ran = subprocess.run(
+            [bash, "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr
+        out = ran.stdout
+        assert out.count(f'"email":"{email}"') >= 2  # registered, then /me
+        assert "HTTP/1.1 204" in out  # logout
+        assert '"status":401' in out.splitlines()[-1]  # /me after logout
+        # the two held connections still work
+        slow.sendall(b"\r\n")
+        late = http.client.HTTPResponse(slow)
+        late.begin()
+        assert json.loads(late.read()) == HEALTHY
+        browser.request("GET", "/health")
+        assert json.loads(browser.getresponse().read()) == HEALTHY
+    finally:
+        browser.close()
+        slow.close()
+
+
+def test_past_the_concurrency_limit_requests_are_throttled_at_once(
+    throttling_cloud: LocalCloud,
+) -> None:
+    cloud = throttling_cloud.wait_until_listening()  # no environment yet: all 4 start cold
+    try:
+        answers = burst(cloud.base_url, 50)
+    finally:
+        status = cloud.stop()
+    throttled = [reply for _, reply in answers if reply.status == 500]
+    # each answer is either the right one or API Gateway's answer to a throttled invocation
+    assert all(
+        correct_answer(path, reply) or (reply.status, reply.body) == (500, GATEWAY_ERROR)
+        for path, reply in answers
+    ), [(path, reply.status, reply.content[:80]) for path, reply in answers]
+    assert throttled, "50 requests at once on 4 environments: some must be throttled"
+    assert len(throttled) < len(answers)
+    assert status == 0, cloud.output()[-3000:]
+    summary = cloud.wait_for(r"^SUMMARY Function: ApiFunction\t.*\t(\d+) throttled \(500\)")
+    assert int(summary[1]) == len(throttled)
+    # Ctrl-C left nothing behind: no execution environment, no SSM stand-in
+    functions = ("ApiFunction", "MigrateFunction", "MaintenanceFunction")
+    started = [pid for function in functions for pid in cloud.environments(function).values()]
+    assert len(cloud.environments()) <= 4
+    assert not [pid for pid in started if running(pid)]
+    ssm = cloud.wait_for(r"SSM stand-in \(moto\) on http://127\.0\.0\.1:(\d+)")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(ssm[1])), timeout=2).close()

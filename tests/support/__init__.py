@@ -12,6 +12,7 @@
 - `tokens`: hand-made access tokens for attack tests
 - `pgbouncer`: a transaction-pooling PgBouncer in front of a database
 - `sam`: template.yaml as transformed by the SAM translator
+- `local_cloud`: `make run`'s local cloud as a process: its output, its environments' pids
 - `previous_code_flow`: a session through an older commit's app (run standalone, imports none
   of the above)
 """
