@@ -64,8 +64,9 @@ lock: $(UV_STAMP)  ## re-resolve the locks from pyproject.toml (UPGRADE=1: newes
 	$(UV_COMPILE) --extra dev --constraint $(UV_RESOLUTION) --output-file $(DEV_LOCK) \
 		$$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/--no-emit-package \1/p' $(RUNTIME_LOCK))
 
-run: $(STAMP)  ## the local cloud on http://127.0.0.1:8000: the Lambda handler, SSM and PostgreSQL stand-ins
-	$(BIN)/python -m devtools.local_cloud
+RUN_ARGS ?=
+run: $(STAMP)  ## the local cloud on http://127.0.0.1:8000, every function and its stand-ins (RUN_ARGS="--concurrency 8")
+	$(BIN)/python -m devtools.local_cloud $(RUN_ARGS)
 
 dev: $(STAMP)  ## uvicorn with auto-reload on http://127.0.0.1:8000 (no Lambda layer in between)
 	$(BIN)/python -m devtools.serve --reload
