@@ -43,8 +43,9 @@ class EmbeddedPostgres:
         pg_ctl: Callable[..., str] = vars(pgserver)["pg_ctl"]
         pg_ctl(list(args), pgdata=self.pgdata, user=getattr(self._server, "system_user", None))
 
-    def stop(self) -> None:
-        self.pg_ctl("-w", "-m", "fast", "stop")
+    def stop(self, mode: Literal["fast", "immediate"] = "fast") -> None:
+        """fast: sessions end cleanly; immediate: every process quits at once, as in a crash."""
+        self.pg_ctl("-w", "-m", mode, "stop")
 
     def start(self) -> None:
         self.pg_ctl(
