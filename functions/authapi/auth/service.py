@@ -37,7 +37,6 @@ from authapi.observability import metrics
 from authapi.observability.request_context import current_client_ip
 from authapi.passwords import PasswordHashing, normalize_password
 from authapi.signing.keys import KeyProvider, KeyRing
-from authapi.users import confusables
 from authapi.users import repository as users
 from authapi.users.password_policy import check_password_policy
 
@@ -130,7 +129,6 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
     """Create the account and its first session. `email` is already validated and normalized."""
     password = normalize_password(password)
     check_password_policy(ctx.settings, password=password, email=email)
-    await confusables.refuse_look_alike(db, email=email)
     now = ctx.now()
     user = users.NewUser(
         id=uuid.uuid4(), email=email, password_hash=await ctx.hashing.hash(password), created_at=now
@@ -143,6 +141,7 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
             db, session=session, alongside=(user.insert(), device.insert())
         )
     except IntegrityError as error:
+        # the address itself, or one that reads the same (its skeleton): either is taken
         if "uq_users_email" in str(error.orig):
             raise EmailTakenError() from None
         raise

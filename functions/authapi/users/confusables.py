@@ -4,23 +4,18 @@ the same account to a human reading it, so registration treats it as the same ac
 This is UTS #39's skeleton test, in part: compatibility decomposition (NFKD: fullwidth and other
 compatibility forms become their plain letters), then the non-ASCII letters that Unicode's
 confusables data gives an ASCII prototype mapped to it. ASCII itself is left alone (`0`/`o`,
-`rn`/`m` are UTS #39 confusables too), so an ASCII address is its own skeleton: a look-alike is
-caught by looking its skeleton up among the accounts, one indexed query, and only for addresses
-that have a look-alike character at all.
+`rn`/`m` are UTS #39 confusables too, but refusing them would refuse real, distinct
+addresses), so an ASCII address is its own skeleton. Every account stores its skeleton under a
+unique constraint (users.email_skeleton): a look-alike collides with its original in the
+registration's own INSERT, whichever came first, at no extra round trip.
 
-The residual: the look-alike registered *first* is not caught when the plain address registers
-later, since that needs every account's skeleton in an indexed column.
+The residual: look-alike letters outside the table below (it covers the Latin look-alikes of
+Cyrillic, Greek and Armenian, and Latin's IPA and small-capital forms) are not caught.
 """
 
 from __future__ import annotations
 
 import unicodedata
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from authapi.exceptions import EmailTakenError
-from authapi.models import User
 
 # From Unicode's confusables.txt: lower-case letters of other scripts (and Latin's own IPA and
 # dotless letters) whose prototype is an ASCII letter. Emails are lower-cased before they get here.
@@ -75,13 +70,3 @@ def skeleton(email: str) -> str:
     """The address as it reads: compatibility forms and look-alike letters made ASCII."""
     decomposed = unicodedata.normalize("NFKD", email).translate(_PROTOTYPES)
     return unicodedata.normalize("NFC", decomposed).lower()
-
-
-async def refuse_look_alike(db: AsyncSession, *, email: str) -> None:
-    """EmailTakenError when `email` is a look-alike of an existing account's address."""
-    prototype = skeleton(email)
-    if prototype == email:
-        return  # no look-alike character: the unique constraint is the whole check
-    # one round trip, on the unique index of users.email
-    if await db.scalar(select(User.id).where(User.email == prototype)) is not None:
-        raise EmailTakenError("An account with this email, or one that reads the same, exists.")

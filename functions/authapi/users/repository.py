@@ -11,6 +11,7 @@ from sqlalchemy import CTE, ColumnElement, Insert, Update, insert, literal, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.models import User
+from authapi.users.confusables import skeleton
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class NewUser:
         return insert(User).values(
             id=self.id,
             email=self.email,
+            email_skeleton=skeleton(self.email),
             password_hash=self.password_hash,
             is_active=self.is_active,
             created_at=self.created_at,

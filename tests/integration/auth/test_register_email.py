@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
 from tests.support.accounts import STRONG_PASSWORD
+from tests.support.db import ScratchDatabase
 from tests.support.http import ApiClient
 from tests.support.problems import assert_problem
 
@@ -64,3 +66,37 @@ async def test_an_address_in_another_script_alone_still_registers(client: ApiCli
         REGISTER, json={"email": f"{local}@example.com", "password": STRONG_PASSWORD}
     )
     assert reply.status == 201
+
+
+async def test_the_original_after_its_look_alike_is_taken_too(client: ApiClient) -> None:
+    # the look-alike registered first: the plain address reads the same, so it is that account
+    local = _local_part()
+    look_alike = local.replace("a", "\u0430")  # Cyrillic a
+    first = await client.post(
+        REGISTER, json={"email": f"{look_alike}@example.com", "password": STRONG_PASSWORD}
+    )
+    assert first.status == 201
+
+    reply = await client.post(
+        REGISTER, json={"email": f"{local}@example.com", "password": STRONG_PASSWORD}
+    )
+
+    assert_problem(reply, 409, "email_taken")
+
+
+async def test_look_alikes_racing_to_register_leave_one_account(
+    client: ApiClient, test_database: ScratchDatabase
+) -> None:
+    local = _local_part()
+    spellings = [local, local.replace("a", "\u0430"), local.replace("a", "\u0251")] * 3
+    replies = await asyncio.gather(
+        *(
+            client.post(REGISTER, json={"email": f"{s}@example.com", "password": STRONG_PASSWORD})
+            for s in spellings
+        )
+    )
+    assert sorted(reply.status for reply in replies) == [201] + [409] * (len(spellings) - 1)
+    skeletons = await test_database.fetchval(
+        "SELECT count(*) FROM users WHERE email_skeleton = $1", f"{local}@example.com"
+    )
+    assert skeletons == 1
