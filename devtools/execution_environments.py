@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import select
 import subprocess
@@ -63,6 +64,7 @@ class ExecutionEnvironment:
         self.config = config
         self.number = number
         self.initialised = False  # set by the first invocation: its REPORT gives the init duration
+        self.max_memory_used_mb = 0  # as the runtime last reported it
         reply_read, reply_write = os.pipe()
         started = time.monotonic()
         self.process = subprocess.Popen(
@@ -88,8 +90,8 @@ class ExecutionEnvironment:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def invoke(self, event: dict[str, Any], request_id: str) -> tuple[dict[str, Any], int]:
-        """The handler's result and the memory used so far (MB); raises InvocationFailed."""
+    def invoke(self, event: dict[str, Any], request_id: str) -> dict[str, Any]:
+        """The handler's result; raises InvocationFailed."""
         config = self.config
         context = {
             "function_name": config.function_name,
@@ -106,10 +108,12 @@ class ExecutionEnvironment:
         except (BrokenPipeError, ValueError):
             raise InvocationFailed(self._exit_reason()) from None
         reply = self._reply(config.timeout_seconds, "invoke")
+        self.max_memory_used_mb = int(reply["max_memory_used_mb"])
         if "error" in reply:
             error = reply["error"]
             raise InvocationFailed(f"{error['errorType']}: {error['errorMessage']}")
-        return reply["response"], int(reply["max_memory_used_mb"])
+        response: dict[str, Any] = reply["response"]
+        return response
 
     def _reply(self, timeout: float, phase: str) -> dict[str, Any]:
         readable, _, _ = select.select([self._replies], [], [], timeout)
@@ -189,9 +193,9 @@ class FunctionPool:
         where = f"Function: {self.config.logical_id}\tEnvironment: {environment.number}"
         self._line(f"START RequestId: {request_id}\t{where}\tVersion: $LATEST")
         started = time.monotonic()
-        status, memory = "", 0
+        status = ""
         try:
-            response, memory = environment.invoke(event, request_id)
+            response = environment.invoke(event, request_id)
         except InvocationFailed as error:
             with self._changed:
                 self.counts.failures += 1
@@ -200,7 +204,7 @@ class FunctionPool:
             raise
         finally:
             self._release(environment)
-            self._report(request_id, where, environment, time.monotonic() - started, memory, status)
+            self._report(request_id, where, environment, time.monotonic() - started, status)
         return response
 
     def _report(
@@ -209,7 +213,6 @@ class FunctionPool:
         where: str,
         environment: ExecutionEnvironment,
         duration: float,
-        memory: int,
         status: str,
     ) -> None:
         ms = duration * 1000
@@ -219,8 +222,8 @@ class FunctionPool:
             environment.initialised = True
         self._line(
             f"REPORT RequestId: {request_id}\t{where}\tDuration: {ms:.2f} ms\t"
-            f"Billed Duration: {int(ms) + 1} ms\tMemory Size: {self.config.memory_mb} MB\t"
-            f"Max Memory Used: {memory} MB{init}{status}"
+            f"Billed Duration: {math.ceil(ms)} ms\tMemory Size: {self.config.memory_mb} MB\t"
+            f"Max Memory Used: {environment.max_memory_used_mb} MB{init}{status}"
         )
 
     def _acquire(self) -> ExecutionEnvironment:
