@@ -13,6 +13,7 @@
 - `pgbouncer`: a transaction-pooling PgBouncer in front of a database
 - `sam`: template.yaml as transformed by the SAM translator
 - `local_cloud`: `make run`'s local cloud as a process: its output, its environments' pids
+- `lambda_handlers`: stand-in handlers (stdlib only) for execution-environment tests
 - `previous_code_flow`: a session through an older commit's app (run standalone, imports none
   of the above)
 """
