@@ -10,6 +10,7 @@ import hmac
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -102,16 +103,27 @@ class KeyRing:
 
 
 def _development_secret(path: Path, make: Callable[[], str], what: str) -> str:
-    """A developer's own secret: made once, kept out of git (.local/ is ignored), mode 0600."""
+    """A developer's own secret: made once, kept out of git (.local/ is ignored), mode 0600.
+
+    Two processes starting at once (two local clouds, a test run beside `make run`) must end up
+    with one secret: each writes a file of its own, and linking it into place is atomic, so the
+    first one wins and every process reads the winner's.
+    """
     if path.exists():
         return path.read_text()
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = make()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # mkstemp: a name of this call's own, created 0600
+    descriptor, draft = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(descriptor, "w") as file:
-        file.write(secret)
-    logger.info(f"generated a development {what}", extra={"path": str(path)})
-    return secret
+        file.write(make())
+    try:
+        os.link(draft, path)
+        logger.info(f"generated a development {what}", extra={"path": str(path)})
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    finally:
+        os.unlink(draft)
+    return path.read_text()
 
 
 def development_data_keys(path: Path) -> str:

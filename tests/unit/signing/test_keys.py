@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from authapi.config import Settings
 from authapi.key_material import generate_data_key_entry, generate_private_key_pem, load_private_key
-from authapi.signing.keys import DataKeys, KeyRing, SettingsKeyProvider, key_id
+from authapi.signing.keys import (
+    DataKeys,
+    KeyRing,
+    SettingsKeyProvider,
+    development_key_pem,
+    key_id,
+)
 
 DATA_KEYS = DataKeys.parse(generate_data_key_entry())
 
@@ -53,3 +60,14 @@ def test_jwks_lists_current_and_retired_public_keys() -> None:
     assert kids == {key_id(current.public_key()), key_id(retired.public_key())}
     for key in jwks["keys"]:
         assert set(key) == {"kty", "n", "e", "kid", "use", "alg"}
+
+
+def test_processes_making_the_development_key_at_once_end_up_with_one(tmp_path: Path) -> None:
+    # two local clouds starting together on a fresh clone: each used to fail on the other's file
+    path = tmp_path / ".local" / "dev-signing-key.pem"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pems = list(pool.map(lambda _: development_key_pem(path), range(8)))
+    assert len(set(pems)) == 1
+    assert pems[0] == path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["dev-signing-key.pem"]
