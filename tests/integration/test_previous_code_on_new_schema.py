@@ -97,7 +97,9 @@ def test_the_previous_code_serves_a_whole_session_on_the_new_schema(
     previous_package: Path, test_database: ScratchDatabase
 ) -> None:
     # as in AWS: the app's role, which may touch rows and nothing else
-    as_app = make_url(test_database.url).set(username=f"{test_database.role_prefix}_app")
+    # straight to the database: a PgBouncer run would log in as its own user, not the app role
+    direct = make_url(test_database.direct_url or test_database.url)
+    as_app = direct.set(username=f"{test_database.role_prefix}_app")
     environment = {
         **{name: value for name, value in os.environ.items() if not name.startswith("AUTHAPI_")},
         "PYTHONPATH": str(previous_package),
