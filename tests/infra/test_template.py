@@ -328,3 +328,24 @@ def test_ssm_typed_parameters_read_what_the_data_stack_publishes(
         default = parameter["Default"]
         assert default.startswith("/authapi/dev/"), name
         assert default.replace("/authapi/dev/", "/authapi/${Env}/", 1) in published, name
+
+
+def test_every_function_built_by_makefile_has_its_target(template: Template) -> None:
+    # sam build runs `make build-<LogicalId>`: a function added without a target breaks the build
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[2] / "functions" / "Makefile").read_text()
+    targets = {
+        word.rstrip(":")
+        for line in makefile.splitlines()
+        if line and not line[0].isspace() and ":" in line
+        for word in line.split(":", 1)[0].split()
+    }
+    built = {
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and resource.get("Metadata", {}).get("BuildMethod") == "makefile"
+    }
+    assert built >= {"ApiFunction", "MigrateFunction", "MaintenanceFunction"}
+    assert {f"build-{name}" for name in built} <= targets
