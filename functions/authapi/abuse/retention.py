@@ -8,11 +8,11 @@ returns how many it deleted; rows a request holds locked are skipped, for the ne
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authapi.db.batches import delete_batch
 from authapi.models import LoginThrottle, RateLimitBucket
 
 
@@ -25,7 +25,7 @@ async def purge_rate_limit_buckets(db: AsyncSession, *, window_floor: datetime, 
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return await _deleted(db, delete(RateLimitBucket).where(RateLimitBucket.key.in_(stale)))
+    return await delete_batch(db, RateLimitBucket.key, stale)
 
 
 async def purge_login_throttles(
@@ -42,9 +42,4 @@ async def purge_login_throttles(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return await _deleted(db, delete(LoginThrottle).where(LoginThrottle.account_key.in_(stale)))
-
-
-async def _deleted(db: AsyncSession, statement: Delete) -> int:
-    result = cast(CursorResult[Any], await db.execute(statement))
-    return int(result.rowcount)
+    return await delete_batch(db, LoginThrottle.account_key, stale)

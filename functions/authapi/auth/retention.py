@@ -11,11 +11,11 @@ and returns how many it deleted.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Delete, delete, exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authapi.db.batches import delete_batch
 from authapi.models import AuthSession, DeviceToken, RefreshToken
 
 
@@ -34,7 +34,7 @@ async def purge_refresh_tokens_of_old_sessions(
         .limit(limit)
         .with_for_update(of=RefreshToken, skip_locked=True)
     )
-    return await _deleted(db, delete(RefreshToken).where(RefreshToken.id.in_(stale)))
+    return await delete_batch(db, RefreshToken.id, stale)
 
 
 async def purge_old_sessions(db: AsyncSession, *, over_before: datetime, limit: int) -> int:
@@ -48,7 +48,7 @@ async def purge_old_sessions(db: AsyncSession, *, over_before: datetime, limit: 
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return await _deleted(db, delete(AuthSession).where(AuthSession.id.in_(stale)))
+    return await delete_batch(db, AuthSession.id, stale)
 
 
 async def purge_expired_device_tokens(db: AsyncSession, *, now: datetime, limit: int) -> int:
@@ -59,9 +59,4 @@ async def purge_expired_device_tokens(db: AsyncSession, *, now: datetime, limit:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return await _deleted(db, delete(DeviceToken).where(DeviceToken.token_hash.in_(stale)))
-
-
-async def _deleted(db: AsyncSession, statement: Delete) -> int:
-    result = cast(CursorResult[Any], await db.execute(statement))
-    return int(result.rowcount)
+    return await delete_batch(db, DeviceToken.token_hash, stale)
