@@ -14,6 +14,7 @@ import jwt
 import pytest
 import snapshot_restore_py
 from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
 from authapi.handlers.lambda_app import LambdaApp
@@ -23,6 +24,7 @@ from authapi.resources import app_resources
 from authapi.signing.keys import KeyRing, key_id
 from tests.support.accounts import register
 from tests.support.aws import MakeLambda, load_event, put_keys
+from tests.support.db import ScratchDatabase
 from tests.support.http import SyncApiClient
 
 if TYPE_CHECKING:
@@ -43,6 +45,28 @@ def _holds_keys(lambda_app: LambdaApp, pem: str) -> bool:
     """Whether the key provider keeps a key ring, or the PEM it was parsed from."""
     held = vars(app_resources(lambda_app.app).key_provider).values()
     return any(isinstance(value, KeyRing) or pem in str(value) for value in held)
+
+
+def test_the_init_snapshotted_holds_no_key_and_no_connection(
+    ssm: SSMClient, make_lambda: MakeLambda, test_database: ScratchDatabase
+) -> None:
+    pem = generate_private_key_pem()
+    put_keys(ssm, pem)
+    connects: list[object] = []
+
+    def count_connect(dbapi_connection: object, _record: object) -> None:
+        connects.append(dbapi_connection)
+
+    sa_event.listen(Engine, "connect", count_connect)
+    try:
+        lambda_app = make_lambda(
+            test_database
+        )  # the init: what Lambda would snapshot (hooks aside)
+    finally:
+        sa_event.remove(Engine, "connect", count_connect)
+
+    assert connects == []
+    assert not _holds_keys(lambda_app, pem)
 
 
 def test_before_snapshot_closes_the_connection_and_forgets_the_keys(
