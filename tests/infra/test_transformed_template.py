@@ -248,6 +248,85 @@ def test_a_request_fits_the_function_timeout(deployed: tuple[Template, dict[str,
     assert pool["ConnectionBorrowTimeout"] <= command
 
 
+# 6. cold starts: one mode at a time
+
+COLD_START_MODES = ("none", "snapstart", "provisioned")
+
+
+@pytest.fixture(scope="module", params=COLD_START_MODES)
+def cold_start(request: pytest.FixtureRequest) -> tuple[str, Template, dict[str, str]]:
+    """(the mode, the transformed template, every parameter's value) with dev's parameters."""
+    parameters = {
+        **deploy_parameters("dev"),
+        "ColdStartMode": request.param,
+        "ProvisionedConcurrency": "3",
+    }
+    template = transformed_template(parameters)
+    return request.param, template, parameter_values(template, parameters)
+
+
+def _snapstart(template: Template, values: dict[str, str], function: str) -> Any:
+    return resolve(_function(template, function).get("SnapStart", NO_VALUE), template, values)
+
+
+def _provisioned(template: Template, values: dict[str, str], alias: str) -> Any:
+    properties = template["Resources"][alias]["Properties"]
+    return resolve(properties.get("ProvisionedConcurrencyConfig", NO_VALUE), template, values)
+
+
+def test_each_cold_start_mode_configures_exactly_itself(
+    cold_start: tuple[str, Template, dict[str, str]],
+) -> None:
+    mode, template, values = cold_start
+    snapstart = _snapstart(template, values, "ApiFunction")
+    provisioned = _provisioned(template, values, "ApiFunctionAliaslive")
+    if mode == "snapstart":
+        assert snapstart == {"ApplyOn": "PublishedVersions"}
+    else:
+        assert snapstart is NO_VALUE
+    if mode == "provisioned":
+        # on the alias the API invokes, with the count asked for
+        assert provisioned == {"ProvisionedConcurrentExecutions": "3"}
+    else:
+        assert provisioned is NO_VALUE
+
+
+def test_the_other_functions_never_snapshot_nor_stay_warm(
+    cold_start: tuple[str, Template, dict[str, str]],
+) -> None:
+    _, template, values = cold_start
+    for function in ("MigrateFunction", "MaintenanceFunction"):
+        assert _snapstart(template, values, function) is NO_VALUE
+        assert _provisioned(template, values, f"{function}Aliaslive") is NO_VALUE
+
+
+def test_snapstart_gets_a_function_it_supports(deployed: tuple[Template, dict[str, str]]) -> None:
+    # SnapStart: python3.12 and later, no EFS, ephemeral storage up to 512 MB
+    template, _ = deployed
+    api = _function(template, "ApiFunction")
+    runtime = re.fullmatch(r"python3\.(\d+)", api["Runtime"])
+    assert runtime is not None
+    assert int(runtime.group(1)) >= 12
+    assert "FileSystemConfigs" not in api
+    assert api.get("EphemeralStorage", {"Size": 512})["Size"] <= 512
+
+
+def test_a_mode_change_alone_publishes_a_new_version(
+    deployed: tuple[Template, dict[str, str]],
+) -> None:
+    # A snapshot is taken of a version as it is published, and SAM names versions by code and
+    # environment only: switching to snapstart without a code change would keep the old,
+    # unsnapshotted version. The version's description names the mode, and CloudFormation
+    # replaces a version whose description changed.
+    template, _ = deployed
+    (version,) = (
+        resource
+        for name, resource in template["Resources"].items()
+        if name.startswith("ApiFunctionVersion")
+    )
+    assert "${ColdStartMode}" in version["Properties"]["Description"]["Fn::Sub"]
+
+
 # 4 and 5: the data stack, with each environment's parameters
 
 

@@ -4,5 +4,9 @@ from __future__ import annotations
 
 from authapi.config import get_settings
 from authapi.handlers.lambda_app import build_lambda_app
+from authapi.handlers.snapstart import register_snapstart_hooks
 
-handler = build_lambda_app(get_settings()).handler
+lambda_app = build_lambda_app(get_settings())
+# run by the runtime only under SnapStart (template.yaml, ColdStartMode=snapstart)
+register_snapstart_hooks(lambda_app)
+handler = lambda_app.handler

@@ -144,6 +144,10 @@ class KeyProvider(Protocol):
         """Read the keys again now, ignoring caches (a token named a key we do not know)."""
         ...
 
+    def forget(self) -> None:
+        """Drop every key held in memory; the next `key_ring()` reads them again (SnapStart)."""
+        ...
+
 
 class SettingsKeyProvider:
     """Keys from `AUTHAPI_JWT_PRIVATE_KEY`; in development, from a generated file."""
@@ -159,6 +163,9 @@ class SettingsKeyProvider:
 
     async def reload(self) -> KeyRing:
         return await self.key_ring()  # settings do not change while the process runs
+
+    def forget(self) -> None:
+        self._ring = None
 
     def _secret(
         self,

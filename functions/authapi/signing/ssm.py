@@ -99,6 +99,18 @@ class SsmKeyProvider:
             return self._read(now)
         return await self.key_ring()
 
+    def forget(self) -> None:
+        """Drop the keys, the values they came from and the SSM client; the next request reads
+        SSM again. Before a SnapStart snapshot, so no private key is copied into it (a snapshot
+        outlives a rotation), and after a restore, so the client signs with the credentials the
+        restored environment got, not the ones of the environment that was snapshotted."""
+        self._ring = None
+        self._source = None
+        self._provider = None
+        self._read_at = 0.0
+        self._retry_at = 0.0
+        self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
+
     def _names(self) -> list[str]:
         return [self.signing_key_name, self.retired_keys_name, self.data_keys_name]
 

@@ -47,6 +47,21 @@ async def test_configured_key_is_used(tmp_path: Path) -> None:
     assert not (tmp_path / "unused.pem").exists()
 
 
+async def test_a_forgotten_ring_is_loaded_again_on_next_use(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None, jwt_private_key=generate_private_key_pem(), jwt_private_key_file=tmp_path
+    )
+    provider = SettingsKeyProvider(settings)
+    first = await provider.key_ring()
+    assert await provider.key_ring() is first
+
+    provider.forget()
+
+    again = await provider.key_ring()
+    assert again is not first
+    assert again.signing_kid == first.signing_kid
+
+
 def test_jwks_lists_current_and_retired_public_keys() -> None:
     current = load_private_key(generate_private_key_pem())
     retired = load_private_key(generate_private_key_pem())
