@@ -125,6 +125,7 @@ class Database:
         self._settings = settings
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._autocommit_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -138,8 +139,21 @@ class Database:
             self._sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         return self._sessionmaker
 
+    @property
+    def autocommit_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions whose every statement is its own transaction: no BEGIN, no COMMIT.
+
+        The same pool: asyncpg's autocommit is a flag on the client (no round trip), set at
+        checkout and reset when the connection goes back.
+        """
+        if self._autocommit_sessionmaker is None:
+            autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._autocommit_sessionmaker = async_sessionmaker(autocommit, expire_on_commit=False)
+        return self._autocommit_sessionmaker
+
     async def dispose(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
         self._engine = None
         self._sessionmaker = None
+        self._autocommit_sessionmaker = None
