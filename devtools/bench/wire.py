@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import Counter
 
 from devtools.pg_wire import (
     BIND,
@@ -105,3 +106,31 @@ class WireCounter:
             self._record(label)
         elif kind == PASSWORD:
             self._record("auth")
+
+
+def classify(labels: list[str]) -> dict[str, int]:
+    """Round trips by purpose. SQLAlchemy's pre-ping on asyncpg is BEGIN, `;` (prepared, then
+    executed) and ROLLBACK; the BEGIN and ROLLBACK around a `;` are the ping's own."""
+    kinds: Counter[str] = Counter()
+    index = 0
+    while index < len(labels):
+        label = labels[index]
+        window = labels[index : index + 4]
+        if window == ["Q BEGIN", "prepare ;", "execute ;", "Q ROLLBACK"]:
+            kinds["pre_ping"] += 4
+            index += 4
+            continue
+        if label in ("prepare ;", "execute ;"):
+            kinds["pre_ping"] += 1  # an autocommit connection pings without BEGIN/ROLLBACK
+        elif label in ("Q BEGIN", "Q COMMIT", "Q ROLLBACK"):
+            kinds["transaction"] += 1
+        elif label.startswith("prepare "):
+            kinds["prepare"] += 1
+        elif label.startswith("execute "):
+            kinds["execute"] += 1
+        elif label in ("connect", "auth"):
+            kinds["connect"] += 1
+        else:
+            kinds["other"] += 1
+        index += 1
+    return dict(kinds)

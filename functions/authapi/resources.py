@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection
 from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.db.engine import Database
-from authapi.db.session import unit_of_work
+from authapi.db.session import request_session
 from authapi.passwords import PasswordHashing
 from authapi.signing.keys import KeyProvider
 
@@ -67,7 +67,7 @@ def _clock(connection: HTTPConnection) -> Clock:
 
 
 async def _db_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
-    async with unit_of_work(_database(connection)) as session:
+    async with request_session(_database(connection)) as session:
         yield session
 
 
@@ -76,7 +76,7 @@ DatabaseDep = Annotated[Database, Depends(_database)]
 HashingDep = Annotated[PasswordHashing, Depends(_hashing)]
 KeyProviderDep = Annotated[KeyProvider, Depends(_key_provider)]
 ClockDep = Annotated[Clock, Depends(_clock)]
-# The request's unit of work. scope="function": commit before the response is sent, so a failed
-# commit is the client's error response rather than a success the database never saw. Every
-# dependency of one request that asks for it shares the one session (and its one connection).
+# The request's session (autocommit: each statement is its own transaction). scope="function":
+# the connection goes back to the pool before the response is sent. Every dependency of one
+# request that asks for it shares the one session (and its one connection).
 DbSession = Annotated[AsyncSession, Depends(_db_session, scope="function")]

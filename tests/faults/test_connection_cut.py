@@ -1,14 +1,18 @@
 """A connection cut mid-transaction: every write is all or nothing, and a 503 says "retry".
 
 The app talks to its own server through `PgProxy`, which cuts the connection at a chosen point
-of the conversation. What the app sends, per request: the rate-limit hit as one autocommitted
-upsert, then the unit of work, BEGIN .. one statement .. COMMIT (register is one data-modifying
-CTE writing user, session and first refresh token; a refresh is one CTE that consumes the token
-and inserts its successor). A cut before COMMIT reaches the server rolls everything back.
+of the conversation. What the app sends, per request: the rate-limit hit as one upsert, then the
+flow's own write as one statement (register is one data-modifying CTE writing user, session and
+first refresh token; a refresh is one CTE that consumes the token and inserts its successor),
+each autocommitted: no BEGIN, no COMMIT (tests/integration/test_request_budget.py). asyncpg
+sends each statement twice, prepare then execute. A cut before the execute reaches the server
+leaves nothing written, and the request is never retried once it sent a statement (a retry that
+succeeded would answer 201 or 200 here, not 503).
 
-The one case no server-side design removes is a COMMIT that reached the server whose answer
-was lost: the write happened, and the client got 503 `database_unavailable`, so for a write a
-503 means "outcome unknown, retry". Retrying is always safe, and ends where a client expects:
+The one case no server-side design removes is a statement that committed on the server whose
+answer was lost (before, the answer to its COMMIT): the write happened, and the client got 503
+`database_unavailable`, so for a write a 503 means "outcome unknown, retry". Retrying is always
+safe, and ends where a client expects:
 - register: 409 `email_taken` (the account exists): log in with the same password;
 - login: a second session; the first, whose tokens nobody received, expires unused;
 - refresh: 401 `refresh_token_reused`, and the session is revoked. The successor was issued but
@@ -82,20 +86,31 @@ async def account(client: ApiClient) -> Account:
 
 
 def _before_commit(statement: bytes) -> dict[str, Cut]:
+    """Cuts before the statement commits: it is never prepared, or prepared and never run.
+
+    Autocommit removed the third case these tests had, "statement ran, COMMIT never sent":
+    a statement that ran has committed."""
     return {
         "statement never reaches the server": Cut(at=statement),
-        "statement ran, COMMIT never sent": Cut(at=b"COMMIT", after=statement),
+        "statement sent, cut before it runs": Cut(at=statement, executing=True),
     }
 
 
 def _commit_lost(statement: bytes) -> Cut:
-    return Cut(at=b"COMMIT", after=statement, deliver=True)
+    """The statement ran and committed; its answer never reaches the app."""
+    return Cut(at=statement, executing=True, deliver=True)
 
 
-REGISTER_CUTS = {
-    "rate-limit hit never reaches the server": Cut(at=b"INSERT INTO rate_limit_buckets"),
-    **_before_commit(b"INSERT INTO users"),
+RATE_LIMIT_HIT = b"INSERT INTO rate_limit_buckets"
+RATE_LIMIT_CUTS = {
+    f"rate-limit hit: {name}": cut for name, cut in _before_commit(RATE_LIMIT_HIT).items()
 }
+REGISTER_CUTS = {**RATE_LIMIT_CUTS, **_before_commit(b"INSERT INTO users")}
+
+
+async def _rate_limit_hits(database: DedicatedDatabase) -> int:
+    hits: int = await database.fetchval("SELECT coalesce(sum(hits), 0) FROM rate_limit_buckets")
+    return hits
 
 
 @pytest.mark.parametrize("cut", REGISTER_CUTS.values(), ids=REGISTER_CUTS)
@@ -110,6 +125,21 @@ async def test_register_cut_before_commit_writes_nothing(
     assert await database.fetchval("SELECT count(*) FROM users WHERE email = $1", email) == 0
     retry = await _register(client, email)
     assert retry.status == 201  # not 409: no user row was left behind
+
+
+async def test_register_whose_rate_limit_answer_is_lost_counts_the_hit_and_nothing_else(
+    client: ApiClient, proxy: PgProxy, database: DedicatedDatabase
+) -> None:
+    email = unique_email()
+    hits = await _rate_limit_hits(database)
+
+    reply = await _cut_during(proxy, _commit_lost(RATE_LIMIT_HIT), _register(client, email))
+
+    assert_database_unavailable(reply)
+    # the hit committed (README: a 503's rate-limit hit still counts); the register never ran
+    assert await _rate_limit_hits(database) == hits + 1
+    assert await database.fetchval("SELECT count(*) FROM users WHERE email = $1", email) == 0
+    assert (await _register(client, email)).status == 201
 
 
 async def test_register_whose_commit_answer_is_lost_exists_whole(
@@ -189,7 +219,7 @@ async def _tokens_of(database: DedicatedDatabase, account: Account) -> tuple[int
     return int(row[0]), int(row[1])
 
 
-REFRESH_CUTS = _before_commit(b"UPDATE refresh_tokens")
+REFRESH_CUTS = {**RATE_LIMIT_CUTS, **_before_commit(b"UPDATE refresh_tokens")}
 
 
 @pytest.mark.parametrize("cut", REFRESH_CUTS.values(), ids=REFRESH_CUTS)
@@ -207,6 +237,21 @@ async def test_refresh_cut_before_commit_spends_nothing(
     retry = await _refresh(client, account.refresh_token)
     assert retry.status == 200  # the old token still works, once
     assert (await _refresh(client, retry.body["refresh_token"])).status == 200
+
+
+async def test_refresh_whose_rate_limit_answer_is_lost_spends_nothing(
+    client: ApiClient, proxy: PgProxy, database: DedicatedDatabase, account: Account
+) -> None:
+    hits = await _rate_limit_hits(database)
+
+    reply = await _cut_during(
+        proxy, _commit_lost(RATE_LIMIT_HIT), _refresh(client, account.refresh_token)
+    )
+
+    assert_database_unavailable(reply)
+    assert await _rate_limit_hits(database) == hits + 1  # the hit counts, as documented
+    assert await _tokens_of(database, account) == (1, 0)  # the refresh itself never ran
+    assert (await _refresh(client, account.refresh_token)).status == 200
 
 
 async def test_refresh_whose_commit_answer_is_lost_fails_closed(

@@ -131,7 +131,8 @@ def test_a_restart_between_requests_costs_no_request(
     database.server.stop()
     database.server.start()
 
-    # pre-ping finds the dead connection and replaces it before the request uses it
+    # the pool's checkout sees the closed socket and replaces the connection before the request
+    # sends anything (no pre-ping: functions/authapi/db/engine.py)
     assert api.get("/api/auth/me", token=account.access_token).status == 200
 
 

@@ -31,11 +31,17 @@ async def get_auth_context(
 AuthCtx = Annotated[service.AuthContext, Depends(get_auth_context)]
 
 
-async def get_principal(
-    db: DbSession, ctx: AuthCtx, token: Annotated[str | None, Depends(bearer_scheme)]
-) -> service.Principal:
+def get_bearer_token(token: Annotated[str | None, Depends(bearer_scheme)]) -> str:
+    """The bearer token, not yet verified: for a flow that checks it in its own statement."""
     if not token:
         raise AuthenticationError()
+    return token
+
+
+BearerToken = Annotated[str, Depends(get_bearer_token)]
+
+
+async def get_principal(db: DbSession, ctx: AuthCtx, token: BearerToken) -> service.Principal:
     return await service.authenticate(db, ctx, access_token=token)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from authapi.abuse.rate_limit import LOGIN, REFRESH, REGISTER, rate_limited
 from authapi.auth import service
-from authapi.auth.dependencies import AuthCtx, CurrentPrincipal
+from authapi.auth.dependencies import AuthCtx, BearerToken, CurrentPrincipal
 from authapi.auth.login_form import LOGIN_OPENAPI_BODY, read_login_credentials
 from authapi.auth.schemas import (
     LoginRequest,
@@ -128,9 +128,9 @@ async def refresh_token(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
 )
-async def logout(principal: CurrentPrincipal, db: DbSession, ctx: AuthCtx) -> Response:
+async def logout(token: BearerToken, db: DbSession, ctx: AuthCtx) -> Response:
     """Revoke the current session: its refresh and access tokens stop working."""
-    await service.logout(db, ctx, principal=principal)
+    await service.logout(db, ctx, access_token=token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -255,6 +255,27 @@ async def revoke_session(
     )
 
 
+async def revoke_live_session(
+    db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, now: datetime
+) -> bool:
+    """End this session if it is live and its user active, in one statement; False if it was not
+    (revoked, expired, someone else's, or the user is disabled): the check and the write at once."""
+    ended = await db.scalar(
+        update(AuthSession)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+            AuthSession.user_id == User.id,
+            User.is_active.is_(True),
+        )
+        .values(revoked_at=now, revoke_reason=reason)
+        .returning(AuthSession.id)
+    )
+    return ended is not None
+
+
 async def get_user_in_live_session(
     db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
 ) -> User | None:

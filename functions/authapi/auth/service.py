@@ -14,6 +14,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from authapi.abuse import login_throttle
 from authapi.auth import repository
 from authapi.auth.tokens import (
+    AccessTokenClaims,
     hash_device_token,
     hash_refresh_token,
     issue_access_token,
@@ -270,18 +271,23 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
     )
 
 
-async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> Principal:
-    """The live user and session behind an access token, or InvalidAccessTokenError."""
+async def _verified_claims(ctx: AuthContext, access_token: str) -> AccessTokenClaims:
+    """The claims of an access token we signed and that is still in date, or the 401."""
     try:
         try:
-            claims = verify_access_token(ctx.key_ring, ctx.settings, access_token)
+            return verify_access_token(ctx.key_ring, ctx.settings, access_token)
         except UnknownSigningKeyError:
             # maybe a key rotated in SSM that our cache has not seen yet: look once more
             ring = await ctx.key_provider.reload()
-            claims = verify_access_token(ring, ctx.settings, access_token)
+            return verify_access_token(ring, ctx.settings, access_token)
     except InvalidAccessTokenError as error:
         _log_refused_token("access", reason=_why(error))
         raise
+
+
+async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> Principal:
+    """The live user and session behind an access token, or InvalidAccessTokenError."""
+    claims = await _verified_claims(ctx, access_token)
     user = await repository.get_user_in_live_session(
         db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
     )
@@ -311,10 +317,18 @@ def _log_refused_token(kind: str, *, reason: str, session_id: uuid.UUID | None =
     logger.warning(f"{kind} token refused", extra=extra)
 
 
-async def logout(db: AsyncSession, ctx: AuthContext, *, principal: Principal) -> None:
-    """End the caller's session: its refresh tokens and access tokens stop working."""
-    await repository.revoke_session(
-        db, session_id=principal.session_id, reason="logout", now=ctx.now()
+async def logout(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> None:
+    """End the session behind an access token: its refresh tokens and access tokens stop working.
+
+    The check that the session is live (and its user active) and the revocation are one
+    statement, as `authenticate` and a revocation would be two.
+    """
+    claims = await _verified_claims(ctx, access_token)
+    ended = await repository.revoke_live_session(
+        db, user_id=claims.user_id, session_id=claims.session_id, reason="logout", now=ctx.now()
     )
+    if not ended:
+        _log_refused_token("access", reason="session_ended", session_id=claims.session_id)
+        raise InvalidAccessTokenError()
     metrics.count(metrics.LOGOUT)
-    logger.info("logged out", extra={"user_id": str(principal.user.id)})
+    logger.info("logged out", extra={"user_id": str(claims.user_id)})

@@ -1,7 +1,11 @@
-"""The unit of work: one session and one transaction, committed on success, rolled back on error.
+"""Units of work: a request's session, and one transaction for scripts and background work.
 
-Services flush but never commit. The one exception is `independent_write`, for writes that must
-stand even when the request then fails.
+A request's writes are each one atomic statement (a data-modifying CTE where a flow writes
+several rows), so a request runs its statements in autocommit (`request_session`): a
+transaction around a single statement only adds BEGIN and COMMIT, two round trips. Work that
+needs several statements to stand or fall together (maintenance, the account scripts) runs in
+one transaction (`unit_of_work`). Services never commit. The one exception is
+`independent_write`, for writes that must stand even when the request then fails.
 """
 
 from __future__ import annotations
@@ -30,6 +34,18 @@ async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
 
 
 @asynccontextmanager
+async def request_session(database: Database) -> AsyncIterator[AsyncSession]:
+    """A request's session: each statement commits (or fails) on its own, all or nothing.
+
+    A flow must therefore never spread one write over two statements: fold it into one. An
+    error after a statement does not undo it, which is what the request's independent writes
+    (a rate-limit hit, a counted login attempt) need anyway.
+    """
+    async with database.autocommit_sessionmaker() as session:
+        yield session
+
+
+@asynccontextmanager
 async def independent_write(db: AsyncSession) -> AsyncIterator[AsyncSession]:
     """Writes made inside stand whatever the request does next: `async with independent_write(db):`
 
@@ -37,7 +53,9 @@ async def independent_write(db: AsyncSession) -> AsyncIterator[AsyncSession]:
     count, the revocation of a reused token's session. It commits on the request's own connection
     (in Lambda the pool holds one; a second checkout would wait for it) and the unit of work goes
     on in a fresh transaction. The commit also keeps what the request wrote before the block, so
-    open it before the request's own writes. An error inside the block commits nothing.
+    open it before the request's own writes. An error inside the block commits nothing. In a
+    request's autocommit session (`request_session`) its one statement has committed already
+    and the commit costs no round trip; the block still says which writes must stand.
     """
     yield db
     await db.commit()

@@ -77,3 +77,17 @@ async def test_logout_requires_a_token(client: ApiClient) -> None:
 
     assert response.status == 401
     assert response.body["code"] == "not_authenticated"
+
+
+async def test_a_second_logout_is_invalid_token_and_a_bad_token_revokes_nothing(
+    client: ApiClient, account: Account
+) -> None:
+    # logout checks the session and revokes it in one statement: a refused token ends nothing
+    bad = await client.post("/api/auth/logout", headers={"Authorization": "Bearer not.a.jwt"})
+    assert bad.body["code"] == "invalid_token"
+    assert (await client.get("/api/auth/me", headers=account.auth)).status == 200
+
+    assert (await client.post("/api/auth/logout", headers=account.auth)).status == 204
+    again = await client.post("/api/auth/logout", headers=account.auth)
+    assert again.status == 401
+    assert again.body["code"] == "invalid_token"

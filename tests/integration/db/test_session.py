@@ -6,7 +6,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from authapi.config import Settings
 from authapi.db.engine import Database
@@ -14,6 +15,7 @@ from authapi.db.session import (
     async_session_scope,
     default_database,
     independent_write,
+    request_session,
     unit_of_work,
 )
 from authapi.exceptions import EmailTakenError, RefreshTokenReusedError
@@ -109,6 +111,32 @@ async def test_an_error_inside_an_independent_write_keeps_nothing(database: Data
     with pytest.raises(ZeroDivisionError):
         await fail_inside()
     assert not await _id_exists(database, user_id)
+
+
+async def _insert_twice(database: Database, first: User, second: User) -> None:
+    async with request_session(database) as db:
+        for user in (first, second):
+            await db.execute(insert(User).values(id=user.id, email=user.email, password_hash="x"))
+
+
+async def test_a_request_session_keeps_each_statement_and_a_failed_one_writes_nothing(
+    database: Database,
+) -> None:
+    kept, duplicate = _user(), _user()
+    duplicate.id = kept.id  # the second insert violates the primary key
+
+    with pytest.raises(IntegrityError):
+        await _insert_twice(database, kept, duplicate)
+
+    # autocommit: the first statement stands whatever happens next (no BEGIN/COMMIT; a
+    # request's writes are each one statement, tests/integration/test_request_budget.py)
+    assert await _id_exists(database, kept.id)
+    assert not await _email_exists(database, duplicate.email)
+
+
+async def _email_exists(database: Database, email: str) -> bool:
+    async with unit_of_work(database) as db:
+        return bool(await db.scalar(select(func.count()).where(User.email == email)))
 
 
 async def test_async_session_scope_uses_the_process_settings(

@@ -63,7 +63,7 @@ def test_iam_without_tls_is_refused() -> None:
 
 
 def test_pool_modes() -> None:
-    # pre-ping, the pool's other setting, is behaviour: tests/integration/db/test_engine.py
+    # replacing a connection the server closed is behaviour: tests/integration/db/test_engine.py
     pooled = create_engine(
         Settings(database_url="postgresql://app@db/auth", db_pool_size=1, db_max_overflow=0)
     )

@@ -1,0 +1,161 @@
+"""The cost of a request: statements and wire round trips per endpoint, on a warm connection.
+
+The budget (issue 10, CONVENTIONS.md "Cost of a request"): me 1 statement, logout 1, refresh 2,
+register 2, login 3; each statement at most 2 round trips (asyncpg's prepare, then execute), no
+pre-ping and no BEGIN/COMMIT around a single statement. A flow that needs another write folds it
+into an existing statement or changes this budget, with the reason in the commit.
+
+Counted as `make bench` counts them: SQLAlchemy's `before_cursor_execute` for statements, and
+`devtools.bench.wire.WireCounter`, a proxy between the app and PostgreSQL, for round trips.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from authapi.app import create_app
+from authapi.resources import app_resources
+from devtools.bench.wire import WireCounter, classify, short_sql
+from tests.support.accounts import STRONG_PASSWORD, Account, unique_email
+from tests.support.db import ScratchDatabase
+from tests.support.http import ApiClient, Reply, serving
+from tests.support.settings import ONE_CONNECTION, make_settings
+
+pytestmark = pytest.mark.integration
+
+STATEMENTS = {"me": 1, "logout": 1, "refresh": 2, "register": 2, "login": 3}
+ROUND_TRIPS_PER_STATEMENT = 2
+
+
+@dataclass
+class Observed:
+    statements: list[str]
+    round_trips: list[str]
+
+    @property
+    def by_purpose(self) -> dict[str, int]:
+        return classify(self.round_trips)
+
+
+def _upstream(database: ScratchDatabase) -> str:
+    """The server itself (never PgBouncer: it would add round trips of its own), as WireCounter
+    takes it: host:port, or a unix socket path."""
+    url = make_url(database.direct_url or database.url)
+    if url.host:
+        return f"{url.host}:{url.port or 5432}"
+    socket_dir = url.query["host"]
+    assert isinstance(socket_dir, str)
+    return f"{socket_dir}/.s.PGSQL.{url.port or 5432}"
+
+
+@pytest.fixture(scope="module")
+def wire(test_database: ScratchDatabase) -> Iterator[WireCounter]:
+    with tempfile.TemporaryDirectory(prefix="authapi-wire-") as directory:
+        counter = WireCounter(directory, _upstream(test_database))
+        counter.start()
+        try:
+            yield counter
+        finally:
+            counter.stop()
+
+
+class Meter:
+    """Runs one request and returns what it cost."""
+
+    def __init__(self, client: ApiClient, wire: WireCounter):
+        self.client = client
+        self._wire = wire
+        self._statements: list[str] = []
+
+    def on_statement(self, *args: Any) -> None:
+        self._statements.append(short_sql(args[2]))
+
+    async def measure(self, request: Callable[[], Awaitable[Reply]]) -> tuple[Reply, Observed]:
+        self._wire.take()
+        self._statements.clear()
+        reply = await request()
+        return reply, Observed(list(self._statements), self._wire.take())
+
+
+@pytest.fixture
+async def meter(
+    wire: WireCounter, test_database: ScratchDatabase, signing_key_pem: str
+) -> AsyncIterator[Meter]:
+    url = make_url(test_database.direct_url or test_database.url)
+    counted = url.set(host="", port=None, query={"host": wire.directory})
+    database = ScratchDatabase(
+        url=counted.render_as_string(hide_password=False),
+        server=None,
+        role_prefix=test_database.role_prefix,
+    )
+    app = create_app(make_settings(database, signing_key_pem, **ONE_CONNECTION))
+    async with serving(app) as client:
+        meter = Meter(client, wire)
+        engine = app_resources(app).database.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", meter.on_statement)
+        # the first requests open the connection and fill asyncpg's type caches: not counted
+        await _flow(client, lambda request: request())
+        yield meter
+
+
+async def _flow(
+    client: ApiClient, run: Callable[[Callable[[], Awaitable[Reply]]], Awaitable[Any]]
+) -> dict[str, Observed]:
+    """register -> login -> me -> refresh -> logout, each through `run`."""
+    observed: dict[str, Observed] = {}
+
+    async def step(name: str, request: Callable[[], Awaitable[Reply]], status: int) -> Reply:
+        result = await run(request)
+        reply, costs = result if isinstance(result, tuple) else (result, None)
+        assert reply.status == status, (name, reply)
+        if costs is not None:
+            observed[name] = costs
+        return reply
+
+    email = unique_email()
+    credentials = {"email": email, "password": STRONG_PASSWORD}
+    reply = await step("register", lambda: client.post("/api/auth/register", json=credentials), 201)
+    Account.registered(reply, password=STRONG_PASSWORD)
+    login = await step("login", lambda: client.post("/api/auth/login", json=credentials), 200)
+    bearer = {"Authorization": f"Bearer {login.body['access_token']}"}
+    await step("me", lambda: client.get("/api/auth/me", headers=bearer), 200)
+    refresh = {"refresh_token": login.body["refresh_token"]}
+    refreshed = await step(
+        "refresh", lambda: client.post("/api/auth/refresh-token", json=refresh), 200
+    )
+    bearer = {"Authorization": f"Bearer {refreshed.body['access_token']}"}
+    await step("logout", lambda: client.post("/api/auth/logout", headers=bearer), 204)
+    return observed
+
+
+@pytest.fixture
+async def costs(meter: Meter) -> dict[str, Observed]:
+    return await _flow(meter.client, meter.measure)
+
+
+@pytest.mark.parametrize("endpoint", STATEMENTS)
+def test_statements_per_request_stay_within_the_budget(
+    costs: dict[str, Observed], endpoint: str
+) -> None:
+    observed = costs[endpoint]
+    assert len(observed.statements) == STATEMENTS[endpoint], observed.statements
+
+
+@pytest.mark.parametrize("endpoint", STATEMENTS)
+def test_each_statement_costs_at_most_two_round_trips(
+    costs: dict[str, Observed], endpoint: str
+) -> None:
+    observed = costs[endpoint]
+    budget = ROUND_TRIPS_PER_STATEMENT * STATEMENTS[endpoint]
+    assert len(observed.round_trips) <= budget, observed.round_trips
+    # a warm connection: none opened, no ping before the statements, no transaction around them
+    assert observed.by_purpose.get("connect", 0) == 0, observed.round_trips
+    assert observed.by_purpose.get("pre_ping", 0) == 0, observed.round_trips
+    assert observed.by_purpose.get("transaction", 0) == 0, observed.round_trips
