@@ -16,6 +16,9 @@ HEADER = "x-request-id"
 # A client-chosen id is echoed into logs and headers: only a short, plain token is safe to trust.
 # '=', '+' and '/' appear in API Gateway's own (base64) request ids.
 _VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:=+/-]{0,127}$")
+# API Gateway's own ids are base64 and may start with any of its characters ('+', '/'): they come
+# from the front door, not the client, so only their shape is checked
+_GATEWAY_ID = re.compile(r"^[A-Za-z0-9._:=+/-]{1,128}$")
 
 
 def _gateway_request_id(scope: Scope) -> str | None:
@@ -27,7 +30,7 @@ def _gateway_request_id(scope: Scope) -> str | None:
     request_context = event.get("requestContext") or {}
     headers = event.get("headers") or {}
     for value in (request_context.get("requestId"), headers.get("x-amzn-trace-id")):
-        if isinstance(value, str) and _VALID_ID.match(value):
+        if isinstance(value, str) and _GATEWAY_ID.match(value):
             return value
     return None
 

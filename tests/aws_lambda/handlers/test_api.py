@@ -127,6 +127,17 @@ def test_invocations_share_one_loop_and_one_connection(
     assert pool.checkedin() == 1
 
 
+@pytest.mark.parametrize("gateway_id", ["+Ab1CdEfGhIjKlM=", "/Ab1CdEfGhIjKlM=", "-Ab1CdEfGhIjKlM="])
+def test_a_gateway_request_id_starting_with_any_base64_character_is_kept(
+    api: SyncApiClient, gateway_id: str
+) -> None:
+    # API Gateway's ids are base64: about one in 32 starts with '+' or '/', and each used to be
+    # swapped for an id of the app's own, breaking the correlation with API Gateway's logs
+    event = load_event("health.json")
+    event["requestContext"]["requestId"] = gateway_id
+    assert api.send_event(event).headers["x-request-id"] == gateway_id
+
+
 def test_correlation_id_is_the_gateway_request_id_everywhere(
     api: SyncApiClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
