@@ -98,7 +98,14 @@ def test_alarms_cover_every_signal_and_notify_the_topic(template: Template) -> N
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         assert alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}]
-        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+        # quiet periods never alarm, except where silence itself is the failure
+        expected = "breaching" if alarm_name_is_absence(alarm) else "notBreaching"
+        assert alarm["Properties"]["TreatMissingData"] == expected
+
+
+def alarm_name_is_absence(alarm: dict[str, Any]) -> bool:
+    """An alarm on something that must keep happening: its missing data is the failure."""
+    return str(alarm["Properties"]["ComparisonOperator"]).startswith("LessThan")
 
 
 def test_lambda_alarms_watch_the_api_and_maintenance_functions(template: Template) -> None:
@@ -109,8 +116,10 @@ def test_lambda_alarms_watch_the_api_and_maintenance_functions(template: Templat
                 (function,) = dimensions.values()
                 watched.add((function["Ref"], metric))
     assert {("ApiFunction", "Errors"), ("ApiFunction", "Throttles")} <= watched
-    # a failing maintenance run fails quietly otherwise: the tables just grow
+    # a failing maintenance run fails quietly otherwise: the tables just grow; and a schedule
+    # that stops invoking it fails without any error at all
     assert ("MaintenanceFunction", "Errors") in watched
+    assert ("MaintenanceFunction", "Invocations") in watched
     assert {function for function, _ in watched} == {"ApiFunction", "MaintenanceFunction"}
 
 
