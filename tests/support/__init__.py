@@ -17,20 +17,3 @@
 - `previous_code_flow`: a session through an older commit's app (run standalone, imports none
   of the above)
 """
-
-from typing import Any
-
-# tests/devtools (another owner's) still imports these three from the package itself
-_MOVED = {
-    "STRONG_PASSWORD": "tests.support.accounts",
-    "unique_email": "tests.support.accounts",
-    "ScratchDatabase": "tests.support.db",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
