@@ -1,7 +1,7 @@
 """`make load`: the local cloud under a realistic mix for a bounded time; nothing may be lost.
 
 Starts N local clouds (devtools.local_cloud: the real Lambda handler behind the API Gateway
-stand-in, serving one request at a time like one Lambda execution environment) on one PostgreSQL,
+stand-in, each limited to one execution environment: one request at a time) on one PostgreSQL,
 the embedded one unless AUTHAPI_DATABASE_URL is set. Virtual users then register, log in, read
 /me, refresh and log out, mostly /me and refresh, for --duration seconds. Each request goes to an
 idle environment and waits for one when all are busy, as API Gateway hands each invocation to an
@@ -87,7 +87,8 @@ def start_environment(index: int, env: dict[str, str]) -> Environment:
     log_path = REPORTS / f"load-env-{index}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.local_cloud", "--port", str(port)],
+        # --concurrency 1: each cloud is exactly one execution environment
+        [sys.executable, "-m", "devtools.local_cloud", "--port", str(port), "--concurrency", "1"],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -309,8 +310,8 @@ async def generate_load(
     base_urls: list[str], *, users: int, duration: float, mix: dict[str, int], run: Run
 ) -> float:
     """Drive the environments for `duration` seconds; return the seconds the run really took."""
-    # Connection: close: the stand-in serves one connection at a time, as a Lambda environment
-    # serves one invocation; a kept-alive connection would hold an environment for one user
+    # Connection: close: each cloud has one environment, as a Lambda environment serves one
+    # invocation at a time; requests are spread by this driver, not by kept-alive connections
     limits = httpx.Limits(max_connections=users + len(base_urls), max_keepalive_connections=0)
     async with httpx.AsyncClient(
         timeout=30, limits=limits, headers={"connection": "close"}

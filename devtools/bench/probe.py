@@ -255,7 +255,7 @@ def roundtrips(samples: int) -> dict[str, Any]:
     flow.batch(samples, record)
     endpoints = {}
     for endpoint, runs in observed.items():
-        # the usual invocation; a rare one (the rate limiter's occasional purge) shows in the range
+        # the usual invocation; a rare one (a replaced connection, say) shows in the range
         usual = Counter(json.dumps(run, sort_keys=True) for run in runs).most_common(1)[0][0]
         endpoints[endpoint] = {
             **json.loads(usual),

@@ -357,8 +357,8 @@ class _AsyncLambda:
         pass
 
 
-# one connection per request: a server that handles one connection at a time (the local cloud's
-# HTTPServer) would otherwise sit on a kept-alive connection while concurrent calls wait
+# one connection per request: each call sees the server as a new client does (the local cloud's
+# keep-alive handling has tests of its own in tests/devtools)
 _ONE_SHOT = httpx.Limits(max_keepalive_connections=0)
 
 
