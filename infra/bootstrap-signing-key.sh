@@ -141,6 +141,9 @@ fi
 
 new_key="$(mktemp -p "$workdir")"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$new_key" 2>/dev/null
+# the one consistency check of the key's private numbers: the function skips it on every cold
+# start (authapi.key_material.load_private_key), so a key is checked here, before it is stored
+openssl pkey -in "$new_key" -check -noout >/dev/null
 aws ssm put-parameter --name "$signing_key_name" --type SecureString --key-id "$key_arn" \
     --value "file://$new_key" --overwrite >/dev/null
 echo "stored a new RSA 3072 signing key in $signing_key_name"

@@ -36,9 +36,9 @@ def test_a_signing_key_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     parse = serialization.load_pem_private_key
     calls: list[bytes] = []
 
-    def counting_parse(data: bytes, password: bytes | None) -> object:
+    def counting_parse(data: bytes, password: bytes | None, **options: bool) -> object:
         calls.append(data)
-        return parse(data, password)
+        return parse(data, password, **options)
 
     pem = generate_private_key_pem()
     monkeypatch.setattr(serialization, "load_pem_private_key", counting_parse)
@@ -46,3 +46,43 @@ def test_a_signing_key_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     load_private_key(pem)
 
     assert len(calls) == 1
+
+
+def _inconsistent_key_pem() -> str:
+    """A 2048-bit key whose CRT exponent d mod (p-1) is wrong: what a corrupted store could hold."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    numbers = load_private_key(generate_private_key_pem()).private_numbers()
+    broken = rsa.RSAPrivateNumbers(
+        p=numbers.p,
+        q=numbers.q,
+        d=numbers.d,
+        dmp1=numbers.dmp1 ^ 2,
+        dmq1=numbers.dmq1,
+        iqmp=numbers.iqmp,
+        public_numbers=numbers.public_numbers,
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    return broken.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def test_an_inconsistent_key_is_refused_when_its_arithmetic_is_checked() -> None:
+    with pytest.raises(ValueError, match="not an unencrypted PEM private key"):
+        load_private_key(_inconsistent_key_pem())
+
+
+def test_an_unchecked_inconsistent_key_still_signs_correctly() -> None:
+    # the reason the SSM key may skip the check at load: OpenSSL verifies each CRT signature and
+    # recomputes it without CRT on a mismatch, so a faulty signature (which would reveal a prime
+    # factor of the modulus: the Bellcore attack) never leaves the process
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key = load_private_key(_inconsistent_key_pem(), check_arithmetic=False)
+    signature = key.sign(b"token", padding.PKCS1v15(), hashes.SHA256())
+
+    key.public_key().verify(signature, b"token", padding.PKCS1v15(), hashes.SHA256())
