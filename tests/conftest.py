@@ -96,9 +96,22 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
+@pytest.fixture(scope="session")
+def ssm_server() -> Iterator[SsmEndpoint]:
+    """moto's SSM on a local port, shared by the session: the app reaches SSM over HTTP (it
+    signs its own GetParameters, so moto's in-process mock would never see the call)."""
+    endpoint = SsmEndpoint()
+    endpoint.up()
+    yield endpoint
+    endpoint.close()
+
+
 @pytest.fixture
-def ssm(aws_credentials: None) -> Iterator[SSMClient]:
-    """moto's SSM inside this process, empty."""
+def ssm(
+    aws_credentials: None, ssm_server: SsmEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SSMClient]:
+    """moto's SSM, empty: `mock_aws` resets the state the shared server answers from."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", ssm_server.url)
     with mock_aws():
         yield boto3.client("ssm", region_name=REGION)
 

@@ -7,14 +7,11 @@ fresh token (they live 15 minutes) and no password exists anywhere to leak or ro
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
+from authapi.aws_signing import CredentialSource, rds_auth_token
 from authapi.config import Settings
-
-if TYPE_CHECKING:
-    from mypy_boto3_rds import RDSClient
 
 
 def iam_token_provider(settings: Settings) -> Callable[[], str]:
@@ -25,17 +22,11 @@ def iam_token_provider(settings: Settings) -> Callable[[], str]:
             "IAM authentication needs AUTHAPI_DATABASE_URL with a host and a user, and AWS_REGION"
         )
     host, port, user, region = url.host, url.port or 5432, url.username, settings.aws_region
-    client: RDSClient | None = None
+    credentials = CredentialSource()
 
     def token() -> str:
-        nonlocal client
-        if client is None:
-            import boto3  # only IAM deployments pay for importing boto3 here
-
-            client = boto3.client("rds", region_name=region)
-        # signing happens locally (SigV4): no network call, no blocking worth a thread
-        return client.generate_db_auth_token(
-            DBHostname=host, Port=port, DBUsername=user, Region=region
-        )
+        # signed locally (SigV4), without a boto3 client (authapi.aws_signing says why): no
+        # network call, no blocking worth a thread
+        return rds_auth_token(credentials, host=host, port=port, user=user, region=region)
 
     return token

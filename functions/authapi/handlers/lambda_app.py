@@ -52,16 +52,6 @@ def tracing_enabled() -> bool:
     return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in _TRUTHY
 
 
-def traced_modules(settings: Settings) -> tuple[str, ...]:
-    """What X-Ray patches: botocore, only when the app will call AWS (SSM keys, RDS IAM tokens).
-
-    Patching imports botocore (about 0.1 s); an app that never calls AWS should not pay for it.
-    """
-    if settings.ssm_parameter_prefix is not None or settings.db_auth == "iam":
-        return ("botocore",)
-    return ()
-
-
 @dataclass(frozen=True)
 class LambdaApp:
     """The handler, and what it runs on: the app and the event loop every invocation shares."""
@@ -105,10 +95,10 @@ def build_lambda_app(settings: Settings, *, clock: Clock | None = None) -> Lambd
 
     traced: Callable[..., Any] = handler
     if tracing_enabled():
-        # Patch only what the app calls (patching everything costs cold-start time), and
-        # capture_response=False keeps tokens in response bodies out of X-Ray.
-        modules = traced_modules(settings)
-        tracer = Tracer(service=SERVICE, patch_modules=modules, auto_patch=bool(modules))
+        # Nothing to patch: the one AWS call (SSM's GetParameters, signing/ssm_api.py) uses no
+        # botocore client, and the RDS IAM token is signed locally. Patching costs cold-start
+        # time for nothing. capture_response=False keeps tokens in response bodies out of X-Ray.
+        tracer = Tracer(service=SERVICE, auto_patch=False)
         traced = tracer.capture_lambda_handler(capture_response=False)(handler)
     measured = metrics.log_metrics(capture_cold_start_metric=True)(traced)
     # the Powertools decorators are typed as returning Any

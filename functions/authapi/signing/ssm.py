@@ -1,4 +1,4 @@
-"""Signing keys from SSM Parameter Store, through Powertools Parameters.
+"""Signing keys from SSM Parameter Store (one GetParameters call: signing/ssm_api.py).
 
 The three parameters (signing key, retired public keys, data keys) are read in one GetParameters
 call and cached for `ssm_cache_seconds`, so a key
@@ -14,16 +14,13 @@ tokens from environments that already switched are accepted meanwhile. If SSM ca
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.exceptions import SecretsUnavailableError
 from authapi.key_material import load_private_key, load_public_keys
 from authapi.signing.keys import DataKeys, KeyRing
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters import SSMProvider
+from authapi.signing.ssm_api import SsmParameters
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +53,12 @@ class SsmKeyProvider:
         self.data_keys_name = settings.ssm_parameter_prefix + DATA_KEYS_PARAMETER
         self._cache_seconds = settings.ssm_cache_seconds
         self._max_stale_seconds = settings.ssm_max_stale_seconds
-        self._provider: SSMProvider | None = None
+        self._parameters = SsmParameters(
+            region=settings.aws_region,
+            connect_timeout=SSM_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=SSM_READ_TIMEOUT_SECONDS,
+            max_attempts=SSM_MAX_ATTEMPTS,
+        )
         self._ring: KeyRing | None = None
         # the parameter values `_ring` was built from
         self._source: tuple[str, str, str] | None = None
@@ -106,7 +108,7 @@ class SsmKeyProvider:
         restored environment got, not the ones of the environment that was snapshotted."""
         self._ring = None
         self._source = None
-        self._provider = None
+        self._parameters.close()
         self._read_at = 0.0
         self._retry_at = 0.0
         self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
@@ -120,21 +122,7 @@ class SsmKeyProvider:
         raise SecretsUnavailableError()
 
     def _fetch(self) -> tuple[str, str, str]:
-        if self._provider is None:
-            from aws_lambda_powertools.utilities.parameters import SSMProvider
-            from botocore.config import Config
-
-            config = Config(
-                connect_timeout=SSM_CONNECT_TIMEOUT_SECONDS,
-                read_timeout=SSM_READ_TIMEOUT_SECONDS,
-                retries={"max_attempts": SSM_MAX_ATTEMPTS, "mode": "standard"},
-            )
-            self._provider = SSMProvider(boto_config=config)
-        values = self._provider.get_parameters_by_name(
-            {name: {} for name in self._names()},
-            decrypt=True,
-            max_age=0,  # every call reads SSM: the cache is ours, on the app's clock
-        )
+        values = self._parameters.get(self._names())
         return (
             str(values[self.signing_key_name]),
             str(values[self.retired_keys_name]),
@@ -146,7 +134,8 @@ class SsmKeyProvider:
         try:
             retired_keys = () if retired.strip() == NO_RETIRED_KEYS else load_public_keys(retired)
             return KeyRing(
-                signing_key=load_private_key(signing_pem),
+                # checked when stored (bootstrap-signing-key.sh): not again on every cold start
+                signing_key=load_private_key(signing_pem, check_arithmetic=False),
                 data_keys=DataKeys.parse(data_keys),
                 retired_public_keys=retired_keys,
             )

@@ -1,0 +1,50 @@
+"""The RDS IAM token and the SigV4 headers come out as boto3's client would make them."""
+
+from __future__ import annotations
+
+import datetime
+
+import boto3
+import pytest
+
+from authapi.aws_signing import CredentialSource, NoCredentialsError, rds_auth_token
+from tests.support.aws import AWS_ENVIRONMENT, REGION
+
+pytestmark = pytest.mark.unit
+
+FROZEN = datetime.datetime(2026, 12, 3, 12, 0, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def frozen_signing_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore stamps each signature with its own clock: the same second for both tokens."""
+    import botocore.auth
+
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: FROZEN)
+
+
+@pytest.mark.usefixtures("aws_credentials", "frozen_signing_time")
+def test_the_rds_token_is_the_one_boto3_generates() -> None:
+    host = "proxy.proxy-abc.eu-west-1.rds.amazonaws.com"
+    expected = boto3.client("rds", region_name=REGION).generate_db_auth_token(
+        DBHostname=host, Port=5432, DBUsername="authapi_app", Region=REGION
+    )
+
+    token = rds_auth_token(
+        CredentialSource(), host=host, port=5432, user="authapi_app", region=REGION
+    )
+
+    assert token == expected
+    assert token.startswith(f"{host}:5432/?Action=connect&DBUser=authapi_app&")
+    assert f"X-Amz-Security-Token={AWS_ENVIRONMENT['AWS_SESSION_TOKEN']}" in token
+
+
+def test_no_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    with pytest.raises(NoCredentialsError):
+        CredentialSource().frozen()
