@@ -46,28 +46,30 @@ def _resources(connection: HTTPConnection) -> Resources:
     return app_resources(connection.app)
 
 
-def _settings(connection: HTTPConnection) -> Settings:
+# The dependencies are `async def` although nothing in them awaits: FastAPI runs a plain `def`
+# dependency in a worker thread, a thread hop per dependency per request for a field read.
+async def _settings(connection: HTTPConnection) -> Settings:
     return _resources(connection).settings
 
 
-def _database(connection: HTTPConnection) -> Database:
+async def _database(connection: HTTPConnection) -> Database:
     return _resources(connection).database
 
 
-def _hashing(connection: HTTPConnection) -> PasswordHashing:
+async def _hashing(connection: HTTPConnection) -> PasswordHashing:
     return _resources(connection).hashing
 
 
-def _key_provider(connection: HTTPConnection) -> KeyProvider:
+async def _key_provider(connection: HTTPConnection) -> KeyProvider:
     return _resources(connection).key_provider
 
 
-def _clock(connection: HTTPConnection) -> Clock:
+async def _clock(connection: HTTPConnection) -> Clock:
     return _resources(connection).clock
 
 
 async def _db_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
-    async with request_session(_database(connection)) as session:
+    async with request_session(_resources(connection).database) as session:
         yield session
 
 

@@ -31,7 +31,7 @@ async def get_auth_context(
 AuthCtx = Annotated[service.AuthContext, Depends(get_auth_context)]
 
 
-def get_bearer_token(token: Annotated[str | None, Depends(bearer_scheme)]) -> str:
+async def get_bearer_token(token: Annotated[str | None, Depends(bearer_scheme)]) -> str:
     """The bearer token, not yet verified: for a flow that checks it in its own statement."""
     if not token:
         raise AuthenticationError()

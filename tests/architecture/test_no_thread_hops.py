@@ -1,0 +1,57 @@
+"""No request runs a dependency or an endpoint in a worker thread.
+
+FastAPI runs every plain `def` dependency and endpoint through the thread pool: a thread hop
+per call per request (tens of microseconds each, and a context switch the event loop waits on),
+which the warm latency in docs/benchmarks.md paid for field reads. CPU-bound work that must
+leave the loop (argon2) says so explicitly with `anyio.to_thread`, where its cost is visible.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Sequence
+
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+pytestmark = pytest.mark.unit
+
+
+def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    """Every APIRoute, inside included routers too (FastAPI keeps those as their own objects)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _api_routes(included.routes)
+
+
+def _calls(dependant: Dependant) -> Iterator[object]:
+    if dependant.call is not None:
+        yield dependant.call
+    for sub in dependant.dependencies:
+        yield from _calls(sub)
+
+
+def _runs_on_the_loop(call: object) -> bool:
+    target = call if inspect.isroutine(call) else getattr(call, "__call__", call)  # noqa: B004
+    return inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
+
+
+def test_every_dependency_and_endpoint_runs_on_the_event_loop(app: FastAPI) -> None:
+    routes_seen = len(list(_api_routes(app.routes)))
+    threaded = sorted(
+        {
+            f"{route.path}: {getattr(call, '__qualname__', repr(call))}"
+            for route in _api_routes(app.routes)
+            for call in _calls(route.dependant)
+            if not _runs_on_the_loop(call)
+        }
+    )
+
+    assert routes_seen > 5  # the walk found the API's routes, not just the docs'
+    assert threaded == []
