@@ -48,6 +48,7 @@ REPO = Path(__file__).resolve().parents[2]
 REPORTS = LOCAL_DIR / "reports"
 BENCH_DATABASE = "authapi_bench"
 PROBE = "devtools.bench.probe"
+PRODUCTION_KEY_BITS = 3072
 UNLIMITED = "1000000"  # every probe request comes from one address: no 429s in a benchmark
 # What the Lambda runtime sets besides LAMBDA_TASK_ROOT. With them the Tracer is on and the X-Ray
 # SDK takes its Lambda path; the trace header says "not sampled", so nothing is sent anywhere.
@@ -200,25 +201,6 @@ def exported_function(ref: str, scratch: Path) -> Path:
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
     return target / "functions"
-
-
-def precompiled_function(runner: Runner, scratch: Path) -> Path:
-    """A copy of the function with .pyc files, as a build step could ship them."""
-    target = scratch / "precompiled"
-    shutil.copytree(runner.function_dir, target)
-    subprocess.run(
-        [
-            runner.python,
-            "-m",
-            "compileall",
-            "-q",
-            "--invalidation-mode",
-            "unchecked-hash",
-            str(target),
-        ],
-        check=True,
-    )
-    return target
 
 
 # ---- the stand-ins ------------------------------------------------------------------------
@@ -491,7 +473,8 @@ def main() -> None:
     from authapi.key_material import generate_private_key_pem
 
     db = database()
-    pem = generate_private_key_pem()
+    # the size infra/bootstrap-signing-key.sh generates: what production signs and verifies with
+    pem = generate_private_key_pem(PRODUCTION_KEY_BITS)
     token = asyncio.run(_prepare_database(db.url, pem))
     ssm_endpoint, moto_server = start_ssm_stand_in()
     scratch = Path(tempfile.mkdtemp(prefix="authapi-bench-"))
@@ -506,11 +489,6 @@ def main() -> None:
             for ref in args.compare_ref
         ]
         variants = [Variant(name, code, "app") for name, code in apps]
-        if source["kind"] == "built artifact":
-            precompiled = precompiled_function(runner, scratch)
-            variants.append(
-                Variant("app+pyc", runner.with_function(precompiled, "build, precompiled"), "app")
-            )
         # outside Lambda (make run, tests): Powertools switches the Tracer off
         variants += [Variant(f"{name}/local", code, "app", in_lambda=False) for name, code in apps]
         variants += [Variant(mode, runner, mode) for mode in ("hello", "deps", "floor")]
@@ -518,7 +496,7 @@ def main() -> None:
         profiles = {
             variant.name: import_profile(variant, env)
             for variant in variants
-            if variant.mode == "app" and variant.name != "app+pyc"
+            if variant.mode == "app"
         }
         print("bench: warm latency", file=sys.stderr)
         warm, _, _ = runner.run("warm", env, "--invocations", str(args.invocations))

@@ -36,19 +36,25 @@ CPU_STARTED = time.process_time()
 from devtools.lambda_events import http_api_event, lambda_context, response_json  # noqa: E402
 from devtools.stats import percentile  # noqa: E402
 
-# The import floor every app on this stack pays, whatever it does: the runtime dependencies the
-# first request needs, imported bare (no app, no settings, no connection).
+# The import floor every app on this stack pays, whatever it does: pyproject.toml's runtime
+# dependencies that the API function imports, imported bare (no app, no settings, no connection).
+# boto3 because the first request reads SSM; aws_xray_sdk because the Tracer (the [tracer] extra)
+# runs in Lambda. Left out: alembic (only the migrate function imports it) and
+# snapshot_restore_py (imported only under SnapStart).
 DEPENDENCY_MODULES = (
     "fastapi",
     "pydantic",
     "pydantic_settings",
+    "email_validator",
     "sqlalchemy.ext.asyncio",
     "sqlalchemy.orm",
     "asyncpg",
     "jwt",
     "argon2",
     "aws_lambda_powertools",
+    "aws_xray_sdk.core",
     "mangum",
+    "boto3",
 )
 PASSWORD = "correct horse battery staple"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -159,6 +165,7 @@ def warm(invocations: int, warmup: int, argon2_samples: int) -> dict[str, Any]:
     from authapi.handlers.api import handler as api_handler
 
     _invoke(api_handler, http_api_event("GET", "/health"), 200)  # the cold one, not counted
+    overhead = stack_overhead(api_handler, invocations * 5)
     flow = Flow(api_handler, uuid.uuid4().hex[:8])
     flow.batch(warmup, lambda _endpoint, call: call())
     timings: dict[str, list[float]] = {endpoint: [] for endpoint in Flow.ENDPOINTS}
@@ -172,10 +179,96 @@ def warm(invocations: int, warmup: int, argon2_samples: int) -> dict[str, Any]:
     flow.batch(invocations, timed)
     return {
         "endpoints": {endpoint: summary_ms(values) for endpoint, values in timings.items()},
+        "overhead": overhead,
+        "signing": signing_alone(invocations),
+        "rds_token": rds_token_first_call(),
         "argon2": argon2_alone(argon2_samples),
         "python": sys.version.split()[0],
         "authapi_from": _app_module_source(),
     }
+
+
+def stack_overhead(api_handler: Handler, samples: int) -> dict[str, Any]:
+    """What authapi's stack costs outside the database: one trivial route, bare and wrapped.
+
+    `bare` is the hello handler (FastAPI + Mangum, nothing else); `authapi` is the same route
+    added to authapi's own app and called through its handler: the Powertools decorators, the
+    logging setup, every middleware, the access log line. Interleaved call by call, so that the
+    machine's noise lands on both alike.
+    """
+    from authapi.handlers.api import lambda_app
+    from devtools.bench.hello import handler as hello_handler
+    from devtools.bench.hello import hello
+
+    lambda_app.app.add_api_route("/bench/hello", hello, methods=["GET"], include_in_schema=False)
+    bare_event, wrapped_event = (
+        http_api_event("GET", "/hello"),
+        http_api_event("GET", "/bench/hello"),
+    )
+    for _ in range(20):  # both warm before anything is timed
+        _invoke(hello_handler, bare_event, 200)
+        _invoke(api_handler, wrapped_event, 200)
+    bare, wrapped = [], []
+    for _ in range(samples):
+        started = time.perf_counter()
+        _invoke(hello_handler, bare_event, 200)
+        bare.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        _invoke(api_handler, wrapped_event, 200)
+        wrapped.append(time.perf_counter() - started)
+    return {"bare": summary_ms(bare), "authapi": summary_ms(wrapped)}
+
+
+def signing_alone(samples: int) -> dict[str, Any]:
+    """The access token's RS256 signature and its verification, on the key the app signs with."""
+    from authapi.auth.tokens import issue_access_token, verify_access_token
+    from authapi.handlers.api import lambda_app
+    from authapi.resources import app_resources
+
+    resources = app_resources(lambda_app.app)
+    ring = lambda_app.loop.run_until_complete(resources.key_provider.key_ring())
+    user_id, session_id = uuid.uuid4(), uuid.uuid4()
+    signs, verifies = [], []
+    for _ in range(samples):
+        started = time.perf_counter()
+        token = issue_access_token(
+            ring,
+            resources.settings,
+            user_id=user_id,
+            session_id=session_id,
+            now=resources.clock.now(),
+        )
+        signs.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        verify_access_token(ring, resources.settings, token)
+        verifies.append(time.perf_counter() - started)
+    return {
+        "key_bits": ring.signing_key.key_size,
+        "sign": summary_ms(signs),
+        "verify": summary_ms(verifies),
+    }
+
+
+def rds_token_first_call() -> dict[str, float]:
+    """The first RDS IAM token of an environment (the bench's database takes a password, but
+    in AWS the first connection signs one): authapi's signer, then a boto3 client's, each
+    timed on its first call in this process (botocore's modules are already imported by then:
+    what differs is the client's service model)."""
+    import boto3
+
+    from authapi.aws_signing import CredentialSource, rds_auth_token
+
+    host, port, user = "proxy.example.internal", 5432, "authapi_app"
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    started = time.perf_counter()
+    rds_auth_token(CredentialSource(), host=host, port=port, user=user, region=region)
+    ours = time.perf_counter() - started
+    started = time.perf_counter()
+    boto3.client("rds", region_name=region).generate_db_auth_token(
+        DBHostname=host, Port=port, DBUsername=user, Region=region
+    )
+    client = time.perf_counter() - started
+    return {"authapi_ms": round(ours * 1000, 2), "boto3_client_ms": round(client * 1000, 2)}
 
 
 def argon2_alone(samples: int) -> dict[str, Any]:
