@@ -59,7 +59,8 @@ def build_resources(settings: Settings, *, clock: Clock | None = None) -> Resour
 # template.yaml's CorsConfiguration to these): every method a route uses, every header it reads.
 CORS_METHODS = ("GET", "POST", "DELETE")
 CORS_REQUEST_HEADERS = ("authorization", "content-type", "x-request-id")
-CORS_EXPOSED_HEADERS = ("retry-after", "x-request-id")
+# (a browser client can read that a path it calls is deprecated, and what succeeds it)
+CORS_EXPOSED_HEADERS = ("retry-after", "x-request-id", "deprecation", "sunset", "link")
 CORS_MAX_AGE_SECONDS = 600
 
 

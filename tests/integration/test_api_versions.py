@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from authapi.api_versions import LEGACY_DEPRECATED_AT, LEGACY_SUNSET_AT
 from tests.support.accounts import STRONG_PASSWORD, unique_email
-from tests.support.http import ApiClient, Reply
+from tests.support.http import ApiClient, ClientWith, Reply
 
 pytestmark = pytest.mark.integration
 
@@ -153,3 +153,12 @@ def test_openapi_marks_exactly_the_aliases_deprecated_each_with_its_own_operatio
         if not path.startswith(("/api/v1/", "/.well-known/")) and path != "/health"
     }
     assert unversioned == set()
+
+
+async def test_a_browser_may_read_the_deprecation_headers(client_with: ClientWith) -> None:
+    async with client_with(allowed_origins=["https://app.example"]) as client:
+        reply = await client.get("/api/auth/me", headers={"Origin": "https://app.example"})
+
+    exposed = {name.strip() for name in reply.headers["access-control-expose-headers"].split(",")}
+    assert set(DEPRECATION_HEADERS) <= exposed
+    _assert_deprecated(reply, "/api/v1/auth/me")
