@@ -1,4 +1,6 @@
-"""API Gateway's stand-in for the local cloud: an HTTP API ($default route, payload format 2.0).
+"""API Gateway's stand-in for the local cloud: an HTTP API (payload format 2.0), its $default
+route and any `METHOD /path` route of the template, each with its own integration, optionally
+behind a JWT authorizer (devtools.jwt_authorizer).
 
 Any number of connections at once, each on a thread of its own, so a slow or idle client (a
 browser on /docs, a kept-alive SDK client) never blocks another. HTTP/1.1 keep-alive, pipelined
@@ -8,7 +10,8 @@ Each request becomes the event API Gateway would build, handed to the integratio
 function's execution environments); what API Gateway answers itself, it answers the same way:
 - a body above HTTP API's 10 MB payload quota: 413 `{"message":"Request Entity Too Large"}`;
 - Lambda refused the invocation (throttled): 500 `{"message":"Internal Server Error"}`;
-- the function failed (an error, a crash, a timeout): 502 with the same body.
+- the function failed (an error, a crash, a timeout): 502 with the same body;
+- a route's authorizer refused the token: 401 `{"message":"Unauthorized"}`, no invocation.
 (AWS Lambda Developer Guide, "Handling Lambda errors with an API Gateway API".)
 """
 
@@ -17,6 +20,8 @@ from __future__ import annotations
 import base64
 import json
 import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -38,6 +43,24 @@ class Integration(Protocol):
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]: ...
 
 
+class Unauthorized(Exception):
+    """An authorizer refused the request: API Gateway answers 401 and invokes nothing."""
+
+
+class Authorizer(Protocol):
+    def claims(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """The verified claims for the event, or Unauthorized."""
+        ...
+
+
+@dataclass(frozen=True)
+class Route:
+    """A `METHOD /path` route: its own integration, behind an authorizer or not."""
+
+    integration: Integration
+    authorizer: Authorizer | None = None
+
+
 class HttpApi(ThreadingHTTPServer):
     """The listening socket; each connection on a daemon thread of its own."""
 
@@ -45,9 +68,15 @@ class HttpApi(ThreadingHTTPServer):
     # short backlog would make the kernel drop their SYNs, and the clients retry a second later
     request_queue_size = socket.SOMAXCONN
 
-    def __init__(self, address: tuple[str, int], integration: Integration) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        integration: Integration,
+        routes: Mapping[tuple[str, str], Route] | None = None,
+    ) -> None:
         super().__init__(address, ApiGatewayStandIn)
-        self.integration = integration
+        self.integration = integration  # the $default route's
+        self.routes = dict(routes or {})  # (method, path) -> Route; the rest go to $default
         self.domain = f"{address[0]}:{self.server_port}"  # what the events name as the domain
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -99,8 +128,20 @@ class ApiGatewayStandIn(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             domain=self.server.domain,
         )
+        integration = self.server.integration
+        route = self.server.routes.get((self.command, url.path))
+        if route is not None:
+            integration = route.integration
+            event["routeKey"] = event["requestContext"]["routeKey"] = f"{self.command} {url.path}"
+            if route.authorizer is not None:
+                try:
+                    claims = route.authorizer.claims(headers)
+                except Unauthorized:
+                    self._answer_gateway(401, "Unauthorized")
+                    return
+                event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
         try:
-            response = self.server.integration.invoke(event)
+            response = integration.invoke(event)
         except Throttled:
             self._answer_gateway(500, "Internal Server Error")
         except InvocationFailed:

@@ -10,6 +10,9 @@
 - The deploy's PreTraffic hook (the migration function) once, before any request is served.
 - Scheduled functions (maintenance) through the scheduler's stand-in: at start, then every
   `--maintenance-every` seconds (every 15 minutes in AWS).
+- Functions on a `METHOD /path` route of the same API (the example resource server), each in
+  execution environments of its own, behind the route's JWT authorizer, stood in by
+  devtools.jwt_authorizer: it verifies the token against the keys the API itself publishes.
 
 Keys come from SSM (moto's server), data from the embedded PostgreSQL (or AUTHAPI_DATABASE_URL),
 through the code paths used in AWS. Ctrl-C stops it all and prints each function's counts.
@@ -29,13 +32,15 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from devtools.api_gateway import HttpApi
+from devtools.api_gateway import HttpApi, Route, Unauthorized
 from devtools.execution_environments import FunctionConfig, FunctionPool, InvocationFailed
-from devtools.local_stack import LocalStack, start_stand_ins
-from devtools.template_env import Template, load_template
+from devtools.jwt_authorizer import JwtAuthorizer
+from devtools.lambda_events import http_api_event, response_json
+from devtools.local_stack import LOCAL_PARAMETERS, LocalStack, start_stand_ins
+from devtools.template_env import Template, load_template, resolve_value
 
 HOST = "127.0.0.1"
-HTTP, SCHEDULE, DEPLOY_HOOK = "http", "schedule", "deploy hook"
+HTTP, HTTP_ROUTE, SCHEDULE, DEPLOY_HOOK = "http", "http route", "schedule", "deploy hook"
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,11 @@ class TemplateFunction:
     handler: str
     timeout_seconds: float
     memory_mb: int
-    trigger: str  # HTTP, SCHEDULE or DEPLOY_HOOK
+    trigger: str  # HTTP ($default), HTTP_ROUTE, SCHEDULE or DEPLOY_HOOK
     event: dict[str, Any] = field(default_factory=dict)  # what a schedule or hook sends
+    route: tuple[str, str] | None = None  # HTTP_ROUTE: (method, path)
+    # HTTP_ROUTE behind a JWT authorizer: its JwtConfiguration, as the template writes it
+    jwt_configuration: dict[str, Any] | None = None
 
     def config(self, stack: LocalStack) -> FunctionConfig:
         return FunctionConfig(
@@ -84,10 +92,23 @@ def template_functions(
         kinds = {event["Type"] for event in events}
         trigger: str | None = None
         event: dict[str, Any] = {}
+        route: tuple[str, str] | None = None
+        jwt_configuration: dict[str, Any] | None = None
         if logical_id in hooks and not events:
             trigger = DEPLOY_HOOK  # invoked with {} by hand, as the README says
         elif kinds == {"HttpApi"} and not any("Path" in e.get("Properties", {}) for e in events):
             trigger = HTTP
+        elif kinds == {"HttpApi"} and len(events) == 1:
+            routed = events[0].get("Properties", {})
+            authorizer = (routed.get("Auth") or {}).get("Authorizer")
+            jwt_configuration = _jwt_configuration(resources, routed, authorizer)
+            if (
+                "Path" in routed
+                and "Method" in routed
+                and (authorizer is None or jwt_configuration)
+            ):
+                trigger = HTTP_ROUTE
+                route = (str(routed["Method"]).upper(), str(routed["Path"]))
         elif kinds and kinds <= {"Schedule", "ScheduleV2"} and len(events) == 1:
             trigger = SCHEDULE
             event = json.loads(events[0].get("Properties", {}).get("Input") or "{}")
@@ -102,9 +123,49 @@ def template_functions(
                 memory_mb=int(properties.get("MemorySize", 128)),
                 trigger=trigger,
                 event=event,
+                route=route,
+                jwt_configuration=jwt_configuration,
             )
         )
     return functions, missing
+
+
+def _jwt_configuration(
+    resources: dict[str, Any], event_properties: dict[str, Any], authorizer: str | None
+) -> dict[str, Any] | None:
+    """The JwtConfiguration of the event's authorizer, declared on its HttpApi's Auth."""
+    if authorizer is None:
+        return None
+    api = event_properties.get("ApiId", {})
+    api_name = api.get("Ref") if isinstance(api, dict) else None
+    declared = resources.get(str(api_name), {}).get("Properties", {}).get("Auth", {})
+    configuration = declared.get("Authorizers", {}).get(authorizer, {}).get("JwtConfiguration")
+    return configuration if isinstance(configuration, dict) else None
+
+
+def local_authorizer(function: TemplateFunction, api: FunctionPool) -> JwtAuthorizer | None:
+    """The JWT authorizer of a route, with the template's issuer and audience as resolved here,
+    reading the keys from the local API (`api`) as API Gateway reads them from the issuer."""
+    configuration = function.jwt_configuration
+    if configuration is None:
+        return None
+
+    def fetch(path: str) -> Any:
+        try:
+            response = api.invoke(http_api_event("GET", path))
+        except InvocationFailed as error:
+            raise Unauthorized(f"{path}: {error}") from None
+        if response.get("statusCode") != 200:
+            raise Unauthorized(f"{path} answered {response.get('statusCode')}")
+        return response_json(response)
+
+    issuer = resolve_value(configuration["issuer"], parameters=LOCAL_PARAMETERS)
+    audience = resolve_value(configuration["audience"], parameters=LOCAL_PARAMETERS)
+    return JwtAuthorizer(
+        issuer=str(issuer),
+        audience=[audience] if isinstance(audience, str) else audience,
+        fetch=fetch,
+    )
 
 
 class Scheduler(threading.Thread):
@@ -163,7 +224,18 @@ def serve(port: int, *, concurrency: int, queue_timeout: float, maintenance_ever
                 function.config(stack), concurrency=concurrency, queue_timeout=queue_timeout
             )
             pools.append(api)
-            server = HttpApi((HOST, port), api)
+            routes: dict[tuple[str, str], Route] = {}
+            for routed in functions:
+                if routed.trigger != HTTP_ROUTE or routed.route is None:
+                    continue
+                pool = FunctionPool(
+                    routed.config(stack), concurrency=concurrency, queue_timeout=queue_timeout
+                )
+                pools.append(pool)
+                routes[routed.route] = Route(pool, local_authorizer(routed, api))
+                guard = " behind the JWT authorizer" if routed.jwt_configuration else ""
+                print(f"{routed.logical_id} on {' '.join(routed.route)}{guard}", flush=True)
+            server = HttpApi((HOST, port), api, routes)
             print(
                 f"local cloud: {function.logical_id} on http://{HOST}:{port} (docs: /docs), up "
                 f"to {concurrency} execution environments, then throttled (500) after "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.embedded_postgres import local_database
-from devtools.template_env import lambda_environment
+from devtools.template_env import lambda_environment, load_template, template_variables
 
 LOCAL_DIR = Path(".local")
 REGION = "us-east-1"
@@ -63,10 +63,15 @@ def local_lambda_environment(
     overrides: further template variables replaced (AUTHAPI_ENVIRONMENT="development"); a name
     the template does not set is refused.
     """
+    # the proxy's URL becomes the local database's; a function with no database of its own (the
+    # example resource server) has no URL to replace
+    database = {"AUTHAPI_DATABASE_URL": database_url}
+    if "AUTHAPI_DATABASE_URL" not in template_variables(function, load_template()):
+        database = {}
     environment = lambda_environment(
         function,
         parameters=LOCAL_PARAMETERS,
-        overrides={**LOCAL_DATABASE, "AUTHAPI_DATABASE_URL": database_url, **overrides},
+        overrides={**LOCAL_DATABASE, **database, **overrides},
     )
     return {**environment, **RUNTIME_ENVIRONMENT}
 

@@ -115,6 +115,21 @@ def lambda_environment(
     return environment
 
 
+def resolve_value(
+    value: Any,
+    *,
+    parameters: Mapping[str, str] | None = None,
+    conditions: Mapping[str, bool] | None = None,
+    template: Path = TEMPLATE,
+) -> str | list[str]:
+    """Any other value of the template (an authorizer's issuer, say), resolved as the variables
+    are: a scalar to its text, a list item by item."""
+    resolver = _Resolver(load_template(template), dict(parameters or {}), dict(conditions or {}))
+    if isinstance(value, list):
+        return [resolver.text(item) for item in value]
+    return resolver.text(value)
+
+
 def settings_values(environment: Mapping[str, str]) -> dict[str, str]:
     """The AUTHAPI_* variables as Settings keyword arguments: AUTHAPI_DB_AUTH -> db_auth."""
     return {

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
 
+from authapi.auth import discovery, jwks
 from authapi.auth import endpoints as auth_endpoints
-from authapi.auth import jwks
 from authapi.clock import Clock, SystemClock
 from authapi.config import Settings, get_settings
 from authapi.db.engine import Database
@@ -21,6 +21,7 @@ from authapi.health import endpoints as health_endpoints
 from authapi.middleware.access_log import AccessLogMiddleware
 from authapi.middleware.body_limit import BodyLimitMiddleware
 from authapi.middleware.cors import ProblemCorsMiddleware
+from authapi.middleware.deprecation import DeprecationHeadersMiddleware
 from authapi.middleware.errors import ErrorHandlingMiddleware
 from authapi.middleware.request_id import RequestIdMiddleware
 from authapi.middleware.security_headers import SecurityHeadersMiddleware
@@ -58,14 +59,15 @@ def build_resources(settings: Settings, *, clock: Clock | None = None) -> Resour
 # template.yaml's CorsConfiguration to these): every method a route uses, every header it reads.
 CORS_METHODS = ("GET", "POST", "DELETE")
 CORS_REQUEST_HEADERS = ("authorization", "content-type", "x-request-id")
-CORS_EXPOSED_HEADERS = ("retry-after", "x-request-id")
+# (a browser client can read that a path it calls is deprecated, and what succeeds it)
+CORS_EXPOSED_HEADERS = ("retry-after", "x-request-id", "deprecation", "sunset", "link")
 CORS_MAX_AGE_SECONDS = 600
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps each added middleware around the previous ones: add innermost first.
-    # Resulting order, outermost first: security headers, request id, access log, errors, CORS,
-    # GZip, trusted host, body limit.
+    # Resulting order, outermost first: deprecation headers, security headers, request id,
+    # access log, errors, CORS, GZip, trusted host, body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
@@ -84,6 +86,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        DeprecationHeadersMiddleware, headers_by_path=auth_endpoints.legacy.headers_by_path()
+    )
 
 
 def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
@@ -127,8 +132,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.resources = build_resources(settings, clock=clock)
     app.include_router(auth_endpoints.router)
+    app.include_router(auth_endpoints.legacy.router)
+    app.include_router(auth_endpoints.legacy.notice_router())
     app.include_router(health_endpoints.router)
     app.include_router(jwks.router)
+    app.include_router(discovery.router)
     register_exception_handlers(app)
     _add_middleware(app, settings)
     app.openapi = lambda: _openapi_with_problem_schema(app)  # type: ignore[method-assign]

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     jwt_retired_public_keys: str | None = None
     jwt_issuer: str = "authapi"
     jwt_audience: str = "authapi"
+    # RFC 9068 `client_id` of every access token: the one client there is until OAuth clients
+    # are registered (the OAuth token endpoint will name the client that asked)
+    default_client_id: str = Field(default="default", min_length=1)
     access_token_ttl_seconds: int = Field(default=30 * 60, ge=60)
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     # absolute: rotating refresh tokens never keeps one login alive longer than this

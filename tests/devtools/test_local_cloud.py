@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from devtools.api_gateway import PAYLOAD_QUOTA_BYTES
-from devtools.local_cloud import DEPLOY_HOOK, HTTP, SCHEDULE, template_functions
+from devtools.local_cloud import DEPLOY_HOOK, HTTP, HTTP_ROUTE, SCHEDULE, template_functions
 from devtools.tiers import require_tool
 from tests.support.accounts import STRONG_PASSWORD, unique_email
 from tests.support.db import ScratchDatabase
@@ -92,7 +92,47 @@ def test_every_function_of_the_template_runs_in_the_local_cloud() -> None:
         "ApiFunction": HTTP,
         "MigrateFunction": DEPLOY_HOOK,
         "MaintenanceFunction": SCHEDULE,
+        "WhoAmIFunction": HTTP_ROUTE,
     }
+    (whoami,) = (function for function in functions if function.trigger == HTTP_ROUTE)
+    assert whoami.route == ("GET", "/api/v1/examples/whoami")
+    assert whoami.jwt_configuration is not None
+
+
+def test_the_example_resource_server_sits_behind_the_jwt_authorizer(
+    local_cloud: LocalCloud,
+) -> None:
+    whoami = "/api/v1/examples/whoami"
+    email = unique_email()
+    with httpx.Client(base_url=local_cloud.base_url, timeout=10) as client:
+        signed_in = client.post(
+            "/api/v1/auth/register", json={"email": email, "password": STRONG_PASSWORD}
+        ).json()
+        token = signed_in["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        refused = [
+            client.get(whoami),
+            client.get(whoami, headers={"Authorization": "Bearer not-a-jwt"}),
+            client.get(whoami, headers={"Authorization": f"Bearer {token[:-4]}AAAA"}),
+        ]
+        answered = client.get(whoami, headers=bearer)
+        client.post("/api/v1/auth/logout", headers=bearer)
+        after_logout = client.get(whoami, headers=bearer)
+        me_after_logout = client.get("/api/v1/auth/me", headers=bearer)
+
+    for reply in refused:  # API Gateway's own answer: the function never ran
+        assert (reply.status_code, reply.json()) == (401, {"message": "Unauthorized"})
+    assert answered.status_code == 200
+    claims = answered.json()["claims"]
+    assert answered.json()["sub"] == claims["sub"] == signed_in["user"]["id"]
+    # as API Gateway passes them: every value a string
+    assert claims["iss"] == "authapi"
+    assert claims["exp"].isdigit()
+    # the limit of gateway-only checks (README, "Resource servers"): a logged-out session's
+    # token still passes until it expires; /me sees the logout at once
+    assert after_logout.status_code == 200
+    assert me_after_logout.status_code == 401
+    assert re.search(r"START RequestId: \S+\tFunction: WhoAmIFunction", local_cloud.output())
 
 
 def test_a_session_through_the_local_cloud(local_cloud: LocalCloud) -> None:

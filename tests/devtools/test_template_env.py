@@ -84,11 +84,21 @@ def expected(value: Any, given: dict[str, str] = STAND_INS) -> str:
             return values[str(argument)]
         if function == "Fn::Sub" and isinstance(argument, str):
             return re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], argument)
+        if function == "Fn::If":
+            name, if_true, if_false = argument
+            return expected(if_true if _holds(name, values) else if_false, given)
         raise AssertionError(f"teach this test {function}")
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-FUNCTIONS = ["ApiFunction", "MigrateFunction", "MaintenanceFunction"]
+def _holds(condition: str, values: dict[str, str]) -> bool:
+    """A condition of the form `!Not [!Equals [!Ref X, ""]]`, the only kind variables use."""
+    ((_, (equals,)),) = TEMPLATE_DATA["Conditions"][condition].items()
+    ((_, (left, right)),) = equals.items()
+    return values[left["Ref"]] != right
+
+
+FUNCTIONS = ["ApiFunction", "MigrateFunction", "MaintenanceFunction", "WhoAmIFunction"]
 
 
 def test_every_function_of_the_template_has_a_derived_environment() -> None:

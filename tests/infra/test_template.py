@@ -11,7 +11,7 @@ from tests.infra.cfn import Template, function_properties, load_template, resour
 
 pytestmark = pytest.mark.infra
 
-FUNCTIONS = ("ApiFunction", "MigrateFunction", "MaintenanceFunction")
+FUNCTIONS = ("ApiFunction", "MigrateFunction", "MaintenanceFunction", "WhoAmIFunction")
 
 LITERAL_ENVIRONMENT = {
     "AUTHAPI_ENVIRONMENT": "production",
@@ -30,17 +30,35 @@ LITERAL_ENVIRONMENT = {
 PARAMETER_ENVIRONMENT = {
     "AUTHAPI_ALLOWED_ORIGINS": {"Ref": "CorsAllowOrigins"},
     "AUTHAPI_TRUSTED_HOSTS": {
-        "Fn::Sub": "*.execute-api.${AWS::Region}.amazonaws.com,${CustomDomains}"
+        "Fn::Sub": "*.execute-api.${AWS::Region}.amazonaws.com,${DomainName},${CustomDomains}"
     },
     "AUTHAPI_DB_ROLE_PREFIX": {"Ref": "DbRolePrefix"},
     "AUTHAPI_SSM_PARAMETER_PREFIX": {"Fn::Sub": "/authapi/${Env}/"},
-    "AUTHAPI_JWT_ISSUER": {"Ref": "Issuer"},
+    "AUTHAPI_JWT_ISSUER": {
+        "Fn::If": [
+            "HasIssuer",
+            {"Ref": "Issuer"},
+            {
+                "Fn::If": [
+                    "HasDomain",
+                    {"Fn::Sub": "https://${DomainName}"},
+                    {"Fn::Sub": "authapi-${Env}"},
+                ]
+            },
+        ]
+    },
     "AUTHAPI_JWT_AUDIENCE": {"Ref": "Audience"},
     "AUTHAPI_LOG_LEVEL": {"Ref": "LogLevel"},
 }
 
 # each function connects as its own database role: the API may touch rows, only migrations DDL
-DATABASE_ROLE = {"ApiFunction": "app", "MigrateFunction": "migrator", "MaintenanceFunction": "app"}
+# (the example resource server has none: API Gateway checked its caller's token already)
+DATABASE_ROLE = {
+    "ApiFunction": "app",
+    "MigrateFunction": "migrator",
+    "MaintenanceFunction": "app",
+    "WhoAmIFunction": None,
+}
 
 API_STATEMENTS = [
     {
@@ -97,6 +115,7 @@ STATEMENTS = {
     "ApiFunction": API_STATEMENTS,
     "MigrateFunction": MIGRATE_STATEMENTS,
     "MaintenanceFunction": MAINTENANCE_STATEMENTS,
+    "WhoAmIFunction": [],  # no database, no SSM, no keys
 }
 # the only managed policies: ENIs in the VPC plus logs, and X-Ray segments
 MANAGED_POLICIES = [
@@ -197,14 +216,12 @@ def test_layer_builds_python313_arm64_from_layers_dir(template: Template) -> Non
 def test_environment_is_exactly_the_app_contract(template: Template, name: str) -> None:
     variables = function_properties(template, name)["Environment"]["Variables"]
     role = DATABASE_ROLE[name]
-    database_url = {
-        "Fn::Sub": f"postgresql://${{DbRolePrefix}}_{role}@${{DbProxyEndpoint}}:5432/${{DbName}}"
-    }
-    assert variables == {
-        **LITERAL_ENVIRONMENT,
-        **PARAMETER_ENVIRONMENT,
-        "AUTHAPI_DATABASE_URL": database_url,
-    }
+    own = {}
+    if role is not None:
+        own["AUTHAPI_DATABASE_URL"] = {
+            "Fn::Sub": f"postgresql://${{DbRolePrefix}}_{role}@${{DbProxyEndpoint}}:5432/${{DbName}}"
+        }
+    assert variables == {**LITERAL_ENVIRONMENT, **PARAMETER_ENVIRONMENT, **own}
 
 
 def test_pool_recycles_before_the_proxy_drops_idle_clients(data_template: Template) -> None:
@@ -227,9 +244,8 @@ def test_each_function_has_its_own_scoped_role(template: Template, name: str) ->
         }
     ]
     assert role["ManagedPolicyArns"] == MANAGED_POLICIES
-    assert [policy["PolicyDocument"]["Statement"] for policy in role["Policies"]] == [
-        STATEMENTS[name]
-    ]
+    statements = [policy["PolicyDocument"]["Statement"] for policy in role.get("Policies", [])]
+    assert statements == ([STATEMENTS[name]] if STATEMENTS[name] else [])
 
 
 def _statements(template: Template) -> list[dict[str, Any]]:
@@ -304,8 +320,18 @@ def test_functions_log_to_their_own_retained_group(template: Template, name: str
 def test_outputs_name_the_api_the_issuer_and_the_functions(template: Template) -> None:
     outputs = template["Outputs"]
     api_url = outputs["ApiUrl"]["Value"]["Fn::Sub"]
-    assert outputs["JwksUrl"]["Value"] == {"Fn::Sub": api_url + "/.well-known/jwks.json"}
-    assert outputs["Issuer"]["Value"] == {"Ref": "Issuer"}
+    for output, path in (
+        ("JwksUrl", "/.well-known/jwks.json"),
+        ("OpenIdConfigurationUrl", "/.well-known/openid-configuration"),
+    ):
+        assert outputs[output]["Value"] == {
+            "Fn::If": [
+                "HasDomain",
+                {"Fn::Sub": "https://${DomainName}" + path},
+                {"Fn::Sub": api_url + path},
+            ]
+        }
+    assert outputs["Issuer"]["Value"] == PARAMETER_ENVIRONMENT["AUTHAPI_JWT_ISSUER"]
     assert outputs["MigrateFunctionName"]["Value"] == {"Ref": "MigrateFunction"}
     assert outputs["ApiFunctionName"]["Value"] == {"Ref": "ApiFunction"}
     assert outputs["MaintenanceFunctionName"]["Value"] == {"Ref": "MaintenanceFunction"}
@@ -347,5 +373,5 @@ def test_every_function_built_by_makefile_has_its_target(template: Template) -> 
         if resource["Type"] == "AWS::Serverless::Function"
         and resource.get("Metadata", {}).get("BuildMethod") == "makefile"
     }
-    assert built >= {"ApiFunction", "MigrateFunction", "MaintenanceFunction"}
+    assert built >= set(FUNCTIONS)
     assert {f"build-{name}" for name in built} <= targets

@@ -213,7 +213,7 @@ def test_the_scheduler_invokes_the_maintenance_alias_and_nothing_else(
 
 def test_prod_cannot_deploy_without_an_alarm_email() -> None:
     template = load_template("template.yaml")
-    (rule,) = template["Rules"].values()
+    rule = template["Rules"]["ProdAlarmsNotifySomeone"]
     for env, refused in (("dev", False), ("prod", True)):
         values = parameter_values(template, deploy_parameters(env))
         applies = resolve(rule["RuleCondition"], template, values)
@@ -325,6 +325,159 @@ def test_a_mode_change_alone_publishes_a_new_version(
         if name.startswith("ApiFunctionVersion")
     )
     assert "${ColdStartMode}" in version["Properties"]["Description"]["Fn::Sub"]
+
+
+# 7. the issuer, its custom domain, and resource servers behind the JWT authorizer
+
+DOMAIN = {
+    "DomainName": "auth.example.com",
+    "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f",
+}
+
+
+def _refusals(parameters: dict[str, str]) -> set[str]:
+    """The template's rules that refuse a deploy with these parameters."""
+    template = load_template("template.yaml")
+    values = parameter_values(template, parameters)
+    return {
+        name
+        for name, rule in template["Rules"].items()
+        if resolve(rule.get("RuleCondition", True), template, values)
+        and not all(resolve(a["Assert"], template, values) for a in rule["Assertions"])
+    }
+
+
+def _issuer(template: Template, values: dict[str, str]) -> Any:
+    variables = _function(template, "ApiFunction")["Environment"]["Variables"]
+    return resolve(variables["AUTHAPI_JWT_ISSUER"], template, values)
+
+
+@pytest.mark.parametrize(
+    ("given", "issuer"),
+    [
+        ({}, "authapi-dev"),  # the first of the two-step deploy: a name, not yet a URL
+        ({"Issuer": "https://abc123.execute-api.us-east-1.amazonaws.com"}, None),
+        (DOMAIN, "https://auth.example.com"),
+        ({**DOMAIN, "Issuer": "https://id.example.com"}, "https://id.example.com"),
+    ],
+)
+def test_the_issuer_is_the_domain_unless_given(given: dict[str, str], issuer: str | None) -> None:
+    parameters = {**deploy_parameters("dev"), **given}
+    template = transformed_template(parameters)
+    values = parameter_values(template, parameters)
+    assert _issuer(template, values) == (issuer or given["Issuer"])
+    assert _refusals(parameters) == set()
+
+
+def test_a_custom_domain_is_mapped_to_the_api_with_its_certificate() -> None:
+    parameters = {**deploy_parameters("dev"), **DOMAIN}
+    template = transformed_template(parameters)
+    values = parameter_values(template, parameters)
+    domain = template["Resources"]["CustomDomain"]
+    assert condition(template, domain["Condition"], values)
+    assert resolve(domain["Properties"], template, values) == {
+        "DomainName": "auth.example.com",
+        "DomainNameConfigurations": [
+            {
+                "CertificateArn": DOMAIN["CertificateArn"],
+                "EndpointType": "REGIONAL",
+                "SecurityPolicy": "TLS_1_2",
+            }
+        ],
+    }
+    mapping = template["Resources"]["CustomDomainMapping"]
+    assert mapping["Condition"] == domain["Condition"]
+    assert mapping["Properties"]["ApiId"] == {"Ref": "HttpApi"}
+    stage = mapping["Properties"]["Stage"]["Ref"]
+    assert template["Resources"][stage]["Type"] == "AWS::ApiGatewayV2::Stage"
+    # the app answers for its own domain (and refuses any other Host)
+    hosts = _function(template, "ApiFunction")["Environment"]["Variables"]["AUTHAPI_TRUSTED_HOSTS"]
+    assert "${DomainName}" in hosts["Fn::Sub"]
+    # no domain: none of it exists
+    without = parameter_values(template, deploy_parameters("dev"))
+    assert not condition(template, domain["Condition"], without)
+
+
+@pytest.mark.parametrize(
+    ("given", "refused"),
+    [
+        ({}, {"ProdIssuerIsHttps"}),
+        (DOMAIN, set()),
+        ({"Issuer": "https://abc123.execute-api.us-east-1.amazonaws.com"}, set()),
+        ({"DomainName": "auth.example.com"}, {"DomainNeedsCertificate"}),
+    ],
+)
+def test_prod_refuses_an_issuer_that_is_not_https(given: dict[str, str], refused: set[str]) -> None:
+    parameters = {**deploy_parameters("prod"), "AlarmEmail": "ops@example.com", **given}
+    assert _refusals(parameters) == refused
+
+
+@pytest.mark.parametrize(
+    ("issuer", "allowed"),
+    [
+        ("", True),
+        ("https://auth.example.com", True),
+        ("https://auth.example.com/tenant-a", True),
+        ("http://auth.example.com", False),
+        ("https://auth.example.com/", False),  # verifiers compare iss exactly: one spelling
+        ("authapi-prod", False),
+        ("https://auth.example.com?x=1", False),
+    ],
+)
+def test_an_issuer_given_is_an_https_url(issuer: str, allowed: bool) -> None:
+    pattern = load_template("template.yaml")["Parameters"]["Issuer"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, issuer)) is allowed
+
+
+def test_the_jwt_authorizer_checks_our_issuer_and_audience(
+    deployed: tuple[Template, dict[str, str]],
+) -> None:
+    template, values = deployed
+    body = template["Resources"]["HttpApi"]["Properties"]["Body"]
+    scheme = body["components"]["securitySchemes"]["AuthapiJwt"]
+    authorizer = resolve(scheme["x-amazon-apigateway-authorizer"], template, values)
+    variables = _function(template, "ApiFunction")["Environment"]["Variables"]
+    assert authorizer == {
+        "type": "jwt",
+        "identitySource": "$request.header.Authorization",
+        "jwtConfiguration": {
+            # the very issuer and audience the app signs with
+            "issuer": resolve(variables["AUTHAPI_JWT_ISSUER"], template, values),
+            "audience": [resolve(variables["AUTHAPI_JWT_AUDIENCE"], template, values)],
+        },
+    }
+
+
+def test_only_the_example_route_is_behind_the_authorizer(
+    deployed: tuple[Template, dict[str, str]],
+) -> None:
+    template, _ = deployed
+    paths = template["Resources"]["HttpApi"]["Properties"]["Body"]["paths"]
+    guarded = {
+        (method, path): operation
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if operation.get("security")
+    }
+    assert list(guarded) == [("get", "/api/v1/examples/whoami")]
+    (whoami,) = guarded.values()
+    assert whoami["security"] == [{"AuthapiJwt": []}]
+    integration = whoami["x-amazon-apigateway-integration"]
+    assert "${WhoAmIFunctionAliaslive}" in integration["uri"]["Fn::Sub"]
+    assert integration["payloadFormatVersion"] == "2.0"
+    # the auth API itself checks tokens in the app, where a logout counts at once
+    default = paths["/$default"]["x-amazon-apigateway-any-method"]
+    assert "security" not in default
+    assert "${ApiFunctionAliaslive}" in default["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+
+
+def test_the_example_function_touches_nothing(deployed: tuple[Template, dict[str, str]]) -> None:
+    template, _ = deployed
+    whoami = _function(template, "WhoAmIFunction")
+    assert whoami["Handler"] == "authapi.handlers.whoami.handler"
+    role = template["Resources"][whoami["Role"]["Fn::GetAtt"][0]]["Properties"]
+    assert "Policies" not in role  # no database, no SSM, no keys
+    assert "AUTHAPI_DATABASE_URL" not in whoami["Environment"]["Variables"]
 
 
 # 4 and 5: the data stack, with each environment's parameters

@@ -81,9 +81,9 @@ async def test_openapi_documents_bearer_auth_and_problem_codes(client: ApiClient
     schema = (await client.get("/openapi.json")).body
 
     scheme = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]
-    assert scheme["flows"]["password"]["tokenUrl"] == "/api/auth/login"
-    register = schema["paths"]["/api/auth/register"]["post"]
+    assert scheme["flows"]["password"]["tokenUrl"] == "/api/v1/auth/login"
+    register = schema["paths"]["/api/v1/auth/register"]["post"]
     assert "email_taken" in register["responses"]["409"]["description"]
-    login_body = schema["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]
+    login_body = schema["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"]
     assert set(login_body) == {"application/json", "application/x-www-form-urlencoded"}
     assert "Problem" in schema["components"]["schemas"]

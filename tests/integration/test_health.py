@@ -43,5 +43,8 @@ async def test_jwks_verifies_issued_tokens(client: ApiClient, account: Account) 
     claims = jwt.decode(account.access_token, public_key, algorithms=["RS256"], audience="authapi")
     assert claims["sub"] == account.user_id
     assert claims["token_use"] == "access"
-    assert set(claims) == {"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "token_use"}
+    assert set(claims) == {
+        "iss", "aud", "sub", "client_id", "auth_time", "sid", "jti", "iat", "nbf", "exp",
+        "token_use",
+    }  # fmt: skip
     assert claims["exp"] - claims["iat"] == 1800

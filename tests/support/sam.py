@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -104,7 +105,8 @@ def condition(template: Template, name: str, values: dict[str, str]) -> bool:
 
 def resolve(value: Any, template: Template, values: dict[str, str]) -> Any:
     """Evaluate the intrinsics CloudFormation would (Ref to parameters, Fn::If, Fn::Equals,
-    Fn::Not, Fn::Split, Condition); anything else, e.g. a Ref to a resource, is left as it is."""
+    Fn::Not, Fn::And, Fn::Or, Fn::Split, Fn::Sub of parameters, Condition); anything else, e.g.
+    a Ref to a resource, is left as it is."""
     if isinstance(value, list):
         resolved = [resolve(item, template, values) for item in value]
         return [item for item in resolved if item is not NO_VALUE]
@@ -127,6 +129,14 @@ def resolve(value: Any, template: Template, values: dict[str, str]) -> Any:
             return left == right
         if key == "Fn::Not":
             return not resolve(argument[0], template, values)
+        if key == "Fn::Or":
+            return any(resolve(item, template, values) for item in argument)
+        if key == "Fn::And":
+            return all(resolve(item, template, values) for item in argument)
+        if key == "Fn::Sub" and isinstance(argument, str):
+            names = re.findall(r"\$\{([^}!]+)\}", argument)
+            if all(name in values for name in names):
+                return re.sub(r"\$\{([^}!]+)\}", lambda m: values[m.group(1)], argument)
         if key == "Fn::Split":
             separator, text = argument[0], resolve(argument[1], template, values)
             if isinstance(text, str):

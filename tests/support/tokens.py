@@ -45,6 +45,8 @@ class TokenForge:
             "iss": self.settings.jwt_issuer,
             "aud": self.settings.jwt_audience,
             "sub": str(uuid.uuid4()),
+            "client_id": self.settings.default_client_id,
+            "auth_time": now,
             "sid": str(uuid.uuid4()),
             "jti": uuid.uuid4().hex,
             "iat": now,

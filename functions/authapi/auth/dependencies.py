@@ -13,7 +13,7 @@ from authapi.resources import ClockDep, DbSession, HashingDep, KeyProviderDep, S
 
 # auto_error=False: a missing token is our own 401 problem, not FastAPI's plain one. The scheme
 # still documents itself in OpenAPI, which is what gives /docs its "Authorize" button.
-bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
 
 
 async def get_auth_context(

@@ -1,12 +1,18 @@
-"""HTTP routes of /api/auth. Each is a few lines: parse, call the service, shape the answer."""
+"""HTTP routes of /api/v1/auth. Each is a few lines: parse, call the service, shape the answer.
+
+The five original endpoints also answer at their unversioned /api/auth/... paths, deprecated
+(authapi.api_versions); an endpoint added later exists only under /api/v1/.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from authapi.abuse.rate_limit import LOGIN, REFRESH, REGISTER, rate_limited
+from authapi.api_versions import DeprecatedAliases
 from authapi.auth import service
 from authapi.auth.dependencies import AuthCtx, BearerToken, CurrentPrincipal
 from authapi.auth.login_form import LOGIN_OPENAPI_BODY, read_login_credentials
@@ -38,7 +44,16 @@ from authapi.problems import problem_responses
 from authapi.request_body import require_json_body
 from authapi.resources import DbSession
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+LEGACY_PREFIX = "/api/auth"
+# the deprecated copies of the original endpoints (app.py includes their router after this one)
+legacy = DeprecatedAliases(router=APIRouter(tags=["auth"]))
+
+
+def original_endpoint(path: str, **route: Any) -> Callable[..., Any]:
+    """A route of `router` at /api/v1/auth`path`, also at /api/auth`path` (deprecated)."""
+    return legacy.add(router, path, alias=LEGACY_PREFIX + path, **route)
+
 
 # what every endpoint with a body may answer besides its own errors: unreadable, mislabelled
 # or oversized bodies, a client over its rate limit, and one whose address is unknown
@@ -65,8 +80,9 @@ def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
     )
 
 
-@router.post(
+@original_endpoint(
     "/register",
+    methods=["POST"],
     status_code=status.HTTP_201_CREATED,
     dependencies=[rate_limited(REGISTER), Depends(require_json_body)],
     responses=problem_responses(EmailTakenError, WeakPasswordError, *BODY_ERRORS),
@@ -79,8 +95,9 @@ async def register(
     return _signed_in(result, response)
 
 
-@router.post(
+@original_endpoint(
     "/login",
+    methods=["POST"],
     openapi_extra=LOGIN_OPENAPI_BODY,
     dependencies=[rate_limited(LOGIN)],
     responses=problem_responses(InvalidCredentialsError, CrossSiteRequestError, *BODY_ERRORS),
@@ -107,8 +124,9 @@ async def login(
     return _signed_in(result, response)
 
 
-@router.post(
+@original_endpoint(
     "/refresh-token",
+    methods=["POST"],
     dependencies=[rate_limited(REFRESH), Depends(require_json_body)],
     responses=problem_responses(InvalidRefreshTokenError, RefreshTokenReusedError, *BODY_ERRORS),
 )
@@ -123,8 +141,9 @@ async def refresh_token(
     )
 
 
-@router.post(
+@original_endpoint(
     "/logout",
+    methods=["POST"],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
 )
@@ -134,8 +153,9 @@ async def logout(token: BearerToken, db: DbSession, ctx: AuthCtx) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(
+@original_endpoint(
     "/me",
+    methods=["GET"],
     responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
 )
 async def me(principal: CurrentPrincipal) -> UserOut:

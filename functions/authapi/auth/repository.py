@@ -171,6 +171,7 @@ async def record_login_attempt(
 class Rotation:
     session_id: uuid.UUID
     user_id: uuid.UUID
+    session_created_at: datetime  # when its sign-in happened: the tokens' `auth_time`
 
 
 async def rotate_refresh_token(
@@ -200,7 +201,12 @@ async def rotate_refresh_token(
             User.is_active.is_(True),
         )
         .values(consumed_at=now)
-        .returning(RefreshToken.session_id, AuthSession.user_id, AuthSession.expires_at)
+        .returning(
+            RefreshToken.session_id,
+            AuthSession.user_id,
+            AuthSession.expires_at,
+            AuthSession.created_at.label("session_created_at"),
+        )
         .cte("consumed")
     )
     successor = (
@@ -219,9 +225,19 @@ async def rotate_refresh_token(
         .cte("successor")
     )
     row = (
-        await db.execute(select(consumed.c.session_id, consumed.c.user_id).add_cte(successor))
+        await db.execute(
+            select(
+                consumed.c.session_id, consumed.c.user_id, consumed.c.session_created_at
+            ).add_cte(successor)
+        )
     ).first()
-    return Rotation(session_id=row.session_id, user_id=row.user_id) if row else None
+    if row is None:
+        return None
+    return Rotation(
+        session_id=row.session_id,
+        user_id=row.user_id,
+        session_created_at=row.session_created_at,
+    )
 
 
 async def find_consumed_token_session(db: AsyncSession, *, token_hash: bytes) -> uuid.UUID | None:

@@ -81,10 +81,20 @@ class Principal:
 
 
 def _token_pair(
-    ctx: AuthContext, *, user_id: uuid.UUID, session_id: uuid.UUID, refresh_token: str
+    ctx: AuthContext,
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    auth_time: datetime,
+    refresh_token: str,
 ) -> TokenPair:
     access_token = issue_access_token(
-        ctx.key_ring, ctx.settings, user_id=user_id, session_id=session_id, now=ctx.now()
+        ctx.key_ring,
+        ctx.settings,
+        user_id=user_id,
+        session_id=session_id,
+        auth_time=auth_time,
+        now=ctx.now(),
     )
     return TokenPair(
         access_token=access_token,
@@ -149,7 +159,11 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
     metrics.count(metrics.USER_REGISTERED)
     logger.info("user registered", extra={"user_id": str(user.id)})
     tokens = _token_pair(
-        ctx, user_id=user.id, session_id=session.session_id, refresh_token=refresh_token
+        ctx,
+        user_id=user.id,
+        session_id=session.session_id,
+        auth_time=session.now,
+        refresh_token=refresh_token,
     )
     return SignedIn(user=user, tokens=tokens, device_token=device_token)
 
@@ -230,7 +244,11 @@ async def login(
     metrics.count(metrics.LOGIN_SUCCEEDED)
     logger.info("login succeeded", extra={"user_id": str(user.id)})
     tokens = _token_pair(
-        ctx, user_id=user.id, session_id=session.session_id, refresh_token=refresh_token
+        ctx,
+        user_id=user.id,
+        session_id=session.session_id,
+        auth_time=session.now,
+        refresh_token=refresh_token,
     )
     return SignedIn(user=user, tokens=tokens, device_token=new_device)
 
@@ -267,7 +285,11 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
         raise RefreshTokenReusedError()
     metrics.count(metrics.TOKEN_REFRESHED)
     return _token_pair(
-        ctx, user_id=rotation.user_id, session_id=rotation.session_id, refresh_token=successor
+        ctx,
+        user_id=rotation.user_id,
+        session_id=rotation.session_id,
+        auth_time=rotation.session_created_at,  # the sign-in that opened the session
+        refresh_token=successor,
     )
 
 

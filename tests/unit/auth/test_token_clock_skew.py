@@ -25,7 +25,7 @@ RING = KeyRing(
 def _issued(seconds_from_now: float) -> str:
     now = datetime.now(UTC) + timedelta(seconds=seconds_from_now)
     return issue_access_token(
-        RING, SETTINGS, user_id=uuid.uuid4(), session_id=uuid.uuid4(), now=now
+        RING, SETTINGS, user_id=uuid.uuid4(), session_id=uuid.uuid4(), auth_time=now, now=now
     )
 
 

@@ -6,7 +6,7 @@ import base64
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -33,8 +33,9 @@ _sign = FORGE.sign
 
 def test_an_issued_token_verifies() -> None:
     user_id, session_id = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
     token = issue_access_token(
-        RING, SETTINGS, user_id=user_id, session_id=session_id, now=datetime.now(UTC)
+        RING, SETTINGS, user_id=user_id, session_id=session_id, auth_time=now, now=now
     )
 
     claims = verify_access_token(RING, SETTINGS, token)
@@ -42,6 +43,29 @@ def test_an_issued_token_verifies() -> None:
     assert (claims.user_id, claims.session_id) == (user_id, session_id)
     header = jwt.get_unverified_header(token)
     assert header == {"alg": "RS256", "kid": RING.signing_kid, "typ": "at+jwt"}
+
+
+def test_an_issued_token_has_the_rfc_9068_claims() -> None:
+    signed_in = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    now = signed_in + timedelta(hours=5)
+    settings = SETTINGS.model_copy(update={"default_client_id": "web-app"})
+    token = issue_access_token(
+        RING, settings, user_id=uuid.uuid4(), session_id=uuid.uuid4(), auth_time=signed_in, now=now
+    )
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+
+    # RFC 9068 section 2.2: iss, exp, aud, sub, client_id, iat, jti; auth_time is when the
+    # user signed in, not when this token was issued
+    assert {"iss", "exp", "aud", "sub", "client_id", "iat", "jti"} <= set(claims)
+    assert claims["client_id"] == "web-app"
+    assert claims["auth_time"] == int(signed_in.timestamp())
+    assert claims["iat"] == int(now.timestamp())
+
+
+def test_a_token_without_the_rfc_9068_additions_still_verifies() -> None:
+    # tokens issued before client_id and auth_time existed stay valid until they expire
+    verify_access_token(RING, SETTINGS, _sign(_claims(client_id=None, auth_time=None)))
 
 
 def test_hand_signed_valid_token_verifies() -> None:
