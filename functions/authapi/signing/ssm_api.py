@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from authapi.aws_signing import CredentialSource, NoCredentialsError, sign_request
@@ -65,10 +66,11 @@ class SsmParameters:
         self._pool: urllib3.PoolManager | None = None
         self._credentials = CredentialSource()
 
-    def get(self, names: list[str]) -> dict[str, str]:
+    def get(self, names: list[str], *, optional: Collection[str] = ()) -> dict[str, str]:
         """Each name's value; raises SsmRequestError (or the network's error) otherwise.
 
-        A name SSM does not know is an error (`ParameterNotFound`), not a missing key.
+        A name SSM does not know is an error (`ParameterNotFound`), unless it is `optional`:
+        then it is only absent from the answer.
         """
         body = json.dumps({"Names": names, "WithDecryption": True}).encode()
         for attempt in range(1, self._max_attempts + 1):
@@ -82,7 +84,7 @@ class SsmParameters:
                 if attempt == self._max_attempts:
                     raise
                 continue
-            missing = answer.get("InvalidParameters") or []
+            missing = set(answer.get("InvalidParameters") or []) - set(optional)
             if missing:
                 raise SsmRequestError("ParameterNotFound", 400)
             return {str(item["Name"]): str(item["Value"]) for item in answer["Parameters"]}

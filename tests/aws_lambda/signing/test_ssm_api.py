@@ -42,6 +42,14 @@ def test_an_unknown_name_is_an_error_not_a_missing_value(ssm: SSMClient) -> None
     assert "plain-value" not in str(raised.value)
 
 
+def test_an_optional_name_may_be_absent(ssm: SSMClient) -> None:
+    ssm.put_parameter(Name="/app/plain", Value="plain-value", Type="String")
+
+    values = _parameters().get(["/app/plain", "/app/later"], optional={"/app/later"})
+
+    assert values == {"/app/plain": "plain-value"}
+
+
 class _Scripted(BaseHTTPRequestHandler):
     """Answers each POST with the next (status, body) of the server's script, records headers."""
 
