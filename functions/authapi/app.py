@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
 
 from authapi.auth import endpoints as auth_endpoints
-from authapi.auth import jwks
+from authapi.auth import jwks, session_endpoints
 from authapi.clock import Clock, SystemClock
 from authapi.config import Settings, get_settings
 from authapi.db.engine import Database
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.resources = build_resources(settings, clock=clock)
     app.include_router(auth_endpoints.router)
+    app.include_router(session_endpoints.router)
     app.include_router(health_endpoints.router)
     app.include_router(jwks.router)
     register_exception_handlers(app)
