@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     # absolute: rotating refresh tokens never keeps one login alive longer than this
     session_max_age_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+    # A refresh token's immediate predecessor, presented within this many seconds after it was
+    # exchanged, gets the same current token again (two tabs, a lost response); 0: strict, any
+    # spent token is reuse and ends the session.
+    refresh_reuse_interval_seconds: int = Field(default=10, ge=0, le=300)
+    # How long, in all, a refresh waits for a concurrent one holding its rows before answering
+    # 503 refresh_in_progress (NOWAIT tries, db/lock_timeout.py: a per-statement lock_timeout
+    # would need SET or set_config, which pin RDS Proxy sessions)
+    refresh_lock_timeout_ms: int = Field(default=1000, ge=1, le=60_000)
 
     # Passwords: argon2id with OWASP's minimum parameters unless told otherwise.
     argon2_memory_cost_kib: int = Field(default=19456, ge=8)

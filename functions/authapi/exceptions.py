@@ -155,6 +155,15 @@ class RefreshTokenReusedError(AuthenticationError):
     default_detail = "This refresh token was already used; the session has been revoked."
 
 
+class SessionNotFoundError(AuthApiError):
+    """No live session of the caller's has this id: someone else's reads exactly like none."""
+
+    status = 404
+    code = "session_not_found"
+    title = "Session not found"
+    default_detail = "None of your live sessions has this id."
+
+
 class CrossSiteRequestError(AuthApiError):
     """A form post from another site: what a page can make a visitor's browser send unasked."""
 
@@ -198,3 +207,15 @@ class SecretsUnavailableError(ServiceUnavailableError):
     code = "secrets_unavailable"
     title = "Configuration unavailable"
     default_detail = "The service cannot read its signing keys. Try again shortly."
+
+
+class RefreshInProgressError(ServiceUnavailableError):
+    """Another refresh of the same session held its rows past the lock timeout: nothing was
+    spent or revoked, and retrying in a second gets the session's current token."""
+
+    code = "refresh_in_progress"
+    title = "Refresh in progress"
+    default_detail = "Another refresh of this session is in progress. Retry in a second."
+
+    def __init__(self) -> None:
+        super().__init__(retry_after_seconds=1)

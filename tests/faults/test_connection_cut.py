@@ -15,9 +15,10 @@ answer was lost (before, the answer to its COMMIT): the write happened, and the 
 safe, and ends where a client expects:
 - register: 409 `email_taken` (the account exists): log in with the same password;
 - login: a second session; the first, whose tokens nobody received, expires unused;
-- refresh: 401 `refresh_token_reused`, and the session is revoked. The successor was issued but
-  never delivered, and presenting a spent token is what a thief does: we fail closed, and the
-  user logs in again (README: no grace window, by choice);
+- refresh: within the reuse interval (AUTHAPI_REFRESH_REUSE_INTERVAL_SECONDS), 200 with the very
+  successor that was issued but never delivered; after it (or with the interval at 0), 401
+  `refresh_token_reused` and the session is revoked: presenting a long-spent token is what a
+  thief does, so we fail closed and the user logs in again;
 - logout: 401 `invalid_token` (the session is already revoked): the client is logged out.
 """
 
@@ -254,7 +255,7 @@ async def test_refresh_whose_rate_limit_answer_is_lost_spends_nothing(
     assert (await _refresh(client, account.refresh_token)).status == 200
 
 
-async def test_refresh_whose_commit_answer_is_lost_fails_closed(
+async def test_refresh_whose_commit_answer_is_lost_hands_out_its_successor_on_retry(
     client: ApiClient, proxy: PgProxy, database: DedicatedDatabase, account: Account
 ) -> None:
     cut = _commit_lost(b"UPDATE refresh_tokens")
@@ -264,9 +265,32 @@ async def test_refresh_whose_commit_answer_is_lost_fails_closed(
     assert_database_unavailable(reply)
     assert await _tokens_of(database, account) == (2, 1)  # spent, and a successor nobody got
     retry = await _refresh(client, account.refresh_token)
-    assert retry.body["code"] == "refresh_token_reused"
-    assert (await client.get("/api/auth/me", headers=account.auth)).status == 401
-    assert (await _login(client, account)).status == 200
+    assert retry.status == 200  # that successor, handed out now: no second rotation
+    assert await _tokens_of(database, account) == (2, 1)
+    assert (await client.get("/api/auth/me", headers=account.auth)).status == 200
+    assert (await _refresh(client, retry.body["refresh_token"])).status == 200
+
+
+async def test_refresh_whose_commit_answer_is_lost_fails_closed_without_an_interval(
+    proxy: PgProxy, database: DedicatedDatabase, signing_key_pem: str
+) -> None:
+    settings = make_settings(
+        database.scratch(proxy.url(database.name)),
+        signing_key_pem,
+        refresh_reuse_interval_seconds=0,
+    )
+    async with serving(create_app(settings)) as client:
+        account = await register(client, unique_email(), STRONG_PASSWORD)
+        cut = _commit_lost(b"UPDATE refresh_tokens")
+
+        reply = await _cut_during(proxy, cut, _refresh(client, account.refresh_token))
+
+        assert_database_unavailable(reply)
+        retry = await _refresh(client, account.refresh_token)
+        assert retry.body["code"] == "refresh_token_reused"
+        assert (await client.get("/api/auth/me", headers=account.auth)).status == 401
+        assert (await _login(client, account)).status == 200
+    proxy.disarm()
 
 
 LOGOUT_CUTS = _before_commit(b"UPDATE auth_sessions")

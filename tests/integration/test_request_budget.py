@@ -1,8 +1,9 @@
 """The cost of a request: statements and wire round trips per endpoint, on a warm connection.
 
 The budget (issue 10, CONVENTIONS.md "Cost of a request"): me 1 statement, logout 1, refresh 2,
-register 2, login 3; each statement at most 2 round trips (asyncpg's prepare, then execute), no
-pre-ping and no BEGIN/COMMIT around a single statement. A flow that needs another write folds it
+register 2, login 3; issue 11's sessions API 1 each (list, end one, logout of the others); each
+statement at most 2 round trips (asyncpg's prepare, then execute), no pre-ping and no
+BEGIN/COMMIT around a single statement. A flow that needs another write folds it
 into an existing statement or changes this budget, with the reason in the commit.
 
 Counted as `make bench` counts them: SQLAlchemy's `before_cursor_execute` for statements, and
@@ -30,8 +31,18 @@ from tests.support.settings import ONE_CONNECTION, make_settings
 
 pytestmark = pytest.mark.integration
 
-STATEMENTS = {"me": 1, "logout": 1, "refresh": 2, "register": 2, "login": 3}
+STATEMENTS = {
+    "me": 1,
+    "logout": 1,
+    "refresh": 2,
+    "register": 2,
+    "login": 3,
+    "sessions": 1,
+    "end_session": 1,
+    "logout_others": 1,
+}
 ROUND_TRIPS_PER_STATEMENT = 2
+SESSIONS = "/api/v1/auth/sessions"
 
 
 @dataclass
@@ -108,7 +119,8 @@ async def meter(
 async def _flow(
     client: ApiClient, run: Callable[[Callable[[], Awaitable[Reply]]], Awaitable[Any]]
 ) -> dict[str, Observed]:
-    """register -> login -> me -> refresh -> logout, each through `run`."""
+    """register -> login -> me -> refresh -> sessions -> end the other -> logout others -> logout,
+    each through `run`."""
     observed: dict[str, Observed] = {}
 
     async def step(name: str, request: Callable[[], Awaitable[Reply]], status: int) -> Reply:
@@ -131,6 +143,19 @@ async def _flow(
         "refresh", lambda: client.post("/api/auth/refresh-token", json=refresh), 200
     )
     bearer = {"Authorization": f"Bearer {refreshed.body['access_token']}"}
+    sessions = await step("sessions", lambda: client.get(SESSIONS, headers=bearer), 200)
+    registered = next(s["id"] for s in sessions.body["sessions"] if not s["current"])
+    await step(
+        "end_session",
+        lambda: client.request("DELETE", f"{SESSIONS}/{registered}", headers=bearer),
+        204,
+    )
+    others = {"scope": "others"}
+    await step(
+        "logout_others",
+        lambda: client.post("/api/auth/logout", headers=bearer, params=others),
+        204,
+    )
     await step("logout", lambda: client.post("/api/auth/logout", headers=bearer), 204)
     return observed
 

@@ -12,8 +12,8 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,34 @@ def scratch_database() -> Iterator[ScratchDatabase]:
             yield ScratchDatabase(url=app_url, server=server, direct_url=url, role_prefix=name)
     finally:
         asyncio.run(_drop_database(admin_dsn, name, role_prefix=name))
+
+
+@asynccontextmanager
+async def sibling_database(
+    database: ScratchDatabase, *, revision: str
+) -> AsyncIterator[ScratchDatabase]:
+    """Another database on `database`'s server, migrated only up to `revision`; dropped after.
+
+    Straight to the server (never PgBouncer), with roles of its own, like `scratch_database`.
+    """
+    from authapi.config import Settings
+    from authapi.db.engine import create_engine
+    from authapi.migrations import upgrade_to
+
+    name = f"authapi_test_{uuid.uuid4().hex[:12]}"
+    server = make_url(database.direct_url or database.url)
+    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    await recreate_database(admin_dsn, name)
+    url = server.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(Settings(environment="test", database_url=url))
+    try:
+        await upgrade_to(engine, revision, role_prefix=name)
+    finally:
+        await engine.dispose()
+    try:
+        yield ScratchDatabase(url=url, server=database.server, direct_url=url, role_prefix=name)
+    finally:
+        await _drop_database(admin_dsn, name, role_prefix=name)
 
 
 @dataclass

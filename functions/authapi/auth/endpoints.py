@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from authapi.abuse.rate_limit import LOGIN, REFRESH, REGISTER, rate_limited
 from authapi.api_versions import DeprecatedAliases
@@ -24,6 +24,7 @@ from authapi.auth.schemas import (
     TokenPairOut,
     UserOut,
 )
+from authapi.auth.session_origin import SessionOrigin, session_origin
 from authapi.client_address import client_ip
 from authapi.exceptions import (
     AuthenticationError,
@@ -35,6 +36,7 @@ from authapi.exceptions import (
     InvalidRefreshTokenError,
     InvalidRequestError,
     PayloadTooLargeError,
+    RefreshInProgressError,
     RefreshTokenReusedError,
     TooManyAttemptsError,
     UnsupportedMediaTypeError,
@@ -69,6 +71,10 @@ BODY_ERRORS = (
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+def _origin(request: Request) -> SessionOrigin:
+    return session_origin(request.scope, request.headers.get("user-agent"))
+
+
 def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
     response.headers.update(NO_STORE)
     return SignedInOut(
@@ -88,10 +94,12 @@ def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
     responses=problem_responses(EmailTakenError, WeakPasswordError, *BODY_ERRORS),
 )
 async def register(
-    body: RegisterRequest, db: DbSession, ctx: AuthCtx, response: Response
+    body: RegisterRequest, db: DbSession, ctx: AuthCtx, request: Request, response: Response
 ) -> SignedInOut:
     """Create an account and sign it in."""
-    result = await service.register(db, ctx, email=body.email, password=body.password)
+    result = await service.register(
+        db, ctx, email=body.email, password=body.password, origin=_origin(request)
+    )
     return _signed_in(result, response)
 
 
@@ -119,6 +127,7 @@ async def login(
         email=credentials.email,
         password=credentials.password,
         client=client,
+        origin=_origin(request),
         device_token=credentials.device_token,
     )
     return _signed_in(result, response)
@@ -128,12 +137,18 @@ async def login(
     "/refresh-token",
     methods=["POST"],
     dependencies=[rate_limited(REFRESH), Depends(require_json_body)],
-    responses=problem_responses(InvalidRefreshTokenError, RefreshTokenReusedError, *BODY_ERRORS),
+    responses=problem_responses(
+        InvalidRefreshTokenError, RefreshTokenReusedError, RefreshInProgressError, *BODY_ERRORS
+    ),
 )
 async def refresh_token(
     body: RefreshRequest, db: DbSession, ctx: AuthCtx, response: Response
 ) -> TokenPairOut:
-    """Exchange a refresh token for a new access and refresh token; the old one is spent."""
+    """Exchange a refresh token for a new access and refresh token; the old one is spent.
+
+    Presented again within `AUTHAPI_REFRESH_REUSE_INTERVAL_SECONDS` after that exchange (two tabs,
+    a lost response), it gets the same new refresh token again; any older one revokes the session.
+    """
     pair = await service.refresh(db, ctx, refresh_token=body.refresh_token)
     response.headers.update(NO_STORE)
     return TokenPairOut(
@@ -145,11 +160,22 @@ async def refresh_token(
     "/logout",
     methods=["POST"],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
+    responses=problem_responses(AuthenticationError, InvalidAccessTokenError),
 )
-async def logout(token: BearerToken, db: DbSession, ctx: AuthCtx) -> Response:
-    """Revoke the current session: its refresh and access tokens stop working."""
-    await service.logout(db, ctx, access_token=token)
+async def logout(
+    token: BearerToken,
+    db: DbSession,
+    ctx: AuthCtx,
+    scope: Annotated[
+        service.LogoutScope,
+        Query(
+            description="`local`: this session; `others`: every other session of the account; "
+            "`global`: all of them."
+        ),
+    ] = "local",
+) -> Response:
+    """End sessions (the current one by default): their refresh and access tokens stop working."""
+    await service.logout(db, ctx, access_token=token, scope=scope)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

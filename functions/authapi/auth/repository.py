@@ -16,12 +16,9 @@ from sqlalchemy import (
     DateTime,
     Delete,
     Insert,
-    LargeBinary,
-    Uuid,
     delete,
     exists,
     false,
-    func,
     insert,
     literal,
     select,
@@ -31,7 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.abuse.login_throttle import AttemptCount
+from authapi.auth.session_origin import SessionOrigin
 from authapi.db.chained_writes import chained_writes
+from authapi.db.expand import execute_on_either_schema
 from authapi.models import AuthSession, DeviceToken, RefreshToken, User
 from authapi.users import repository as users
 
@@ -48,14 +47,26 @@ class NewSession:
     token_hash: bytes
     token_expires_at: datetime
     now: datetime
+    origin: SessionOrigin
 
-    def inserts(self) -> tuple[Insert, Insert]:
+    def inserts(self, *, with_details: bool = True) -> tuple[Insert, Insert]:
+        """`with_details`: the schema has migration 0007's columns (db/expand.py)."""
+        details = (
+            {
+                "user_agent": self.origin.user_agent,
+                "ip": self.origin.ip,
+                "last_used_at": self.now,
+            }
+            if with_details
+            else {}
+        )
         return (
             insert(AuthSession).values(
                 id=self.session_id,
                 user_id=self.user_id,
                 created_at=self.now,
                 expires_at=self.session_expires_at,
+                **details,
             ),
             insert(RefreshToken).values(
                 id=uuid.uuid4(),
@@ -95,7 +106,12 @@ async def create_session(
 ) -> None:
     """Write the session and its first token, and every other write of the sign-in, in one
     statement: the user's own row at registration, a device token, throttle resets, a rehash."""
-    await db.execute(chained_writes(*alongside, *session.inserts()))
+    await execute_on_either_schema(
+        db,
+        lambda with_details: chained_writes(
+            *alongside, *session.inserts(with_details=with_details)
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -167,88 +183,6 @@ async def record_login_attempt(
     )
 
 
-@dataclass(frozen=True)
-class Rotation:
-    session_id: uuid.UUID
-    user_id: uuid.UUID
-    session_created_at: datetime  # when its sign-in happened: the tokens' `auth_time`
-
-
-async def rotate_refresh_token(
-    db: AsyncSession,
-    *,
-    token_hash: bytes,
-    new_token_hash: bytes,
-    new_token_expires_at: datetime,
-    now: datetime,
-) -> Rotation | None:
-    """Consume a live refresh token and issue its successor, atomically, in one statement.
-
-    Returns None when the token is not live (unknown, consumed, expired, or its session or user is
-    gone). The row lock taken by the UPDATE serialises concurrent refreshes of one token: the
-    later one re-reads `consumed_at`, finds it set, and gets None.
-    """
-    consumed = (
-        update(RefreshToken)
-        .where(
-            RefreshToken.token_hash == token_hash,
-            RefreshToken.consumed_at.is_(None),
-            RefreshToken.expires_at > now,
-            RefreshToken.session_id == AuthSession.id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-            AuthSession.user_id == User.id,
-            User.is_active.is_(True),
-        )
-        .values(consumed_at=now)
-        .returning(
-            RefreshToken.session_id,
-            AuthSession.user_id,
-            AuthSession.expires_at,
-            AuthSession.created_at.label("session_created_at"),
-        )
-        .cte("consumed")
-    )
-    successor = (
-        insert(RefreshToken)
-        .from_select(
-            ["id", "session_id", "token_hash", "created_at", "expires_at"],
-            select(
-                literal(uuid.uuid4(), Uuid()),
-                consumed.c.session_id,
-                literal(new_token_hash, LargeBinary()),
-                literal(now, _TIMESTAMPTZ),
-                # a successor never outlives its session
-                func.least(literal(new_token_expires_at, _TIMESTAMPTZ), consumed.c.expires_at),
-            ),
-        )
-        .cte("successor")
-    )
-    row = (
-        await db.execute(
-            select(
-                consumed.c.session_id, consumed.c.user_id, consumed.c.session_created_at
-            ).add_cte(successor)
-        )
-    ).first()
-    if row is None:
-        return None
-    return Rotation(
-        session_id=row.session_id,
-        user_id=row.user_id,
-        session_created_at=row.session_created_at,
-    )
-
-
-async def find_consumed_token_session(db: AsyncSession, *, token_hash: bytes) -> uuid.UUID | None:
-    """The session of a token that was already exchanged, if `token_hash` is one."""
-    return await db.scalar(
-        select(RefreshToken.session_id).where(
-            RefreshToken.token_hash == token_hash, RefreshToken.consumed_at.is_not(None)
-        )
-    )
-
-
 async def revoke_sessions_of(db: AsyncSession, *, email: str, reason: str, now: datetime) -> None:
     """End every live session of the account with this email."""
     await db.execute(
@@ -269,27 +203,6 @@ async def revoke_session(
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason=reason)
     )
-
-
-async def revoke_live_session(
-    db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, now: datetime
-) -> bool:
-    """End this session if it is live and its user active, in one statement; False if it was not
-    (revoked, expired, someone else's, or the user is disabled): the check and the write at once."""
-    ended = await db.scalar(
-        update(AuthSession)
-        .where(
-            AuthSession.id == session_id,
-            AuthSession.user_id == user_id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-            AuthSession.user_id == User.id,
-            User.is_active.is_(True),
-        )
-        .values(revoked_at=now, revoke_reason=reason)
-        .returning(AuthSession.id)
-    )
-    return ended is not None
 
 
 async def get_user_in_live_session(

@@ -140,3 +140,23 @@ class SignedInOut(TokenPairOut):
         description="Keep it on this device and send it with later logins (`device_token`): "
         "it keeps this device signing in while others' failed attempts slow the account down."
     )
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime | None = Field(
+        description="The sign-in or the latest refresh; null for sessions older than the field."
+    )
+    user_agent: str | None = Field(
+        description="The User-Agent the sign-in sent (at most 256 characters; control "
+        "characters replaced by U+FFFD); null when it sent none."
+    )
+    ip: str | None = Field(description="The client address the sign-in came from.")
+    current: bool = Field(description="This is the session of the token that asked.")
+
+
+class SessionsOut(BaseModel):
+    sessions: list[SessionOut] = Field(description="The live sessions, newest first.")

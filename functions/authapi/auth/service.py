@@ -6,13 +6,16 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.abuse import login_throttle
-from authapi.auth import repository
+from authapi.auth import refresh_repository, repository, session_repository
+from authapi.auth.session_origin import SessionOrigin
 from authapi.auth.tokens import (
     AccessTokenClaims,
     hash_device_token,
@@ -20,6 +23,7 @@ from authapi.auth.tokens import (
     issue_access_token,
     new_device_token,
     new_refresh_token,
+    successor_refresh_tokens,
     verify_access_token,
 )
 from authapi.clock import Clock
@@ -30,6 +34,7 @@ from authapi.exceptions import (
     InvalidAccessTokenError,
     InvalidCredentialsError,
     InvalidRefreshTokenError,
+    RefreshInProgressError,
     RefreshTokenReusedError,
     UnknownSigningKeyError,
 )
@@ -117,7 +122,7 @@ def _new_device_token(
 
 
 def _new_session(
-    ctx: AuthContext, *, user_id: uuid.UUID, now: datetime
+    ctx: AuthContext, *, user_id: uuid.UUID, origin: SessionOrigin, now: datetime
 ) -> tuple[repository.NewSession, str]:
     settings = ctx.settings
     refresh_token = new_refresh_token()
@@ -132,11 +137,14 @@ def _new_session(
         token_hash=hash_refresh_token(refresh_token),
         token_expires_at=token_expires_at,
         now=now,
+        origin=origin,
     )
     return session, refresh_token
 
 
-async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: str) -> SignedIn:
+async def register(
+    db: AsyncSession, ctx: AuthContext, *, email: str, password: str, origin: SessionOrigin
+) -> SignedIn:
     """Create the account and its first session. `email` is already validated and normalized."""
     password = normalize_password(password)
     check_password_policy(ctx.settings, password=password, email=email)
@@ -144,7 +152,7 @@ async def register(db: AsyncSession, ctx: AuthContext, *, email: str, password: 
     user = users.NewUser(
         id=uuid.uuid4(), email=email, password_hash=await ctx.hashing.hash(password), created_at=now
     )
-    session, refresh_token = _new_session(ctx, user_id=user.id, now=now)
+    session, refresh_token = _new_session(ctx, user_id=user.id, origin=origin, now=now)
     device, device_token = _new_device_token(ctx, user_id=user.id, now=now)
     try:
         # user, session, first refresh token and device token in one statement: all or none
@@ -175,6 +183,7 @@ async def login(
     email: str,
     password: str,
     client: str,
+    origin: SessionOrigin,
     device_token: str | None = None,
 ) -> SignedIn:
     """Check the password and open a new session, unless the throttles refuse the attempt.
@@ -226,7 +235,7 @@ async def login(
         metrics.count(metrics.LOGIN_FAILED)
         logger.warning("login failed", extra={**security, "reason": reason})
         raise InvalidCredentialsError()
-    session, refresh_token = _new_session(ctx, user_id=user.id, now=now)
+    session, refresh_token = _new_session(ctx, user_id=user.id, origin=origin, now=now)
     device, new_device = _new_device_token(ctx, user_id=user.id, now=now)
     writes: list[UpdateBase] = [
         *login_throttle.after_success(
@@ -254,46 +263,82 @@ async def login(
 
 
 async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> TokenPair:
-    """Exchange a refresh token for a new pair; exchanging one token twice revokes its session."""
+    """Exchange a refresh token for a new pair. Its immediate predecessor, presented again within
+    the reuse interval, gets that same pair's refresh token (two tabs, a lost response); any
+    other spent token is reuse, and revokes its session."""
     now = ctx.now()
+    settings = ctx.settings
     token_hash = hash_refresh_token(refresh_token)
-    successor = new_refresh_token()
-    rotation = await repository.rotate_refresh_token(
-        db,
-        token_hash=token_hash,
-        new_token_hash=hash_refresh_token(successor),
-        new_token_expires_at=now + timedelta(seconds=ctx.settings.refresh_token_ttl_seconds),
-        now=now,
-    )
-    if rotation is None:
-        reused_session = await repository.find_consumed_token_session(db, token_hash=token_hash)
-        if reused_session is None:
-            _log_refused_token("refresh", reason="unknown_expired_or_revoked")
-            raise InvalidRefreshTokenError()
-        # Someone holds a token that was already exchanged: the legitimate client or a thief,
-        # we cannot tell which, so the whole session ends (OAuth 2.0 Security BCP, 4.14.2). The
-        # revocation must outlive this request's error, or the thief could simply try again.
-        async with independent_write(db):
-            await repository.revoke_session(
-                db, session_id=reused_session, reason="refresh_token_reused", now=now
-            )
-        metrics.count(metrics.REFRESH_TOKEN_REUSED)
-        logger.warning(
-            "refresh token reused; session revoked",
-            extra={"session_id": str(reused_session), "client_ip": current_client_ip.get()},
+    successors = successor_refresh_tokens(ctx.key_ring.data_keys, refresh_token)
+    key_id, successor = next(iter(successors.items()))  # the current data key's
+    try:
+        rotation = await refresh_repository.rotate_refresh_token(
+            db,
+            token_hash=token_hash,
+            successor=refresh_repository.Successor(
+                token_hash=hash_refresh_token(successor),
+                key_id=key_id,
+                expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+            ),
+            now=now,
+            lock_timeout_ms=settings.refresh_lock_timeout_ms,
         )
-        raise RefreshTokenReusedError()
-    metrics.count(metrics.TOKEN_REFRESHED)
-    return _token_pair(
-        ctx,
-        user_id=rotation.user_id,
-        session_id=rotation.session_id,
-        auth_time=rotation.session_created_at,  # the sign-in that opened the session
-        refresh_token=successor,
+    except RefreshInProgressError:
+        # the session's rows stayed locked past the timeout: nothing was spent, nothing revoked
+        metrics.count(metrics.REFRESH_IN_PROGRESS)
+        logger.warning("refresh waited too long for a concurrent one", extra=_client())
+        raise
+    if rotation is not None:
+        metrics.count(metrics.TOKEN_REFRESHED)
+        return _token_pair(
+            ctx,
+            user_id=rotation.user_id,
+            session_id=rotation.session_id,
+            auth_time=rotation.session_created_at,  # the sign-in that opened the session
+            refresh_token=successor,
+        )
+    by_hash = {hash_refresh_token(token): token for token in successors.values()}
+    spent = await refresh_repository.find_spent_token(
+        db, token_hash=token_hash, successor_hashes=tuple(by_hash), now=now
     )
+    if spent is None:
+        log_refused_token("refresh", reason="unknown_expired_or_revoked")
+        raise InvalidRefreshTokenError()
+    current = spent.repeated_successor(
+        now=now, interval_seconds=settings.refresh_reuse_interval_seconds
+    )
+    if current is not None:
+        metrics.count(metrics.REFRESH_REPEATED)
+        logger.info("refresh repeated within the reuse interval", extra=_session(spent.session_id))
+        return _token_pair(
+            ctx,
+            user_id=spent.user_id,
+            session_id=spent.session_id,
+            auth_time=spent.session_created_at,
+            refresh_token=by_hash[current],
+        )
+    # Someone holds a token that was exchanged before the current one, or long enough ago: the
+    # legitimate client or a thief, we cannot tell which, so the whole session ends (OAuth 2.0
+    # Security BCP, 4.14.2). The revocation must outlive this request's error, or the thief could
+    # simply try again.
+    async with independent_write(db):
+        await repository.revoke_session(
+            db, session_id=spent.session_id, reason="refresh_token_reused", now=now
+        )
+    metrics.count(metrics.REFRESH_TOKEN_REUSED)
+    logger.warning("refresh token reused; session revoked", extra=_session(spent.session_id))
+    raise RefreshTokenReusedError()
 
 
-async def _verified_claims(ctx: AuthContext, access_token: str) -> AccessTokenClaims:
+def _client() -> dict[str, str | None]:
+    return {"client_ip": current_client_ip.get()}
+
+
+def _session(session_id: uuid.UUID) -> dict[str, str | None]:
+    return {"session_id": str(session_id), **_client()}
+
+
+async def verified_claims(ctx: AuthContext, access_token: str) -> AccessTokenClaims:
     """The claims of an access token we signed and that is still in date, or the 401."""
     try:
         try:
@@ -303,19 +348,19 @@ async def _verified_claims(ctx: AuthContext, access_token: str) -> AccessTokenCl
             ring = await ctx.key_provider.reload()
             return verify_access_token(ring, ctx.settings, access_token)
     except InvalidAccessTokenError as error:
-        _log_refused_token("access", reason=_why(error))
+        log_refused_token("access", reason=_why(error))
         raise
 
 
 async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> Principal:
     """The live user and session behind an access token, or InvalidAccessTokenError."""
-    claims = await _verified_claims(ctx, access_token)
+    claims = await verified_claims(ctx, access_token)
     user = await repository.get_user_in_live_session(
         db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
     )
     if user is None:
         # signed by us, but its session was revoked or has expired, or the user is disabled
-        _log_refused_token("access", reason="session_ended", session_id=claims.session_id)
+        log_refused_token("access", reason="session_ended", session_id=claims.session_id)
         raise InvalidAccessTokenError()
     return Principal(user=user, session_id=claims.session_id)
 
@@ -328,7 +373,7 @@ def _why(error: InvalidAccessTokenError) -> str:
     return type(cause).__name__ if cause is not None else "not_an_access_token"
 
 
-def _log_refused_token(kind: str, *, reason: str, session_id: uuid.UUID | None = None) -> None:
+def log_refused_token(kind: str, *, reason: str, session_id: uuid.UUID | None = None) -> None:
     extra: dict[str, str | None] = {
         "token": kind,
         "reason": reason,
@@ -339,18 +384,42 @@ def _log_refused_token(kind: str, *, reason: str, session_id: uuid.UUID | None =
     logger.warning(f"{kind} token refused", extra=extra)
 
 
-async def logout(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> None:
-    """End the session behind an access token: its refresh tokens and access tokens stop working.
+LogoutScope = Literal["local", "others", "global"]
 
-    The check that the session is live (and its user active) and the revocation are one
+
+def _logout_ends(scope: LogoutScope, caller: session_repository.Caller) -> ColumnElement[bool]:
+    if scope == "local":
+        return session_repository.this_session(caller)
+    if scope == "others":
+        return session_repository.other_sessions(caller)
+    return session_repository.every_session()
+
+
+async def logout(
+    db: AsyncSession, ctx: AuthContext, *, access_token: str, scope: LogoutScope = "local"
+) -> None:
+    """End sessions of the account behind an access token: its own (`local`), every other one
+    (`others`), or all of them (`global`); their refresh and access tokens stop working at once.
+
+    The check that the caller's session is live (and its user active) and the revocation are one
     statement, as `authenticate` and a revocation would be two.
     """
-    claims = await _verified_claims(ctx, access_token)
-    ended = await repository.revoke_live_session(
-        db, user_id=claims.user_id, session_id=claims.session_id, reason="logout", now=ctx.now()
+    claims = await verified_claims(ctx, access_token)
+    caller = session_repository.Caller(user_id=claims.user_id, session_id=claims.session_id)
+    ended = await session_repository.end_sessions(
+        db,
+        caller=caller,
+        which=_logout_ends(scope, caller),
+        reason="logout" if scope == "local" else f"logout_{scope}",
+        now=ctx.now(),
     )
-    if not ended:
-        _log_refused_token("access", reason="session_ended", session_id=claims.session_id)
+    # others: the caller's session stays, and may have had no sibling to end
+    ok = ended.caller_live if scope == "others" else claims.session_id in ended.session_ids
+    if not ok:
+        log_refused_token("access", reason="session_ended", session_id=claims.session_id)
         raise InvalidAccessTokenError()
     metrics.count(metrics.LOGOUT)
-    logger.info("logged out", extra={"user_id": str(claims.user_id)})
+    logger.info(
+        "logged out",
+        extra={"user_id": str(claims.user_id), "scope": scope, "ended": len(ended.session_ids)},
+    )

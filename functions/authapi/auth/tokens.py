@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import uuid
@@ -12,7 +13,7 @@ import jwt
 
 from authapi.config import Settings
 from authapi.exceptions import InvalidAccessTokenError, UnknownSigningKeyError
-from authapi.signing.keys import KeyRing
+from authapi.signing.keys import DataKeys, KeyRing
 
 ALGORITHM = "RS256"
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: a JWT of another kind can never pass as an access token
@@ -108,6 +109,24 @@ def verify_access_token(ring: KeyRing, settings: Settings, token: str) -> Access
 
 def new_refresh_token() -> str:
     return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+
+
+# Separates this use of the data keys from every other (email hashes, ...)
+_SUCCESSOR_PURPOSE = "refresh_token.successor"
+
+
+def successor_refresh_tokens(data_keys: DataKeys, token: str) -> dict[str, str]:
+    """The token that succeeds `token`, under each data key (by key id, the current key first).
+
+    A successor is the HMAC of its predecessor under a data key: whoever presents one token twice
+    is handed the same successor twice, and the database, which holds only SHA-256 hashes of
+    tokens, can derive none without the key. Every key of the ring is tried, so a successor made
+    just before a data key rotation is still recognised after it.
+    """
+    return {
+        key_id: REFRESH_TOKEN_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        for key_id, digest in data_keys.hmacs(_SUCCESSOR_PURPOSE, token)
+    }
 
 
 DEVICE_TOKEN_PREFIX = "dt_"

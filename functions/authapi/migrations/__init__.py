@@ -44,13 +44,30 @@ async def upgrade_to_head(
 
     Then grant the app role its rights on every table, new ones included; nothing else does.
     """
+    return await upgrade_to(engine, "head", role_prefix=role_prefix)
+
+
+def previous_revision() -> str:
+    """The revision before the newest: the schema the previous release ran on."""
+    script = ScriptDirectory.from_config(alembic_config())
+    (head,) = script.get_heads()
+    down = script.get_revision(head).down_revision
+    if not isinstance(down, str):
+        raise RuntimeError(f"revision {head} has no single predecessor: {down!r}")
+    return down
+
+
+async def upgrade_to(
+    engine: AsyncEngine, revision: str, *, role_prefix: str = DEFAULT_ROLE_PREFIX
+) -> tuple[str, ...]:
+    """`upgrade_to_head`, stopping at `revision` (tests run the code on an older schema)."""
 
     def upgrade(connection: Connection) -> tuple[str, ...]:
         # the roles' statement_timeout (migration 0004) is for requests: a migration may take
         # longer, inside this transaction only
         connection.execute(text("SET LOCAL statement_timeout = 0"))
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
-        command.upgrade(alembic_config(connection, role_prefix=role_prefix), "head")
+        command.upgrade(alembic_config(connection, role_prefix=role_prefix), revision)
         for grant in app_grants_sql(role_prefix):
             connection.exec_driver_sql(grant)
         return tuple(MigrationContext.configure(connection).get_current_heads())

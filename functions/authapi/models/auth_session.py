@@ -31,3 +31,9 @@ class AuthSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     revoke_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # what the sessions API shows (migration 0007; NULL for sessions older than it): the
+    # User-Agent as sent (truncated) and the trusted client address of the sign-in, and the last
+    # refresh
+    user_agent: Mapped[str | None] = mapped_column(String(256), default=None)
+    ip: Mapped[str | None] = mapped_column(String(45), default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

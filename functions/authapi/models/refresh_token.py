@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, LargeBinary, Uuid, func
+from sqlalchemy import DateTime, ForeignKey, LargeBinary, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.db.base import Base
@@ -23,3 +23,6 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # set once, when the token is exchanged; presenting it again is reuse
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # the data key this token was derived with from its predecessor (auth/tokens.py); NULL for
+    # a session's first token, which is random, and for tokens older than migration 0007
+    key_id: Mapped[str | None] = mapped_column(String(64), default=None)

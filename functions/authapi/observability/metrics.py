@@ -13,6 +13,10 @@ LOGIN_SUCCEEDED = "LoginSucceeded"
 LOGIN_FAILED = "LoginFailed"
 TOKEN_REFRESHED = "TokenRefreshed"
 REFRESH_TOKEN_REUSED = "RefreshTokenReused"
+# a spent token's immediate predecessor within the reuse interval: two tabs, a lost response
+REFRESH_REPEATED = "RefreshRepeated"
+# a 503 refresh_in_progress: a refresh waited past its lock timeout for a concurrent one
+REFRESH_IN_PROGRESS = "RefreshInProgress"
 LOGOUT = "Logout"
 TOO_MANY_ATTEMPTS = "TooManyAttempts"  # a 429: an IP over its rate limit, or a locked account
 ACCOUNT_LOCKED = "AccountLocked"  # an (account, client) pair reached its failure limit
@@ -28,6 +32,8 @@ BUSINESS_METRICS = (
     LOGIN_FAILED,
     TOKEN_REFRESHED,
     REFRESH_TOKEN_REUSED,
+    REFRESH_REPEATED,
+    REFRESH_IN_PROGRESS,
     LOGOUT,
     TOO_MANY_ATTEMPTS,
     ACCOUNT_LOCKED,

@@ -70,6 +70,14 @@ class DataKeys:
         message = purpose.encode() + b"\0" + value.encode("utf-8", "surrogatepass")
         return hmac.new(self.keys[0][1], message, hashlib.sha256).digest()
 
+    def hmacs(self, purpose: str, value: str) -> tuple[tuple[str, bytes], ...]:
+        """`hmac(purpose, value)` under every key, as (key id, digest), newest first: what a value
+        derived under a key that has since stopped being current still matches."""
+        message = purpose.encode() + b"\0" + value.encode("utf-8", "surrogatepass")
+        return tuple(
+            (key_id, hmac.new(key, message, hashlib.sha256).digest()) for key_id, key in self.keys
+        )
+
     def __repr__(self) -> str:
         return f"DataKeys(ids={[key_id for key_id, _ in self.keys]})"  # never the keys
 

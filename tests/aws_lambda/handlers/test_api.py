@@ -171,6 +171,8 @@ def test_emf_metrics_cold_start_once_and_business_metrics(
     refreshed = api.send_event(
         load_event("refresh-token.json", refresh_token=tokens["refresh_token"])
     )
+    # the first token again, now two generations back: reuse, even within the reuse interval
+    api.send_event(load_event("refresh-token.json", refresh_token=refreshed.body["refresh_token"]))
     api.send_event(load_event("refresh-token.json", refresh_token=tokens["refresh_token"]))
     api.send_event(load_event("logout.json", access_token=refreshed.body["access_token"]))
 

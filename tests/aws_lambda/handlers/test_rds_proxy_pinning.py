@@ -102,8 +102,14 @@ def test_a_full_flow_sends_nothing_that_pins(
     me = api.send_event(load_event("me.json", access_token=tokens["access_token"]))
     assert me.status == 200
     refresh = load_event("refresh-token.json", refresh_token=tokens["refresh_token"])
-    assert api.send_event(refresh).status == 200
-    assert api.send_event(refresh).status == 401  # reuse: revocation path
+    rotated = api.send_event(refresh)
+    assert rotated.status == 200
+    assert api.send_event(refresh).status == 200  # a repeat within the reuse interval
+    sessions = api.get("/api/v1/auth/sessions", token=rotated.body["access_token"])
+    assert sessions.status == 200
+    newer = load_event("refresh-token.json", refresh_token=rotated.body["refresh_token"])
+    assert api.send_event(newer).status == 200
+    assert api.send_event(refresh).status == 401  # two generations back: reuse, revocation path
     assert api.send_event(load_event("health.json")).status == 200
 
     with log_file.open(encoding="utf-8", errors="replace") as log:

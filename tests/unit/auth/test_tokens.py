@@ -142,3 +142,27 @@ def test_refresh_tokens_carry_256_random_bits() -> None:
     for token in tokens:
         assert token.startswith("rt_")
         assert len(base64.urlsafe_b64decode(token[3:] + "=")) == 32
+
+
+def test_a_successor_is_derived_from_its_predecessor_under_each_data_key() -> None:
+    from authapi.auth.tokens import new_refresh_token, successor_refresh_tokens
+    from authapi.key_material import generate_data_key_entry
+    from authapi.signing.keys import DataKeys
+
+    old = generate_data_key_entry()
+    keys = DataKeys.parse(f"{generate_data_key_entry()},{old}")
+    token = new_refresh_token()
+
+    successors = successor_refresh_tokens(keys, token)
+
+    assert list(successors) == [key_id for key_id, _ in keys.keys]  # the current key first
+    # the same predecessor, the same successor: what lets a repeat hand it out again
+    assert successors == successor_refresh_tokens(keys, token)
+    # a key that is no longer current still derives what it derived before
+    old_id = old.split(":")[0]
+    assert successors[old_id] == successor_refresh_tokens(DataKeys.parse(old), token)[old_id]
+    assert len(set(successors.values())) == 2
+    for successor in successors.values():
+        assert successor.startswith("rt_")
+        assert len(successor) == len(token)
+    assert successor_refresh_tokens(keys, new_refresh_token()) != successors

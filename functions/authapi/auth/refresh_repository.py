@@ -1,0 +1,227 @@
+"""Refresh tokens: exchanging one (one statement), and what a spent one was (one statement).
+
+A statement joins the session and its user (a disabled account has no live session); it writes
+the session's `last_used_at`, never the users table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    DateTime,
+    Executable,
+    LargeBinary,
+    Result,
+    String,
+    Uuid,
+    and_,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from authapi.db.expand import execute_on_either_schema
+from authapi.db.lock_timeout import LockWaitExceeded, with_bounded_lock_wait
+from authapi.exceptions import RefreshInProgressError
+from authapi.models import AuthSession, RefreshToken, User
+
+_TIMESTAMPTZ = DateTime(timezone=True)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    session_created_at: datetime  # when its sign-in happened: the tokens' `auth_time`
+
+
+@dataclass(frozen=True)
+class Successor:
+    """The token that is to succeed the presented one: its hash, and the data key it came from."""
+
+    token_hash: bytes
+    key_id: str
+    expires_at: datetime
+
+
+def _rotation(
+    *,
+    token_hash: bytes,
+    successor: Successor,
+    now: datetime,
+    with_details: bool,
+) -> Executable:
+    # the token's row and its session's, locked without waiting (db/lock_timeout.py): a
+    # concurrent refresh holding them makes this one fail at once and try again shortly
+    locked = (
+        select(
+            RefreshToken.id.label("token_id"),
+            RefreshToken.session_id,
+            AuthSession.user_id,
+            AuthSession.expires_at,
+            AuthSession.created_at.label("session_created_at"),
+        )
+        .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+        .join(User, User.id == AuthSession.user_id)
+        .where(
+            RefreshToken.token_hash == token_hash,
+            RefreshToken.consumed_at.is_(None),
+            RefreshToken.expires_at > now,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+            User.is_active.is_(True),
+        )
+        .with_for_update(of=(RefreshToken, AuthSession), nowait=True, key_share=True)
+        .cte("locked")
+    )
+    consumed = (
+        update(RefreshToken)
+        .where(RefreshToken.id == locked.c.token_id)
+        .values(consumed_at=now)
+        .returning(
+            locked.c.session_id,
+            locked.c.user_id,
+            locked.c.expires_at,
+            locked.c.session_created_at,
+        )
+        .cte("consumed")
+    )
+    columns = ["id", "session_id", "token_hash", "created_at", "expires_at"]
+    values = [
+        literal(uuid.uuid4(), Uuid()),
+        consumed.c.session_id,
+        literal(successor.token_hash, LargeBinary()),
+        literal(now, _TIMESTAMPTZ),
+        # a successor never outlives its session
+        func.least(literal(successor.expires_at, _TIMESTAMPTZ), consumed.c.expires_at),
+    ]
+    if with_details:
+        columns.append("key_id")
+        values.append(literal(successor.key_id, String()))
+    inserted = insert(RefreshToken).from_select(columns, select(*values)).cte("successor")
+    statement = select(
+        consumed.c.session_id, consumed.c.user_id, consumed.c.session_created_at
+    ).add_cte(inserted)
+    if with_details:
+        used = (
+            update(AuthSession)
+            .where(AuthSession.id == select(consumed.c.session_id).scalar_subquery())
+            .values(last_used_at=now)
+            .cte("used")
+        )
+        statement = statement.add_cte(used)
+    return statement
+
+
+async def rotate_refresh_token(
+    db: AsyncSession,
+    *,
+    token_hash: bytes,
+    successor: Successor,
+    now: datetime,
+    lock_timeout_ms: int,
+) -> Rotation | None:
+    """Consume a live refresh token, insert its successor and mark the session used: one statement.
+
+    Returns None when the token is not live (unknown, spent, expired, or its session or user is
+    gone). The row lock serialises concurrent refreshes of one token: a later one finds it held,
+    tries again (for at most `lock_timeout_ms` in all, then RefreshInProgressError, with nothing
+    written), and then finds `consumed_at` set and gets None.
+    """
+
+    def attempt() -> Awaitable[Result[object]]:
+        return execute_on_either_schema(
+            db,
+            lambda with_details: _rotation(
+                token_hash=token_hash, successor=successor, now=now, with_details=with_details
+            ),
+        )
+
+    try:
+        result = await with_bounded_lock_wait(attempt, wait_ms=lock_timeout_ms)
+    except LockWaitExceeded:
+        raise RefreshInProgressError() from None
+    row = result.first()
+    if row is None:
+        return None
+    return Rotation(
+        session_id=row.session_id, user_id=row.user_id, session_created_at=row.session_created_at
+    )
+
+
+@dataclass(frozen=True)
+class SpentToken:
+    """A refresh token that was exchanged already, and where its session stands now."""
+
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    session_created_at: datetime
+    consumed_at: datetime
+    session_live: bool  # neither revoked nor expired, and its user active
+    # which of the hashes asked about is the session's current token (live, unspent), if any
+    current_successor_hash: bytes | None
+
+    def repeated_successor(self, *, now: datetime, interval_seconds: int) -> bytes | None:
+        """The hash of the current token to hand out again, if presenting this one now repeats
+        its exchange (within the reuse interval after it, and its successor still current)
+        rather than reusing it."""
+        if interval_seconds <= 0 or not self.session_live:
+            return None
+        if now - self.consumed_at > timedelta(seconds=interval_seconds):
+            return None
+        return self.current_successor_hash
+
+
+async def find_spent_token(
+    db: AsyncSession, *, token_hash: bytes, successor_hashes: Sequence[bytes], now: datetime
+) -> SpentToken | None:
+    """The spent token with this hash, its session, and which of `successor_hashes` (its
+    successor under each data key) is that session's current token: one statement, no lock."""
+    successor = aliased(RefreshToken)
+    current = (
+        select(successor.token_hash)
+        .where(
+            successor.session_id == RefreshToken.session_id,
+            successor.token_hash.in_(successor_hashes),
+            successor.consumed_at.is_(None),
+            successor.expires_at > now,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    live = and_(
+        AuthSession.revoked_at.is_(None), AuthSession.expires_at > now, User.is_active.is_(True)
+    )
+    row = (
+        await db.execute(
+            select(
+                RefreshToken.session_id,
+                RefreshToken.consumed_at,
+                AuthSession.user_id,
+                AuthSession.created_at.label("session_created_at"),
+                live.label("session_live"),
+                current.label("current_successor_hash"),
+            )
+            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+            .join(User, User.id == AuthSession.user_id)
+            .where(RefreshToken.token_hash == token_hash, RefreshToken.consumed_at.is_not(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    return SpentToken(
+        session_id=row.session_id,
+        user_id=row.user_id,
+        session_created_at=row.session_created_at,
+        consumed_at=row.consumed_at,
+        session_live=bool(row.session_live),
+        current_successor_hash=row.current_successor_hash,
+    )

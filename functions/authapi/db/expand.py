@@ -1,0 +1,31 @@
+"""Statements that serve the schema both before and after a migration that only adds columns.
+
+A deploy migrates and shifts traffic in either order only if each release works on both schemas
+(expand/contract). A statement that names a column the schema lacks fails at PostgreSQL's parse,
+before it touches a row, so sending it again without those columns is safe; on the newer schema
+(every deploy after the migration) the first attempt simply succeeds and costs nothing more.
+Request sessions only: they autocommit, whereas a transaction would be aborted by the failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Executable, Result
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+UNDEFINED_COLUMN = "42703"
+
+
+async def execute_on_either_schema(
+    db: AsyncSession, statement: Callable[[bool], Executable]
+) -> Result[object]:
+    """Run `statement(True)`, which uses the newest columns; where the schema has not got them
+    yet, run `statement(False)`, which does without."""
+    try:
+        return await db.execute(statement(True))
+    except ProgrammingError as error:
+        if getattr(error.orig, "sqlstate", None) != UNDEFINED_COLUMN:
+            raise
+    return await db.execute(statement(False))
