@@ -342,11 +342,11 @@ async def verified_claims(ctx: AuthContext, access_token: str) -> AccessTokenCla
     """The claims of an access token we signed and that is still in date, or the 401."""
     try:
         try:
-            return verify_access_token(ctx.key_ring, ctx.settings, access_token)
+            return verify_access_token(ctx.key_ring, ctx.settings, access_token, now=ctx.now())
         except UnknownSigningKeyError:
             # maybe a key rotated in SSM that our cache has not seen yet: look once more
             ring = await ctx.key_provider.reload()
-            return verify_access_token(ring, ctx.settings, access_token)
+            return verify_access_token(ring, ctx.settings, access_token, now=ctx.now())
     except InvalidAccessTokenError as error:
         log_refused_token("access", reason=_why(error))
         raise

@@ -76,8 +76,22 @@ def issue_access_token(
     )
 
 
-def verify_access_token(ring: KeyRing, settings: Settings, token: str) -> AccessTokenClaims:
-    """Check signature, algorithm, type and every claim; raise InvalidAccessTokenError otherwise."""
+def _in_date(claims: dict[str, object], now: datetime) -> bool:
+    """exp, nbf and iat against the app's clock (PyJWT would read the wall clock), give or take
+    CLOCK_SKEW_SECONDS; a time that is not a number is refused, as PyJWT refuses it."""
+    times = [claims[name] for name in ("exp", "nbf", "iat")]
+    if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in times):
+        return False
+    exp, nbf, iat = (float(value) for value in times)  # type: ignore[arg-type]
+    moment = now.timestamp()
+    return exp > moment - CLOCK_SKEW_SECONDS and max(nbf, iat) <= moment + CLOCK_SKEW_SECONDS
+
+
+def verify_access_token(
+    ring: KeyRing, settings: Settings, token: str, *, now: datetime
+) -> AccessTokenClaims:
+    """Check signature, algorithm, type and every claim (times against `now`, the app's clock);
+    raise InvalidAccessTokenError otherwise."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM or header.get("typ") != ACCESS_TOKEN_TYPE:
@@ -93,10 +107,15 @@ def verify_access_token(ring: KeyRing, settings: Settings, token: str) -> Access
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            leeway=CLOCK_SKEW_SECONDS,
-            options={"require": list(REQUIRED_CLAIMS)},
+            options={
+                "require": list(REQUIRED_CLAIMS),
+                # checked below on the app's clock: the one clock decides every time
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
         )
-        if claims["token_use"] != "access":
+        if claims["token_use"] != "access" or not _in_date(claims, now):
             raise InvalidAccessTokenError()
         return AccessTokenClaims(
             user_id=uuid.UUID(str(claims["sub"])),

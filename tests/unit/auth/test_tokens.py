@@ -38,7 +38,7 @@ def test_an_issued_token_verifies() -> None:
         RING, SETTINGS, user_id=user_id, session_id=session_id, auth_time=now, now=now
     )
 
-    claims = verify_access_token(RING, SETTINGS, token)
+    claims = verify_access_token(RING, SETTINGS, token, now=datetime.now(UTC))
 
     assert (claims.user_id, claims.session_id) == (user_id, session_id)
     header = jwt.get_unverified_header(token)
@@ -65,12 +65,14 @@ def test_an_issued_token_has_the_rfc_9068_claims() -> None:
 
 def test_a_token_without_the_rfc_9068_additions_still_verifies() -> None:
     # tokens issued before client_id and auth_time existed stay valid until they expire
-    verify_access_token(RING, SETTINGS, _sign(_claims(client_id=None, auth_time=None)))
+    verify_access_token(
+        RING, SETTINGS, _sign(_claims(client_id=None, auth_time=None)), now=datetime.now(UTC)
+    )
 
 
 def test_hand_signed_valid_token_verifies() -> None:
     # guards the fixtures below: each attack differs from this token in one way only
-    verify_access_token(RING, SETTINGS, _sign(_claims()))
+    verify_access_token(RING, SETTINGS, _sign(_claims()), now=datetime.now(UTC))
 
 
 ATTACKS: dict[str, Callable[[], str]] = {
@@ -116,7 +118,7 @@ ATTACKS: dict[str, Callable[[], str]] = {
 def test_attack_is_refused(attack: str) -> None:
     token = ATTACKS[attack]()
     with pytest.raises(InvalidAccessTokenError):
-        verify_access_token(RING, SETTINGS, token)
+        verify_access_token(RING, SETTINGS, token, now=datetime.now(UTC))
 
 
 def test_retired_key_still_verifies_its_tokens() -> None:
@@ -131,9 +133,9 @@ def test_retired_key_still_verifies_its_tokens() -> None:
         signing_key=RING.signing_key, data_keys=DATA_KEYS, retired_public_keys=(old.public_key(),)
     )
 
-    verify_access_token(rotated, SETTINGS, token)
+    verify_access_token(rotated, SETTINGS, token, now=datetime.now(UTC))
     with pytest.raises(InvalidAccessTokenError):
-        verify_access_token(RING, SETTINGS, token)
+        verify_access_token(RING, SETTINGS, token, now=datetime.now(UTC))
 
 
 def test_refresh_tokens_carry_256_random_bits() -> None:
