@@ -1,8 +1,10 @@
 """Signing keys from SSM Parameter Store, through Powertools Parameters.
 
-The three parameters (signing key, retired public keys, data keys) are read in one GetParameters
-call and cached for `ssm_cache_seconds`, so a key
-rotated in SSM is signing tokens within that time, without a deploy. A token signed with a key
+The four parameters (signing key, next public key, retired public keys, data keys) are read in
+one GetParameters call and cached for `ssm_cache_seconds`, so a key rotated in SSM
+(`devtools/rotate_signing_key.py`) is published, then signing, within that time, without a
+deploy. The next public key is optional: an environment whose SSM was written before rotation
+existed has none, and that reads as "none". A token signed with a key
 this environment does not know yet makes it re-read SSM at once (at most every 30 s), so
 tokens from environments that already switched are accepted meanwhile. If SSM cannot be reached:
 - before any key was ever read (a cold start), requests get 503 `secrets_unavailable`;
@@ -24,13 +26,15 @@ from authapi.signing.keys import DataKeys, KeyRing
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 logger = logging.getLogger(__name__)
 
 SIGNING_KEY_PARAMETER = "jwt/signing-key"
 RETIRED_KEYS_PARAMETER = "jwt/retired-public-keys"
+NEXT_PUBLIC_KEY_PARAMETER = "jwt/next-public-key"
 DATA_KEYS_PARAMETER = "data/keys"
-NO_RETIRED_KEYS = "none"  # SSM refuses empty values
+NO_KEYS = "none"  # SSM refuses empty values
 RETRY_AFTER_FAILURE_SECONDS = 30.0
 # Short timeouts: a slow SSM costs a request seconds, never the whole function timeout. The
 # worst case (every attempt timing out) must leave the database its time inside the function's
@@ -53,13 +57,14 @@ class SsmKeyProvider:
         self._clock = clock
         self.signing_key_name = settings.ssm_parameter_prefix + SIGNING_KEY_PARAMETER
         self.retired_keys_name = settings.ssm_parameter_prefix + RETIRED_KEYS_PARAMETER
+        self.next_public_key_name = settings.ssm_parameter_prefix + NEXT_PUBLIC_KEY_PARAMETER
         self.data_keys_name = settings.ssm_parameter_prefix + DATA_KEYS_PARAMETER
         self._cache_seconds = settings.ssm_cache_seconds
         self._max_stale_seconds = settings.ssm_max_stale_seconds
         self._provider: SSMProvider | None = None
         self._ring: KeyRing | None = None
         # the parameter values `_ring` was built from
-        self._source: tuple[str, str, str] | None = None
+        self._source: tuple[str, ...] | None = None
         self._read_at = 0.0
         self._retry_at = 0.0
         self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
@@ -112,14 +117,19 @@ class SsmKeyProvider:
         self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
 
     def _names(self) -> list[str]:
-        return [self.signing_key_name, self.retired_keys_name, self.data_keys_name]
+        return [
+            self.signing_key_name,
+            self.retired_keys_name,
+            self.next_public_key_name,
+            self.data_keys_name,
+        ]
 
     def _last_ring_or_unavailable(self, now: float) -> KeyRing:
         if self._ring is not None and now - self._read_at <= self._max_stale_seconds:
             return self._ring
         raise SecretsUnavailableError()
 
-    def _fetch(self) -> tuple[str, str, str]:
+    def _fetch(self) -> tuple[str, ...]:
         if self._provider is None:
             from aws_lambda_powertools.utilities.parameters import SSMProvider
             from botocore.config import Config
@@ -134,21 +144,26 @@ class SsmKeyProvider:
             {name: {} for name in self._names()},
             decrypt=True,
             max_age=0,  # every call reads SSM: the cache is ours, on the app's clock
+            raise_on_error=False,  # a missing next key is no error; the others are, below
         )
+        missing = set(values.pop("_errors", [])) - {self.next_public_key_name}
+        if missing:
+            raise LookupError(f"missing or unreadable: {', '.join(sorted(missing))}")
         return (
             str(values[self.signing_key_name]),
             str(values[self.retired_keys_name]),
+            str(values.get(self.next_public_key_name, NO_KEYS)),
             str(values[self.data_keys_name]),
         )
 
-    def _parse(self, values: tuple[str, str, str]) -> KeyRing:
-        signing_pem, retired, data_keys = values
+    def _parse(self, values: tuple[str, ...]) -> KeyRing:
+        signing_pem, retired, next_public, data_keys = values
         try:
-            retired_keys = () if retired.strip() == NO_RETIRED_KEYS else load_public_keys(retired)
             return KeyRing(
                 signing_key=load_private_key(signing_pem),
                 data_keys=DataKeys.parse(data_keys),
-                retired_public_keys=retired_keys,
+                retired_public_keys=_public_keys(retired),
+                next_public_keys=_public_keys(next_public),
             )
         except ValueError as error:
             logger.error(
@@ -156,3 +171,7 @@ class SsmKeyProvider:
                 extra={"parameters": self._names(), "error": str(error)},
             )
             raise SecretsUnavailableError() from None
+
+
+def _public_keys(bundle: str) -> tuple[RSAPublicKey, ...]:
+    return () if bundle.strip() == NO_KEYS else load_public_keys(bundle)
