@@ -171,6 +171,17 @@ class SsmEndpoint:
         self._thread.join()
         self._server = self._thread = None
 
+    def reset(self) -> None:
+        """Forget every parameter: moto's backends live in the process, so without this a test
+        would see what the previous one left (a rotation's state, a next key)."""
+        import urllib.request
+
+        reset = f"{self.url}/moto-api/reset"  # our own server, over plain http
+        request = urllib.request.Request(reset, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+            pass
+        self.actions.clear()
+
     def client(self) -> SSMClient:
         import boto3
 
