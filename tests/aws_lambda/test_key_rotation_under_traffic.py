@@ -175,13 +175,14 @@ def rotate_under_traffic(
     for second in range(retire_at + 3 * SSM_CACHE_SECONDS):
         if second == PUBLISH_AT_SECONDS:
             next_phase = next(phases)
-        if next_phase is not None:
+        if (phase := next_phase) is not None:
             try:
-                getattr(rotation, next_phase)()
-                run.phases.append((next_phase, second))
-                next_phase = next(phases, None)
+                getattr(rotation, phase)()
             except RotationRefused:
-                run.refusals[next_phase] = run.refusals.get(next_phase, 0) + 1
+                run.refusals[phase] = run.refusals.get(phase, 0) + 1
+            else:
+                run.phases.append((phase, second))
+                next_phase = next(phases, None)
         if second % REQUEST_EVERY_SECONDS == 0:
             # the clients take turns, and each environment serves every third request: their
             # SSM reads, cache expiries and clients fall on different seconds
