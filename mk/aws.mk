@@ -58,3 +58,9 @@ build-x86: $(SAM_STAMP) python313-check template.x86_64.yaml  ## x86_64 copy of 
 validate: $(STAMP) $(SAM_STAMP)  ## cfn-lint both templates, then sam validate --lint (offline)
 	$(BIN)/cfn-lint template.yaml infra/data.yaml
 	AWS_DEFAULT_REGION=$(SAM_VALIDATE_REGION) $(SAM) validate --lint
+
+# ENV, PHASE: no defaults, a rotation names its environment and its step every time
+.PHONY: rotate-signing-key
+rotate-signing-key: $(STAMP)  ## one phase of a key rotation, never before its time: make rotate-signing-key ENV=dev PHASE=publish|promote|retire
+	@test -n "$(ENV)" -a -n "$(PHASE)" || { echo "usage: make rotate-signing-key ENV=dev|prod PHASE=publish|promote|retire" >&2; exit 2; }
+	$(BIN)/python -m devtools.rotate_signing_key "$(ENV)" "$(PHASE)"

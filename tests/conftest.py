@@ -127,6 +127,7 @@ def ssm_endpoint(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iter
     """moto's SSM on a local port the app's botocore reaches over HTTP, holding a signing key."""
     endpoint = SsmEndpoint()
     endpoint.up()
+    endpoint.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", endpoint.url)
     put_keys(endpoint.client(), generate_private_key_pem())
     yield endpoint

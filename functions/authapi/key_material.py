@@ -74,6 +74,15 @@ def load_public_keys(pem_bundle: str) -> tuple[RSAPublicKey, ...]:
     return tuple(keys)
 
 
+def public_key_pem(public_key: RSAPublicKey) -> str:
+    """The SubjectPublicKeyInfo PEM of `public_key`, the form `load_public_keys` reads."""
+    from cryptography.hazmat.primitives import serialization
+
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
 def generate_private_key_pem(bits: int = MIN_RSA_KEY_BITS) -> str:
     """A new unencrypted PKCS#8 PEM (development keys and tests)."""
     from cryptography.hazmat.primitives import serialization

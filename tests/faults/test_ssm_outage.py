@@ -18,6 +18,7 @@ import pytest
 from tests.support.accounts import STRONG_PASSWORD, unique_email
 from tests.support.aws import (
     DATA_KEYS_PARAMETER,
+    NEXT_PUBLIC_KEY_PARAMETER,
     RETIRED_KEYS_PARAMETER,
     SIGNING_KEY_PARAMETER,
     MakeLambda,
@@ -31,7 +32,12 @@ pytestmark = pytest.mark.faults
 
 CACHE_SECONDS = 60
 MAX_STALE_SECONDS = 600
-PARAMETERS = [SIGNING_KEY_PARAMETER, RETIRED_KEYS_PARAMETER, DATA_KEYS_PARAMETER]
+PARAMETERS = [
+    SIGNING_KEY_PARAMETER,
+    RETIRED_KEYS_PARAMETER,
+    NEXT_PUBLIC_KEY_PARAMETER,
+    DATA_KEYS_PARAMETER,
+]
 
 
 @pytest.fixture

@@ -70,6 +70,9 @@ PREFIX = template_environment()["AUTHAPI_SSM_PARAMETER_PREFIX"]
 SIGNING_KEY_PARAMETER = f"{PREFIX}jwt/signing-key"
 RETIRED_KEYS_PARAMETER = f"{PREFIX}jwt/retired-public-keys"
 DATA_KEYS_PARAMETER = f"{PREFIX}data/keys"
+NEXT_PUBLIC_KEY_PARAMETER = f"{PREFIX}jwt/next-public-key"
+KMS_KEY_PARAMETER = f"{PREFIX}kms/key-arn"
+KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"
 
 
 def lambda_settings(database: ScratchDatabase, **overrides: object) -> Settings:
@@ -106,6 +109,11 @@ def put_keys(
         Type="SecureString",
         Overwrite=True,
     )
+
+
+def put_kms_key_arn(ssm: SSMClient) -> None:
+    """What the data stack publishes for the tools that write SecureStrings (key rotation)."""
+    ssm.put_parameter(Name=KMS_KEY_PARAMETER, Value=KMS_KEY_ARN, Type="String", Overwrite=True)
 
 
 def load_event(name: str, **placeholders: str) -> dict[str, Any]:
@@ -162,6 +170,17 @@ class SsmEndpoint:
         self._server.server_close()
         self._thread.join()
         self._server = self._thread = None
+
+    def reset(self) -> None:
+        """Forget every parameter: moto's backends live in the process, so without this a test
+        would see what the previous one left (a rotation's state, a next key)."""
+        import urllib.request
+
+        reset = f"{self.url}/moto-api/reset"  # our own server, over plain http
+        request = urllib.request.Request(reset, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+            pass
+        self.actions.clear()
 
     def client(self) -> SSMClient:
         import boto3

@@ -84,12 +84,17 @@ class DataKeys:
 
 @dataclass(frozen=True)
 class KeyRing:
-    """The key that signs now, every public key a token we issued may still be signed with, and
-    the data keys (one secret, read with the signing key, rotated by the same command)."""
+    """The key that signs now, every public key a token we issued may still be signed with, the
+    keys published to sign next, and the data keys (one secret, read with the signing key,
+    rotated by the same command)."""
 
     signing_key: rsa.RSAPrivateKey
     data_keys: DataKeys
     retired_public_keys: tuple[rsa.RSAPublicKey, ...] = ()
+    # Published before they sign (`make rotate-signing-key PHASE=publish`): verifiers that cache
+    # the JWKS hold them by the time they sign, and so does this instance, which then accepts
+    # tokens from instances that switched first without re-reading SSM.
+    next_public_keys: tuple[rsa.RSAPublicKey, ...] = ()
 
     @cached_property
     def signing_kid(self) -> str:
@@ -97,8 +102,10 @@ class KeyRing:
 
     @cached_property
     def verification_keys(self) -> Mapping[str, rsa.RSAPublicKey]:
-        keys = {key_id(public): public for public in self.retired_public_keys}
-        keys[self.signing_kid] = self.signing_key.public_key()
+        # the signing key first; a key in two places (mid-rotation) is listed once
+        keys = {self.signing_kid: self.signing_key.public_key()}
+        for public in (*self.next_public_keys, *self.retired_public_keys):
+            keys.setdefault(key_id(public), public)
         return keys
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:

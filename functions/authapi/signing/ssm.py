@@ -1,8 +1,10 @@
 """Signing keys from SSM Parameter Store (one GetParameters call: signing/ssm_api.py).
 
-The three parameters (signing key, retired public keys, data keys) are read in one GetParameters
-call and cached for `ssm_cache_seconds`, so a key
-rotated in SSM is signing tokens within that time, without a deploy. A token signed with a key
+The four parameters (signing key, next public key, retired public keys, data keys) are read in
+one GetParameters call and cached for `ssm_cache_seconds`, so a key rotated in SSM
+(`devtools/rotate_signing_key.py`) is published, then signing, within that time, without a
+deploy. The next public key is optional: an environment whose SSM was written before rotation
+existed has none, and that reads as "none". A token signed with a key
 this environment does not know yet makes it re-read SSM at once (at most every 30 s), so
 tokens from environments that already switched are accepted meanwhile. If SSM cannot be reached:
 - before any key was ever read (a cold start), requests get 503 `secrets_unavailable`;
@@ -14,6 +16,7 @@ tokens from environments that already switched are accepted meanwhile. If SSM ca
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from authapi.clock import Clock
 from authapi.config import Settings
@@ -22,12 +25,16 @@ from authapi.key_material import load_private_key, load_public_keys
 from authapi.signing.keys import DataKeys, KeyRing
 from authapi.signing.ssm_api import SsmParameters
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
 logger = logging.getLogger(__name__)
 
 SIGNING_KEY_PARAMETER = "jwt/signing-key"
 RETIRED_KEYS_PARAMETER = "jwt/retired-public-keys"
+NEXT_PUBLIC_KEY_PARAMETER = "jwt/next-public-key"
 DATA_KEYS_PARAMETER = "data/keys"
-NO_RETIRED_KEYS = "none"  # SSM refuses empty values
+NO_KEYS = "none"  # SSM refuses empty values
 RETRY_AFTER_FAILURE_SECONDS = 30.0
 # Short timeouts: a slow SSM costs a request seconds, never the whole function timeout. The
 # worst case (every attempt timing out) must leave the database its time inside the function's
@@ -50,6 +57,7 @@ class SsmKeyProvider:
         self._clock = clock
         self.signing_key_name = settings.ssm_parameter_prefix + SIGNING_KEY_PARAMETER
         self.retired_keys_name = settings.ssm_parameter_prefix + RETIRED_KEYS_PARAMETER
+        self.next_public_key_name = settings.ssm_parameter_prefix + NEXT_PUBLIC_KEY_PARAMETER
         self.data_keys_name = settings.ssm_parameter_prefix + DATA_KEYS_PARAMETER
         self._cache_seconds = settings.ssm_cache_seconds
         self._max_stale_seconds = settings.ssm_max_stale_seconds
@@ -61,7 +69,7 @@ class SsmKeyProvider:
         )
         self._ring: KeyRing | None = None
         # the parameter values `_ring` was built from
-        self._source: tuple[str, str, str] | None = None
+        self._source: tuple[str, ...] | None = None
         self._read_at = 0.0
         self._retry_at = 0.0
         self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
@@ -114,30 +122,38 @@ class SsmKeyProvider:
         self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
 
     def _names(self) -> list[str]:
-        return [self.signing_key_name, self.retired_keys_name, self.data_keys_name]
+        return [
+            self.signing_key_name,
+            self.retired_keys_name,
+            self.next_public_key_name,
+            self.data_keys_name,
+        ]
 
     def _last_ring_or_unavailable(self, now: float) -> KeyRing:
         if self._ring is not None and now - self._read_at <= self._max_stale_seconds:
             return self._ring
         raise SecretsUnavailableError()
 
-    def _fetch(self) -> tuple[str, str, str]:
-        values = self._parameters.get(self._names())
+    def _fetch(self) -> tuple[str, ...]:
+        # a missing next key is no error (SSM written before rotation existed); the others are
+        values = self._parameters.get(self._names(), optional={self.next_public_key_name})
         return (
             str(values[self.signing_key_name]),
             str(values[self.retired_keys_name]),
+            str(values.get(self.next_public_key_name, NO_KEYS)),
             str(values[self.data_keys_name]),
         )
 
-    def _parse(self, values: tuple[str, str, str]) -> KeyRing:
-        signing_pem, retired, data_keys = values
+    def _parse(self, values: tuple[str, ...]) -> KeyRing:
+        signing_pem, retired, next_public, data_keys = values
         try:
-            retired_keys = () if retired.strip() == NO_RETIRED_KEYS else load_public_keys(retired)
             return KeyRing(
-                # checked when stored (bootstrap-signing-key.sh): not again on every cold start
+                # checked by the tools that write it (bootstrap-signing-key.sh and
+                # make rotate-signing-key), not again on every cold start
                 signing_key=load_private_key(signing_pem, check_arithmetic=False),
                 data_keys=DataKeys.parse(data_keys),
-                retired_public_keys=retired_keys,
+                retired_public_keys=_public_keys(retired),
+                next_public_keys=_public_keys(next_public),
             )
         except ValueError as error:
             logger.error(
@@ -145,3 +161,7 @@ class SsmKeyProvider:
                 extra={"parameters": self._names(), "error": str(error)},
             )
             raise SecretsUnavailableError() from None
+
+
+def _public_keys(bundle: str) -> tuple[RSAPublicKey, ...]:
+    return () if bundle.strip() == NO_KEYS else load_public_keys(bundle)

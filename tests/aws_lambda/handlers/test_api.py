@@ -13,11 +13,12 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
-from authapi.key_material import generate_private_key_pem, load_private_key
+from authapi.key_material import generate_private_key_pem, load_private_key, public_key_pem
 from authapi.resources import app_resources
 from authapi.signing.keys import key_id
 from tests.support.accounts import STRONG_PASSWORD, register, unique_email
 from tests.support.aws import (
+    NEXT_PUBLIC_KEY_PARAMETER,
     SIGNING_KEY_PARAMETER,
     MakeLambda,
     SsmEndpoint,
@@ -326,3 +327,46 @@ def test_forged_key_ids_do_not_flood_ssm(
     assert statuses == [401] * 20
     # what SSM itself saw: one early re-read, then the 30 s floor holds
     assert ssm_endpoint.actions.count("GetParameters") == 1
+
+
+def test_without_a_next_key_parameter_the_ring_is_the_signing_key_alone(
+    ssm_endpoint: SsmEndpoint, make_lambda: MakeLambda
+) -> None:
+    # SSM as it was before rotation existed: the fixture writes no jwt/next-public-key
+    api = SyncApiClient.aws_lambda(make_lambda())
+    account = register(api)
+
+    jwks = api.send_event(load_event("jwks.json")).body
+
+    assert [key["kid"] for key in jwks["keys"]] == [_kid(account.access_token)]
+    assert api.send_event(load_event("me.json", access_token=account.access_token)).status == 200
+
+
+def test_a_published_next_key_verifies_tokens_without_reading_ssm_again(
+    ssm_endpoint: SsmEndpoint, make_lambda: MakeLambda
+) -> None:
+    ssm = ssm_endpoint.client()
+    old_pem, next_pem = generate_private_key_pem(), generate_private_key_pem()
+    put_keys(ssm, old_pem)
+    ssm.put_parameter(
+        Name=NEXT_PUBLIC_KEY_PARAMETER,
+        Value=public_key_pem(load_private_key(next_pem).public_key()),
+        Type="String",
+        Overwrite=True,
+    )
+    stale = SyncApiClient.aws_lambda(make_lambda(ssm_cache_seconds=3600))
+    account = register(stale)  # signs with the old key, and holds the next one's public half
+    jwks = stale.send_event(load_event("jwks.json")).body
+    assert [key["kid"] for key in jwks["keys"]] == [_key_id_of(old_pem), _key_id_of(next_pem)]
+    put_keys(ssm, next_pem)  # promoted: an instance reading SSM now signs with it
+    fresh = SyncApiClient.aws_lambda(make_lambda())
+    login = fresh.post(
+        "/api/auth/login", json={"email": account.email, "password": STRONG_PASSWORD}
+    )
+    assert _kid(login.body["access_token"]) == _key_id_of(next_pem)
+    ssm_endpoint.actions.clear()
+
+    me = stale.send_event(load_event("me.json", access_token=login.body["access_token"]))
+
+    assert me.status == 200
+    assert ssm_endpoint.actions == []  # known already: no re-read, no 30 s floor to fall under

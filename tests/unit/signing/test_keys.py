@@ -77,6 +77,22 @@ def test_jwks_lists_current_and_retired_public_keys() -> None:
         assert set(key) == {"kty", "n", "e", "kid", "use", "alg"}
 
 
+def test_a_published_next_key_is_listed_and_verifies_but_does_not_sign() -> None:
+    current = load_private_key(generate_private_key_pem())
+    upcoming = load_private_key(generate_private_key_pem())
+    ring = KeyRing(
+        signing_key=current,
+        data_keys=DATA_KEYS,
+        next_public_keys=(upcoming.public_key(),),
+        # mid-rotation a key can sit in two lists at once: it is still one key
+        retired_public_keys=(current.public_key(),),
+    )
+
+    assert ring.signing_kid == key_id(current.public_key())
+    assert list(ring.verification_keys) == [ring.signing_kid, key_id(upcoming.public_key())]
+    assert [key["kid"] for key in ring.jwks()["keys"]] == list(ring.verification_keys)
+
+
 def test_processes_making_the_development_key_at_once_end_up_with_one(tmp_path: Path) -> None:
     # two local clouds starting together on a fresh clone: each used to fail on the other's file
     path = tmp_path / ".local" / "dev-signing-key.pem"

@@ -12,7 +12,7 @@ before this migration (`db/expand.py`), for the deploy that brings both.
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-04
+Create Date: 2026-12-03
 """
 
 from __future__ import annotations

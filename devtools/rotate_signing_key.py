@@ -1,0 +1,110 @@
+"""`make rotate-signing-key ENV=dev|prod PHASE=publish|promote|retire`: one phase of rotating the
+signing key and the data keys of one environment in SSM, never before its safe time
+(`devtools/key_rotation.py` says what each phase does).
+
+The waits come from what holds a key, read from template.yaml's API function (never copied):
+- publish -> promote: every verifier must hold the new public key before it signs. Instances
+  see it within AUTHAPI_SSM_CACHE_SECONDS; then a cached JWKS lives `JWKS_MAX_AGE_SECONDS`, and
+  API Gateway's JWT authorizer "caches each issuer's signing keys for up to 1 hour on a
+  best-effort basis" (Amazon API Gateway Developer Guide, "Signing keys and troubleshooting JWT
+  authorizers", https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-jwt-authorizer-keys.html).
+  It re-reads the key set for a key it has not seen, but other verifiers may not, and "best
+  effort" is no bound: at least two hours whatever the sum.
+- promote -> retire: an instance keeps signing with the old key until its cache expires, or, if
+  SSM cannot be read, for up to AUTHAPI_SSM_MAX_STALE_SECONDS; its last token then lives the
+  access-token lifetime (plus the verifiers' clock-skew leeway).
+Needs AWS credentials for the environment's account and region, like the bootstrap scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from authapi.auth.jwks import JWKS_MAX_AGE_SECONDS
+from authapi.auth.tokens import CLOCK_SKEW_SECONDS
+from authapi.clock import SystemClock
+from authapi.config import Settings
+from devtools.key_rotation import Rotation, RotationRefused, Waits
+from devtools.template_env import TemplateValueError, load_template, template_variables
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
+API_GATEWAY_JWKS_CACHE_SECONDS = 3600  # the guide's "up to 1 hour", cited above
+PUBLISH_MINIMUM_SECONDS = 2 * 3600
+ENVIRONMENTS = ("dev", "prod")
+PHASES = ("publish", "promote", "retire")
+
+
+def waits(
+    *,
+    access_token_ttl_seconds: int,
+    ssm_cache_seconds: int,
+    ssm_max_stale_seconds: int,
+    verifier_cache_seconds: int = max(JWKS_MAX_AGE_SECONDS, API_GATEWAY_JWKS_CACHE_SECONDS),
+    publish_minimum_seconds: int = PUBLISH_MINIMUM_SECONDS,
+) -> Waits:
+    """The waits between phases for these settings (tests scale the verifiers' side down)."""
+    publish = max(publish_minimum_seconds, ssm_cache_seconds + verifier_cache_seconds)
+    signing_with_old_key = max(ssm_cache_seconds, ssm_max_stale_seconds)
+    retire = signing_with_old_key + access_token_ttl_seconds + CLOCK_SKEW_SECONDS
+    return Waits(timedelta(seconds=publish), timedelta(seconds=retire))
+
+
+def template_waits() -> Waits:
+    """The waits for the API function as template.yaml configures it (Settings' defaults for
+    what it leaves out)."""
+    variables = template_variables("ApiFunction", load_template())
+
+    def setting(name: str) -> int:
+        value: Any = variables.get(f"AUTHAPI_{name.upper()}")
+        if value is None:
+            default = Settings.model_fields[name].default
+            assert isinstance(default, int)
+            return default
+        if not isinstance(value, int | str):
+            raise TemplateValueError(f"AUTHAPI_{name.upper()} must be a plain number here")
+        return int(value)
+
+    return waits(
+        access_token_ttl_seconds=setting("access_token_ttl_seconds"),
+        ssm_cache_seconds=setting("ssm_cache_seconds"),
+        ssm_max_stale_seconds=setting("ssm_max_stale_seconds"),
+    )
+
+
+def run_phase(rotation: Rotation, phase: str) -> int:
+    """Print what the phase did (or why nothing was needed); 1 when it refused."""
+    try:
+        message = {
+            "publish": rotation.publish,
+            "promote": rotation.promote,
+            "retire": rotation.retire,
+        }[phase]()
+    except RotationRefused as refusal:
+        print(f"refused: {refusal}", file=sys.stderr)
+        return 1
+    print(message)
+    return 0
+
+
+def main(argv: list[str] | None = None, *, ssm: SSMClient | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("environment", choices=ENVIRONMENTS)
+    parser.add_argument("phase", choices=PHASES)
+    args = parser.parse_args(argv)
+    if ssm is None:
+        import boto3
+
+        ssm = boto3.client("ssm")
+    rotation = Rotation(
+        ssm, prefix=f"/authapi/{args.environment}/", waits=template_waits(), clock=SystemClock()
+    )
+    return run_phase(rotation, args.phase)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
