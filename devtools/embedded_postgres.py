@@ -84,18 +84,21 @@ async def recreate_database(admin_dsn: str, name: str) -> str:
         await connection.close()
 
 
-async def migrate_database(url: str, *, role_prefix: str = "authapi") -> tuple[str, ...]:
-    """Apply the app's migrations to the database at `url` (SQLAlchemy URL); return its heads.
+async def migrate_database(
+    url: str, *, role_prefix: str = "authapi", revision: str = "head"
+) -> tuple[str, ...]:
+    """Apply the app's migrations to the database at `url` (SQLAlchemy URL), up to `revision`;
+    return its heads.
 
     `role_prefix` names the roles the migrations create (`<prefix>_app`, `<prefix>_migrator`).
     """
     from authapi.config import Settings
     from authapi.db.engine import create_engine
-    from authapi.migrations import upgrade_to_head
+    from authapi.migrations import upgrade_to
 
     engine = create_engine(Settings(environment="test", database_url=url))
     try:
-        return await upgrade_to_head(engine, role_prefix=role_prefix)
+        return await upgrade_to(engine, revision, role_prefix=role_prefix)
     finally:
         await engine.dispose()
 

@@ -29,6 +29,7 @@ from devtools.embedded_postgres import (
 )
 from tests.support.pgbouncer import through_pgbouncer_if_requested
 
+TEST_SCHEMA = "AUTHAPI_TEST_SCHEMA"
 TEST_DATABASE_URL = "AUTHAPI_TEST_DATABASE_URL"
 
 
@@ -101,6 +102,17 @@ async def _drop_database(admin_dsn: str, name: str, *, role_prefix: str | None =
         await connection.close()
 
 
+def session_schema_revision() -> str:
+    """The schema the session's database is migrated to: head, or with AUTHAPI_TEST_SCHEMA=previous
+    the one before the newest migration (`make test-previous-schema`: the new code on the schema
+    it meets during a deploy, before its hook has migrated)."""
+    if os.environ.get(TEST_SCHEMA) == "previous":
+        from authapi.migrations import previous_revision
+
+        return previous_revision()
+    return "head"
+
+
 @contextmanager
 def scratch_database() -> Iterator[ScratchDatabase]:
     """AUTHAPI_TEST_DATABASE_URL's server when set, else an embedded one; a fresh database in it.
@@ -122,7 +134,7 @@ def scratch_database() -> Iterator[ScratchDatabase]:
         hide_password=False
     )
     # roles of its own: concurrent test sessions on one server never share (or drop) each other's
-    asyncio.run(migrate_database(url, role_prefix=name))
+    asyncio.run(migrate_database(url, role_prefix=name, revision=session_schema_revision()))
     try:
         with through_pgbouncer_if_requested(url) as app_url:
             yield ScratchDatabase(url=app_url, server=server, direct_url=url, role_prefix=name)
