@@ -72,7 +72,23 @@ def problem_responses(
     return {
         status: {
             "description": "; ".join(f"`{error.code}`: {error.title}" for error in group),
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": _problem_schema(group)}},
         }
         for status, group in sorted(by_status.items())
+    }
+
+
+def _problem_schema(errors: list[type[AuthApiError]]) -> dict[str, Any]:
+    """The Problem schema, its `code` narrowed to an enum of what this response can carry: the
+    machine-readable list clients and SDKs generate their error types from."""
+    codes = sorted({error.code for error in errors})
+    return {
+        "allOf": [
+            {"$ref": "#/components/schemas/Problem"},
+            {
+                "type": "object",
+                "required": ["code"],
+                "properties": {"code": {"type": "string", "enum": codes}},
+            },
+        ]
     }

@@ -437,12 +437,14 @@ def test_the_jwt_authorizer_checks_our_issuer_and_audience(
     scheme = body["components"]["securitySchemes"]["AuthapiJwt"]
     authorizer = resolve(scheme["x-amazon-apigateway-authorizer"], template, values)
     variables = _function(template, "ApiFunction")["Environment"]["Variables"]
+    issuer = resolve(variables["AUTHAPI_JWT_ISSUER"], template, values)
     assert authorizer == {
         "type": "jwt",
         "identitySource": "$request.header.Authorization",
         "jwtConfiguration": {
-            # the very issuer and audience the app signs with
-            "issuer": resolve(variables["AUTHAPI_JWT_ISSUER"], template, values),
+            # the very issuer and audience the app signs with, once the issuer is a URL; before
+            # that a URL no token names (the authorizer refuses everything until then)
+            "issuer": issuer if issuer.startswith("https://") else f"https://{issuer}.invalid",
             "audience": [resolve(variables["AUTHAPI_JWT_AUDIENCE"], template, values)],
         },
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,33 @@ async def test_openapi_documents_bearer_auth_and_problem_codes(client: ApiClient
     login_body = schema["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"]
     assert set(login_body) == {"application/json", "application/x-www-form-urlencoded"}
     assert "Problem" in schema["components"]["schemas"]
+
+
+def _codes(response: dict[str, Any]) -> list[str]:
+    schema = response["content"]["application/problem+json"]["schema"]
+    (narrowed,) = [part for part in schema["allOf"] if "properties" in part]
+    return list(narrowed["properties"]["code"]["enum"])
+
+
+async def test_every_problem_response_lists_its_codes_as_an_enum(client: ApiClient) -> None:
+    schema = (await client.get("/openapi.json")).body
+    paths = schema["paths"]
+
+    problem_responses = [
+        (path, method, status, response)
+        for path, item in paths.items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+        if "application/problem+json" in response.get("content", {})
+    ]
+    assert len(problem_responses) > 20
+    for path, method, status, response in problem_responses:
+        codes = _codes(response)
+        assert codes, (path, method, status)
+        # the prose says the same as the machine-readable list
+        assert all(f"`{code}`" in response["description"] for code in codes)
+    refresh = paths["/api/v1/auth/refresh-token"]["post"]["responses"]
+    assert "refresh_in_progress" in _codes(refresh["503"])
+    assert set(_codes(refresh["401"])) >= {"invalid_refresh_token", "refresh_token_reused"}
+    delete = paths["/api/v1/auth/sessions/{session_id}"]["delete"]["responses"]
+    assert _codes(delete["404"]) == ["session_not_found"]

@@ -29,7 +29,9 @@ from tests.support.db import ScratchDatabase
 from tests.support.http import ApiClient, Reply, serving
 from tests.support.settings import ONE_CONNECTION, make_settings
 
-pytestmark = pytest.mark.integration
+# the budget is the head schema's: on the schema before a migration, a statement that needs its
+# new columns is sent again without them (db/expand.py), which the budget does not count on
+pytestmark = [pytest.mark.integration, pytest.mark.head_schema]
 
 STATEMENTS = {
     "me": 1,

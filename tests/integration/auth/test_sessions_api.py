@@ -217,9 +217,11 @@ async def test_a_malformed_session_id_is_a_validation_error(
     assert reply.body["code"] == "validation_error"
 
 
-async def _logout(client: ApiClient, access_token: str, scope: str | None) -> Reply:
+async def _logout(
+    client: ApiClient, access_token: str, scope: str | None, path: str = "/api/auth/logout"
+) -> Reply:
     params = {"scope": scope} if scope else None
-    return await client.post("/api/auth/logout", headers=_bearer(access_token), params=params)
+    return await client.post(path, headers=_bearer(access_token), params=params)
 
 
 async def _alive(client: ApiClient, *tokens: dict) -> list[bool]:
@@ -250,6 +252,16 @@ async def test_logout_scopes(
     assert await _alive(client, *mine) == alive
     # another account's sessions are never touched
     assert (await client.get("/api/auth/me", headers=stranger.auth)).status == 200
+
+
+async def test_the_v1_logout_takes_the_same_scopes(client: ApiClient, account: Account) -> None:
+    mine = [await _login(client, account) for _ in range(3)]
+
+    reply = await _logout(client, mine[0]["access_token"], "others", path="/api/v1/auth/logout")
+
+    assert reply.status == 204
+    assert "deprecation" not in reply.headers
+    assert await _alive(client, *mine) == [True, False, False]
 
 
 async def test_logout_of_others_with_no_other_session_is_fine(client: ApiClient) -> None:

@@ -30,9 +30,18 @@ async def test_a_whole_session_never_logs_passwords_or_tokens(
     rotated = (
         await client.post("/api/auth/refresh-token", json={"refresh_token": account.refresh_token})
     ).body
+    await client.post(  # a repeat within the reuse interval: the same successor again
+        "/api/auth/refresh-token", json={"refresh_token": account.refresh_token}
+    )
+    third = (  # the successor's own successor makes the first token reuse
+        await client.post(
+            "/api/auth/refresh-token", json={"refresh_token": rotated["refresh_token"]}
+        )
+    ).body
+    await client.get("/api/v1/auth/sessions", headers=account.auth)
     await client.post(
         "/api/auth/refresh-token", json={"refresh_token": account.refresh_token}
-    )  # reuse
+    )  # reuse: two generations back, the session is revoked
     await client.post(
         "/api/auth/logout", headers={"Authorization": f"Bearer {login['access_token']}"}
     )
@@ -40,7 +49,9 @@ async def test_a_whole_session_never_logs_passwords_or_tokens(
 
     output = capsys.readouterr().out
     lines = json_lines(output)
-    assert len([line for line in lines if line.get("message") == "request completed"]) == 8
+    assert len([line for line in lines if line.get("message") == "request completed"]) == 11
+    # the revocation path logged, and it is in what was searched for secrets
+    assert any(line.get("message") == "refresh token reused; session revoked" for line in lines)
     secrets = [
         password,
         account.access_token,
@@ -49,6 +60,8 @@ async def test_a_whole_session_never_logs_passwords_or_tokens(
         login["refresh_token"],
         rotated["access_token"],
         rotated["refresh_token"],
+        third["access_token"],
+        third["refresh_token"],
     ]
     for secret in secrets:
         assert secret not in output
