@@ -72,15 +72,19 @@ class SsmParameters:
         A name SSM does not know is an error (`ParameterNotFound`), unless it is `optional`:
         then it is only absent from the answer.
         """
+        from urllib3.exceptions import HTTPError
+
         body = json.dumps({"Names": names, "WithDecryption": True}).encode()
         for attempt in range(1, self._max_attempts + 1):
             try:
                 answer = self._post(body)
             except SsmRequestError as error:
-                if error.code not in RETRYABLE_ERRORS or attempt == self._max_attempts:
+                retryable = error.code in RETRYABLE_ERRORS or error.status >= 500
+                if not retryable or attempt == self._max_attempts:
                     raise
                 continue
-            except OSError:  # urllib3's connection errors and timeouts are OSErrors
+            # a refused or dropped connection, a timeout: urllib3's own errors (not OSErrors)
+            except (HTTPError, OSError):
                 if attempt == self._max_attempts:
                     raise
                 continue

@@ -58,7 +58,12 @@ class _Scripted(BaseHTTPRequestHandler):
         assert isinstance(server, _ScriptedServer)
         self.rfile.read(int(self.headers["Content-Length"]))
         server.requests.append(dict(self.headers.items()))
-        status, body = server.script.pop(0)
+        step = server.script.pop(0)
+        if step is None:  # the connection dropped before any answer
+            self.close_connection = True
+            self.connection.close()
+            return
+        status, body = step
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
@@ -71,7 +76,7 @@ class _Scripted(BaseHTTPRequestHandler):
 
 
 class _ScriptedServer(ThreadingHTTPServer):
-    def __init__(self, script: list[tuple[int, dict[str, object]]]):
+    def __init__(self, script: list[tuple[int, dict[str, object]] | None]):
         super().__init__(("127.0.0.1", 0), _Scripted)
         self.script = script
         self.requests: list[dict[str, str]] = []
@@ -101,6 +106,20 @@ def test_throttling_is_retried_once_then_answered(scripted: _ScriptedServer) -> 
 
     assert _parameters().get(["/a"]) == {"/a": "1"}
     assert len(scripted.requests) == 2
+
+
+def test_a_dropped_connection_and_a_server_error_are_each_retried_once(
+    scripted: _ScriptedServer,
+) -> None:
+    found: dict[str, object] = {
+        "Parameters": [{"Name": "/a", "Value": "1"}],
+        "InvalidParameters": [],
+    }
+    scripted.script += [None, (200, found), (500, {}), (200, found)]
+
+    assert _parameters().get(["/a"]) == {"/a": "1"}
+    assert _parameters().get(["/a"]) == {"/a": "1"}
+    assert len(scripted.requests) == 4
 
 
 def test_a_refusal_is_not_retried(scripted: _ScriptedServer) -> None:
