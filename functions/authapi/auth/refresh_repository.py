@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import (
     DateTime,
@@ -19,9 +20,9 @@ from sqlalchemy import (
     String,
     Uuid,
     and_,
+    bindparam,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -52,13 +53,12 @@ class Successor:
     expires_at: datetime
 
 
-def _rotation(
-    *,
-    token_hash: bytes,
-    successor: Successor,
-    now: datetime,
-    with_details: bool,
-) -> Executable:
+# Built once per schema shape, with bind parameters: building these CTEs on every request took
+# 1.2 ms of a refresh's ~8 ms of CPU (and a fresh cache key each time), for a statement that
+# never changes.
+@cache
+def _rotation(*, with_details: bool) -> Executable:
+    now = bindparam("now", type_=_TIMESTAMPTZ)
     # the token's row and its session's, locked without waiting (db/lock_timeout.py): a
     # concurrent refresh holding them makes this one fail at once and try again shortly
     locked = (
@@ -72,7 +72,7 @@ def _rotation(
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
         .join(User, User.id == AuthSession.user_id)
         .where(
-            RefreshToken.token_hash == token_hash,
+            RefreshToken.token_hash == bindparam("presented_hash", type_=LargeBinary()),
             RefreshToken.consumed_at.is_(None),
             RefreshToken.expires_at > now,
             AuthSession.revoked_at.is_(None),
@@ -96,16 +96,16 @@ def _rotation(
     )
     columns = ["id", "session_id", "token_hash", "created_at", "expires_at"]
     values = [
-        literal(uuid.uuid4(), Uuid()),
+        bindparam("successor_id", type_=Uuid()),
         consumed.c.session_id,
-        literal(successor.token_hash, LargeBinary()),
-        literal(now, _TIMESTAMPTZ),
+        bindparam("successor_hash", type_=LargeBinary()),
+        now,
         # a successor never outlives its session
-        func.least(literal(successor.expires_at, _TIMESTAMPTZ), consumed.c.expires_at),
+        func.least(bindparam("successor_expires_at", type_=_TIMESTAMPTZ), consumed.c.expires_at),
     ]
     if with_details:
         columns.append("key_id")
-        values.append(literal(successor.key_id, String()))
+        values.append(bindparam("successor_key_id", type_=String()))
     inserted = insert(RefreshToken).from_select(columns, select(*values)).cte("successor")
     statement = select(
         consumed.c.session_id, consumed.c.user_id, consumed.c.session_created_at
@@ -137,12 +137,20 @@ async def rotate_refresh_token(
     written), and then finds `consumed_at` set and gets None.
     """
 
+    # no name is a column's: in an ORM execute, a parameter named after a column of an UPDATE's
+    # table is taken as a value to SET
+    parameters = {
+        "presented_hash": token_hash,
+        "now": now,
+        "successor_id": uuid.uuid4(),
+        "successor_hash": successor.token_hash,
+        "successor_expires_at": successor.expires_at,
+        "successor_key_id": successor.key_id,
+    }
+
     def attempt() -> Awaitable[Result[object]]:
         return execute_on_either_schema(
-            db,
-            lambda with_details: _rotation(
-                token_hash=token_hash, successor=successor, now=now, with_details=with_details
-            ),
+            db, lambda with_details: _rotation(with_details=with_details), parameters
         )
 
     try:

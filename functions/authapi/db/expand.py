@@ -9,7 +9,8 @@ Request sessions only: they autocommit, whereas a transaction would be aborted b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Executable, Result
 from sqlalchemy.exc import ProgrammingError
@@ -19,13 +20,15 @@ UNDEFINED_COLUMN = "42703"
 
 
 async def execute_on_either_schema(
-    db: AsyncSession, statement: Callable[[bool], Executable]
+    db: AsyncSession,
+    statement: Callable[[bool], Executable],
+    parameters: Mapping[str, Any] | None = None,
 ) -> Result[object]:
     """Run `statement(True)`, which uses the newest columns; where the schema has not got them
-    yet, run `statement(False)`, which does without."""
+    yet, run `statement(False)`, which does without (a parameter it does not name is ignored)."""
     try:
-        return await db.execute(statement(True))
+        return await db.execute(statement(True), parameters)
     except ProgrammingError as error:
         if getattr(error.orig, "sqlstate", None) != UNDEFINED_COLUMN:
             raise
-    return await db.execute(statement(False))
+    return await db.execute(statement(False), parameters)
