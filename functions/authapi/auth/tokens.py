@@ -79,10 +79,13 @@ def issue_access_token(
 def _in_date(claims: dict[str, object], now: datetime) -> bool:
     """exp, nbf and iat against the app's clock (PyJWT would read the wall clock), give or take
     CLOCK_SKEW_SECONDS; a time that is not a number is refused, as PyJWT refuses it."""
-    times = [claims[name] for name in ("exp", "nbf", "iat")]
-    if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in times):
-        return False
-    exp, nbf, iat = (float(value) for value in times)  # type: ignore[arg-type]
+    times: list[float] = []
+    for name in ("exp", "nbf", "iat"):
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        times.append(float(value))
+    exp, nbf, iat = times
     moment = now.timestamp()
     return exp > moment - CLOCK_SKEW_SECONDS and max(nbf, iat) <= moment + CLOCK_SKEW_SECONDS
 
