@@ -117,6 +117,26 @@ class Settings(BaseSettings):
     trusted_hosts: CommaList = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    # Mail (issue 13; README "Mail delivery"). The outbox is always written; with no queue URL
+    # (tests, `make dev`) nothing is notified and the maintenance run's re-queue is what sends.
+    mail_queue_url: str | None = None
+    mail_from: str = "authapi <no-reply@authapi.invalid>"
+    mail_product_name: str = Field(default="authapi", min_length=1, max_length=80)
+    # where links in mail point (the web app, not the API); its paths come with the flows
+    public_app_url: str = "http://127.0.0.1:8000"
+    mail_configuration_set: str | None = None
+    # how long one mailer holds a message it is sending: a second copy of it waits that long
+    mail_lease_seconds: int = Field(default=60, ge=5)
+    # a pending row nobody has sent or re-queued for this long is handed to the queue again
+    mail_requeue_after_seconds: int = Field(default=120, ge=10)
+    # rows of any status go this long after they were written (they hold a sealed address)
+    mail_retention_days: int = Field(default=7, ge=1)
+    # the circuit breaker: this many transient provider failures in a row stop every mailer
+    # from calling it for `mail_circuit_open_seconds`; messages stay queued meanwhile
+    mail_circuit_failures: int = Field(default=5, ge=1)
+    mail_circuit_open_seconds: int = Field(default=60, ge=1)
+    mail_send_timeout_seconds: float = Field(default=5.0, gt=0)
+
     # Logging.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None

@@ -8,7 +8,12 @@ what limits it. The horizons, from one `now` read once from the clock:
 - login throttles whose failure window ended (`login_failure_window_seconds`) and that lock
   nothing now;
 - sessions expired or revoked more than `retention_days` ago, their refresh tokens first;
-- device tokens that expired (a sign-in no longer accepts them).
+- device tokens that expired (a sign-in no longer accepts them);
+- outbox rows written more than `mail_retention_days` ago, whatever their status.
+
+Before the purges, mail that was never handed over (the queue was down after the request that
+wrote it, or its queue message went to the DLQ) is handed to the queue again: pending rows
+nobody sent or re-queued for `mail_requeue_after_seconds` (authapi.outbox.repository).
 
 Each statement deletes at most `BATCH_SIZE` rows and commits on its own, so no lock is held for
 long and what was deleted stays deleted if the run stops. The tables take turns, one batch each,
@@ -30,8 +35,12 @@ from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.db.engine import Database
 from authapi.db.session import unit_of_work
+from authapi.observability import metrics
+from authapi.outbox import repository as outbox_repository
+from authapi.outbox.notify import MailQueue, queue_message
 
 BATCH_SIZE = 1_000
+REQUEUE_BATCH_SIZE = 100  # ten SendMessageBatch calls
 
 DeleteBatch = Callable[[AsyncSession, int], Awaitable[int]]
 
@@ -52,6 +61,8 @@ class MaintenanceReport:
     now: datetime
     deleted: dict[str, int] = field(default_factory=dict)
     finished: bool = False
+    requeued: int = 0
+    requeue_failed: bool = False  # the queue refused: the rows wait for the next run
 
 
 def purges(settings: Settings, now: datetime) -> list[Purge]:
@@ -90,6 +101,15 @@ def purges(settings: Settings, now: datetime) -> list[Purge]:
             "device_tokens",
             lambda db, limit: auth_retention.purge_expired_device_tokens(db, now=now, limit=limit),
         ),
+        Purge(
+            "mail_outbox",
+            lambda db, limit: outbox_repository.purge_old_outbox_rows(
+                db,
+                created_before=now - timedelta(days=settings.mail_retention_days),
+                now=now,
+                limit=limit,
+            ),
+        ),
     ]
 
 
@@ -105,17 +125,22 @@ async def run_maintenance(
     clock: Clock,
     seconds_left: Callable[[], float],
     batch_size: int = BATCH_SIZE,
+    mail_queue: MailQueue | None = None,
 ) -> MaintenanceReport:
-    """Delete what is due, batch by batch, while `seconds_left()` still fits a batch.
+    """Re-queue mail never handed over, then delete what is due, batch by batch, while
+    `seconds_left()` still fits a batch.
 
     Args:
         seconds_left: the time the caller still has (in Lambda, what the context says remains).
         batch_size: the most rows one statement deletes.
+        mail_queue: where mail is handed over; None (no queue configured): no re-queue.
     """
     report = MaintenanceReport(now=clock.now())
+    reserve = batch_reserve_seconds(settings)
+    if mail_queue is not None:
+        await requeue_mail(database, settings, report, mail_queue, seconds_left, reserve)
     pending = {purge.table: purge for purge in purges(settings, report.now)}
     report.deleted = dict.fromkeys(pending, 0)
-    reserve = batch_reserve_seconds(settings)
     while pending:
         for purge in list(pending.values()):
             if seconds_left() < reserve:
@@ -127,3 +152,42 @@ async def run_maintenance(
                 del pending[purge.table]
     report.finished = True
     return report
+
+
+class QueueRefused(Exception):
+    """The mail queue did not take a re-queued batch (its transaction rolls back)."""
+
+
+async def requeue_mail(
+    database: Database,
+    settings: Settings,
+    report: MaintenanceReport,
+    queue: MailQueue,
+    seconds_left: Callable[[], float],
+    reserve: float,
+) -> None:
+    """Hand pending mail to the queue again, a batch per transaction: the rows are stamped,
+    sent to the queue, then committed, so a queue that refuses leaves them as they were."""
+    handed_over_before = report.now - timedelta(seconds=settings.mail_requeue_after_seconds)
+    while seconds_left() >= reserve:
+        try:
+            async with unit_of_work(database) as db:
+                ids = await outbox_repository.mark_for_requeue(
+                    db,
+                    handed_over_before=handed_over_before,
+                    now=report.now,
+                    limit=REQUEUE_BATCH_SIZE,
+                )
+                if ids:
+                    try:
+                        queue.send([queue_message(outbox_id) for outbox_id in ids])
+                    except Exception as error:  # whatever the queue's client raised
+                        raise QueueRefused(type(error).__name__) from error
+        except QueueRefused:
+            report.requeue_failed = True
+            return
+        report.requeued += len(ids)
+        for _ in ids:
+            metrics.count(metrics.MAIL_REQUEUED)
+        if len(ids) < REQUEUE_BATCH_SIZE:
+            return

@@ -18,6 +18,7 @@ from authapi.config import get_settings
 from authapi.db.engine import Database
 from authapi.maintenance import MaintenanceReport, run_maintenance
 from authapi.observability.logs import configure_logging
+from authapi.outbox.notify import notifier_for
 
 settings = get_settings()
 logger = configure_logging(settings)
@@ -26,14 +27,17 @@ logger = configure_logging(settings)
 async def _maintain(context: LambdaContext) -> MaintenanceReport:
     # a run every 15 minutes: its own engine, disposed with it, on a fresh loop each time
     database = Database(settings)
+    notifier = notifier_for(settings)  # the mail queue, for the outbox re-queue
     try:
         return await run_maintenance(
             database,
             settings,
             clock=SystemClock(),
             seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
+            mail_queue=notifier.queue,
         )
     finally:
+        notifier.close()
         await database.dispose()
 
 
@@ -42,10 +46,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = asyncio.run(_maintain(context))
     # as text: the log redactor masks any key that names a token, refresh_tokens included
     deleted = " ".join(f"{table}={rows}" for table, rows in report.deleted.items())
+    if report.requeue_failed:
+        logger.warning("mail queue unreachable: pending mail waits for the next run")
     if report.finished:
-        logger.info("maintenance run", extra={"deleted": deleted})
+        logger.info("maintenance run", extra={"deleted": deleted, "mail_requeued": report.requeued})
     else:
         logger.warning(
             "maintenance run out of time; the next one goes on", extra={"deleted": deleted}
         )
-    return {"deleted": report.deleted, "finished": report.finished}
+    return {
+        "deleted": report.deleted,
+        "finished": report.finished,
+        "mail_requeued": report.requeued,
+        "mail_requeue_failed": report.requeue_failed,
+    }

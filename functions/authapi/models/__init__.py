@@ -3,8 +3,19 @@
 from authapi.models.auth_session import AuthSession
 from authapi.models.device_token import DeviceToken
 from authapi.models.login_throttle import LoginThrottle
+from authapi.models.mail_circuit import MailCircuit
+from authapi.models.mail_outbox import MailOutbox
 from authapi.models.rate_limit_bucket import RateLimitBucket
 from authapi.models.refresh_token import RefreshToken
 from authapi.models.user import User
 
-__all__ = ["AuthSession", "DeviceToken", "LoginThrottle", "RateLimitBucket", "RefreshToken", "User"]
+__all__ = [
+    "AuthSession",
+    "DeviceToken",
+    "LoginThrottle",
+    "MailCircuit",
+    "MailOutbox",
+    "RateLimitBucket",
+    "RefreshToken",
+    "User",
+]

@@ -26,6 +26,15 @@ DATABASE_UNAVAILABLE = "DatabaseUnavailable"
 # a 400 client_address_unknown: the front door gave no usable address (a misconfiguration)
 CLIENT_ADDRESS_MISSING = "ClientAddressMissing"
 
+# Mail (issue 13): what the mailer did with a message, and the queue notify after a request
+MAIL_SENT = "MailSent"
+MAIL_FAILED = "MailFailed"  # given up: the provider refused it, or too many attempts
+MAIL_RETRIED = "MailRetried"  # a transient failure: the message stays queued
+MAIL_SKIPPED = "MailSkipped"  # nothing to send (no account for the submitted address)
+MAIL_CIRCUIT_OPENED = "MailCircuitOpened"
+MAIL_NOTIFY_FAILED = "MailNotifyFailed"  # the queue was down after a commit: re-queued later
+MAIL_REQUEUED = "MailRequeued"
+
 BUSINESS_METRICS = (
     USER_REGISTERED,
     LOGIN_SUCCEEDED,
@@ -40,6 +49,13 @@ BUSINESS_METRICS = (
     UNHANDLED_ERROR,
     DATABASE_UNAVAILABLE,
     CLIENT_ADDRESS_MISSING,
+    MAIL_SENT,
+    MAIL_FAILED,
+    MAIL_RETRIED,
+    MAIL_SKIPPED,
+    MAIL_CIRCUIT_OPENED,
+    MAIL_NOTIFY_FAILED,
+    MAIL_REQUEUED,
 )
 
 MetricSink = Callable[[str], None]

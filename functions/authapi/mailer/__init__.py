@@ -1,0 +1,1 @@
+"""The mailer: resolves an outbox row, renders it, sends it through the provider, records it."""

@@ -1,0 +1,1 @@
+"""The mail outbox: flows enqueue a message in their own statement, then notify the queue."""

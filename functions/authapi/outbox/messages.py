@@ -1,0 +1,116 @@
+"""Enqueueing mail: an INSERT a flow folds into the statement that causes the message.
+
+A request's statements autocommit one by one (db/session.py), so the outbox row must be part of
+the very statement whose state change it reports: a data-modifying CTE (`db/chained_writes.py`)
+or the `enqueue_for_account` select. Then a rolled-back (failed) statement sends nothing and a
+committed one always has its row; after the statement, `notify` hands the id to the queue.
+
+A row holds the kind, the purpose and whom to write to (an account id, or the submitted address
+as an HMAC and sealed): never a token or a code, which the mailer mints when it sends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Insert, exists, insert, literal, not_, select
+
+from authapi.models import MailOutbox
+from authapi.signing.keys import DataKeys
+from authapi.signing.sealing import seal
+
+# The kinds the mailer knows (authapi/mailer/kinds.py holds their templates).
+TEST_MESSAGE = "test_message"  # `make mail-test`: the whole path with no flow behind it
+LOCKOUT_NOTICE = "lockout_notice"  # login locked after repeated failures (abuse issue)
+
+ADDRESS_PURPOSE = "mail:address"  # the HMAC and the seal of a submitted address
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One message to enqueue; its id is known before the statement runs, to notify after."""
+
+    kind: str
+    purpose: str
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class SubmittedAddress:
+    """An address as a request named it, for flows that must not learn whether it has an
+    account (forgot, resend): the mailer opens the seal and resolves the account itself."""
+
+    address_hmac: bytes
+    sealed_address: bytes
+    key_id: str
+
+
+def submitted_address(data_keys: DataKeys, email: str) -> SubmittedAddress:
+    key_id, sealed = seal(data_keys, ADDRESS_PURPOSE, email)
+    return SubmittedAddress(
+        address_hmac=data_keys.hmac(ADDRESS_PURPOSE, email), sealed_address=sealed, key_id=key_id
+    )
+
+
+def enqueue(
+    message: OutboxMessage,
+    *,
+    now: datetime,
+    account_id: uuid.UUID | None = None,
+    address: SubmittedAddress | None = None,
+) -> Insert:
+    """The INSERT of one message, for `chained_writes(...)` or on its own."""
+    if (account_id is None) == (address is None):
+        raise ValueError("a message goes to an account or to a submitted address, not both")
+    values: dict[str, object] = {
+        "id": message.id,
+        "kind": message.kind,
+        "purpose": message.purpose,
+        "account_id": account_id,
+        "created_at": now,
+    }
+    if address is not None:
+        values |= {
+            "address_hmac": address.address_hmac,
+            "sealed_address": address.sealed_address,
+            "key_id": address.key_id,
+        }
+    return insert(MailOutbox).values(**values)
+
+
+def enqueue_for_account(
+    message: OutboxMessage,
+    *,
+    now: datetime,
+    account_id: ColumnElement[uuid.UUID],
+    when: ColumnElement[bool],
+    at_most_once_since: datetime | None = None,
+) -> Insert:
+    """An INSERT ... SELECT: the message, for an account another part of the statement finds
+    (a CTE's column), only `when` it holds; with `at_most_once_since`, not if the account was
+    sent one of this kind since then (the lockout notice: one a day at most).
+
+    Two statements racing may each see no earlier row and both enqueue: a rare second notice,
+    never a lost one.
+    """
+    conditions = [when]
+    if at_most_once_since is not None:
+        earlier = select(MailOutbox.id).where(
+            MailOutbox.account_id == account_id,
+            MailOutbox.kind == message.kind,
+            MailOutbox.created_at > at_most_once_since,
+        )
+        conditions.append(not_(exists(earlier)))
+    columns = MailOutbox.__table__.c
+    rows = select(
+        literal(message.id, columns.id.type),
+        literal(message.kind, columns.kind.type),
+        literal(message.purpose, columns.purpose.type),
+        account_id,
+        literal(now, columns.created_at.type),
+    ).where(*conditions)
+    return insert(MailOutbox).from_select(
+        ["id", "kind", "purpose", "account_id", "created_at"], rows
+    )
