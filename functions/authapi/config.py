@@ -136,6 +136,13 @@ class Settings(BaseSettings):
     mail_circuit_failures: int = Field(default=5, ge=1)
     mail_circuit_open_seconds: int = Field(default=60, ge=1)
     mail_send_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How the mailer reaches SES: its v2 API (SendEmail, Content.Raw; locally moto), or its
+    # SMTP interface (in AWS: the VPC has no NAT, and only SMTP has a VPC endpoint), with the
+    # credentials `<access key id>:<SMTP password>` in an SSM SecureString.
+    mail_transport: Literal["ses-api", "ses-smtp"] = "ses-api"
+    mail_smtp_host: str | None = None
+    mail_smtp_port: int = Field(default=587, ge=1, le=65535)
+    mail_smtp_credentials_parameter: str | None = None
 
     # Logging.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -147,6 +154,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator(
+        "mail_queue_url",
+        "mail_configuration_set",
+        "mail_smtp_host",
+        "mail_smtp_credentials_parameter",
+        mode="before",
+    )
+    @classmethod
+    def empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("database_url")
     @classmethod

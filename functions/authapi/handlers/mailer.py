@@ -31,7 +31,7 @@ from authapi.clock import SystemClock
 from authapi.config import get_settings
 from authapi.db.engine import Database
 from authapi.mailer.delivery import Outcome, deliver
-from authapi.mailer.ses import SesMailer
+from authapi.mailer.providers import provider_for
 from authapi.observability import metrics as business_metrics
 from authapi.observability.logs import configure_logging
 
@@ -49,12 +49,7 @@ business_metrics.install_sink(
 loop = asyncio.new_event_loop()
 database = Database(settings)
 key_provider = key_provider_for(settings, clock)
-provider = SesMailer(
-    sender=settings.mail_from,
-    configuration_set=settings.mail_configuration_set,
-    region=settings.aws_region,
-    timeout_seconds=settings.mail_send_timeout_seconds,
-)
+provider = provider_for(settings)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
