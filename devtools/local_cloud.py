@@ -10,6 +10,9 @@
 - The deploy's PreTraffic hook (the migration function) once, before any request is served.
 - Scheduled functions (maintenance) through the scheduler's stand-in: at start, then every
   `--maintenance-every` seconds (every 15 minutes in AWS).
+- Functions on an SQS queue (the mailer) through the event source mapping's stand-in
+  (devtools.sqs_poller), on moto's SQS; what they send to SES's stand-in (moto's SES v2) shows
+  in the local mailbox on http://127.0.0.1:8025 (devtools.mailbox).
 - Functions on a `METHOD /path` route of the same API (the example resource server), each in
   execution environments of its own, behind the route's JWT authorizer, stood in by
   devtools.jwt_authorizer: it verifies the token against the keys the API itself publishes.
@@ -37,10 +40,12 @@ from devtools.execution_environments import FunctionConfig, FunctionPool, Invoca
 from devtools.jwt_authorizer import JwtAuthorizer
 from devtools.lambda_events import http_api_event, response_json
 from devtools.local_stack import LOCAL_PARAMETERS, LocalStack, start_stand_ins
+from devtools.mailbox import MailboxServer
 from devtools.template_env import Template, load_template, resolve_value
 
 HOST = "127.0.0.1"
 HTTP, HTTP_ROUTE, SCHEDULE, DEPLOY_HOOK = "http", "http route", "schedule", "deploy hook"
+QUEUE = "queue"  # an SQS event source: `event` holds its BatchSize
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,9 @@ def template_functions(
             ):
                 trigger = HTTP_ROUTE
                 route = (str(routed["Method"]).upper(), str(routed["Path"]))
+        elif kinds == {"SQS"} and len(events) == 1:
+            trigger = QUEUE
+            event = {"BatchSize": int(events[0].get("Properties", {}).get("BatchSize", 10))}
         elif kinds and kinds <= {"Schedule", "ScheduleV2"} and len(events) == 1:
             trigger = SCHEDULE
             event = json.loads(events[0].get("Properties", {}).get("Input") or "{}")
@@ -191,6 +199,35 @@ class Scheduler(threading.Thread):
         self.stopped.set()
 
 
+def _start_mail(
+    functions: list[TemplateFunction], stack: LocalStack, pools: list[FunctionPool]
+) -> tuple[list[Any], MailboxServer | None]:
+    """The queue's consumers (the mailer), each behind an SQS poller, and the local mailbox."""
+    from devtools.local_mail import REGION, client
+    from devtools.mailbox import moto_sent_messages, serve_mailbox
+    from devtools.sqs_poller import SqsPoller
+
+    if stack.mail is None:
+        return [], None
+    pollers = []
+    for function in (f for f in functions if f.trigger == QUEUE):
+        pool = FunctionPool(function.config(stack), concurrency=1)
+        pools.append(pool)
+        poller = SqsPoller(
+            pool,
+            sqs=client("sqs", stack.mail.endpoint),
+            queue_url=stack.mail.queue_url,
+            batch_size=int(function.event["BatchSize"]),
+            region=REGION,
+        )
+        poller.start()
+        pollers.append(poller)
+        print(f"{function.logical_id}: on the mail queue (SQS stand-in, moto)", flush=True)
+    mailbox = serve_mailbox(moto_sent_messages())
+    print(f"local mailbox: {mailbox.url} (JSON: {mailbox.url}/api/messages)", flush=True)
+    return pollers, mailbox
+
+
 def _stop_on_sigterm(_signal: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # `kill` stops it as Ctrl-C does, stand-ins and all
 
@@ -205,6 +242,8 @@ def serve(port: int, *, concurrency: int, queue_timeout: float, maintenance_ever
     pools: list[FunctionPool] = []
     scheduler: Scheduler | None = None
     server: HttpApi | None = None
+    pollers: list[Any] = []
+    mailbox: MailboxServer | None = None
     try:
         for function in (f for f in functions if f.trigger == DEPLOY_HOOK):
             hook = FunctionPool(function.config(stack), concurrency=1)
@@ -219,6 +258,7 @@ def serve(port: int, *, concurrency: int, queue_timeout: float, maintenance_ever
             print(f"{function.logical_id}: every {maintenance_every:g} s (scheduled)", flush=True)
         scheduler = Scheduler(jobs, maintenance_every)
         scheduler.start()
+        pollers, mailbox = _start_mail(functions, stack, pools)
         for function in (f for f in functions if f.trigger == HTTP):
             api = FunctionPool(
                 function.config(stack), concurrency=concurrency, queue_timeout=queue_timeout
@@ -255,6 +295,10 @@ def serve(port: int, *, concurrency: int, queue_timeout: float, maintenance_ever
             server.server_close()
         if scheduler is not None:
             scheduler.stop()
+        for poller in pollers:
+            poller.stop()
+        if mailbox is not None:
+            mailbox.shutdown()
         # all at once: each environment ends after its invocation, if any
         with ThreadPoolExecutor() as stopping:
             for stop in (stack.stop, *(pool.close for pool in pools)):

@@ -1,4 +1,5 @@
-"""The local cloud's stand-ins: PostgreSQL (embedded) and SSM Parameter Store (moto's server).
+"""The local cloud's stand-ins: PostgreSQL (embedded), and moto's server for SSM Parameter Store,
+SQS (the mail queue) and SES v2 (where the mailer sends; the local mailbox reads it).
 
 `start_local_stack()` prepares the environment the real Lambda handler expects, the way the SAM
 template does in AWS, so that importing `authapi.handlers.api` afterwards behaves as in Lambda:
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.embedded_postgres import local_database
+from devtools.local_mail import LocalMail, start_local_mail
 from devtools.template_env import lambda_environment, load_template, template_variables
 
 LOCAL_DIR = Path(".local")
@@ -31,6 +33,11 @@ LOCAL_PARAMETERS = {
     "AWS::Region": REGION,
     # the hosts requests arrive on here, as if custom domains: the local cloud's own address, the
     # smoke run's, and those of the function URL and ALB payloads in events/ (make invoke)
+    # the mail queue's URL is the local stand-in's, given per stack (LocalStack.mail); a tool
+    # with no stand-ins (make invoke) gets none: mail waits in the outbox
+    "MailQueue": "",
+    "MailConfigurationSet": "authapi-local",
+    "PublicAppUrl": "http://127.0.0.1:8000",
     "CustomDomains": ",".join(
         (
             "127.0.0.1",
@@ -80,8 +87,9 @@ def local_lambda_environment(
 class LocalStack:
     database_url: str
     database_description: str
-    ssm_endpoint: str
+    ssm_endpoint: str  # moto's server: SSM, SQS and SES v2 on one port
     _moto: Any
+    mail: LocalMail | None = None
 
     def function_environment(self, function: str) -> dict[str, str]:
         """What `function`'s execution environments get: template.yaml's environment for it,
@@ -92,7 +100,15 @@ class LocalStack:
         )
         # JSON log lines, as in CloudWatch (outside Lambda the app would pick the console format)
         environment["AUTHAPI_LOG_FORMAT"] = "json"
-        return {**environment, **os.environ, "AWS_ENDPOINT_URL_SSM": self.ssm_endpoint}
+        if self.mail is not None:
+            environment.update(self.mail.function_overrides(environment))
+        return {
+            **environment,
+            **os.environ,
+            "AWS_ENDPOINT_URL_SSM": self.ssm_endpoint,
+            "AWS_ENDPOINT_URL_SQS": self.ssm_endpoint,
+            "AWS_ENDPOINT_URL_SESV2": self.ssm_endpoint,
+        }
 
     def stop(self) -> None:
         """Stop the SSM stand-in. The embedded database, when this process started it, stops at
@@ -163,6 +179,7 @@ def start_stand_ins(database_name: str = "authapi") -> LocalStack:
         database_description=database.description,
         ssm_endpoint=endpoint,
         _moto=moto_server,
+        mail=start_local_mail(endpoint),
     )
 
 

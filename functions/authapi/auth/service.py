@@ -15,6 +15,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.abuse import login_throttle
 from authapi.auth import refresh_repository, repository, session_repository
+from authapi.auth.lockout_notice import lockout_notice
 from authapi.auth.session_origin import SessionOrigin
 from authapi.auth.tokens import (
     AccessTokenClaims,
@@ -206,6 +207,7 @@ async def login(
                 keys, settings, now=now, device_trusted=trusted
             ),
             now=now,
+            notice=lockout_notice(settings, email=email, now=now),
         )
     if not attempt.allowed:
         metrics.count(metrics.TOO_MANY_ATTEMPTS)

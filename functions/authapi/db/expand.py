@@ -17,6 +17,13 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 UNDEFINED_COLUMN = "42703"
+UNDEFINED_TABLE = "42P01"
+
+
+def names_a_missing_table(error: ProgrammingError) -> bool:
+    """The statement named a table the schema has not got yet (a migration adding it is not
+    applied): like a missing column, refused at parse, before it touched a row."""
+    return getattr(error.orig, "sqlstate", None) == UNDEFINED_TABLE
 
 
 async def execute_on_either_schema(
