@@ -81,8 +81,15 @@ account-enable: $(STAMP)  ## enable it again (its old sessions stay ended): make
 	$(BIN)/python -m devtools.accounts enable "$(EMAIL)"
 
 .PHONY: maintenance
-maintenance: $(STAMP)  ## one maintenance run (the purges) through its Lambda handler, on the local database
+maintenance: $(STAMP)  ## one maintenance run (the outbox re-queue, the purges) through its Lambda handler, on the local database
 	$(BIN)/python -m devtools.maintenance
+
+# Mail (issue 13): one test message through the outbox, the queue, the mailer and SES's
+# stand-in, to the local mailbox of a running `make run` (http://127.0.0.1:8025)
+.PHONY: mail-test
+mail-test: $(STAMP)  ## send a test message to a registered account: make mail-test EMAIL=ada@example.com
+	@test -n "$(EMAIL)" || { echo "usage: make mail-test EMAIL=..." >&2; exit 2; }
+	$(BIN)/python -m devtools.mail_test "$(EMAIL)"
 
 EVENT ?= events/health.json
 invoke: $(STAMP)  ## one event through the handler: make invoke EVENT=events/me.json

@@ -21,7 +21,7 @@ Keys come from SSM (moto's server), data from the embedded PostgreSQL (or AUTHAP
 through the code paths used in AWS. Ctrl-C stops it all and prints each function's counts.
 
 Usage: python -m devtools.local_cloud [--port 8000] [--concurrency 4] [--queue-timeout 0]
-                                      [--maintenance-every 60]
+                                      [--maintenance-every 60] [--mailbox-port 8025]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -40,6 +41,7 @@ from devtools.execution_environments import FunctionConfig, FunctionPool, Invoca
 from devtools.jwt_authorizer import JwtAuthorizer
 from devtools.lambda_events import http_api_event, response_json
 from devtools.local_stack import LOCAL_PARAMETERS, LocalStack, start_stand_ins
+from devtools.mailbox import PORT as MAILBOX_PORT
 from devtools.mailbox import MailboxServer
 from devtools.template_env import Template, load_template, resolve_value
 
@@ -199,8 +201,14 @@ class Scheduler(threading.Thread):
         self.stopped.set()
 
 
+STATE_FILE = Path(".local/local-cloud.json")  # where `make mail-test` finds the mail queue
+
+
 def _start_mail(
-    functions: list[TemplateFunction], stack: LocalStack, pools: list[FunctionPool]
+    functions: list[TemplateFunction],
+    stack: LocalStack,
+    pools: list[FunctionPool],
+    mailbox_port: int,
 ) -> tuple[list[Any], MailboxServer | None]:
     """The queue's consumers (the mailer), each behind an SQS poller, and the local mailbox."""
     from devtools.local_mail import REGION, client
@@ -223,8 +231,15 @@ def _start_mail(
         poller.start()
         pollers.append(poller)
         print(f"{function.logical_id}: on the mail queue (SQS stand-in, moto)", flush=True)
-    mailbox = serve_mailbox(moto_sent_messages())
+    mailbox = serve_mailbox(moto_sent_messages(), port=mailbox_port)
     print(f"local mailbox: {mailbox.url} (JSON: {mailbox.url}/api/messages)", flush=True)
+    if mailbox_port == MAILBOX_PORT:  # `make run`, not a test's cloud on ports of its own
+        STATE_FILE.parent.mkdir(exist_ok=True)
+        STATE_FILE.write_text(
+            json.dumps(
+                {"mail_queue_url": stack.mail.queue_url, "aws_endpoint": stack.mail.endpoint}
+            )
+        )
     return pollers, mailbox
 
 
@@ -232,7 +247,14 @@ def _stop_on_sigterm(_signal: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # `kill` stops it as Ctrl-C does, stand-ins and all
 
 
-def serve(port: int, *, concurrency: int, queue_timeout: float, maintenance_every: float) -> None:
+def serve(
+    port: int,
+    *,
+    concurrency: int,
+    queue_timeout: float,
+    maintenance_every: float,
+    mailbox_port: int = MAILBOX_PORT,
+) -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     functions, missing = template_functions()
     for name in missing:
@@ -258,7 +280,7 @@ def serve(port: int, *, concurrency: int, queue_timeout: float, maintenance_ever
             print(f"{function.logical_id}: every {maintenance_every:g} s (scheduled)", flush=True)
         scheduler = Scheduler(jobs, maintenance_every)
         scheduler.start()
-        pollers, mailbox = _start_mail(functions, stack, pools)
+        pollers, mailbox = _start_mail(functions, stack, pools, mailbox_port)
         for function in (f for f in functions if f.trigger == HTTP):
             api = FunctionPool(
                 function.config(stack), concurrency=concurrency, queue_timeout=queue_timeout
@@ -324,6 +346,9 @@ def main() -> None:
     parser.add_argument(
         "--maintenance-every", type=float, default=60, help="seconds between maintenance runs"
     )
+    parser.add_argument(
+        "--mailbox-port", type=int, default=MAILBOX_PORT, help="the local mailbox (0: any free)"
+    )
     args = parser.parse_args()
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -332,6 +357,7 @@ def main() -> None:
         concurrency=args.concurrency,
         queue_timeout=args.queue_timeout,
         maintenance_every=args.maintenance_every,
+        mailbox_port=args.mailbox_port,
     )
 
 

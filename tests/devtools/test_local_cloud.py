@@ -21,7 +21,14 @@ import httpx
 import pytest
 
 from devtools.api_gateway import PAYLOAD_QUOTA_BYTES
-from devtools.local_cloud import DEPLOY_HOOK, HTTP, HTTP_ROUTE, SCHEDULE, template_functions
+from devtools.local_cloud import (
+    DEPLOY_HOOK,
+    HTTP,
+    HTTP_ROUTE,
+    QUEUE,
+    SCHEDULE,
+    template_functions,
+)
 from devtools.tiers import require_tool
 from tests.support.accounts import STRONG_PASSWORD, unique_email
 from tests.support.db import ScratchDatabase
@@ -93,6 +100,7 @@ def test_every_function_of_the_template_runs_in_the_local_cloud() -> None:
         "MigrateFunction": DEPLOY_HOOK,
         "MaintenanceFunction": SCHEDULE,
         "WhoAmIFunction": HTTP_ROUTE,
+        "MailerFunction": QUEUE,
     }
     (whoami,) = (function for function in functions if function.trigger == HTTP_ROUTE)
     assert whoami.route == ("GET", "/api/v1/examples/whoami")

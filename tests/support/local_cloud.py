@@ -49,7 +49,17 @@ class LocalCloud:
             "AUTHAPI_DB_ROLE_PREFIX": database.role_prefix,
         }
         process = subprocess.Popen(
-            [sys.executable, "-m", "devtools.local_cloud", "--port", str(port), *arguments],
+            # a mailbox on a port of its own: clouds of several tests may run at once
+            [
+                sys.executable,
+                "-m",
+                "devtools.local_cloud",
+                "--port",
+                str(port),
+                "--mailbox-port",
+                "0",
+                *arguments,
+            ],
             cwd=REPO,
             env=environment,
             stdout=subprocess.PIPE,
