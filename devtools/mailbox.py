@@ -51,7 +51,8 @@ def moto_sent_messages(account_id: str = "123456789012", region: str = "us-east-
 
         backend = ses_backends[account_id][region]
         return [
-            (message.id, list(message.destinations), message.raw_data)
+            # moto adds the To header's addresses to the destinations it was given
+            (message.id, list(dict.fromkeys(message.destinations)), message.raw_data)
             for message in backend.sent_messages
             if isinstance(message, RawMessage)
         ]

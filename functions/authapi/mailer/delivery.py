@@ -33,12 +33,12 @@ from authapi.db.session import unit_of_work
 from authapi.mailer.kinds import KINDS, MailJob
 from authapi.mailer.render import RenderedMail, render
 from authapi.mailer.ses import SendFailure
-from authapi.models import MailCircuit, MailOutbox, User
+from authapi.models import MailCircuit, MailOutbox
 from authapi.observability import metrics
 from authapi.outbox.messages import ADDRESS_PURPOSE
 from authapi.signing.keys import DataKeys
 from authapi.signing.sealing import SealedDataUnreadable, open_sealed
-from authapi.users.repository import get_user_by_email
+from authapi.users.repository import active_account_address
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +122,7 @@ async def _recipient(
 ) -> tuple[uuid.UUID, str] | None:
     """(account id, address) to write to, or None: no active account has it."""
     if row["account_id"] is not None:
-        found = (
-            await db.execute(
-                select(User.id, User.email).where(User.id == row["account_id"], User.is_active)
-            )
-        ).one_or_none()
-        return (found[0], found[1]) if found else None
+        return await active_account_address(db, user_id=row["account_id"])
     if row["sealed_address"] is None or data_keys is None:
         return None
     try:
@@ -136,8 +131,7 @@ async def _recipient(
         )
     except SealedDataUnreadable:
         return None
-    user, _ = await get_user_by_email(db, email=email)
-    return (user.id, user.email) if user is not None and user.is_active else None
+    return await active_account_address(db, email=email)
 
 
 def _finish(outbox_id: uuid.UUID, **values: Any) -> Any:

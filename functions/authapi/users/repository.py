@@ -74,3 +74,13 @@ async def set_active(
         .returning(User.id)
     )
     return user_id
+
+
+async def active_account_address(
+    db: AsyncSession, *, user_id: uuid.UUID | None = None, email: str | None = None
+) -> tuple[uuid.UUID, str] | None:
+    """(id, email) of the active account with this id or email, else None (the mailer's
+    recipient: a disabled or deleted account gets no mail). One round trip."""
+    condition = User.id == user_id if user_id is not None else User.email == email
+    row = (await db.execute(select(User.id, User.email).where(condition, User.is_active))).first()
+    return (row[0], row[1]) if row is not None else None
