@@ -76,7 +76,7 @@ def record_handler(record: SQSRecord) -> str:
     except (ValueError, KeyError, TypeError):
         # not ours: retrying cannot help, and the DLQ would only hide it; dropped, logged
         logger.error(
-            "mail queue message without an outbox id", extra={"message": record.message_id}
+            "mail queue message without an outbox id", extra={"sqs_message_id": record.message_id}
         )
         return "unreadable"
     outcome = loop.run_until_complete(_deliver(outbox_id))
