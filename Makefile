@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Before any rule: a prerequisite like $(SAM_STAMP) is expanded when its rule is read.
-include mk/aws.mk mk/faults.mk mk/perf.mk mk/quality.mk
+include mk/aws.mk mk/faults.mk mk/perf.mk mk/quality.mk mk/mail.mk
 
 .PHONY: help install run dev invoke smoke test test-previous-schema lint typecheck clean account-disable account-enable
 
@@ -107,6 +107,7 @@ typecheck: $(STAMP)  ## mypy: strict on functions/ and devtools/, typed definiti
 	$(BIN)/mypy
 
 test: lint typecheck $(SAM_STAMP)  ## everything: lint, types, templates, all tests, and again through PgBouncer
+	@( $(install_chromium) ) || true
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-previous-schema
 	$(MAKE) --no-print-directory test-pgbouncer
