@@ -15,7 +15,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -404,3 +405,47 @@ def test_past_the_concurrency_limit_requests_are_throttled_at_once(
     ssm = cloud.wait_for(r"SSM stand-in \(moto\) on http://127\.0\.0\.1:(\d+)")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", int(ssm[1])), timeout=2).close()
+
+
+async def test_mail_goes_outbox_queue_mailer_mailbox_in_the_local_cloud(
+    local_cloud: LocalCloud, test_database: ScratchDatabase
+) -> None:
+    """Issue 13: an outbox row nobody handed over is re-queued by the scheduled maintenance
+    run, the SQS poller invokes the MailerFunction with a batch, it sends through moto's SES v2,
+    and the local mailbox shows it (page and JSON)."""
+    with SyncApiClient.http(local_cloud.base_url) as api:
+        email = unique_email()
+        reply = api.post(
+            "/api/v1/auth/register", json={"email": email, "password": STRONG_PASSWORD}
+        )
+        assert reply.status == 201
+        user_id = uuid.UUID(reply.body["user"]["id"])
+    outbox_id = uuid.uuid4()
+    await test_database.execute(
+        "INSERT INTO mail_outbox (id, kind, purpose, account_id, created_at)"
+        " VALUES ($1, 'test_message', 'test_message', $2, $3)",
+        outbox_id,
+        user_id,
+        datetime.now(UTC) - timedelta(hours=1),  # long past the re-queue delay
+    )
+    mailbox = local_cloud.wait_for(r"local mailbox: (http://\S+) ").group(1)
+    deadline = time.monotonic() + 30
+    found: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=mailbox, timeout=5) as reader:
+        while time.monotonic() < deadline and not found:
+            messages = (await reader.get("/api/messages")).json()
+            found = [m for m in messages if m["to"] == [email]]
+            if not found:
+                await asyncio.sleep(0.3)
+        page = await reader.get("/")
+    assert found, "the mailer sent nothing:\n" + local_cloud.output()[-3000:]
+    (message,) = found
+    assert message["subject"] == "authapi: test message"
+    assert email in message["text"]
+    assert email in message["html"]
+    assert (
+        await test_database.fetchval("SELECT status FROM mail_outbox WHERE id = $1", outbox_id)
+        == "sent"
+    )
+    assert "authapi: test message" in page.text
+    assert local_cloud.environments("MailerFunction")
