@@ -47,9 +47,15 @@ def declared_defaults(template: dict[str, Any]) -> dict[str, str]:
 
 
 TEMPLATE_DATA = cfn_lint_template()
+# what a variable names of the stack's own resources (issue 13: the mail queue and its SES set)
+RESOURCE_STAND_INS = {
+    "MailQueue": "https://sqs.example/mail",
+    "MailConfigurationSet": "authapi-x",
+}
 # every SSM-read parameter, and other values than the defaults for a few others
 STAND_INS = {
     **ssm_stand_ins(TEMPLATE_DATA),
+    **RESOURCE_STAND_INS,
     "Env": "local",
     "Issuer": "issuer-x",
     "Audience": "audience-x",
@@ -98,7 +104,13 @@ def _holds(condition: str, values: dict[str, str]) -> bool:
     return values[left["Ref"]] != right
 
 
-FUNCTIONS = ["ApiFunction", "MigrateFunction", "MaintenanceFunction", "WhoAmIFunction"]
+FUNCTIONS = [
+    "ApiFunction",
+    "MigrateFunction",
+    "MaintenanceFunction",
+    "WhoAmIFunction",
+    "MailerFunction",
+]
 
 
 def test_every_function_of_the_template_has_a_derived_environment() -> None:
@@ -114,7 +126,7 @@ def test_the_derived_environment_is_the_templates_variable_for_variable(function
 
 
 def test_template_parameters_default_when_no_stand_in_is_given() -> None:
-    derived = lambda_environment(parameters=ssm_stand_ins(TEMPLATE_DATA))
+    derived = lambda_environment(parameters={**ssm_stand_ins(TEMPLATE_DATA), **RESOURCE_STAND_INS})
     assert derived["AUTHAPI_SSM_PARAMETER_PREFIX"] == "/authapi/dev/"
     assert derived["AUTHAPI_JWT_ISSUER"] == "authapi-dev"
     assert derived["AUTHAPI_LOG_LEVEL"] == "INFO"

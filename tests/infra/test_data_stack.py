@@ -65,16 +65,22 @@ def test_postgres_reachable_only_lambda_to_proxy_to_database(data_template: Temp
         ("LambdaSecurityGroup", "ProxySecurityGroup", 5432),
         ("ProxySecurityGroup", "DbSecurityGroup", 5432),
         ("LambdaSecurityGroup", "EndpointSecurityGroup", 443),
+        ("LambdaSecurityGroup", "EndpointSecurityGroup", 587),  # SMTP submission (issue 13)
     }
     for group in resources(data_template, "AWS::EC2::SecurityGroup").values():
         assert "SecurityGroupIngress" not in group["Properties"]
 
 
-def test_lambdas_reach_ssm_without_a_nat(data_template: Template) -> None:
-    # SSM decrypts SecureStrings with KMS itself: nothing here calls KMS, so no KMS endpoint
+def test_lambdas_reach_ssm_sqs_and_ses_smtp_without_a_nat(data_template: Template) -> None:
+    # SSM decrypts SecureStrings with KMS itself: nothing here calls KMS, so no KMS endpoint;
+    # the mail queue through SQS's, and SES through its SMTP interface's (issue 13)
     endpoints = resources(data_template, "AWS::EC2::VPCEndpoint").values()
     services = {endpoint["Properties"]["ServiceName"]["Fn::Sub"] for endpoint in endpoints}
-    assert services == {"com.amazonaws.${AWS::Region}.ssm"}
+    assert services == {
+        "com.amazonaws.${AWS::Region}.ssm",
+        "com.amazonaws.${AWS::Region}.sqs",
+        "com.amazonaws.${AWS::Region}.email-smtp",
+    }
     for endpoint in endpoints:
         assert endpoint["Properties"]["PrivateDnsEnabled"] is True
     assert not resources(data_template, "AWS::EC2::NatGateway")
@@ -97,5 +103,6 @@ def test_every_security_group_states_its_egress(data_template: Template) -> None
     assert egress == {
         ("LambdaSecurityGroup", "ProxySecurityGroup", 5432),
         ("LambdaSecurityGroup", "EndpointSecurityGroup", 443),
+        ("LambdaSecurityGroup", "EndpointSecurityGroup", 587),
         ("ProxySecurityGroup", "DbSecurityGroup", 5432),
     }

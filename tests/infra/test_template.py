@@ -11,7 +11,13 @@ from tests.infra.cfn import Template, function_properties, load_template, resour
 
 pytestmark = pytest.mark.infra
 
-FUNCTIONS = ("ApiFunction", "MigrateFunction", "MaintenanceFunction", "WhoAmIFunction")
+FUNCTIONS = (
+    "ApiFunction",
+    "MigrateFunction",
+    "MaintenanceFunction",
+    "WhoAmIFunction",
+    "MailerFunction",
+)
 
 LITERAL_ENVIRONMENT = {
     "AUTHAPI_ENVIRONMENT": "production",
@@ -58,6 +64,24 @@ DATABASE_ROLE = {
     "MigrateFunction": "migrator",
     "MaintenanceFunction": "app",
     "WhoAmIFunction": None,
+    "MailerFunction": "app",
+}
+# each function's own variables beyond the database URL (issue 13: the mail path)
+MAIL_QUEUE = {"AUTHAPI_MAIL_QUEUE_URL": {"Ref": "MailQueue"}}
+OWN_ENVIRONMENT: dict[str, dict[str, Any]] = {
+    "ApiFunction": MAIL_QUEUE,
+    "MaintenanceFunction": MAIL_QUEUE,
+    "MailerFunction": {
+        "AUTHAPI_MAIL_FROM": {"Ref": "MailFromAddress"},
+        "AUTHAPI_MAIL_CONFIGURATION_SET": {"Ref": "MailConfigurationSet"},
+        "AUTHAPI_MAIL_PRODUCT_NAME": {"Ref": "MailProductName"},
+        "AUTHAPI_PUBLIC_APP_URL": {"Ref": "PublicAppUrl"},
+        "AUTHAPI_MAIL_TRANSPORT": "ses-smtp",
+        "AUTHAPI_MAIL_SMTP_HOST": {"Fn::Sub": "email-smtp.${AWS::Region}.amazonaws.com"},
+        "AUTHAPI_MAIL_SMTP_CREDENTIALS_PARAMETER": {
+            "Fn::Sub": "/authapi/${Env}/mail/smtp-credentials"
+        },
+    },
 }
 
 API_STATEMENTS = [
@@ -109,13 +133,51 @@ MIGRATE_STATEMENTS = [
         },
     },
 ]
-# the maintenance run deletes rows: the app's database role, and nothing else (no SSM, no keys)
-MAINTENANCE_STATEMENTS = [API_STATEMENTS[-1]]
+SEND_TO_THE_MAIL_QUEUE = {
+    "Effect": "Allow",
+    "Action": "sqs:SendMessage",
+    "Resource": {"Fn::GetAtt": ["MailQueue", "Arn"]},
+}
+# the maintenance run deletes rows and re-queues mail: the app's database role, the queue, and
+# nothing else (no SSM, no keys)
+MAINTENANCE_STATEMENTS = [API_STATEMENTS[-1], {"Sid": "RequeueMail", **SEND_TO_THE_MAIL_QUEUE}]
+MAIL_IDENTITY_AND_SET = [
+    {
+        "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailDomain}"
+    },
+    {
+        "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+        ":configuration-set/${MailConfigurationSet}"
+    },
+]
+MAILER_STATEMENTS = [
+    API_STATEMENTS[-1],
+    {
+        "Sid": "ConsumeTheMailQueue",
+        "Effect": "Allow",
+        "Action": [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        ],
+        "Resource": {"Fn::GetAtt": ["MailQueue", "Arn"]},
+    },
+    API_STATEMENTS[0],
+    API_STATEMENTS[1],
+    {
+        "Sid": "SendAsTheIdentityThroughTheConfigurationSet",
+        "Effect": "Allow",
+        "Action": "ses:SendEmail",
+        "Resource": MAIL_IDENTITY_AND_SET,
+    },
+]
 STATEMENTS = {
-    "ApiFunction": API_STATEMENTS,
+    "ApiFunction": [*API_STATEMENTS, {"Sid": "NotifyTheMailQueue", **SEND_TO_THE_MAIL_QUEUE}],
     "MigrateFunction": MIGRATE_STATEMENTS,
     "MaintenanceFunction": MAINTENANCE_STATEMENTS,
     "WhoAmIFunction": [],  # no database, no SSM, no keys
+    "MailerFunction": MAILER_STATEMENTS,
 }
 # the only managed policies: ENIs in the VPC plus logs, and X-Ray segments
 MANAGED_POLICIES = [
@@ -221,6 +283,7 @@ def test_environment_is_exactly_the_app_contract(template: Template, name: str) 
         own["AUTHAPI_DATABASE_URL"] = {
             "Fn::Sub": f"postgresql://${{DbRolePrefix}}_{role}@${{DbProxyEndpoint}}:5432/${{DbName}}"
         }
+    own.update(OWN_ENVIRONMENT.get(name, {}))
     assert variables == {**LITERAL_ENVIRONMENT, **PARAMETER_ENVIRONMENT, **own}
 
 
