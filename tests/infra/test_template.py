@@ -143,7 +143,8 @@ SEND_TO_THE_MAIL_QUEUE = {
 MAINTENANCE_STATEMENTS = [API_STATEMENTS[-1], {"Sid": "RequeueMail", **SEND_TO_THE_MAIL_QUEUE}]
 MAIL_IDENTITY_AND_SET = [
     {
-        "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailDomain}"
+        "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+        ":identity/${MailDomain}"
     },
     {
         "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
