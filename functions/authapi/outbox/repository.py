@@ -1,4 +1,9 @@
-"""The maintenance run's side of the outbox: re-queue what nobody handed over, purge old rows."""
+"""The maintenance run's side of the outbox: re-queue what nobody handed over, purge old rows.
+
+Both also run on the schema before the outbox's migration (a deploy under way: the maintenance
+run's new code may start first): each statement runs in a savepoint, and a missing table means
+nothing to do, without aborting the run's other work.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.db.batches import delete_batch
+from authapi.db.expand import names_a_missing_table
 from authapi.models import MailOutbox
 
 PENDING = "pending"
@@ -42,7 +49,13 @@ async def mark_for_requeue(
         .values(requeued_at=now)
         .returning(MailOutbox.id)
     )
-    result = await db.execute(statement)
+    try:
+        async with db.begin_nested():
+            result = await db.execute(statement)
+    except ProgrammingError as error:
+        if names_a_missing_table(error):
+            return []
+        raise
     return list(result.scalars())
 
 
@@ -60,7 +73,13 @@ async def purge_old_outbox_rows(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return await delete_batch(db, MailOutbox.id, stale)
+    try:
+        async with db.begin_nested():
+            return await delete_batch(db, MailOutbox.id, stale)
+    except ProgrammingError as error:
+        if names_a_missing_table(error):
+            return 0
+        raise
 
 
 async def outbox_row(db: AsyncSession, outbox_id: uuid.UUID) -> MailOutbox | None:
