@@ -27,6 +27,7 @@ from authapi.middleware.request_id import RequestIdMiddleware
 from authapi.middleware.security_headers import SecurityHeadersMiddleware
 from authapi.middleware.trusted_host import TrustedHostMiddleware
 from authapi.observability.logs import configure_logging
+from authapi.outbox.notify import notifier_for
 from authapi.passwords import PasswordHashing
 from authapi.problems import PROBLEM_SCHEMA
 from authapi.resources import Resources, app_resources
@@ -52,6 +53,7 @@ def build_resources(settings: Settings, *, clock: Clock | None = None) -> Resour
         hashing=PasswordHashing.from_settings(settings),
         key_provider=key_provider_for(settings, clock),
         clock=clock,
+        outbox_notifier=notifier_for(settings),
     )
 
 

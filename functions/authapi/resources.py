@@ -7,7 +7,7 @@ dependencies ask for the piece they need (`SettingsDep`, `DbSession`, ...), neve
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, cast
 
 from fastapi import Depends
@@ -19,6 +19,7 @@ from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.db.engine import Database
 from authapi.db.session import request_session
+from authapi.outbox.notify import OutboxNotifier
 from authapi.passwords import PasswordHashing
 from authapi.signing.keys import KeyProvider
 
@@ -32,9 +33,12 @@ class Resources:
     hashing: PasswordHashing
     key_provider: KeyProvider
     clock: Clock
+    # the mail queue a flow notifies after the statement that enqueued mail (issue 13)
+    outbox_notifier: OutboxNotifier = field(default_factory=lambda: OutboxNotifier(None))
 
     async def aclose(self) -> None:
         """Release the database's connections (servers with a lifespan, tests and tools)."""
+        self.outbox_notifier.close()
         await self.database.dispose()
 
 
@@ -68,6 +72,10 @@ async def _clock(connection: HTTPConnection) -> Clock:
     return _resources(connection).clock
 
 
+async def _outbox_notifier(connection: HTTPConnection) -> OutboxNotifier:
+    return _resources(connection).outbox_notifier
+
+
 async def _db_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
     async with request_session(_resources(connection).database) as session:
         yield session
@@ -78,6 +86,8 @@ DatabaseDep = Annotated[Database, Depends(_database)]
 HashingDep = Annotated[PasswordHashing, Depends(_hashing)]
 KeyProviderDep = Annotated[KeyProvider, Depends(_key_provider)]
 ClockDep = Annotated[Clock, Depends(_clock)]
+# after a statement that enqueued mail: `await notifier.notify([message.id])` (authapi/outbox)
+OutboxNotifierDep = Annotated[OutboxNotifier, Depends(_outbox_notifier)]
 # The request's session (autocommit: each statement is its own transaction). scope="function":
 # the connection goes back to the pool before the response is sent. Every dependency of one
 # request that asks for it shares the one session (and its one connection).
