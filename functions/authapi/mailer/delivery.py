@@ -161,8 +161,14 @@ async def deliver(
             return Outcome.HELD if claimed.status == "pending" else Outcome.ALREADY_DONE
         row = claimed.row
         kind = KINDS.get(row["kind"])
-        recipient = await _recipient(db, row, data_keys) if kind is not None else None
-        if kind is None or recipient is None:
+        if kind is None:
+            # a kind this code does not know: a newer release wrote it (a deploy under way);
+            # left pending for a mailer that knows it, never dropped
+            await db.execute(_finish(outbox_id, last_error="UnknownKind"))
+            logger.warning("mail of an unknown kind left queued", extra=_log(row, Outcome.RETRY))
+            return Outcome.RETRY
+        recipient = await _recipient(db, row, data_keys)
+        if recipient is None:
             await db.execute(_finish(outbox_id, status="skipped", last_error=None))
             outcome = Outcome.SKIPPED
         else:

@@ -320,3 +320,23 @@ async def test_old_outbox_rows_are_purged(
     )
     assert report.deleted["mail_outbox"] >= 1
     assert await status(test_database, outbox_id) is None
+
+
+async def test_a_kind_this_release_does_not_know_stays_queued(
+    mail: MailStandIns,
+    mail_settings: Settings,
+    mail_database: Database,
+    account: Account,
+    test_database: ScratchDatabase,
+) -> None:
+    """A newer release's kind, met by this mailer during a deploy: kept for one that knows it."""
+    clock = ManualClock()
+    message = OutboxMessage(kind="from_a_newer_release", purpose="future")
+    async with unit_of_work(mail_database) as db:
+        await db.execute(enqueue(message, now=clock.now(), account_id=uuid.UUID(account.user_id)))
+    outcome = await deliver(
+        mail_database, mail_settings, outbox_id=message.id, provider=ses(mail_settings), clock=clock
+    )
+    assert outcome is Outcome.RETRY
+    assert await status(test_database, message.id) == "pending"
+    assert mail.sent() == []
