@@ -6,7 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ from authapi.exceptions import (
     InvalidAccessTokenError,
     InvalidCredentialsError,
     InvalidRefreshTokenError,
+    MfaRequiredError,
     RefreshInProgressError,
     RefreshTokenReusedError,
     UnknownSigningKeyError,
@@ -61,6 +62,18 @@ class AuthContext:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+
+class SecondFactorPolicy(Protocol):
+    """Whether a user whose password was just checked must still give a second factor: the seam
+    where MFA plugs in. No account has one yet, so the only policy today answers no."""
+
+    def __call__(self, user: User) -> bool: ...
+
+
+def no_second_factor_yet(user: User) -> bool:
+    """MFA does not exist yet: no account needs a second factor (issue 12's rule is wired)."""
+    return False
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ def _token_pair(
     session_id: uuid.UUID,
     auth_time: datetime,
     refresh_token: str,
+    client_id: str,
 ) -> TokenPair:
     access_token = issue_access_token(
         ctx.key_ring,
@@ -100,6 +114,7 @@ def _token_pair(
         session_id=session_id,
         auth_time=auth_time,
         now=ctx.now(),
+        client_id=client_id,
     )
     return TokenPair(
         access_token=access_token,
@@ -122,7 +137,12 @@ def _new_device_token(
 
 
 def _new_session(
-    ctx: AuthContext, *, user_id: uuid.UUID, origin: SessionOrigin, now: datetime
+    ctx: AuthContext,
+    *,
+    user_id: uuid.UUID,
+    origin: SessionOrigin,
+    now: datetime,
+    client_id: str,
 ) -> tuple[repository.NewSession, str]:
     settings = ctx.settings
     refresh_token = new_refresh_token()
@@ -138,6 +158,7 @@ def _new_session(
         token_expires_at=token_expires_at,
         now=now,
         origin=origin,
+        client_id=client_id,
     )
     return session, refresh_token
 
@@ -152,7 +173,10 @@ async def register(
     user = users.NewUser(
         id=uuid.uuid4(), email=email, password_hash=await ctx.hashing.hash(password), created_at=now
     )
-    session, refresh_token = _new_session(ctx, user_id=user.id, origin=origin, now=now)
+    client_id = ctx.settings.default_client_id  # registration is the JSON API's
+    session, refresh_token = _new_session(
+        ctx, user_id=user.id, origin=origin, now=now, client_id=client_id
+    )
     device, device_token = _new_device_token(ctx, user_id=user.id, now=now)
     try:
         # user, session, first refresh token and device token in one statement: all or none
@@ -172,6 +196,7 @@ async def register(
         session_id=session.session_id,
         auth_time=session.now,
         refresh_token=refresh_token,
+        client_id=client_id,
     )
     return SignedIn(user=user, tokens=tokens, device_token=device_token)
 
@@ -185,12 +210,20 @@ async def login(
     client: str,
     origin: SessionOrigin,
     device_token: str | None = None,
+    client_id: str | None = None,
+    second_factor: SecondFactorPolicy | None = None,
 ) -> SignedIn:
     """Check the password and open a new session, unless the throttles refuse the attempt.
 
     The attempt is counted (and committed) before the password is checked, and the hash is
     checked with no transaction open: a slow argon2 holds no lock and no idle transaction.
+
+    Args:
+        client_id: the client signing in (the OAuth password grant's); the JSON API's if None.
+        second_factor: after a correct password, whether this user may finish signing in
+            without another factor (the OAuth password grant, which cannot carry one).
     """
+    client_id = client_id or ctx.settings.default_client_id
     password = normalize_password(password)
     now = ctx.now()
     settings, data_keys = ctx.settings, ctx.key_ring.data_keys
@@ -235,7 +268,14 @@ async def login(
         metrics.count(metrics.LOGIN_FAILED)
         logger.warning("login failed", extra={**security, "reason": reason})
         raise InvalidCredentialsError()
-    session, refresh_token = _new_session(ctx, user_id=user.id, origin=origin, now=now)
+    if second_factor is not None and second_factor(user):
+        # a correct password, and an answer the user can act on (CONVENTIONS.md); the attempt
+        # stays counted: it opened no session
+        logger.info("login needs a second factor", extra={"user_id": str(user.id)})
+        raise MfaRequiredError()
+    session, refresh_token = _new_session(
+        ctx, user_id=user.id, origin=origin, now=now, client_id=client_id
+    )
     device, new_device = _new_device_token(ctx, user_id=user.id, now=now)
     writes: list[UpdateBase] = [
         *login_throttle.after_success(
@@ -258,16 +298,25 @@ async def login(
         session_id=session.session_id,
         auth_time=session.now,
         refresh_token=refresh_token,
+        client_id=client_id,
     )
     return SignedIn(user=user, tokens=tokens, device_token=new_device)
 
 
-async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> TokenPair:
+async def refresh(
+    db: AsyncSession, ctx: AuthContext, *, refresh_token: str, client_id: str | None = None
+) -> TokenPair:
     """Exchange a refresh token for a new pair. Its immediate predecessor, presented again within
     the reuse interval, gets that same pair's refresh token (two tabs, a lost response); any
-    other spent token is reuse, and revokes its session."""
+    other spent token is reuse, and revokes its session. A token of another client's session
+    (`client_id`: the OAuth client presenting it; the JSON API's if None) is refused as unknown,
+    spending and revoking nothing (RFC 6749 section 6)."""
     now = ctx.now()
     settings = ctx.settings
+    client = refresh_repository.PresentingClient(
+        client_id=client_id or settings.default_client_id,
+        default_client_id=settings.default_client_id,
+    )
     token_hash = hash_refresh_token(refresh_token)
     successors = successor_refresh_tokens(ctx.key_ring.data_keys, refresh_token)
     key_id, successor = next(iter(successors.items()))  # the current data key's
@@ -282,6 +331,7 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
             ),
             now=now,
             lock_timeout_ms=settings.refresh_lock_timeout_ms,
+            client=client,
         )
     except RefreshInProgressError:
         # the session's rows stayed locked past the timeout: nothing was spent, nothing revoked
@@ -296,13 +346,19 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
             session_id=rotation.session_id,
             auth_time=rotation.session_created_at,  # the sign-in that opened the session
             refresh_token=successor,
+            client_id=client.client_id,
         )
     by_hash = {hash_refresh_token(token): token for token in successors.values()}
     spent = await refresh_repository.find_spent_token(
-        db, token_hash=token_hash, successor_hashes=tuple(by_hash), now=now
+        db, token_hash=token_hash, successor_hashes=tuple(by_hash), now=now, client=client
     )
     if spent is None:
         log_refused_token("refresh", reason="unknown_expired_or_revoked")
+        raise InvalidRefreshTokenError()
+    if not spent.same_client:
+        # neither handed the current token nor taken as theft: another client's token is no
+        # grant of this one's at all
+        log_refused_token("refresh", reason="another_client", session_id=spent.session_id)
         raise InvalidRefreshTokenError()
     current = spent.repeated_successor(
         now=now, interval_seconds=settings.refresh_reuse_interval_seconds
@@ -316,6 +372,7 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
             session_id=spent.session_id,
             auth_time=spent.session_created_at,
             refresh_token=by_hash[current],
+            client_id=client.client_id,
         )
     # Someone holds a token that was exchanged before the current one, or long enough ago: the
     # legitimate client or a thief, we cannot tell which, so the whole session ends (OAuth 2.0
