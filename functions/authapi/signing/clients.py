@@ -129,6 +129,14 @@ class ClientRegistry:
             return OAuthClient(client_id)
         return client
 
+    @staticmethod
+    def entry(client_id: str, *, secret_hash: str | None = None) -> OAuthClient:
+        """A client as the registry would read it (`secret_hash` as hash_client_secret gives)."""
+        entry = {"client_id": client_id}
+        if secret_hash is not None:
+            entry["secret_hash"] = secret_hash
+        return _client(entry)
+
     def with_client(self, client: OAuthClient) -> ClientRegistry:
         return ClientRegistry({**self.clients, client.client_id: client})
 
