@@ -62,10 +62,10 @@ _FORM_ERRORS = (
     DatabaseUnavailableError(),
     SecretsUnavailableError(),
 )
-_CLIENT = {
-    "client_id": {"type": "string", "description": "A public client's id (confidential: Basic)."}
-}
-_TOKEN = {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}
+# RFC 6749 section 3.1: a parameter sent empty is one not sent at all
+_TEXT: dict[str, object] = {"type": "string", "minLength": 1}
+_CLIENT = {"client_id": {**_TEXT, "description": "A public client's id (confidential: Basic)."}}
+_TOKEN = {"token": _TEXT, "token_type_hint": _TEXT}
 
 
 def _client(
@@ -101,9 +101,9 @@ def _grant_types(ctx: service.AuthContext) -> tuple[str, ...]:
         ["grant_type"],
         {
             "grant_type": {"type": "string", "enum": ["refresh_token", "password"]},
-            "refresh_token": {"type": "string"},
-            "username": {"type": "string", "description": "password grant: the account's email"},
-            "password": {"type": "string", "format": "password"},
+            "refresh_token": _TEXT,
+            "username": {**_TEXT, "description": "password grant: the account's email"},
+            "password": {**_TEXT, "format": "password"},
             **_CLIENT,
         },
     ),

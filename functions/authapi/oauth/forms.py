@@ -16,11 +16,25 @@ from authapi.request_body import FORM_MEDIA_TYPE, media_type
 from authapi.resources import SettingsDep
 
 OAuthForm = dict[str, str]
+# the parameters any of the endpoints reads; others are ignored (RFC 6749 section 3.1)
+PARAMETERS = frozenset(
+    {
+        "grant_type",
+        "refresh_token",
+        "username",
+        "password",
+        "scope",
+        "client_id",
+        "client_secret",
+        "token",
+        "token_type_hint",
+    }
+)
 
 
 async def read_oauth_form(request: Request, settings: SettingsDep) -> OAuthForm:
     """Dependency: the body's parameters; each at most once (RFC 6749 section 3.2), an empty
-    one as if absent (section 3.1)."""
+    one as if absent, an unknown one ignored (section 3.1)."""
     if media_type(request) != FORM_MEDIA_TYPE:
         raise UnsupportedMediaTypeError(f"Send the parameters as {FORM_MEDIA_TYPE}.")
     refuse_cross_site_form(request, settings)
@@ -29,10 +43,11 @@ async def read_oauth_form(request: Request, settings: SettingsDep) -> OAuthForm:
         parsed = parse_qs((await request.body()).decode("utf-8"), errors="strict")
     except UnicodeDecodeError:
         raise InvalidRequestError("The request body is not valid UTF-8.") from None
-    repeated = sorted(name for name, values in parsed.items() if len(values) > 1)
+    known = {name: values for name, values in parsed.items() if name in PARAMETERS}
+    repeated = sorted(name for name, values in known.items() if len(values) > 1)
     if repeated:
         raise InvalidRequestError(f"Parameters sent more than once: {', '.join(repeated)}.")
-    return {name: values[0] for name, values in parsed.items()}
+    return {name: values[0] for name, values in known.items()}
 
 
 def required(form: OAuthForm, name: str) -> str:

@@ -19,6 +19,7 @@ from authapi.auth.discovery import DISCOVERY_CACHE_CONTROL, JWKS_PATH, issuer_ba
 from authapi.config import Settings
 from authapi.exceptions import NotFoundError
 from authapi.oauth.client_auth import AUTH_METHODS
+from authapi.problems import problem_responses
 from authapi.resources import SettingsDep
 
 router = APIRouter(tags=["keys"])
@@ -60,7 +61,10 @@ async def oauth_authorization_server(
     return _document(settings, request, response)
 
 
-@router.get(METADATA_PATH + "/{issuer_path:path}")
+@router.get(
+    METADATA_PATH + "/{issuer_path:path}",
+    responses=problem_responses(NotFoundError, validates_body=False),
+)
 async def oauth_authorization_server_for_path(
     issuer_path: str, settings: SettingsDep, request: Request, response: Response
 ) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def oauth_error_responses(*errors: AuthApiError) -> dict[int | str, dict[str, An
     }
 
 
-def form_body(required: list[str], properties: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def form_body(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,

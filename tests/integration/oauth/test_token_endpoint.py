@@ -151,6 +151,12 @@ async def test_success_and_error_bodies_and_headers_follow_rfc_6749(
     ):
         reply = await api.post(TOKEN, data=body)
         assert (reply.status, reply.body["error"]) == (400, code), body
+    twice = await api.post(
+        TOKEN, content="grant_type=refresh_token&grant_type=password&x=1&x=2", headers=FORM
+    )
+    assert (twice.status, twice.body["error"]) == (400, "invalid_request")
+    assert "grant_type" in twice.body["error_description"]
+    assert "x" not in twice.body["error_description"].split(": ", 1)[1]  # unknown: ignored
     as_json = await api.post(TOKEN, json={"grant_type": "refresh_token"})
     assert (as_json.status, as_json.body["error"]) == (400, "invalid_request")
     assert as_json.body["code"] == "unsupported_media_type"
