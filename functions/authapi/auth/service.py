@@ -6,7 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.abuse import login_throttle
 from authapi.auth import refresh_repository, repository, session_repository
+from authapi.auth.second_factor import SecondFactorPolicy
 from authapi.auth.session_origin import SessionOrigin
 from authapi.auth.tokens import (
     AccessTokenClaims,
@@ -62,18 +63,6 @@ class AuthContext:
 
     def now(self) -> datetime:
         return self.clock.now()
-
-
-class SecondFactorPolicy(Protocol):
-    """Whether a user whose password was just checked must still give a second factor: the seam
-    where MFA plugs in. No account has one yet, so the only policy today answers no."""
-
-    def __call__(self, user: User) -> bool: ...
-
-
-def no_second_factor_yet(user: User) -> bool:
-    """MFA does not exist yet: no account needs a second factor (issue 12's rule is wired)."""
-    return False
 
 
 @dataclass(frozen=True)

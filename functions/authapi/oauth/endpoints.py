@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from authapi.abuse.rate_limit import INTROSPECT, LOGIN, REFRESH, REVOKE, RateLimiterDep
-from authapi.auth import service
+from authapi.auth import second_factor, service
 from authapi.auth.dependencies import AuthCtx
 from authapi.auth.schemas import LoginRequest
 from authapi.auth.session_origin import session_origin
@@ -165,7 +165,7 @@ async def _password_grant(
         client=address,
         origin=session_origin(request.scope, request.headers.get("user-agent")),
         client_id=client.client_id,
-        second_factor=service.no_second_factor_yet,
+        second_factor=second_factor.no_second_factor_yet,
     )
     return signed_in.tokens
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authapi.auth import refresh_repository, repository, session_repository
+from authapi.auth import repository, session_repository, token_repository
 from authapi.auth.service import AuthContext, verified_claims
 from authapi.auth.tokens import REFRESH_TOKEN_PREFIX, AccessTokenClaims, hash_refresh_token
 from authapi.exceptions import InvalidAccessTokenError
@@ -59,7 +59,7 @@ async def introspect(db: AsyncSession, ctx: AuthContext, *, token: str) -> dict[
     an access token its claims, for a refresh token whose it is. One statement at most."""
     settings, now = ctx.settings, ctx.now()
     if token.startswith(REFRESH_TOKEN_PREFIX):
-        live = await refresh_repository.find_live_token(
+        live = await token_repository.find_live_token(
             db, token_hash=hash_refresh_token(token), now=now
         )
         if live is None:

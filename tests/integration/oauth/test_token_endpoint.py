@@ -9,7 +9,7 @@ import pytest
 from authlib.integrations.base_client.errors import OAuthError
 from fastapi import FastAPI
 
-from authapi.auth import service
+from authapi.auth import second_factor
 from tests.support.accounts import Account, register
 from tests.support.http import ApiClient, ClientWith
 from tests.support.oauth import (
@@ -246,7 +246,7 @@ async def test_an_mfa_account_gets_invalid_grant_mfa_required(
     oauth_app: FastAPI, api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     account = await register(api)
-    monkeypatch.setattr(service, "no_second_factor_yet", lambda user: True)
+    monkeypatch.setattr(second_factor, "no_second_factor_yet", lambda user: True)
     reply = await api.post(
         TOKEN,
         data={
