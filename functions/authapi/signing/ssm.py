@@ -162,7 +162,7 @@ class SsmKeyProvider:
                 data_keys=DataKeys.parse(data_keys),
                 retired_public_keys=_public_keys(retired),
                 next_public_keys=_public_keys(next_public),
-                clients=ClientRegistry.parse(clients),
+                clients=self._clients(clients),
             )
         except ValueError as error:
             logger.error(
@@ -170,6 +170,18 @@ class SsmKeyProvider:
                 extra={"parameters": self._names(), "error": str(error)},
             )
             raise SecretsUnavailableError() from None
+
+    def _clients(self, text: str) -> ClientRegistry:
+        """A registry that cannot be read costs the OAuth clients (invalid_client), not the whole
+        API its keys: the JSON API and the default client go on."""
+        try:
+            return ClientRegistry.parse(text)
+        except ValueError as error:
+            logger.error(
+                "oauth client registry is unusable; only the default client is served",
+                extra={"parameter": self.oauth_clients_name, "error": str(error)},
+            )
+            return ClientRegistry()
 
 
 def _public_keys(bundle: str) -> tuple[RSAPublicKey, ...]:

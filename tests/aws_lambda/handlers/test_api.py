@@ -429,3 +429,26 @@ def test_the_oauth_client_registry_comes_from_ssm_with_the_keys(
     assert public.body["error"] == "invalid_grant"  # the JSON API's session, not this client's
     # the registry came in the keys' own GetParameters call
     assert ssm_endpoint.actions.count("GetParameters") == 1
+
+
+def test_an_unreadable_registry_costs_the_oauth_clients_not_the_api(
+    ssm_endpoint: SsmEndpoint, make_lambda: MakeLambda, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ssm_endpoint.client().put_parameter(
+        Name=OAUTH_CLIENTS_PARAMETER, Value='{"clients": [', Type="SecureString", Overwrite=True
+    )
+    api = SyncApiClient.aws_lambda(make_lambda())
+    account = register(api)  # the JSON API works
+    refused = api.post(
+        "/api/v1/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": account.refresh_token,
+            "client_id": PUBLIC_CLIENT,
+        },
+    )
+    assert (refused.status, refused.body["error"]) == (400, "invalid_client")
+    errors = [line for line in json_lines(capsys.readouterr().out) if line.get("level") == "ERROR"]
+    assert [line["message"] for line in errors] == [
+        "oauth client registry is unusable; only the default client is served"
+    ]
