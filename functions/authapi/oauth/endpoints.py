@@ -23,7 +23,6 @@ from authapi.exceptions import (
     DatabaseUnavailableError,
     InvalidClientError,
     InvalidCredentialsError,
-    InvalidGrantError,
     InvalidRefreshTokenError,
     InvalidRequestError,
     MfaRequiredError,
@@ -110,7 +109,6 @@ def _grant_types(ctx: service.AuthContext) -> tuple[str, ...]:
     responses=oauth_error_responses(
         *_FORM_ERRORS,
         UnsupportedGrantTypeError(),
-        InvalidGrantError(),
         InvalidRefreshTokenError(),
         RefreshTokenReusedError(),
         InvalidCredentialsError(),
