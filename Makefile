@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Before any rule: a prerequisite like $(SAM_STAMP) is expanded when its rule is read.
 include mk/aws.mk mk/faults.mk mk/perf.mk mk/quality.mk mk/mail.mk
 
-.PHONY: help install run dev invoke smoke test test-previous-schema lint typecheck clean account-disable account-enable
+.PHONY: help install run dev invoke smoke test test-previous-schema lint typecheck clean account-disable account-enable oauth-client oauth-client-remove
 
 help:  ## list the commands
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -79,6 +79,16 @@ account-disable: $(STAMP)  ## disable an account and end its sessions: make acco
 account-enable: $(STAMP)  ## enable it again (its old sessions stay ended): make account-enable EMAIL=...
 	@test -n "$(EMAIL)" || { echo "usage: make account-enable EMAIL=..." >&2; exit 2; }
 	$(BIN)/python -m devtools.accounts enable "$(EMAIL)"
+
+CLIENT_ID ?=
+CONFIDENTIAL ?=
+oauth-client: $(STAMP)  ## register an OAuth client, printing a confidential one's secret once: make oauth-client CLIENT_ID=app [CONFIDENTIAL=1] [ENV=dev|prod]
+	@test -n "$(CLIENT_ID)" || { echo "usage: make oauth-client CLIENT_ID=... [CONFIDENTIAL=1] [ENV=dev|prod]" >&2; exit 2; }
+	$(BIN)/python -m devtools.oauth_clients add "$(CLIENT_ID)" $(if $(CONFIDENTIAL),--confidential) $(if $(ENV),--env "$(ENV)")
+
+oauth-client-remove: $(STAMP)  ## take an OAuth client out of the registry: make oauth-client-remove CLIENT_ID=app [ENV=dev|prod]
+	@test -n "$(CLIENT_ID)" || { echo "usage: make oauth-client-remove CLIENT_ID=... [ENV=dev|prod]" >&2; exit 2; }
+	$(BIN)/python -m devtools.oauth_clients remove "$(CLIENT_ID)" $(if $(ENV),--env "$(ENV)")
 
 .PHONY: maintenance
 maintenance: $(STAMP)  ## one maintenance run (the outbox re-queue, the purges) through its Lambda handler, on the local database

@@ -133,9 +133,12 @@ def start_ssm_stand_in() -> tuple[str, Any]:
     return f"http://127.0.0.1:{port}", server
 
 
-def store_signing_key(endpoint: str, pem: str, data_keys: str | None = None) -> None:
+def store_signing_key(
+    endpoint: str, pem: str, data_keys: str | None = None, oauth_clients: str | None = None
+) -> None:
     """Put the keys where the template's bootstrap script puts them in AWS: the signing key and
-    the data keys as SecureStrings, next to the (empty) list of retired public keys."""
+    the data keys as SecureStrings, next to the (empty) list of retired public keys; and the
+    OAuth client registry where `make oauth-client ENV=` puts it, when there is one."""
     import boto3
 
     from authapi.key_material import generate_data_key_entry
@@ -160,6 +163,13 @@ def store_signing_key(endpoint: str, pem: str, data_keys: str | None = None) -> 
         Type="SecureString",
         Overwrite=True,
     )
+    if oauth_clients is not None:
+        ssm.put_parameter(
+            Name=SSM_PREFIX + "oauth/clients",
+            Value=oauth_clients,
+            Type="SecureString",
+            Overwrite=True,
+        )
 
 
 def start_stand_ins(database_name: str = "authapi") -> LocalStack:
@@ -168,11 +178,14 @@ def start_stand_ins(database_name: str = "authapi") -> LocalStack:
 
     database = local_database(database_name)
     endpoint, moto_server = start_ssm_stand_in()
-    # the same developer key `make dev` uses, so tokens survive switching between the two
+    # the same developer key `make dev` uses, so tokens survive switching between the two; and
+    # the same OAuth clients (`make oauth-client`)
+    clients = LOCAL_DIR / "oauth-clients.json"
     store_signing_key(
         endpoint,
         development_key_pem(LOCAL_DIR / "dev-signing-key.pem"),
         development_data_keys(LOCAL_DIR / "data-keys"),
+        clients.read_text() if clients.exists() else None,
     )
     return LocalStack(
         database_url=database.url,

@@ -26,6 +26,9 @@ from authapi.middleware.errors import ErrorHandlingMiddleware
 from authapi.middleware.request_id import RequestIdMiddleware
 from authapi.middleware.security_headers import SecurityHeadersMiddleware
 from authapi.middleware.trusted_host import TrustedHostMiddleware
+from authapi.oauth import endpoints as oauth_endpoints
+from authapi.oauth import metadata as oauth_metadata
+from authapi.oauth.schemas import OAUTH_ERROR_SCHEMA
 from authapi.observability.logs import configure_logging
 from authapi.outbox.notify import notifier_for
 from authapi.passwords import PasswordHashing
@@ -98,7 +101,9 @@ def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        schemas["OAuthError"] = OAUTH_ERROR_SCHEMA  # the one exception: /api/v1/oauth/*
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -140,6 +145,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(health_endpoints.router)
     app.include_router(jwks.router)
     app.include_router(discovery.router)
+    app.include_router(oauth_endpoints.router)
+    app.include_router(oauth_metadata.router)
     register_exception_handlers(app)
     _add_middleware(app, settings)
     app.openapi = lambda: _openapi_with_problem_schema(app)  # type: ignore[method-assign]

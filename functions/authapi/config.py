@@ -66,9 +66,18 @@ class Settings(BaseSettings):
     jwt_retired_public_keys: str | None = None
     jwt_issuer: str = "authapi"
     jwt_audience: str = "authapi"
-    # RFC 9068 `client_id` of every access token: the one client there is until OAuth clients
-    # are registered (the OAuth token endpoint will name the client that asked)
-    default_client_id: str = Field(default="default", min_length=1)
+    # The client of the JSON API (register, login, refresh-token): the `client_id` its sessions
+    # and access tokens carry. A public client of the OAuth token endpoint too, unless the
+    # registry lists it itself. The OAuth endpoints name the client that asked.
+    default_client_id: str = Field(default="default", pattern=r"^[A-Za-z0-9._~-]{1,64}$")
+
+    # OAuth 2.0 (/api/v1/oauth/*). The client registry (signing/clients.py): JSON, in Lambda the
+    # SSM parameter <prefix>oauth/clients, read with the keys; in development a git-ignored file.
+    oauth_clients: str | None = None
+    oauth_clients_file: Path = Path(".local/oauth-clients.json")
+    # RFC 6749 section 4.3's password grant: off unless a first-party app needs it (RFC 9700
+    # says it must not be used). Off in production, the login form is refused too.
+    oauth_password_grant: bool = False
     access_token_ttl_seconds: int = Field(default=30 * 60, ge=60)
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     # absolute: rotating refresh tokens never keeps one login alive longer than this
@@ -107,6 +116,9 @@ class Settings(BaseSettings):
     rate_limit_login: int = Field(default=30, ge=1)
     rate_limit_register: int = Field(default=10, ge=1)
     rate_limit_refresh: int = Field(default=60, ge=1)
+    # the OAuth revocation and introspection endpoints (a resource server introspects often)
+    rate_limit_revoke: int = Field(default=60, ge=1)
+    rate_limit_introspect: int = Field(default=600, ge=1)
     # Retention: the maintenance run deletes a session, with its refresh tokens, this many days
     # after it expired or was revoked (rate-limit and throttle rows go on their own horizons).
     retention_days: int = Field(default=30, ge=1)

@@ -23,19 +23,19 @@ from authapi.exceptions import (
 from authapi.problems import problem_response
 
 
-async def _auth_api_error(_: Request, error: Exception) -> Response:
+async def _auth_api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, AuthApiError)
-    return problem_response(error)
+    return problem_response(error, path=request.scope.get("path"))
 
 
-async def _validation_error(_: Request, error: Exception) -> Response:
+async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     # only where and what: never the submitted value, which may be a password
     errors = [
         {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg", ""))}
         for item in error.errors()
     ]
-    return problem_response(InputValidationError(), errors=errors)
+    return problem_response(InputValidationError(), path=request.scope.get("path"), errors=errors)
 
 
 _HTTP_ERRORS: dict[int, type[AuthApiError]] = {
@@ -47,13 +47,13 @@ _HTTP_ERRORS: dict[int, type[AuthApiError]] = {
 }
 
 
-async def _http_exception(_: Request, error: Exception) -> Response:
+async def _http_exception(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     error_class = _HTTP_ERRORS.get(error.status_code)
     problem = error_class() if error_class else HttpStatusError(error.status_code)
     if error.headers:
         problem.headers.update(error.headers)
-    return problem_response(problem)
+    return problem_response(problem, path=request.scope.get("path"))
 
 
 def register_exception_handlers(app: FastAPI) -> None:

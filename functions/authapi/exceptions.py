@@ -219,3 +219,53 @@ class RefreshInProgressError(ServiceUnavailableError):
 
     def __init__(self) -> None:
         super().__init__(retry_after_seconds=1)
+
+
+class OAuthError(AuthApiError):
+    """An error of RFC 6749 section 5.2 that only the OAuth endpoints (/api/v1/oauth/*) raise:
+    `error` is that section's code; `code` stays ours, more precise where it can be."""
+
+    status = 400
+    error = "invalid_request"
+
+
+class InvalidClientError(OAuthError):
+    """Unknown client, wrong secret, or a confidential client that did not authenticate. 401 with
+    a Basic challenge when it authenticated through the Authorization header, else 400."""
+
+    error = "invalid_client"
+    code = "invalid_client"
+    title = "Invalid client"
+    default_detail = "Client authentication failed."
+
+    def __init__(self, *, through_header: bool, detail: str | None = None):
+        if through_header:
+            self.status = 401
+        headers = {"WWW-Authenticate": 'Basic realm="authapi"'} if through_header else None
+        super().__init__(detail, headers=headers)
+
+
+class InvalidGrantError(OAuthError):
+    """The grant (a refresh token, the resource owner's credentials) is not valid for this
+    client: unknown, spent, expired, revoked, or issued to another client."""
+
+    error = "invalid_grant"
+    code = "invalid_grant"
+    title = "Invalid grant"
+    default_detail = "The grant is invalid, expired, revoked, or was issued to another client."
+
+
+class MfaRequiredError(InvalidGrantError):
+    """The password was right, and the account needs a second factor the password grant cannot
+    carry (an answer after a correct password the user can act on: CONVENTIONS.md)."""
+
+    code = "mfa_required"
+    title = "Multi-factor authentication required"
+    default_detail = "mfa_required"
+
+
+class UnsupportedGrantTypeError(OAuthError):
+    error = "unsupported_grant_type"
+    code = "unsupported_grant_type"
+    title = "Unsupported grant type"
+    default_detail = "This grant type is not supported here."

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -164,6 +165,18 @@ def test_a_session_through_the_local_cloud(local_cloud: LocalCloud) -> None:
             "/api/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]}
         )
         assert refreshed.status_code == 200
+        # the OAuth endpoints: found through RFC 8414, served by the same handler
+        metadata = client.get("/.well-known/oauth-authorization-server").json()
+        oauth = client.post(
+            urlsplit(metadata["token_endpoint"]).path,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refreshed.json()["refresh_token"],
+                "client_id": "default",
+            },
+        )
+        assert oauth.status_code == 200, oauth.text
+        assert oauth.headers["pragma"] == "no-cache"
         logout = client.post(
             "/api/auth/logout", headers={"Authorization": f"Bearer {tokens['access_token']}"}
         )

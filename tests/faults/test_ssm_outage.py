@@ -19,6 +19,7 @@ from tests.support.accounts import STRONG_PASSWORD, unique_email
 from tests.support.aws import (
     DATA_KEYS_PARAMETER,
     NEXT_PUBLIC_KEY_PARAMETER,
+    OAUTH_CLIENTS_PARAMETER,
     RETIRED_KEYS_PARAMETER,
     SIGNING_KEY_PARAMETER,
     MakeLambda,
@@ -37,6 +38,7 @@ PARAMETERS = [
     RETIRED_KEYS_PARAMETER,
     NEXT_PUBLIC_KEY_PARAMETER,
     DATA_KEYS_PARAMETER,
+    OAUTH_CLIENTS_PARAMETER,
 ]
 
 

@@ -55,6 +55,7 @@ PARAMETER_ENVIRONMENT = {
     },
     "AUTHAPI_JWT_AUDIENCE": {"Ref": "Audience"},
     "AUTHAPI_LOG_LEVEL": {"Ref": "LogLevel"},
+    "AUTHAPI_OAUTH_PASSWORD_GRANT": {"Ref": "OAuthPasswordGrant"},
 }
 
 # each function connects as its own database role: the API may touch rows, only migrations DDL

@@ -10,6 +10,7 @@ import pytest
 from authapi.app import create_app
 from authapi.config import Settings
 from authapi.key_material import generate_data_key_entry
+from tests.support.accounts import register
 from tests.support.http import ApiClient, serving
 from tests.support.logs import log_records
 
@@ -18,10 +19,8 @@ pytestmark = pytest.mark.integration
 SECRET_IN_ERROR = "db-password-Zq9 at /srv/secret/path.py"
 
 
-@pytest.fixture
-async def production(settings: Settings) -> AsyncIterator[ApiClient]:
-    """A client of the app in production mode, with a route that crashes."""
-    production_settings = Settings.model_validate(
+def _production_settings(settings: Settings, **overrides: object) -> Settings:
+    return Settings.model_validate(
         {
             **settings.model_dump(),
             "environment": "production",
@@ -29,9 +28,15 @@ async def production(settings: Settings) -> AsyncIterator[ApiClient]:
             "jwt_private_key": settings.jwt_private_key,
             "data_keys": generate_data_key_entry(),
             "trusted_hosts": ["testserver"],  # the ASGI client's host
+            **overrides,
         }
     )
-    app = create_app(production_settings)
+
+
+@pytest.fixture
+async def production(settings: Settings) -> AsyncIterator[ApiClient]:
+    """A client of the app in production mode, with a route that crashes."""
+    app = create_app(_production_settings(settings))
 
     async def explode() -> None:
         raise RuntimeError(SECRET_IN_ERROR)
@@ -44,6 +49,19 @@ async def production(settings: Settings) -> AsyncIterator[ApiClient]:
 async def test_docs_and_schema_are_off(production: ApiClient) -> None:
     assert (await production.get("/docs")).status == 404
     assert (await production.get("/openapi.json")).status == 404
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login", "/api/v1/auth/login"])
+async def test_the_login_form_is_refused_while_the_password_grant_is_off(
+    production: ApiClient, settings: Settings, path: str
+) -> None:
+    account = await register(production)
+    form = {"username": account.email, "password": account.password}
+    refused = await production.post(path, data=form)
+    assert (refused.status, refused.code) == (415, "unsupported_media_type")
+    assert (await production.post(path, json=account.credentials)).status == 200
+    async with serving(create_app(_production_settings(settings, oauth_password_grant=True))) as on:
+        assert (await on.post(path, data=form)).status == 200
 
 
 async def test_docs_are_on_in_development_and_test(client: ApiClient) -> None:
@@ -118,3 +136,23 @@ async def test_every_problem_response_lists_its_codes_as_an_enum(client: ApiClie
     assert set(_codes(refresh["401"])) >= {"invalid_refresh_token", "refresh_token_reused"}
     delete = paths["/api/v1/auth/sessions/{session_id}"]["delete"]["responses"]
     assert _codes(delete["404"]) == ["session_not_found"]
+
+
+async def test_openapi_documents_the_oauth_endpoints_with_rfc_6749_errors(
+    client: ApiClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).body
+    assert "OAuthError" in schema["components"]["schemas"]
+    for path in ("/api/v1/oauth/token", "/api/v1/oauth/revoke", "/api/v1/oauth/introspect"):
+        operation = schema["paths"][path]["post"]
+        assert set(operation["requestBody"]["content"]) == {"application/x-www-form-urlencoded"}
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                assert set(response["content"]) == {"application/json"}, (path, status)
+    token = schema["paths"]["/api/v1/oauth/token"]["post"]["responses"]
+    errors = token["400"]["content"]["application/json"]["schema"]["allOf"][1]["properties"]
+    assert {"invalid_grant", "invalid_request", "unsupported_grant_type", "invalid_client"} <= set(
+        errors["error"]["enum"]
+    )
+    assert "refresh_token_reused" in errors["code"]["enum"]
+    assert {"401", "429", "503"} <= set(token)

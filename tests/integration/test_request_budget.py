@@ -1,7 +1,10 @@
 """The cost of a request: statements and wire round trips per endpoint, on a warm connection.
 
 The budget (issue 10, CONVENTIONS.md "Cost of a request"): me 1 statement, logout 1, refresh 2,
-register 2, login 3; issue 11's sessions API 1 each (list, end one, logout of the others); each
+register 2, login 3; issue 11's sessions API 1 each (list, end one, logout of the others); issue
+12's OAuth endpoints as their JSON twins plus nothing: the password grant 3 (login's), the refresh
+grant 2 (refresh's), and revocation and introspection 2 each (the rate-limit hit, then one
+statement: the session ended, or the session's liveness read); each
 statement at most 2 round trips (asyncpg's prepare, then execute), no pre-ping and no
 BEGIN/COMMIT around a single statement. A flow that needs another write folds it
 into an existing statement or changes this budget, with the reason in the commit.
@@ -12,6 +15,7 @@ Counted as `make bench` counts them: SQLAlchemy's `before_cursor_execute` for st
 
 from __future__ import annotations
 
+import base64
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +31,15 @@ from devtools.bench.wire import WireCounter, classify, short_sql
 from tests.support.accounts import STRONG_PASSWORD, Account, unique_email
 from tests.support.db import ScratchDatabase
 from tests.support.http import ApiClient, Reply, serving
+from tests.support.oauth import (
+    CONFIDENTIAL_CLIENT,
+    CONFIDENTIAL_SECRET,
+    INTROSPECT,
+    OAUTH_SETTINGS,
+    PUBLIC_CLIENT,
+    REVOKE,
+    TOKEN,
+)
 from tests.support.settings import ONE_CONNECTION, make_settings
 
 # the budget is the head schema's: on the schema before a migration, a statement that needs its
@@ -42,6 +55,10 @@ STATEMENTS = {
     "sessions": 1,
     "end_session": 1,
     "logout_others": 1,
+    "oauth_password": 3,
+    "oauth_refresh": 2,
+    "oauth_introspect": 2,
+    "oauth_revoke": 2,
 }
 ROUND_TRIPS_PER_STATEMENT = 2
 SESSIONS = "/api/v1/auth/sessions"
@@ -108,7 +125,7 @@ async def meter(
         server=None,
         role_prefix=test_database.role_prefix,
     )
-    app = create_app(make_settings(database, signing_key_pem, **ONE_CONNECTION))
+    app = create_app(make_settings(database, signing_key_pem, **ONE_CONNECTION, **OAUTH_SETTINGS))
     async with serving(app) as client:
         meter = Meter(client, wire)
         engine = app_resources(app).database.engine.sync_engine
@@ -159,7 +176,28 @@ async def _flow(
         204,
     )
     await step("logout", lambda: client.post("/api/auth/logout", headers=bearer), 204)
+
+    grant = {"grant_type": "password", "username": email, "password": STRONG_PASSWORD}
+    signed_in = await step("oauth_password", lambda: _oauth(client, TOKEN, grant), 200)
+    refresh = {"grant_type": "refresh_token", "refresh_token": signed_in.body["refresh_token"]}
+    rotated = await step("oauth_refresh", lambda: _oauth(client, TOKEN, refresh), 200)
+    basic = base64.b64encode(f"{CONFIDENTIAL_CLIENT}:{CONFIDENTIAL_SECRET}".encode()).decode()
+    await step(
+        "oauth_introspect",
+        lambda: client.post(
+            INTROSPECT,
+            data={"token": rotated.body["access_token"]},
+            headers={"Authorization": f"Basic {basic}"},
+        ),
+        200,
+    )
+    revoke = {"token": rotated.body["refresh_token"]}
+    await step("oauth_revoke", lambda: _oauth(client, REVOKE, revoke), 200)
     return observed
+
+
+def _oauth(client: ApiClient, path: str, form: dict[str, str]) -> Awaitable[Reply]:
+    return client.post(path, data={**form, "client_id": PUBLIC_CLIENT})
 
 
 @pytest.fixture

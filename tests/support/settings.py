@@ -11,6 +11,8 @@ UNLIMITED = {
     "rate_limit_login": 1_000_000,
     "rate_limit_register": 1_000_000,
     "rate_limit_refresh": 1_000_000,
+    "rate_limit_revoke": 1_000_000,
+    "rate_limit_introspect": 1_000_000,
     "login_max_failures": 1_000_000,
     "login_account_max_failures": 1_000_000,
 }

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import Request, params
+from fastapi import Depends, Request, params
 from starlette.types import Scope
 
 from authapi.abuse import repository
@@ -37,6 +38,8 @@ class RateLimitedAction:
 LOGIN = RateLimitedAction("login", lambda settings: settings.rate_limit_login)
 REGISTER = RateLimitedAction("register", lambda settings: settings.rate_limit_register)
 REFRESH = RateLimitedAction("refresh", lambda settings: settings.rate_limit_refresh)
+REVOKE = RateLimitedAction("revoke", lambda settings: settings.rate_limit_revoke)
+INTROSPECT = RateLimitedAction("introspect", lambda settings: settings.rate_limit_introspect)
 
 
 logger = logging.getLogger(__name__)
@@ -71,16 +74,19 @@ def _window_start(now: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
 
 
-def rate_limited(action: RateLimitedAction) -> params.Depends:
-    """The route dependency that counts a hit for `action` and refuses it past the limit."""
+# counts a hit for an action known only once the body is read (the OAuth token endpoint's
+# grant type decides between the login and the refresh bucket)
+RateLimiter = Callable[[RateLimitedAction], Awaitable[None]]
 
-    async def count_hit(
-        request: Request,
-        db: DbSession,
-        settings: SettingsDep,
-        clock: ClockDep,
-        key_provider: KeyProviderDep,
-    ) -> None:
+
+async def _rate_limiter(
+    request: Request,
+    db: DbSession,
+    settings: SettingsDep,
+    clock: ClockDep,
+    key_provider: KeyProviderDep,
+) -> RateLimiter:
+    async def count_hit(action: RateLimitedAction) -> None:
         network = trusted_client_network(request.scope)
         key = bucket_key((await key_provider.key_ring()).data_keys, action, network)
         now = clock.now()
@@ -92,5 +98,17 @@ def rate_limited(action: RateLimitedAction) -> params.Depends:
             metrics.count(metrics.TOO_MANY_ATTEMPTS)
             retry_after = (window_start + timedelta(seconds=window) - now).total_seconds()
             raise TooManyAttemptsError(retry_after_seconds=math.ceil(retry_after))
+
+    return count_hit
+
+
+RateLimiterDep = Annotated[RateLimiter, Depends(_rate_limiter)]
+
+
+def rate_limited(action: RateLimitedAction) -> params.Depends:
+    """The route dependency that counts a hit for `action` and refuses it past the limit."""
+
+    async def count_hit(limit: RateLimiterDep) -> None:
+        await limit(action)
 
     return params.Depends(count_hit)

@@ -2,8 +2,8 @@
 
 Only `issuer` and `jwks_uri`: what a JWT verifier (API Gateway's JWT authorizer, most JWT
 middleware) reads to check our access tokens. authapi is not an OpenID Provider (no
-authorization endpoint, no ID tokens), so this document claims nothing else; RFC 8414 metadata
-comes with an OAuth token endpoint.
+authorization endpoint, no ID tokens), so this document claims nothing else; the OAuth
+endpoints are in the RFC 8414 metadata (authapi/oauth/metadata.py).
 """
 
 from __future__ import annotations

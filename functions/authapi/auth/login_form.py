@@ -56,6 +56,10 @@ def refuse_cross_site_form(request: Request, settings: Settings) -> None:
 async def read_login_credentials(request: Request, settings: SettingsDep) -> LoginRequest:
     media = media_type(request)
     if media == FORM_MEDIA_TYPE:
+        if settings.environment == "production" and not settings.oauth_password_grant:
+            # the form is the password grant under another name: with the grant off, so is it
+            # (Swagger UI's "Authorize" dialog, its one user, is off in production too)
+            raise UnsupportedMediaTypeError(f"Send the credentials as {JSON_MEDIA_TYPE}.")
         refuse_cross_site_form(request, settings)
     body = await request.body()
     if body and media != FORM_MEDIA_TYPE and not is_json(media):

@@ -1,7 +1,8 @@
 """Refresh tokens: exchanging one (one statement), and what a spent one was (one statement).
 
 A statement joins the session and its user (a disabled account has no live session); it writes
-the session's `last_used_at`, never the users table.
+the session's `last_used_at`, never the users table. A session's tokens are exchanged only for
+the client it belongs to (migration 0008's `client_id`; db/expand.py serves the schema before).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Executable,
     LargeBinary,
@@ -23,7 +25,9 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +49,14 @@ class Rotation:
 
 
 @dataclass(frozen=True)
+class PresentingClient:
+    """The client presenting a refresh token, and the one a session without a client is."""
+
+    client_id: str
+    default_client_id: str
+
+
+@dataclass(frozen=True)
 class Successor:
     """The token that is to succeed the presented one: its hash, and the data key it came from."""
 
@@ -56,9 +68,28 @@ class Successor:
 # Built once per schema shape, with bind parameters: building these CTEs on every request took
 # 1.2 ms of a refresh's ~8 ms of CPU (and a fresh cache key each time), for a statement that
 # never changes.
+def client_matches(
+    presenting: ColumnElement[str], default: ColumnElement[str]
+) -> ColumnElement[bool]:
+    """The session belongs to the presenting client; NULL (a session from before migration 0008,
+    when the JSON API was the only client) is the default client's."""
+    return func.coalesce(AuthSession.client_id, default) == presenting
+
+
 @cache
-def _rotation(*, with_details: bool) -> Executable:
+def _rotation(*, with_client: bool) -> Executable:
     now = bindparam("now", type_=_TIMESTAMPTZ)
+    # on the schema before migration 0008 sessions record no client: none can be checked
+    same_client = (
+        (
+            client_matches(
+                bindparam("presenting_client", type_=String()),
+                bindparam("default_client", type_=String()),
+            ),
+        )
+        if with_client
+        else ()
+    )
     # the token's row and its session's, locked without waiting (db/lock_timeout.py): a
     # concurrent refresh holding them makes this one fail at once and try again shortly
     locked = (
@@ -78,6 +109,7 @@ def _rotation(*, with_details: bool) -> Executable:
             AuthSession.revoked_at.is_(None),
             AuthSession.expires_at > now,
             User.is_active.is_(True),
+            *same_client,
         )
         .with_for_update(of=(RefreshToken, AuthSession), nowait=True, key_share=True)
         .cte("locked")
@@ -94,7 +126,7 @@ def _rotation(*, with_details: bool) -> Executable:
         )
         .cte("consumed")
     )
-    columns = ["id", "session_id", "token_hash", "created_at", "expires_at"]
+    columns = ["id", "session_id", "token_hash", "created_at", "expires_at", "key_id"]
     values = [
         bindparam("successor_id", type_=Uuid()),
         consumed.c.session_id,
@@ -102,23 +134,20 @@ def _rotation(*, with_details: bool) -> Executable:
         now,
         # a successor never outlives its session
         func.least(bindparam("successor_expires_at", type_=_TIMESTAMPTZ), consumed.c.expires_at),
+        bindparam("successor_key_id", type_=String()),
     ]
-    if with_details:
-        columns.append("key_id")
-        values.append(bindparam("successor_key_id", type_=String()))
     inserted = insert(RefreshToken).from_select(columns, select(*values)).cte("successor")
-    statement = select(
-        consumed.c.session_id, consumed.c.user_id, consumed.c.session_created_at
-    ).add_cte(inserted)
-    if with_details:
-        used = (
-            update(AuthSession)
-            .where(AuthSession.id == select(consumed.c.session_id).scalar_subquery())
-            .values(last_used_at=now)
-            .cte("used")
-        )
-        statement = statement.add_cte(used)
-    return statement
+    used = (
+        update(AuthSession)
+        .where(AuthSession.id == select(consumed.c.session_id).scalar_subquery())
+        .values(last_used_at=now)
+        .cte("used")
+    )
+    return (
+        select(consumed.c.session_id, consumed.c.user_id, consumed.c.session_created_at)
+        .add_cte(inserted)
+        .add_cte(used)
+    )
 
 
 async def rotate_refresh_token(
@@ -128,13 +157,14 @@ async def rotate_refresh_token(
     successor: Successor,
     now: datetime,
     lock_timeout_ms: int,
+    client: PresentingClient,
 ) -> Rotation | None:
     """Consume a live refresh token, insert its successor and mark the session used: one statement.
 
     Returns None when the token is not live (unknown, spent, expired, or its session or user is
-    gone). The row lock serialises concurrent refreshes of one token: a later one finds it held,
-    tries again (for at most `lock_timeout_ms` in all, then RefreshInProgressError, with nothing
-    written), and then finds `consumed_at` set and gets None.
+    gone) or its session is another client's. The row lock serialises concurrent refreshes of one
+    token: a later one finds it held, tries again (for at most `lock_timeout_ms` in all, then
+    RefreshInProgressError, with nothing written), and then finds `consumed_at` set and gets None.
     """
 
     # no name is a column's: in an ORM execute, a parameter named after a column of an UPDATE's
@@ -146,11 +176,13 @@ async def rotate_refresh_token(
         "successor_hash": successor.token_hash,
         "successor_expires_at": successor.expires_at,
         "successor_key_id": successor.key_id,
+        "presenting_client": client.client_id,
+        "default_client": client.default_client_id,
     }
 
     def attempt() -> Awaitable[Result[object]]:
         return execute_on_either_schema(
-            db, lambda with_details: _rotation(with_details=with_details), parameters
+            db, lambda with_client: _rotation(with_client=with_client), parameters
         )
 
     try:
@@ -174,6 +206,7 @@ class SpentToken:
     session_created_at: datetime
     consumed_at: datetime
     session_live: bool  # neither revoked nor expired, and its user active
+    same_client: bool  # the session belongs to the client presenting the token
     # which of the hashes asked about is the session's current token (live, unspent), if any
     current_successor_hash: bytes | None
 
@@ -188,11 +221,13 @@ class SpentToken:
         return self.current_successor_hash
 
 
-async def find_spent_token(
-    db: AsyncSession, *, token_hash: bytes, successor_hashes: Sequence[bytes], now: datetime
-) -> SpentToken | None:
-    """The spent token with this hash, its session, and which of `successor_hashes` (its
-    successor under each data key) is that session's current token: one statement, no lock."""
+def _spent(
+    token_hash: bytes,
+    successor_hashes: Sequence[bytes],
+    now: datetime,
+    client: PresentingClient,
+    with_client: bool,
+) -> Executable:
     successor = aliased(RefreshToken)
     current = (
         select(successor.token_hash)
@@ -208,21 +243,44 @@ async def find_spent_token(
     live = and_(
         AuthSession.revoked_at.is_(None), AuthSession.expires_at > now, User.is_active.is_(True)
     )
-    row = (
-        await db.execute(
-            select(
-                RefreshToken.session_id,
-                RefreshToken.consumed_at,
-                AuthSession.user_id,
-                AuthSession.created_at.label("session_created_at"),
-                live.label("session_live"),
-                current.label("current_successor_hash"),
-            )
-            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
-            .join(User, User.id == AuthSession.user_id)
-            .where(RefreshToken.token_hash == token_hash, RefreshToken.consumed_at.is_not(None))
+    # before migration 0008 no client is recorded: any client is the session's
+    same_client = (
+        client_matches(literal(client.client_id), literal(client.default_client_id))
+        if with_client
+        else true()
+    )
+    return (
+        select(
+            RefreshToken.session_id,
+            RefreshToken.consumed_at,
+            AuthSession.user_id,
+            AuthSession.created_at.label("session_created_at"),
+            live.label("session_live"),
+            same_client.label("same_client"),
+            current.label("current_successor_hash"),
         )
-    ).first()
+        .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+        .join(User, User.id == AuthSession.user_id)
+        .where(RefreshToken.token_hash == token_hash, RefreshToken.consumed_at.is_not(None))
+    )
+
+
+async def find_spent_token(
+    db: AsyncSession,
+    *,
+    token_hash: bytes,
+    successor_hashes: Sequence[bytes],
+    now: datetime,
+    client: PresentingClient,
+) -> SpentToken | None:
+    """The spent token with this hash, its session (and whether it is the presenting client's),
+    and which of `successor_hashes` (its successor under each data key) is that session's current
+    token: one statement, no lock."""
+    result = await execute_on_either_schema(
+        db,
+        lambda with_client: _spent(token_hash, successor_hashes, now, client, with_client),
+    )
+    row = result.first()
     if row is None:
         return None
     return SpentToken(
@@ -231,5 +289,6 @@ async def find_spent_token(
         session_created_at=row.session_created_at,
         consumed_at=row.consumed_at,
         session_live=bool(row.session_live),
+        same_client=bool(row.same_client),
         current_successor_hash=row.current_successor_hash,
     )

@@ -50,25 +50,21 @@ class NewSession:
     token_expires_at: datetime
     now: datetime
     origin: SessionOrigin
+    client_id: str  # the client that signed in (the JSON API's: AUTHAPI_DEFAULT_CLIENT_ID)
 
-    def inserts(self, *, with_details: bool = True) -> tuple[Insert, Insert]:
-        """`with_details`: the schema has migration 0007's columns (db/expand.py)."""
-        details = (
-            {
-                "user_agent": self.origin.user_agent,
-                "ip": self.origin.ip,
-                "last_used_at": self.now,
-            }
-            if with_details
-            else {}
-        )
+    def inserts(self, *, with_client: bool = True) -> tuple[Insert, Insert]:
+        """`with_client`: the schema has migration 0008's column (db/expand.py)."""
+        client = {"client_id": self.client_id} if with_client else {}
         return (
             insert(AuthSession).values(
                 id=self.session_id,
                 user_id=self.user_id,
                 created_at=self.now,
                 expires_at=self.session_expires_at,
-                **details,
+                user_agent=self.origin.user_agent,
+                ip=self.origin.ip,
+                last_used_at=self.now,
+                **client,
             ),
             insert(RefreshToken).values(
                 id=uuid.uuid4(),
@@ -110,9 +106,7 @@ async def create_session(
     statement: the user's own row at registration, a device token, throttle resets, a rehash."""
     await execute_on_either_schema(
         db,
-        lambda with_details: chained_writes(
-            *alongside, *session.inserts(with_details=with_details)
-        ),
+        lambda with_client: chained_writes(*alongside, *session.inserts(with_client=with_client)),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from authapi.abuse import login_throttle
 from authapi.auth import refresh_repository, repository, session_repository
 from authapi.auth.lockout_notice import lockout_notice
+from authapi.auth.second_factor import SecondFactorPolicy
 from authapi.auth.session_origin import SessionOrigin
 from authapi.auth.tokens import (
     AccessTokenClaims,
@@ -35,6 +36,7 @@ from authapi.exceptions import (
     InvalidAccessTokenError,
     InvalidCredentialsError,
     InvalidRefreshTokenError,
+    MfaRequiredError,
     RefreshInProgressError,
     RefreshTokenReusedError,
     UnknownSigningKeyError,
@@ -93,6 +95,7 @@ def _token_pair(
     session_id: uuid.UUID,
     auth_time: datetime,
     refresh_token: str,
+    client_id: str,
 ) -> TokenPair:
     access_token = issue_access_token(
         ctx.key_ring,
@@ -101,6 +104,7 @@ def _token_pair(
         session_id=session_id,
         auth_time=auth_time,
         now=ctx.now(),
+        client_id=client_id,
     )
     return TokenPair(
         access_token=access_token,
@@ -123,7 +127,12 @@ def _new_device_token(
 
 
 def _new_session(
-    ctx: AuthContext, *, user_id: uuid.UUID, origin: SessionOrigin, now: datetime
+    ctx: AuthContext,
+    *,
+    user_id: uuid.UUID,
+    origin: SessionOrigin,
+    now: datetime,
+    client_id: str,
 ) -> tuple[repository.NewSession, str]:
     settings = ctx.settings
     refresh_token = new_refresh_token()
@@ -139,6 +148,7 @@ def _new_session(
         token_expires_at=token_expires_at,
         now=now,
         origin=origin,
+        client_id=client_id,
     )
     return session, refresh_token
 
@@ -153,7 +163,10 @@ async def register(
     user = users.NewUser(
         id=uuid.uuid4(), email=email, password_hash=await ctx.hashing.hash(password), created_at=now
     )
-    session, refresh_token = _new_session(ctx, user_id=user.id, origin=origin, now=now)
+    client_id = ctx.settings.default_client_id  # registration is the JSON API's
+    session, refresh_token = _new_session(
+        ctx, user_id=user.id, origin=origin, now=now, client_id=client_id
+    )
     device, device_token = _new_device_token(ctx, user_id=user.id, now=now)
     try:
         # user, session, first refresh token and device token in one statement: all or none
@@ -173,6 +186,7 @@ async def register(
         session_id=session.session_id,
         auth_time=session.now,
         refresh_token=refresh_token,
+        client_id=client_id,
     )
     return SignedIn(user=user, tokens=tokens, device_token=device_token)
 
@@ -186,12 +200,20 @@ async def login(
     client: str,
     origin: SessionOrigin,
     device_token: str | None = None,
+    client_id: str | None = None,
+    second_factor: SecondFactorPolicy | None = None,
 ) -> SignedIn:
     """Check the password and open a new session, unless the throttles refuse the attempt.
 
     The attempt is counted (and committed) before the password is checked, and the hash is
     checked with no transaction open: a slow argon2 holds no lock and no idle transaction.
+
+    Args:
+        client_id: the client signing in (the OAuth password grant's); the JSON API's if None.
+        second_factor: after a correct password, whether this user may finish signing in
+            without another factor (the OAuth password grant, which cannot carry one).
     """
+    client_id = client_id or ctx.settings.default_client_id
     password = normalize_password(password)
     now = ctx.now()
     settings, data_keys = ctx.settings, ctx.key_ring.data_keys
@@ -237,7 +259,14 @@ async def login(
         metrics.count(metrics.LOGIN_FAILED)
         logger.warning("login failed", extra={**security, "reason": reason})
         raise InvalidCredentialsError()
-    session, refresh_token = _new_session(ctx, user_id=user.id, origin=origin, now=now)
+    if second_factor is not None and second_factor(user):
+        # a correct password, and an answer the user can act on (CONVENTIONS.md); the attempt
+        # stays counted: it opened no session
+        logger.info("login needs a second factor", extra={"user_id": str(user.id)})
+        raise MfaRequiredError()
+    session, refresh_token = _new_session(
+        ctx, user_id=user.id, origin=origin, now=now, client_id=client_id
+    )
     device, new_device = _new_device_token(ctx, user_id=user.id, now=now)
     writes: list[UpdateBase] = [
         *login_throttle.after_success(
@@ -260,16 +289,25 @@ async def login(
         session_id=session.session_id,
         auth_time=session.now,
         refresh_token=refresh_token,
+        client_id=client_id,
     )
     return SignedIn(user=user, tokens=tokens, device_token=new_device)
 
 
-async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> TokenPair:
+async def refresh(
+    db: AsyncSession, ctx: AuthContext, *, refresh_token: str, client_id: str | None = None
+) -> TokenPair:
     """Exchange a refresh token for a new pair. Its immediate predecessor, presented again within
     the reuse interval, gets that same pair's refresh token (two tabs, a lost response); any
-    other spent token is reuse, and revokes its session."""
+    other spent token is reuse, and revokes its session. A token of another client's session
+    (`client_id`: the OAuth client presenting it; the JSON API's if None) is refused as unknown,
+    spending and revoking nothing (RFC 6749 section 6)."""
     now = ctx.now()
     settings = ctx.settings
+    client = refresh_repository.PresentingClient(
+        client_id=client_id or settings.default_client_id,
+        default_client_id=settings.default_client_id,
+    )
     token_hash = hash_refresh_token(refresh_token)
     successors = successor_refresh_tokens(ctx.key_ring.data_keys, refresh_token)
     key_id, successor = next(iter(successors.items()))  # the current data key's
@@ -284,6 +322,7 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
             ),
             now=now,
             lock_timeout_ms=settings.refresh_lock_timeout_ms,
+            client=client,
         )
     except RefreshInProgressError:
         # the session's rows stayed locked past the timeout: nothing was spent, nothing revoked
@@ -298,13 +337,19 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
             session_id=rotation.session_id,
             auth_time=rotation.session_created_at,  # the sign-in that opened the session
             refresh_token=successor,
+            client_id=client.client_id,
         )
     by_hash = {hash_refresh_token(token): token for token in successors.values()}
     spent = await refresh_repository.find_spent_token(
-        db, token_hash=token_hash, successor_hashes=tuple(by_hash), now=now
+        db, token_hash=token_hash, successor_hashes=tuple(by_hash), now=now, client=client
     )
     if spent is None:
         log_refused_token("refresh", reason="unknown_expired_or_revoked")
+        raise InvalidRefreshTokenError()
+    if not spent.same_client:
+        # neither handed the current token nor taken as theft: another client's token is no
+        # grant of this one's at all
+        log_refused_token("refresh", reason="another_client", session_id=spent.session_id)
         raise InvalidRefreshTokenError()
     current = spent.repeated_successor(
         now=now, interval_seconds=settings.refresh_reuse_interval_seconds
@@ -318,6 +363,7 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
             session_id=spent.session_id,
             auth_time=spent.session_created_at,
             refresh_token=by_hash[current],
+            client_id=client.client_id,
         )
     # Someone holds a token that was exchanged before the current one, or long enough ago: the
     # legitimate client or a thief, we cannot tell which, so the whole session ends (OAuth 2.0

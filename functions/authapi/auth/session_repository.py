@@ -9,12 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
-    DateTime,
     Executable,
-    String,
     exists,
     func,
-    null,
+    literal,
     select,
     true,
     update,
@@ -23,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from authapi.db.expand import execute_on_either_schema
-from authapi.models import AuthSession, User
+from authapi.models import AuthSession, RefreshToken, User
 
 
 @dataclass(frozen=True)
@@ -118,22 +116,14 @@ class SessionRow:
     current: bool
 
 
-def _listing(caller: Caller, now: datetime, with_details: bool) -> Executable:
-    # before migration 0007 the details are not there to show: NULL, as for older sessions
-    details = (
-        (AuthSession.last_used_at, AuthSession.user_agent, AuthSession.ip)
-        if with_details
-        else (
-            null().cast(DateTime(timezone=True)).label("last_used_at"),
-            null().cast(String()).label("user_agent"),
-            null().cast(String()).label("ip"),
-        )
-    )
+def _listing(caller: Caller, now: datetime) -> Executable:
     return (
         select(
             AuthSession.id,
             AuthSession.created_at,
-            *details,
+            AuthSession.last_used_at,
+            AuthSession.user_agent,
+            AuthSession.ip,
             (AuthSession.id == caller.session_id).label("current"),
         )
         .where(*_live_sessions_of(caller, now), _caller_is_live(caller, now))
@@ -146,9 +136,7 @@ async def list_live_sessions(
 ) -> list[SessionRow]:
     """The caller's live sessions, newest first; none at all when the caller's own is not live
     (a live caller always finds its own)."""
-    result = await execute_on_either_schema(
-        db, lambda with_details: _listing(caller, now, with_details)
-    )
+    result = await db.execute(_listing(caller, now))
     return [
         SessionRow(
             id=row.id,
@@ -160,3 +148,42 @@ async def list_live_sessions(
         )
         for row in result
     ]
+
+
+def _of_client(client_id: str, default_client_id: str) -> ColumnElement[bool]:
+    # NULL: a session from before migration 0008, the JSON API's (the default client)
+    return func.coalesce(AuthSession.client_id, literal(default_client_id)) == literal(client_id)
+
+
+async def end_session_of_token(
+    db: AsyncSession,
+    *,
+    refresh_token_hash: bytes | None = None,
+    session_id: uuid.UUID | None = None,
+    client_id: str,
+    default_client_id: str,
+    reason: str,
+    now: datetime,
+) -> bool:
+    """End the live session a refresh token (any of its chain, spent or not) or a session id
+    names, if it is `client_id`'s: one statement. Whether one was ended."""
+    named = (
+        AuthSession.id.in_(
+            select(RefreshToken.session_id).where(RefreshToken.token_hash == refresh_token_hash)
+        )
+        if refresh_token_hash is not None
+        else AuthSession.id == session_id
+    )
+
+    def statement(with_client: bool) -> Executable:
+        # before migration 0008 sessions record no client: the token alone decides
+        client = (_of_client(client_id, default_client_id),) if with_client else ()
+        return (
+            update(AuthSession)
+            .where(named, AuthSession.revoked_at.is_(None), *client)
+            .values(revoked_at=now, revoke_reason=reason)
+            .returning(AuthSession.id)
+        )
+
+    result = await execute_on_either_schema(db, statement)
+    return result.first() is not None

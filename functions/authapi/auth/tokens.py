@@ -6,8 +6,10 @@ import base64
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import jwt
 
@@ -37,6 +39,10 @@ class AccessTokenClaims:
     user_id: uuid.UUID
     session_id: uuid.UUID
     token_id: str
+    # the client it was issued to; tokens from before the claim existed: the default client
+    client_id: str | None = None
+    # every claim as verified, for RFC 7662 introspection
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def issue_access_token(
@@ -47,19 +53,21 @@ def issue_access_token(
     session_id: uuid.UUID,
     auth_time: datetime,
     now: datetime,
+    client_id: str | None = None,
 ) -> str:
     """An RFC 9068 access token (README, "Access tokens", says what each claim means).
 
     Args:
         auth_time: when the user authenticated: the sign-in that opened the session, which
             every refresh of it keeps.
+        client_id: the client the session belongs to; the JSON API's (the default) if None.
     """
     issued_at = int(now.timestamp())
     claims = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "sub": str(user_id),
-        "client_id": settings.default_client_id,
+        "client_id": client_id or settings.default_client_id,
         "auth_time": int(auth_time.timestamp()),
         "sid": str(session_id),
         "jti": uuid.uuid4().hex,
@@ -124,6 +132,8 @@ def verify_access_token(
             user_id=uuid.UUID(str(claims["sub"])),
             session_id=uuid.UUID(str(claims["sid"])),
             token_id=str(claims["jti"]),
+            client_id=str(claims["client_id"]) if "client_id" in claims else None,
+            claims=claims,
         )
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
         raise InvalidAccessTokenError() from error

@@ -55,4 +55,4 @@ class BodyLimitMiddleware(HttpMiddleware):
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = PayloadTooLargeError(f"Request bodies are limited to {self.max_bytes} bytes.")
-        await problem_response(error)(scope, receive, send)
+        await problem_response(error, path=scope.get("path"))(scope, receive, send)

@@ -62,4 +62,4 @@ class ErrorHandlingMiddleware(HttpMiddleware):
                 problem = AuthApiError()
             if response_started:
                 return  # headers are gone; the client sees a cut response, the log has the cause
-            await problem_response(problem)(scope, receive, send)
+            await problem_response(problem, path=scope.get("path"))(scope, receive, send)

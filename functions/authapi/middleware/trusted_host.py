@@ -46,4 +46,4 @@ class TrustedHostMiddleware(HttpMiddleware):
         if host and host_allowed(host, self.allowed_hosts):
             await self.app(scope, receive, send)
             return
-        await problem_response(InvalidHostError())(scope, receive, send)
+        await problem_response(InvalidHostError(), path=scope.get("path"))(scope, receive, send)

@@ -37,3 +37,6 @@ class AuthSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(256), default=None)
     ip: Mapped[str | None] = mapped_column(String(45), default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # the OAuth client that opened the session (migration 0008); NULL: from before it, when the
+    # JSON API was the only client, so the default client (AUTHAPI_DEFAULT_CLIENT_ID)
+    client_id: Mapped[str | None] = mapped_column(String(64), default=None)

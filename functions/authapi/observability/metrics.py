@@ -18,6 +18,9 @@ REFRESH_REPEATED = "RefreshRepeated"
 # a 503 refresh_in_progress: a refresh waited past its lock timeout for a concurrent one
 REFRESH_IN_PROGRESS = "RefreshInProgress"
 LOGOUT = "Logout"
+# OAuth: a token revoked through RFC 7009 (its session ended), a client refused authentication
+TOKEN_REVOKED = "TokenRevoked"
+OAUTH_CLIENT_REFUSED = "OAuthClientRefused"
 TOO_MANY_ATTEMPTS = "TooManyAttempts"  # a 429: an IP over its rate limit, or a locked account
 ACCOUNT_LOCKED = "AccountLocked"  # an (account, client) pair reached its failure limit
 UNHANDLED_ERROR = "UnhandledError"
@@ -44,6 +47,8 @@ BUSINESS_METRICS = (
     REFRESH_REPEATED,
     REFRESH_IN_PROGRESS,
     LOGOUT,
+    TOKEN_REVOKED,
+    OAUTH_CLIENT_REFUSED,
     TOO_MANY_ATTEMPTS,
     ACCOUNT_LOCKED,
     UNHANDLED_ERROR,

@@ -30,8 +30,9 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*"), rf"\1 {REDACTED}"),
     # JWTs anywhere (three base64url segments, header starting with '{"')
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
-    # our opaque refresh and device tokens carry a prefix precisely so they can be found and masked
-    (re.compile(r"\b(?:rt|dt)_[A-Za-z0-9_-]{16,}"), REDACTED),
+    # our opaque refresh and device tokens and OAuth client secrets carry a prefix precisely so
+    # they can be found and masked
+    (re.compile(r"\b(?:rt|dt|cs)_[A-Za-z0-9_-]{16,}"), REDACTED),
     # key=value / "key": "value" pairs in messages, query strings and reprs
     (
         re.compile(
@@ -56,7 +57,7 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 # path, an id, a timestamp: nearly every value of every line) is left as it is after one search
 # instead of six substitutions. A superset only: a hit falls through to the patterns themselves.
 _ANY_PATTERN_TRIGGER = re.compile(
-    r"(?i)bearer|basic|eyj|rt_|dt_|passw|secret|token|authorization|cookie|://|-----begin"
+    r"(?i)bearer|basic|eyj|rt_|dt_|cs_|passw|secret|token|authorization|cookie|://|-----begin"
 )
 
 

@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from authapi.key_material import (
     load_public_keys,
     parse_data_keys,
 )
+from authapi.signing.clients import ClientRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class KeyRing:
     # the JWKS hold them by the time they sign, and so does this instance, which then accepts
     # tokens from instances that switched first without re-reading SSM.
     next_public_keys: tuple[rsa.RSAPublicKey, ...] = ()
+    # the OAuth clients (signing/clients.py): read with the keys, in the same SSM call
+    clients: ClientRegistry = field(default_factory=ClientRegistry)
 
     @cached_property
     def signing_kid(self) -> str:
@@ -213,4 +216,15 @@ class SettingsKeyProvider:
             signing_key=load_private_key(pem),
             data_keys=DataKeys.parse(data_keys),
             retired_public_keys=load_public_keys(retired) if retired else (),
+            clients=ClientRegistry.parse(self._clients()),
         )
+
+    def _clients(self) -> str:
+        """`AUTHAPI_OAUTH_CLIENTS`; in development the file `make oauth-client` writes, if any."""
+        settings = self._settings
+        if settings.oauth_clients is not None:
+            return settings.oauth_clients
+        path = settings.oauth_clients_file
+        if settings.environment == "development" and path.exists():
+            return path.read_text()
+        return ""

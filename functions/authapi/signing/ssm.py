@@ -1,10 +1,11 @@
 """Signing keys from SSM Parameter Store (one GetParameters call: signing/ssm_api.py).
 
-The four parameters (signing key, next public key, retired public keys, data keys) are read in
-one GetParameters call and cached for `ssm_cache_seconds`, so a key rotated in SSM
-(`devtools/rotate_signing_key.py`) is published, then signing, within that time, without a
-deploy. The next public key is optional: an environment whose SSM was written before rotation
-existed has none, and that reads as "none". A token signed with a key
+The five parameters (signing key, next public key, retired public keys, data keys, OAuth client
+registry) are read in one GetParameters call and cached for `ssm_cache_seconds`, so a key
+rotated in SSM (`devtools/rotate_signing_key.py`) is published, then signing, within that
+time, without a deploy. The next public key is optional: an environment whose SSM was written
+before rotation existed has none, and that reads as "none"; so is the client registry (none:
+only the default client). A token signed with a key
 this environment does not know yet makes it re-read SSM at once (at most every 30 s), so
 tokens from environments that already switched are accepted meanwhile. If SSM cannot be reached:
 - before any key was ever read (a cold start), requests get 503 `secrets_unavailable`;
@@ -22,6 +23,7 @@ from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.exceptions import SecretsUnavailableError
 from authapi.key_material import load_private_key, load_public_keys
+from authapi.signing.clients import NO_CLIENTS, ClientRegistry
 from authapi.signing.keys import DataKeys, KeyRing
 from authapi.signing.ssm_api import SsmParameters
 
@@ -34,6 +36,7 @@ SIGNING_KEY_PARAMETER = "jwt/signing-key"
 RETIRED_KEYS_PARAMETER = "jwt/retired-public-keys"
 NEXT_PUBLIC_KEY_PARAMETER = "jwt/next-public-key"
 DATA_KEYS_PARAMETER = "data/keys"
+OAUTH_CLIENTS_PARAMETER = "oauth/clients"
 NO_KEYS = "none"  # SSM refuses empty values
 RETRY_AFTER_FAILURE_SECONDS = 30.0
 # Short timeouts: a slow SSM costs a request seconds, never the whole function timeout. The
@@ -59,6 +62,7 @@ class SsmKeyProvider:
         self.retired_keys_name = settings.ssm_parameter_prefix + RETIRED_KEYS_PARAMETER
         self.next_public_key_name = settings.ssm_parameter_prefix + NEXT_PUBLIC_KEY_PARAMETER
         self.data_keys_name = settings.ssm_parameter_prefix + DATA_KEYS_PARAMETER
+        self.oauth_clients_name = settings.ssm_parameter_prefix + OAUTH_CLIENTS_PARAMETER
         self._cache_seconds = settings.ssm_cache_seconds
         self._max_stale_seconds = settings.ssm_max_stale_seconds
         self._parameters = SsmParameters(
@@ -127,6 +131,7 @@ class SsmKeyProvider:
             self.retired_keys_name,
             self.next_public_key_name,
             self.data_keys_name,
+            self.oauth_clients_name,
         ]
 
     def _last_ring_or_unavailable(self, now: float) -> KeyRing:
@@ -135,17 +140,20 @@ class SsmKeyProvider:
         raise SecretsUnavailableError()
 
     def _fetch(self) -> tuple[str, ...]:
-        # a missing next key is no error (SSM written before rotation existed); the others are
-        values = self._parameters.get(self._names(), optional={self.next_public_key_name})
+        # a missing next key is no error (SSM written before rotation existed), nor is a missing
+        # client registry (no OAuth client but the default one); the others are
+        optional = {self.next_public_key_name, self.oauth_clients_name}
+        values = self._parameters.get(self._names(), optional=optional)
         return (
             str(values[self.signing_key_name]),
             str(values[self.retired_keys_name]),
             str(values.get(self.next_public_key_name, NO_KEYS)),
             str(values[self.data_keys_name]),
+            str(values.get(self.oauth_clients_name, NO_CLIENTS)),
         )
 
     def _parse(self, values: tuple[str, ...]) -> KeyRing:
-        signing_pem, retired, next_public, data_keys = values
+        signing_pem, retired, next_public, data_keys, clients = values
         try:
             return KeyRing(
                 # checked by the tools that write it (bootstrap-signing-key.sh and
@@ -154,6 +162,7 @@ class SsmKeyProvider:
                 data_keys=DataKeys.parse(data_keys),
                 retired_public_keys=_public_keys(retired),
                 next_public_keys=_public_keys(next_public),
+                clients=self._clients(clients),
             )
         except ValueError as error:
             logger.error(
@@ -161,6 +170,18 @@ class SsmKeyProvider:
                 extra={"parameters": self._names(), "error": str(error)},
             )
             raise SecretsUnavailableError() from None
+
+    def _clients(self, text: str) -> ClientRegistry:
+        """A registry that cannot be read costs the OAuth clients (invalid_client), not the whole
+        API its keys: the JSON API and the default client go on."""
+        try:
+            return ClientRegistry.parse(text)
+        except ValueError as error:
+            logger.error(
+                "oauth client registry is unusable; only the default client is served",
+                extra={"parameter": self.oauth_clients_name, "error": str(error)},
+            )
+            return ClientRegistry()
 
 
 def _public_keys(bundle: str) -> tuple[RSAPublicKey, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from typing import TYPE_CHECKING
 
@@ -13,12 +14,18 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
-from authapi.key_material import generate_private_key_pem, load_private_key, public_key_pem
+from authapi.key_material import (
+    generate_data_key_entry,
+    generate_private_key_pem,
+    load_private_key,
+    public_key_pem,
+)
 from authapi.resources import app_resources
 from authapi.signing.keys import key_id
 from tests.support.accounts import STRONG_PASSWORD, register, unique_email
 from tests.support.aws import (
     NEXT_PUBLIC_KEY_PARAMETER,
+    OAUTH_CLIENTS_PARAMETER,
     SIGNING_KEY_PARAMETER,
     MakeLambda,
     SsmEndpoint,
@@ -28,6 +35,12 @@ from tests.support.aws import (
 from tests.support.clock import ManualClock
 from tests.support.http import SyncApiClient
 from tests.support.logs import emf_blobs, json_lines, metric_names
+from tests.support.oauth import (
+    CONFIDENTIAL_CLIENT,
+    CONFIDENTIAL_SECRET,
+    PUBLIC_CLIENT,
+    registry_json,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -54,9 +67,17 @@ def test_full_session_through_http_api_events(api: SyncApiClient) -> None:
 
     registered = api.send_event(load_event("register.json", email=email))
     assert registered.status == 201
-    login = api.send_event(load_event("login-form.json", email=email))
+    # production with the OAuth password grant off (the template's default): no login form
+    form = api.send_event(load_event("login-form.json", email=email))
+    assert (form.status, form.code) == (415, "unsupported_media_type")
+    login = api.send_event(load_event("login.json", email=email))
     assert login.status == 200
     tokens = login.body
+    # the OAuth token endpoint refreshes the JSON API's session as the default client
+    oauth = api.send_event(load_event("oauth-token.json", refresh_token=tokens["refresh_token"]))
+    assert oauth.status == 200, oauth
+    assert (oauth.headers["cache-control"], oauth.headers["pragma"]) == ("no-store", "no-cache")
+    tokens = oauth.body
     me = api.send_event(load_event("me.json", access_token=tokens["access_token"]))
     assert me.body["email"] == email
     refreshed = api.send_event(
@@ -370,3 +391,64 @@ def test_a_published_next_key_verifies_tokens_without_reading_ssm_again(
 
     assert me.status == 200
     assert ssm_endpoint.actions == []  # known already: no re-read, no 30 s floor to fall under
+
+
+def test_the_oauth_client_registry_comes_from_ssm_with_the_keys(
+    ssm_endpoint: SsmEndpoint, make_lambda: MakeLambda
+) -> None:
+    client = ssm_endpoint.client()
+    data_keys = generate_data_key_entry()
+    put_keys(client, generate_private_key_pem(), data_keys=data_keys)
+    client.put_parameter(
+        Name=OAUTH_CLIENTS_PARAMETER,
+        Value=registry_json(data_keys),
+        Type="SecureString",
+        Overwrite=True,
+    )
+    ssm_endpoint.actions.clear()
+    api = SyncApiClient.aws_lambda(make_lambda())
+    account = register(api)
+    basic = base64.b64encode(f"{CONFIDENTIAL_CLIENT}:{CONFIDENTIAL_SECRET}".encode()).decode()
+
+    introspected = api.post(
+        "/api/v1/oauth/introspect",
+        data={"token": account.access_token},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    public = api.post(
+        "/api/v1/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": account.refresh_token,
+            "client_id": PUBLIC_CLIENT,
+        },
+    )
+
+    assert introspected.status == 200, introspected
+    assert introspected.body["active"] is True
+    assert public.body["error"] == "invalid_grant"  # the JSON API's session, not this client's
+    # the registry came in the keys' own GetParameters call
+    assert ssm_endpoint.actions.count("GetParameters") == 1
+
+
+def test_an_unreadable_registry_costs_the_oauth_clients_not_the_api(
+    ssm_endpoint: SsmEndpoint, make_lambda: MakeLambda, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ssm_endpoint.client().put_parameter(
+        Name=OAUTH_CLIENTS_PARAMETER, Value='{"clients": [', Type="SecureString", Overwrite=True
+    )
+    api = SyncApiClient.aws_lambda(make_lambda())
+    account = register(api)  # the JSON API works
+    refused = api.post(
+        "/api/v1/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": account.refresh_token,
+            "client_id": PUBLIC_CLIENT,
+        },
+    )
+    assert (refused.status, refused.body["error"]) == (400, "invalid_client")
+    errors = [line for line in json_lines(capsys.readouterr().out) if line.get("level") == "ERROR"]
+    assert [line["message"] for line in errors] == [
+        "oauth client registry is unusable; only the default client is served"
+    ]

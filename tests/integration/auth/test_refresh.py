@@ -209,7 +209,6 @@ async def test_a_repeat_after_the_data_keys_rotated_gets_the_same_token(
     )
 
 
-@pytest.mark.head_schema  # refresh_tokens.key_id came with migration 0007
 async def test_each_derived_token_records_its_data_key(
     client_with: ClientWith, test_database: ScratchDatabase
 ) -> None:

@@ -49,7 +49,6 @@ def _session_id(access_token: str) -> str:
     return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])
 
 
-@pytest.mark.head_schema  # user_agent, ip and last_used_at came with migration 0007
 async def test_the_list_shows_each_live_session_with_its_origin(
     client_with: ClientWith, test_database: ScratchDatabase
 ) -> None:
@@ -77,7 +76,6 @@ async def test_the_list_shows_each_live_session_with_its_origin(
     assert first["ip"] == "203.0.113.7"
 
 
-@pytest.mark.head_schema  # user_agent, ip and last_used_at came with migration 0007
 async def test_a_refresh_moves_last_used_at(client_with: ClientWith) -> None:
     clock = _an_hour_ago()
     async with client_with(clock=clock) as client:
@@ -95,7 +93,6 @@ async def test_a_refresh_moves_last_used_at(client_with: ClientWith) -> None:
     assert datetime.fromisoformat(session["created_at"]) < clock.now()
 
 
-@pytest.mark.head_schema  # user_agent, ip and last_used_at came with migration 0007
 async def test_the_user_agent_is_kept_as_sent_up_to_its_limit(
     client: ApiClient, account: Account
 ) -> None:

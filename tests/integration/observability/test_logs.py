@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
 
 from tests.support.accounts import register
-from tests.support.http import ApiClient
+from tests.support.http import ApiClient, ClientWith
 from tests.support.logs import json_lines
+from tests.support.oauth import (
+    CONFIDENTIAL_CLIENT,
+    CONFIDENTIAL_SECRET,
+    INTROSPECT,
+    OAUTH_SETTINGS,
+    PUBLIC_CLIENT,
+    REVOKE,
+    TOKEN,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +110,60 @@ async def test_secrets_passed_to_a_logger_are_masked(capsys: pytest.CaptureFixtu
     for secret in (token, "hunter2hunter2", "session=abc", "signature", "pw-in-url"):
         assert secret not in output
     assert output.count("[REDACTED]") >= 5
+
+
+async def test_the_oauth_flows_never_log_passwords_tokens_or_client_secrets(
+    client_with: ClientWith, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = "another secret passphrase 57"
+    basic = base64.b64encode(f"{CONFIDENTIAL_CLIENT}:{CONFIDENTIAL_SECRET}".encode()).decode()
+    wrong = base64.b64encode(f"{CONFIDENTIAL_CLIENT}:cs_{'w' * 43}".encode()).decode()
+    async with client_with(**OAUTH_SETTINGS) as api:
+        account = await register(api, password=password)
+        capsys.readouterr()
+        grant = {"grant_type": "password", "username": account.email, "client_id": PUBLIC_CLIENT}
+        await api.post(TOKEN, data={**grant, "password": "wrong " + password})
+        signed_in = (await api.post(TOKEN, data={**grant, "password": password})).body
+        refresh = {"grant_type": "refresh_token", "client_id": PUBLIC_CLIENT}
+        rotated = (
+            await api.post(TOKEN, data={**refresh, "refresh_token": signed_in["refresh_token"]})
+        ).body
+        await api.post(  # a wrong secret, through Basic: invalid_client
+            TOKEN,
+            data={"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]},
+            headers={"Authorization": f"Basic {wrong}"},
+        )
+        await api.post(  # a secret in the body: refused, and not logged either
+            TOKEN,
+            data={**refresh, "refresh_token": rotated["refresh_token"], "client_secret": password},
+        )
+        third = (  # makes the first token two generations old
+            await api.post(TOKEN, data={**refresh, "refresh_token": rotated["refresh_token"]})
+        ).body
+        introspected = {"token": rotated["access_token"]}
+        await api.post(INTROSPECT, data=introspected, headers={"Authorization": f"Basic {basic}"})
+        await api.post(  # reuse: the session is revoked
+            TOKEN, data={**refresh, "refresh_token": signed_in["refresh_token"]}
+        )
+        await api.post(REVOKE, data={"token": rotated["refresh_token"], "client_id": PUBLIC_CLIENT})
+        await api.post(REVOKE, data={"token": rotated["access_token"], "client_id": PUBLIC_CLIENT})
+
+    output = capsys.readouterr().out
+    lines = json_lines(output)
+    assert len([line for line in lines if line.get("message") == "request completed"]) == 10
+    messages = {line.get("message") for line in lines}
+    assert {"oauth client refused", "refresh token reused; session revoked"} <= messages
+    assert "oauth revocation" in messages
+    for secret in (
+        password,
+        CONFIDENTIAL_SECRET,
+        basic,
+        wrong,
+        signed_in["access_token"],
+        signed_in["refresh_token"],
+        rotated["access_token"],
+        rotated["refresh_token"],
+        third["access_token"],
+        third["refresh_token"],
+    ):
+        assert secret not in output
