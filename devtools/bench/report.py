@@ -208,6 +208,12 @@ def _targets(report: dict[str, Any]) -> list[str]:
             floor_report.verdict(stack - hello, OVERHEAD_TARGET_MS, stack_floor),
         ),
     ]
+    # which of the reasons below apply: the target's verdict is the row's last cell
+    groups = [
+        *("cold_start", "cold_start", "statements", "round_trips"),
+        *("me", "refresh", "refresh", "stack", "stack"),
+    ]
+    unmet = {group for group, row in zip(groups, rows, strict=True) if row[2] != "met"}
     lines = [
         "",
         "## Targets",
@@ -232,29 +238,9 @@ def _targets(report: dict[str, Any]) -> list[str]:
         '"Cold starts") cannot be measured on this machine: they change what Lambda does '
         "before the handler runs, not what the handler does.",
         "",
-        *TARGET_REASONS,
+        *floor_report.reasons(report, unmet),
     ]
     return lines
-
-
-# why a target that is not met cannot be, with what was tried: kept next to the figures
-TARGET_REASONS = [
-    "Where a target is not met:",
-    "",
-    "- **Round trips** (the loose figures of the issue's text): asyncpg sends every statement "
-    "as a prepare and an execute, two round trips, because its statement cache is off (a "
-    "cached named statement pins the client to one RDS Proxy connection). The binding "
-    "precision (≤ 2 round trips per statement, within the statement budget) holds; fewer "
-    "statements are what lowers the figure, and each endpoint is at its budget.",
-    "- **Warm `/me` against hello**: hello answers a constant from memory; `/me` verifies an "
-    "RS256 signature, runs one query (prepare and execute over a socket, SQLAlchemy's ORM "
-    "row) and goes through the middleware stack. The query alone is most of the gap, and "
-    "behind RDS Proxy it is network time in any design.",
-    "- **Middleware stack + logging**: the stack is one access log line (JSON, redacted) and "
-    "Powertools' per-invocation decorators (Logger context, Metrics flush, Tracer "
-    "subsegment) around pure ASGI middleware. Redaction was cut to one regex search per "
-    "value; what is left is mostly Powertools' and Starlette's own per-request work.",
-]
 
 
 def _before_after(report: dict[str, Any]) -> list[str]:
