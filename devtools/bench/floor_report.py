@@ -68,7 +68,7 @@ POWERTOOLS_NAMES = {
     "logger_inject_lambda_context": "Logger.inject_lambda_context (correlation id, clear_state)",
     "metrics_log_metrics": "Metrics.log_metrics (flush, no metric added)",
     "tracer_capture_lambda_handler": "Tracer.capture_lambda_handler (unsampled trace header)",
-    "json_log_line": "one JSON log line through a bare Powertools Logger (no redaction)",
+    "json_log_line": "one JSON log line through a bare Powertools Logger to stdout (no redaction)",
 }
 
 
