@@ -151,7 +151,8 @@ def _targets(report: dict[str, Any]) -> list[str]:
     found = floor_report.floors(report)
     me_floor = refresh_floor = refresh_signed_floor = stack_ratio_floor = stack_floor = None
     if found is not None:
-        me_floor = found.me_floor / found.hello
+        # on the table's hello (the same denominator as the measured ratio)
+        me_floor = (hello + found.verify + found.read) / hello
         # over the measured /me, not its floor: a faster /me would only raise these ratios
         refresh_floor = found.refresh_unsigned_floor / me
         refresh_signed_floor = (found.refresh_unsigned_floor + found.sign) / me
