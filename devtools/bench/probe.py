@@ -180,6 +180,7 @@ def warm(invocations: int, warmup: int, argon2_samples: int) -> dict[str, Any]:
     return {
         "endpoints": {endpoint: summary_ms(values) for endpoint, values in timings.items()},
         "overhead": overhead,
+        "floors": floors(api_handler, invocations),
         "signing": signing_alone(invocations),
         "rds_token": rds_token_first_call(),
         "argon2": argon2_alone(argon2_samples),
@@ -217,6 +218,54 @@ def stack_overhead(api_handler: Handler, samples: int) -> dict[str, Any]:
         _invoke(api_handler, wrapped_event, 200)
         wrapped.append(time.perf_counter() - started)
     return {"bare": summary_ms(bare), "authapi": summary_ms(wrapped)}
+
+
+def floors(api_handler: Handler, samples: int) -> dict[str, Any]:
+    """devtools.bench.floors, on this process's handler: what no implementation can go below."""
+    from authapi.handlers.api import lambda_app
+    from authapi.resources import app_resources
+    from devtools.bench import floors as bare
+    from devtools.bench.hello import handler as hello_handler
+
+    email = f"floor-{uuid.uuid4().hex[:8]}@example.com"
+    _invoke(
+        api_handler,
+        _json("POST", "/api/auth/register", {"email": email, "password": PASSWORD}),
+        201,
+    )
+    login = _json("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
+    session = response_json(_invoke(api_handler, login, 200))
+    me = _json("GET", "/api/auth/me", token=session["access_token"])
+    refresh = _json("POST", "/api/auth/refresh-token", {"refresh_token": session["refresh_token"]})
+    hello_event = http_api_event("GET", "/hello")
+    interleaved: dict[str, list[float]] = {"hello": [], "me": []}
+
+    def timed_me() -> None:
+        for name, handler, event in (
+            ("hello", hello_handler, hello_event),
+            ("me", api_handler, me),
+        ):
+            started = time.perf_counter()
+            _invoke(handler, event, 200)
+            interleaved[name].append(time.perf_counter() - started)
+
+    statements = bare.statement_floors(
+        lambda_app.loop,
+        app_resources(lambda_app.app).database.engine.sync_engine,
+        me=partial(_invoke, api_handler, me, 200),
+        refresh=partial(_invoke, api_handler, refresh, 200),
+        interleave=timed_me,
+        samples=samples,
+        summary=summary_ms,
+    )
+    return {
+        "interleaved": {name: summary_ms(values) for name, values in interleaved.items()},
+        "statements": statements,
+        "rsa_verify": bare.rsa_verify_floor(samples, summary_ms),
+        "powertools": {
+            name: summary_ms(values) for name, values in bare.powertools_floors(samples).items()
+        },
+    }
 
 
 def signing_alone(samples: int) -> dict[str, Any]:

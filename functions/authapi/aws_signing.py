@@ -9,6 +9,7 @@ and signers do the parts that must not be written by hand, and the rest is one U
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,16 +33,41 @@ class CredentialSource:
     def frozen(self) -> Any:
         """A consistent snapshot (refreshable credentials may not change halfway through)."""
         if self._credentials is None:
-            from botocore.session import get_session
-
-            credentials = get_session().get_credentials()
-            if credentials is None:
-                raise NoCredentialsError()
-            self._credentials = credentials
+            self._credentials = _from_environment() or _from_the_chain()
         return self._credentials.get_frozen_credentials()
 
     def forget(self) -> None:
         self._credentials = None
+
+
+def _from_environment() -> Credentials | None:
+    """The role's keys as the Lambda runtime sets them, read as botocore's chain reads them first.
+
+    The chain itself starts by importing botocore.session (about 25 ms of a cold start) to end
+    up at the same three variables. Anything else (a named profile, keys that expire and are
+    refreshed, SnapStart's container endpoint, which sets no keys) goes to the chain.
+    """
+    access_key, secret_key = (
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+        os.environ.get("AWS_SECRET_ACCESS_KEY"),
+    )
+    if not access_key or not secret_key:
+        return None
+    if os.environ.get("AWS_PROFILE") or os.environ.get("AWS_CREDENTIAL_EXPIRATION"):
+        return None
+    from botocore.credentials import Credentials
+
+    token = os.environ.get("AWS_SESSION_TOKEN") or os.environ.get("AWS_SECURITY_TOKEN")
+    return Credentials(access_key, secret_key, token, method="env")
+
+
+def _from_the_chain() -> Credentials:
+    from botocore.session import get_session
+
+    credentials = get_session().get_credentials()
+    if credentials is None:
+        raise NoCredentialsError()
+    return credentials
 
 
 def sign_request(

@@ -48,3 +48,20 @@ def test_no_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
 
     with pytest.raises(NoCredentialsError):
         CredentialSource().frozen()
+
+
+def test_the_runtimes_keys_are_what_botocores_chain_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # read from the environment without the chain (and its botocore.session import), the same
+    # keys the chain's first provider would have returned
+    from botocore.session import get_session
+
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_CREDENTIAL_EXPIRATION", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token")
+
+    ours = CredentialSource().frozen()
+    chain = get_session().get_credentials()
+    assert chain is not None
+    assert ours == chain.get_frozen_credentials()

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import (
     CTE,
     ColumnElement,
     DateTime,
     Delete,
+    Executable,
     LargeBinary,
     ScalarSelect,
+    String,
+    Table,
     Update,
+    bindparam,
     case,
     delete,
     func,
@@ -32,19 +37,35 @@ from authapi.models import LoginThrottle, RateLimitBucket
 _TIMESTAMPTZ = DateTime(timezone=True)
 
 
-async def count_hit(db: AsyncSession, *, key: str, window_start: datetime) -> int:
-    """Add one hit to `key` in the window starting at `window_start`; return the window's hits."""
-    new_bucket = insert(RateLimitBucket).values(key=key, window_start=window_start, hits=1)
-    same_window = RateLimitBucket.window_start == new_bucket.excluded.window_start
-    statement = new_bucket.on_conflict_do_update(
-        index_elements=[RateLimitBucket.key],
+def _count_hit_statement() -> Executable:
+    table = cast(Table, RateLimitBucket.__table__)  # typed as a FromClause on the mapping
+    new_bucket = insert(table).values(
+        key=bindparam("bucket_key", type_=String()),
+        window_start=bindparam("bucket_window_start", type_=_TIMESTAMPTZ),
+        hits=1,
+    )
+    same_window = table.c.window_start == new_bucket.excluded.window_start
+    return new_bucket.on_conflict_do_update(
+        index_elements=[table.c.key],
         set_={
             # a new window starts the count again; row locking makes concurrent hits add up
-            "hits": case((same_window, RateLimitBucket.hits + 1), else_=1),
+            "hits": case((same_window, table.c.hits + 1), else_=1),
             "window_start": new_bucket.excluded.window_start,
         },
-    ).returning(RateLimitBucket.hits)
-    return int((await db.execute(statement)).scalar_one())
+    ).returning(table.c.hits)
+
+
+# Built once with bind parameters, on the table rather than the entity: every register, login
+# and refresh counts a hit, and building the upsert per request (then running it through the
+# ORM's bulk-DML path) cost more than the statement's own round trips. Parameter names are not
+# column names, which an INSERT would take as further values.
+_COUNT_HIT = _count_hit_statement()
+
+
+async def count_hit(db: AsyncSession, *, key: str, window_start: datetime) -> int:
+    """Add one hit to `key` in the window starting at `window_start`; return the window's hits."""
+    result = await db.execute(_COUNT_HIT, {"bucket_key": key, "bucket_window_start": window_start})
+    return int(result.scalar_one())
 
 
 @dataclass(frozen=True)

@@ -6,25 +6,27 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
+from starlette.requests import HTTPConnection
 
 from authapi.auth import service
 from authapi.exceptions import AuthenticationError
-from authapi.resources import ClockDep, DbSession, HashingDep, KeyProviderDep, SettingsDep
+from authapi.resources import DbSession, app_resources
 
 # auto_error=False: a missing token is our own 401 problem, not FastAPI's plain one. The scheme
 # still documents itself in OpenAPI, which is what gives /docs its "Authorize" button.
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
 
 
-async def get_auth_context(
-    settings: SettingsDep, hashing: HashingDep, key_provider: KeyProviderDep, clock: ClockDep
-) -> service.AuthContext:
+async def get_auth_context(connection: HTTPConnection) -> service.AuthContext:
+    # the resources read here, not through SettingsDep, HashingDep, ...: FastAPI resolves each
+    # sub-dependency on every request, four resolutions for four field reads
+    resources = app_resources(connection.app)
     return service.AuthContext(
-        settings=settings,
-        hashing=hashing,
-        key_ring=await key_provider.key_ring(),
-        key_provider=key_provider,
-        clock=clock,
+        settings=resources.settings,
+        hashing=resources.hashing,
+        key_ring=await resources.key_provider.key_ring(),
+        key_provider=resources.key_provider,
+        clock=resources.clock,
     )
 
 

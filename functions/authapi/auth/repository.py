@@ -17,6 +17,8 @@ from sqlalchemy import (
     DateTime,
     Delete,
     Insert,
+    Uuid,
+    bindparam,
     delete,
     exists,
     false,
@@ -212,18 +214,26 @@ async def revoke_session(
     )
 
 
+# Built once, with bind parameters: building the select on every /me took about a third of its
+# time in SQLAlchemy (the statement, then a fresh cache key for it), for a statement that never
+# changes.
+_LIVE_SESSION_USER = (
+    select(User)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id", type_=Uuid()),
+        User.is_active.is_(True),
+        AuthSession.id == bindparam("session_id", type_=Uuid()),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > bindparam("now", type_=_TIMESTAMPTZ),
+    )
+)
+
+
 async def get_user_in_live_session(
     db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
 ) -> User | None:
     """The active user owning this session, if the session is neither revoked nor expired."""
     return await db.scalar(
-        select(User)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(
-            User.id == user_id,
-            User.is_active.is_(True),
-            AuthSession.id == session_id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-        )
+        _LIVE_SESSION_USER, {"user_id": user_id, "session_id": session_id, "now": now}
     )

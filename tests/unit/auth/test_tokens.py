@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from authapi.auth.tokens import issue_access_token, new_refresh_token, verify_access_token
 from authapi.config import Settings
@@ -111,7 +115,52 @@ ATTACKS: dict[str, Callable[[], str]] = {
     "opaque refresh token": new_refresh_token,
     "empty": lambda: "",
     "garbage": lambda: "a.b.c",
+    # what authapi.auth.jws (which replaced PyJWT's parsing) must refuse as PyJWT did, or more
+    "four segments": lambda: _sign(_claims()) + ".e30",
+    "padded signature": lambda: _sign(_claims()) + "=",
+    "non-base64url character": lambda: _sign(_claims()).replace(".", ".!", 1),
+    "header not an object": lambda: _with_header_segment(_sign(_claims()), b"[1]"),
+    "header not JSON": lambda: _with_header_segment(_sign(_claims()), b"{"),
+    "deeply nested header": lambda: _with_header_segment(
+        _sign(_claims()), b"[" * 100_000 + b"]" * 100_000
+    ),
+    "kid not a string": lambda: _hand_signed({"alg": "RS256", "typ": "at+jwt", "kid": 7}),
+    "crit header": lambda: _sign(_claims(), headers={"crit": ["exp"]}),
+    "aud list without ours": lambda: _sign(_claims(aud=["someone-else"])),
+    "aud not a string": lambda: _sign(_claims(aud=7)),
+    "iss not a string": lambda: _hand_signed(claims=_claims(iss=[SETTINGS.jwt_issuer])),
+    "sub not a string": lambda: _sign(_claims(sub=7)),
+    "jti not a string": lambda: _sign(_claims(jti=7)),
+    "null required claim": lambda: jwt.encode(
+        {**_claims(), "sid": None},
+        RING.signing_key,
+        algorithm="RS256",
+        headers={"kid": RING.signing_kid, "typ": "at+jwt"},
+    ),
 }
+
+
+def _hand_signed(header: dict[str, Any] | None = None, claims: dict[str, Any] | None = None) -> str:
+    """Signed with our key, whatever PyJWT would refuse to encode."""
+    header = header or {"alg": "RS256", "typ": "at+jwt", "kid": RING.signing_kid}
+    segments = [
+        base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+        for part in (header, claims or _claims())
+    ]
+    signing_input = ".".join(segments).encode()
+    signature = RING.signing_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return ".".join([*segments, base64.urlsafe_b64encode(signature).rstrip(b"=").decode()])
+
+
+def test_a_hand_signed_token_verifies() -> None:
+    # guards _hand_signed: the attacks built with it differ from this token in one way only
+    verify_access_token(RING, SETTINGS, _hand_signed(), now=datetime.now(UTC))
+
+
+def _with_header_segment(token: str, header: bytes) -> str:
+    """The same payload and signature under another header (so the signature no longer fits)."""
+    segment = base64.urlsafe_b64encode(header).rstrip(b"=").decode()
+    return ".".join([segment, *token.split(".")[1:]])
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
@@ -119,6 +168,12 @@ def test_attack_is_refused(attack: str) -> None:
     token = ATTACKS[attack]()
     with pytest.raises(InvalidAccessTokenError):
         verify_access_token(RING, SETTINGS, token, now=datetime.now(UTC))
+
+
+def test_an_audience_list_holding_ours_verifies() -> None:
+    token = _sign(_claims(aud=["someone-else", SETTINGS.jwt_audience]))
+
+    verify_access_token(RING, SETTINGS, token, now=datetime.now(UTC))
 
 
 def test_retired_key_still_verifies_its_tokens() -> None:
