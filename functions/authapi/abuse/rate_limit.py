@@ -37,6 +37,14 @@ class RateLimitedAction:
 LOGIN = RateLimitedAction("login", lambda settings: settings.rate_limit_login)
 REGISTER = RateLimitedAction("register", lambda settings: settings.rate_limit_register)
 REFRESH = RateLimitedAction("refresh", lambda settings: settings.rate_limit_refresh)
+# the account lifecycle (issue 13)
+MAIL = RateLimitedAction("mail", lambda settings: settings.rate_limit_mail)
+ACCOUNT_TOKEN = RateLimitedAction(
+    "account_token", lambda settings: settings.rate_limit_account_token
+)
+PASSWORD_CHECK = RateLimitedAction(
+    "password_check", lambda settings: settings.rate_limit_password_check
+)
 
 
 logger = logging.getLogger(__name__)

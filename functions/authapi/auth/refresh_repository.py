@@ -7,7 +7,7 @@ the session's `last_used_at`, never the users table.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -26,10 +26,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from authapi.db.expand import execute_on_either_schema
+from authapi.db.expand import execute_on_either_schema, names_a_missing_column
 from authapi.db.lock_timeout import LockWaitExceeded, with_bounded_lock_wait
 from authapi.exceptions import RefreshInProgressError
 from authapi.models import AuthSession, RefreshToken, User
@@ -42,6 +43,7 @@ class Rotation:
     session_id: uuid.UUID
     user_id: uuid.UUID
     session_created_at: datetime  # when its sign-in happened: the tokens' `auth_time`
+    email_verified: bool | None = None  # None: the schema before migration 0010
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Successor:
 # 1.2 ms of a refresh's ~8 ms of CPU (and a fresh cache key each time), for a statement that
 # never changes.
 @cache
-def _rotation(*, with_details: bool) -> Executable:
+def _rotation(*, with_details: bool, with_verification: bool = False) -> Executable:
     now = bindparam("now", type_=_TIMESTAMPTZ)
     # the token's row and its session's, locked without waiting (db/lock_timeout.py): a
     # concurrent refresh holding them makes this one fail at once and try again shortly
@@ -68,6 +70,7 @@ def _rotation(*, with_details: bool) -> Executable:
             AuthSession.user_id,
             AuthSession.expires_at,
             AuthSession.created_at.label("session_created_at"),
+            *((User.email_verified_at,) if with_verification else ()),
         )
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
         .join(User, User.id == AuthSession.user_id)
@@ -91,6 +94,7 @@ def _rotation(*, with_details: bool) -> Executable:
             locked.c.user_id,
             locked.c.expires_at,
             locked.c.session_created_at,
+            *((locked.c.email_verified_at,) if with_verification else ()),
         )
         .cte("consumed")
     )
@@ -108,7 +112,10 @@ def _rotation(*, with_details: bool) -> Executable:
         values.append(bindparam("successor_key_id", type_=String()))
     inserted = insert(RefreshToken).from_select(columns, select(*values)).cte("successor")
     statement = select(
-        consumed.c.session_id, consumed.c.user_id, consumed.c.session_created_at
+        consumed.c.session_id,
+        consumed.c.user_id,
+        consumed.c.session_created_at,
+        *((consumed.c.email_verified_at,) if with_verification else ()),
     ).add_cte(inserted)
     if with_details:
         used = (
@@ -148,8 +155,16 @@ async def rotate_refresh_token(
         "successor_key_id": successor.key_id,
     }
 
-    def attempt() -> Awaitable[Result[object]]:
-        return execute_on_either_schema(
+    async def attempt() -> Result[object]:
+        try:
+            # the newest schema (0010: the account's email_verified_at) first
+            return await db.execute(
+                _rotation(with_details=True, with_verification=True), parameters
+            )
+        except ProgrammingError as error:
+            if not names_a_missing_column(error):
+                raise
+        return await execute_on_either_schema(
             db, lambda with_details: _rotation(with_details=with_details), parameters
         )
 
@@ -160,9 +175,28 @@ async def rotate_refresh_token(
     row = result.first()
     if row is None:
         return None
+    verified_at = getattr(row, "email_verified_at", _UNKNOWN)
     return Rotation(
-        session_id=row.session_id, user_id=row.user_id, session_created_at=row.session_created_at
+        session_id=row.session_id,
+        user_id=row.user_id,
+        session_created_at=row.session_created_at,
+        email_verified=None if verified_at is _UNKNOWN else verified_at is not None,
     )
+
+
+_UNKNOWN = object()
+
+
+async def unverified_account_holds(db: AsyncSession, *, token_hash: bytes) -> bool:
+    """Whether this refresh token is of an account whose email is not verified (with
+    AUTHAPI_REQUIRE_VERIFIED_EMAIL on, checked before the exchange spends anything)."""
+    found = await db.scalar(
+        select(User.email_verified_at.is_(None))
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+        .where(RefreshToken.token_hash == token_hash)
+    )
+    return bool(found)
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,9 @@ class UserOut(BaseModel):
     email: str
     is_active: bool
     created_at: datetime
+    email_verified: bool = Field(
+        default=False, description="The address was confirmed (a link or code it was sent)."
+    )
 
 
 class TokenPairOut(BaseModel):
@@ -140,6 +143,13 @@ class SignedInOut(TokenPairOut):
         description="Keep it on this device and send it with later logins (`device_token`): "
         "it keeps this device signing in while others' failed attempts slow the account down."
     )
+
+
+class RegisteredOut(BaseModel):
+    """Registration when AUTHAPI_REQUIRE_VERIFIED_EMAIL is on: no tokens until it is verified."""
+
+    user: UserOut
+    verification_required: Literal[True] = True
 
 
 class SessionOut(BaseModel):

@@ -29,8 +29,10 @@ from authapi.auth.tokens import (
 )
 from authapi.clock import Clock
 from authapi.config import Settings
+from authapi.db.chained_writes import chained_writes
 from authapi.db.session import independent_write
 from authapi.exceptions import (
+    EmailNotVerifiedError,
     EmailTakenError,
     InvalidAccessTokenError,
     InvalidCredentialsError,
@@ -42,6 +44,7 @@ from authapi.exceptions import (
 from authapi.models import User
 from authapi.observability import metrics
 from authapi.observability.request_context import current_client_ip
+from authapi.outbox.messages import OutboxMessage, enqueue
 from authapi.passwords import PasswordHashing, normalize_password
 from authapi.signing.keys import KeyProvider, KeyRing
 from authapi.users import repository as users
@@ -79,6 +82,13 @@ class SignedIn:
 
 
 @dataclass(frozen=True)
+class Registered:
+    """An account registered without a session: AUTHAPI_REQUIRE_VERIFIED_EMAIL is on."""
+
+    user: users.NewUser
+
+
+@dataclass(frozen=True)
 class Principal:
     """The caller behind a verified access token, and the session that token belongs to."""
 
@@ -93,6 +103,7 @@ def _token_pair(
     session_id: uuid.UUID,
     auth_time: datetime,
     refresh_token: str,
+    email_verified: bool | None = None,
 ) -> TokenPair:
     access_token = issue_access_token(
         ctx.key_ring,
@@ -101,6 +112,7 @@ def _token_pair(
         session_id=session_id,
         auth_time=auth_time,
         now=ctx.now(),
+        email_verified=email_verified,
     )
     return TokenPair(
         access_token=access_token,
@@ -144,22 +156,37 @@ def _new_session(
 
 
 async def register(
-    db: AsyncSession, ctx: AuthContext, *, email: str, password: str, origin: SessionOrigin
-) -> SignedIn:
-    """Create the account and its first session. `email` is already validated and normalized."""
+    db: AsyncSession,
+    ctx: AuthContext,
+    *,
+    email: str,
+    password: str,
+    origin: SessionOrigin,
+    verification: OutboxMessage | None = None,
+) -> SignedIn | Registered:
+    """Create the account and its first session. `email` is already validated and normalized.
+
+    `verification`: the verification mail, enqueued in the same statement (the caller notifies
+    the queue). With AUTHAPI_REQUIRE_VERIFIED_EMAIL on, no session: the account, the mail.
+    """
     password = normalize_password(password)
     check_password_policy(ctx.settings, password=password, email=email)
     now = ctx.now()
     user = users.NewUser(
         id=uuid.uuid4(), email=email, password_hash=await ctx.hashing.hash(password), created_at=now
     )
+    mail = () if verification is None else (enqueue(verification, now=now, account_id=user.id),)
     session, refresh_token = _new_session(ctx, user_id=user.id, origin=origin, now=now)
     device, device_token = _new_device_token(ctx, user_id=user.id, now=now)
     try:
-        # user, session, first refresh token and device token in one statement: all or none
-        await repository.create_session(
-            db, session=session, alongside=(user.insert(), device.insert())
-        )
+        if ctx.settings.require_verified_email:
+            await db.execute(chained_writes(user.insert(), *mail))
+        else:
+            # user, session, first refresh token, device token and the verification mail in
+            # one statement: all or none
+            await repository.create_session(
+                db, session=session, alongside=(user.insert(), *mail, device.insert())
+            )
     except IntegrityError as error:
         # the address itself, or one that reads the same (its skeleton): either is taken
         if "uq_users_email" in str(error.orig):
@@ -167,12 +194,15 @@ async def register(
         raise
     metrics.count(metrics.USER_REGISTERED)
     logger.info("user registered", extra={"user_id": str(user.id)})
+    if ctx.settings.require_verified_email:
+        return Registered(user=user)
     tokens = _token_pair(
         ctx,
         user_id=user.id,
         session_id=session.session_id,
         auth_time=session.now,
         refresh_token=refresh_token,
+        email_verified=False,
     )
     return SignedIn(user=user, tokens=tokens, device_token=device_token)
 
@@ -237,6 +267,11 @@ async def login(
         metrics.count(metrics.LOGIN_FAILED)
         logger.warning("login failed", extra={**security, "reason": reason})
         raise InvalidCredentialsError()
+    verified = users.email_verified(user)
+    if settings.require_verified_email and not verified:
+        # only now, after the right password: the refusal tells nobody else the account exists
+        logger.warning("login refused: email not verified", extra=security)
+        raise EmailNotVerifiedError()
     session, refresh_token = _new_session(ctx, user_id=user.id, origin=origin, now=now)
     device, new_device = _new_device_token(ctx, user_id=user.id, now=now)
     writes: list[UpdateBase] = [
@@ -260,6 +295,7 @@ async def login(
         session_id=session.session_id,
         auth_time=session.now,
         refresh_token=refresh_token,
+        email_verified=verified,
     )
     return SignedIn(user=user, tokens=tokens, device_token=new_device)
 
@@ -273,6 +309,12 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
     token_hash = hash_refresh_token(refresh_token)
     successors = successor_refresh_tokens(ctx.key_ring.data_keys, refresh_token)
     key_id, successor = next(iter(successors.items()))  # the current data key's
+    if settings.require_verified_email and await refresh_repository.unverified_account_holds(
+        db, token_hash=token_hash
+    ):
+        # one statement more, only with the setting on; nothing spent, nothing revoked
+        log_refused_token("refresh", reason="email_not_verified")
+        raise EmailNotVerifiedError()
     try:
         rotation = await refresh_repository.rotate_refresh_token(
             db,
@@ -298,6 +340,7 @@ async def refresh(db: AsyncSession, ctx: AuthContext, *, refresh_token: str) -> 
             session_id=rotation.session_id,
             auth_time=rotation.session_created_at,  # the sign-in that opened the session
             refresh_token=successor,
+            email_verified=rotation.email_verified,
         )
     by_hash = {hash_refresh_token(token): token for token in successors.values()}
     spent = await refresh_repository.find_spent_token(

@@ -15,7 +15,7 @@ from sqlalchemy import (
     func,
     true,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from authapi.db.base import Base
 
@@ -42,3 +42,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # migration 0010; deferred (and raising if lazily loaded): `select(User)` must not name it,
+    # so the ORM also runs on the schema before it; the statements that need it select it
+    # explicitly with a fallback (db/expand.py)
+    email_verified_at: Mapped[datetime | None] = deferred(
+        mapped_column(DateTime(timezone=True), default=None), raiseload=True
+    )
