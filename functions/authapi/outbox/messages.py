@@ -78,6 +78,9 @@ def enqueue(
         "purpose": message.purpose,
         "account_id": account_id,
         "created_at": now,
+        # explicit: an INSERT run as a CTE of another statement gets no column defaults
+        "status": "pending",
+        "attempts": 0,
     }
     if address is not None:
         values |= {
