@@ -140,7 +140,8 @@ def enqueue_when(
     if account_id is None and address is None:
         raise ValueError("a message goes to an account, a submitted address, or both")
     columns = MailOutbox.__table__.c
-    names = ["id", "kind", "purpose", "account_id", "created_at"]
+    # status and attempts explicit: an INSERT run as a CTE of another statement gets no defaults
+    names = ["id", "kind", "purpose", "account_id", "created_at", "status", "attempts"]
     values: list[ColumnElement[object]] = [
         literal(message.id, columns.id.type),
         literal(message.kind, columns.kind.type),
@@ -149,6 +150,8 @@ def enqueue_when(
         if isinstance(account_id, ColumnElement)
         else literal(account_id, columns.account_id.type),
         literal(now, columns.created_at.type),
+        literal("pending", columns.status.type),
+        literal(0, columns.attempts.type),
     ]
     if address is not None:
         names += ["address_hmac", "sealed_address", "key_id"]

@@ -65,6 +65,8 @@ async def enqueue_throttled(
         literal(address.sealed_address, columns.sealed_address.type),
         literal(address.key_id, columns.key_id.type),
         literal(now, columns.created_at.type),
+        literal("pending", columns.status.type),
+        literal(0, columns.attempts.type),
     ).where(recent.c.in_interval == 0, recent.c.in_hour < settings.mail_address_per_hour)
 
     inserted = (
@@ -79,6 +81,8 @@ async def enqueue_throttled(
                 "sealed_address",
                 "key_id",
                 "created_at",
+                "status",
+                "attempts",
             ],
             rows,
         )

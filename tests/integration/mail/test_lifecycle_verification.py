@@ -107,9 +107,7 @@ async def test_resend_answers_the_same_for_any_address_and_is_throttled_per_addr
         # the registration's and six resends, for the account; the unknown address gets none
         assert len(outcomes) == 7
         assert len(mailer.sent_to(account.email)) == 6
-        await client.post(
-            VERIFY, json={"token": token_of(mailer.sent_to(account.email)[-1], PATH)}
-        )
+        await client.post(VERIFY, json={"token": token_of(mailer.sent_to(account.email)[-1], PATH)})
 
 
 async def test_a_verified_account_is_sent_nothing_on_resend(
