@@ -122,7 +122,8 @@ async def test_deletion_removes_the_account_and_tells_its_address(
             ("account_tokens", "account_id"),
         ):
             count = await test_database.fetchval(
-                f"SELECT count(*) FROM {table} WHERE {column} = $1", user_id
+                f"SELECT count(*) FROM {table} WHERE {column} = $1",  # noqa: S608 (constants)
+                user_id,
             )
             assert count == 0, table
         assert (await client.post("/api/v1/auth/login", json=account.credentials)).status == 401

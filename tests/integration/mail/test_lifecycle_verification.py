@@ -43,7 +43,8 @@ async def test_registration_sends_a_code_and_a_link_and_the_link_verifies(
         assert (again.status, again.code) == (400, "invalid_account_token")
         login = await client.post("/api/v1/auth/login", json=account.credentials)
         claims = jwt.decode(login.body["access_token"], options={"verify_signature": False})
-        assert claims["email_verified"] is True and login.body["user"]["email_verified"] is True
+        assert claims["email_verified"] is True
+        assert login.body["user"]["email_verified"] is True
 
 
 async def test_the_code_verifies_and_five_wrong_tries_kill_it(
@@ -97,7 +98,8 @@ async def test_resend_answers_the_same_for_any_address_and_is_throttled_per_addr
         assert (known.status, known.body) == (unknown.status, unknown.body)
         assert known.status == 202
         again = await client.post(RESEND, json={"email": account.email})
-        assert again.status == 429 and int(again.headers["retry-after"]) <= 60
+        assert again.status == 429
+        assert int(again.headers["retry-after"]) <= 60
         for _ in range(4):
             clock.advance(61)
             assert (await client.post(RESEND, json={"email": account.email})).status == 202
@@ -133,7 +135,8 @@ async def test_required_verification_gates_sign_in(
         credentials = {"email": email, "password": "correct horse battery staple 7"}
         reply = await client.post("/api/v1/auth/register", json=credentials)
         assert reply.status == 201
-        assert "access_token" not in reply.body and reply.body["verification_required"] is True
+        assert "access_token" not in reply.body
+        assert reply.body["verification_required"] is True
         wrong = await client.post(
             "/api/v1/auth/login", json={"email": email, "password": "not the password 1"}
         )
