@@ -43,7 +43,7 @@ class Rotation:
     session_id: uuid.UUID
     user_id: uuid.UUID
     session_created_at: datetime  # when its sign-in happened: the tokens' `auth_time`
-    email_verified: bool | None = None  # None: the schema before migration 0010
+    email_verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,16 +175,14 @@ async def rotate_refresh_token(
     row = result.first()
     if row is None:
         return None
-    verified_at = getattr(row, "email_verified_at", _UNKNOWN)
+    # on the schema before migration 0010 nothing can be verified: False, as login says there
+    verified_at = getattr(row, "email_verified_at", None)
     return Rotation(
         session_id=row.session_id,
         user_id=row.user_id,
         session_created_at=row.session_created_at,
-        email_verified=None if verified_at is _UNKNOWN else verified_at is not None,
+        email_verified=verified_at is not None,
     )
-
-
-_UNKNOWN = object()
 
 
 async def unverified_account_holds(db: AsyncSession, *, token_hash: bytes) -> bool:

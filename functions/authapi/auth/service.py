@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import ColumnElement
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -30,6 +30,7 @@ from authapi.auth.tokens import (
 from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.db.chained_writes import chained_writes
+from authapi.db.expand import names_a_missing_table
 from authapi.db.session import independent_write
 from authapi.exceptions import (
     EmailNotVerifiedError,
@@ -155,6 +156,24 @@ def _new_session(
     return session, refresh_token
 
 
+async def _write_registration(
+    ctx: AuthContext,
+    db: AsyncSession,
+    user: users.NewUser,
+    mail: tuple[UpdateBase, ...],
+    session: repository.NewSession,
+    device: repository.NewDeviceToken,
+) -> None:
+    if ctx.settings.require_verified_email:
+        await db.execute(chained_writes(user.insert(), *mail))
+    else:
+        # user, session, first refresh token, device token and the verification mail in one
+        # statement: all or none
+        await repository.create_session(
+            db, session=session, alongside=(user.insert(), *mail, device.insert())
+        )
+
+
 async def register(
     db: AsyncSession,
     ctx: AuthContext,
@@ -175,18 +194,20 @@ async def register(
     user = users.NewUser(
         id=uuid.uuid4(), email=email, password_hash=await ctx.hashing.hash(password), created_at=now
     )
-    mail = () if verification is None else (enqueue(verification, now=now, account_id=user.id),)
+    mail: tuple[UpdateBase, ...] = (
+        () if verification is None else (enqueue(verification, now=now, account_id=user.id),)
+    )
     session, refresh_token = _new_session(ctx, user_id=user.id, origin=origin, now=now)
     device, device_token = _new_device_token(ctx, user_id=user.id, now=now)
     try:
-        if ctx.settings.require_verified_email:
-            await db.execute(chained_writes(user.insert(), *mail))
-        else:
-            # user, session, first refresh token, device token and the verification mail in
-            # one statement: all or none
-            await repository.create_session(
-                db, session=session, alongside=(user.insert(), *mail, device.insert())
-            )
+        try:
+            await _write_registration(ctx, db, user, mail, session, device)
+        except ProgrammingError as error:
+            # a schema without the outbox (a deploy under way from before it): refused at
+            # parse, nothing written; the account without its verification mail
+            if not (mail and names_a_missing_table(error)):
+                raise
+            await _write_registration(ctx, db, user, (), session, device)
     except IntegrityError as error:
         # the address itself, or one that reads the same (its skeleton): either is taken
         if "uq_users_email" in str(error.orig):
