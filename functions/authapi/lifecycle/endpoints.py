@@ -27,6 +27,7 @@ from authapi.lifecycle.schemas import (
     ResetPasswordRequest,
     TokenRequest,
     VerifyEmailRequest,
+    VerifyWithToken,
 )
 from authapi.problems import problem_responses
 from authapi.request_body import require_json_body
@@ -50,7 +51,10 @@ def _no_content() -> Response:
 )
 async def verify_email(body: VerifyEmailRequest, db: DbSession, ctx: AuthCtx) -> Response:
     """Confirm the account's address with the link's token, or with the address and its code."""
-    await service.verify_email(db, ctx, token=body.token, email=body.email, code=body.code)
+    if isinstance(body, VerifyWithToken):
+        await service.verify_email(db, ctx, token=body.token)
+    else:
+        await service.verify_email(db, ctx, email=body.email, code=body.code)
     return _no_content()
 
 

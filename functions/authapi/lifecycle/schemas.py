@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from authapi.auth.schemas import (
     PRINTABLE_PATTERN,
@@ -32,20 +32,17 @@ class EmailRequest(_Request):
     email: LoginEmail
 
 
-class VerifyEmailRequest(_Request):
-    """Either `token` (from the link) or `email` and `code` (typed from the message)."""
+class VerifyWithToken(_Request):
+    token: AccountToken
 
-    token: AccountToken | None = None
-    email: LoginEmail | None = None
-    code: Code | None = None
 
-    @model_validator(mode="after")
-    def token_or_code(self) -> VerifyEmailRequest:
-        if (self.token is None) == (self.email is None or self.code is None):
-            raise ValueError("send either token, or email and code")
-        if self.token is not None and (self.email is not None or self.code is not None):
-            raise ValueError("send either token, or email and code")
-        return self
+class VerifyWithCode(_Request):
+    email: LoginEmail
+    code: Code
+
+
+# either the link's token, or the address and the code typed from the message
+VerifyEmailRequest = VerifyWithToken | VerifyWithCode
 
 
 class ResetPasswordRequest(_Request):
