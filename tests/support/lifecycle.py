@@ -38,23 +38,23 @@ class Mailer:
 
     async def run(self, clock: Clock) -> list[Outcome]:
         """Deliver every outbox id the app queued since the last run."""
+        return [await self.deliver(clock, outbox_id) for outbox_id in self.mail.queued_outbox_ids()]
+
+    async def deliver(self, clock: Clock, outbox_id: str) -> Outcome:
         provider = SesMailer(
             sender=self.settings.mail_from,
             configuration_set=None,
             region=self.settings.aws_region,
             timeout_seconds=2,
         )
-        return [
-            await deliver(
-                self.database,
-                self.settings,
-                outbox_id=uuid.UUID(outbox_id),
-                provider=provider,
-                clock=clock,
-                data_keys=self.data_keys,
-            )
-            for outbox_id in self.mail.queued_outbox_ids()
-        ]
+        return await deliver(
+            self.database,
+            self.settings,
+            outbox_id=uuid.UUID(outbox_id),
+            provider=provider,
+            clock=clock,
+            data_keys=self.data_keys,
+        )
 
     def sent_to(self, email: str) -> list[SentMail]:
         return [sent for sent in self.mail.sent() if email in sent.to]

@@ -3,11 +3,14 @@ outbox, the mailer and the SES stand-in), verifying with either, resend, and the
 
 from __future__ import annotations
 
+import uuid
+
 import jwt
 import pytest
 
 from tests.support.accounts import register, unique_email
 from tests.support.clock import ManualClock
+from tests.support.db import ScratchDatabase
 from tests.support.http import ClientWith
 from tests.support.lifecycle import Mailer, code_of, token_of
 
@@ -159,3 +162,31 @@ async def test_required_verification_refuses_refresh_of_an_unverified_session(
             "/api/v1/auth/refresh-token", json={"refresh_token": account.refresh_token}
         )
         assert (reply.status, reply.code) == (403, "email_not_verified")
+
+
+async def test_a_second_send_of_one_message_replaces_its_token(
+    client_with: ClientWith,
+    mailer: Mailer,
+    lifecycle: dict[str, object],
+    test_database: ScratchDatabase,
+) -> None:
+    """The duplicate window (README "Mail delivery"): the mailer died after SES accepted the
+    message, so it is sent again. One token per outbox row: the copy sent last works."""
+    clock = ManualClock()
+    async with client_with(clock=clock, **lifecycle) as client:
+        account = await register(client)
+        (outbox_id,) = mailer.mail.queued_outbox_ids()
+        for _ in range(2):
+            await test_database.execute(
+                "UPDATE mail_outbox SET status = 'pending', claimed_until = NULL WHERE id = $1",
+                uuid.UUID(outbox_id),
+            )
+            await mailer.deliver(clock, outbox_id)
+        first, second = mailer.sent_to(account.email)
+        rows = await test_database.fetchval(
+            "SELECT count(*) FROM account_tokens WHERE outbox_id = $1", uuid.UUID(outbox_id)
+        )
+        assert rows == 1
+        stale = await client.post(VERIFY, json={"token": token_of(first, PATH)})
+        assert stale.code == "invalid_account_token"
+        assert (await client.post(VERIFY, json={"token": token_of(second, PATH)})).status == 204
