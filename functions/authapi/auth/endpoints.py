@@ -20,6 +20,7 @@ from authapi.auth.schemas import (
     LoginRequest,
     RefreshRequest,
     RegisteredOut,
+    RegisterOut,
     RegisterRequest,
     SignedInOut,
     TokenPairOut,
@@ -115,7 +116,7 @@ async def register(
     request: Request,
     response: Response,
     notifier: OutboxNotifierDep,
-) -> SignedInOut | RegisteredOut:
+) -> RegisterOut:
     """Create an account and sign it in (not with AUTHAPI_REQUIRE_VERIFIED_EMAIL on: then it
     signs in once verified); a verification message goes to the address."""
     verification = OutboxMessage(kind=EMAIL_VERIFICATION, purpose=EMAIL_VERIFICATION)
@@ -129,8 +130,8 @@ async def register(
     )
     await notifier.notify([verification.id])
     if isinstance(result, service.Registered):
-        return RegisteredOut(user=user_out(result.user))
-    return _signed_in(result, response)
+        return RegisterOut(RegisteredOut(user=user_out(result.user)))
+    return RegisterOut(_signed_in(result, response))
 
 
 @original_endpoint(

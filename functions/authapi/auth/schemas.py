@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
 
 # Hard ceiling on any password field, far above the policy's maximum: past it a request is not a
 # password attempt but an attempt to make the server hash megabytes.
@@ -150,6 +150,10 @@ class RegisteredOut(BaseModel):
 
     user: UserOut
     verification_required: Literal[True] = True
+
+
+class RegisterOut(RootModel[SignedInOut | RegisteredOut]):
+    """What registration answers: signed in, or (verification required) the account alone."""
 
 
 class SessionOut(BaseModel):
