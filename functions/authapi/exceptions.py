@@ -167,14 +167,6 @@ class InvalidAccountTokenError(AuthApiError):
     )
 
 
-class CodeAttemptsExhaustedError(InvalidAccountTokenError):
-    """The code was tried too often: only a new one (resend) can verify now."""
-
-    code = "code_attempts_exhausted"
-    title = "Too many wrong codes"
-    default_detail = "This code was tried too many times. Ask for a new one."
-
-
 class WrongPasswordError(AuthApiError):
     """The signed-in caller's own password, given to confirm a change, is wrong (403, not 401:
     the bearer token is fine)."""

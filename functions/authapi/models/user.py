@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    FetchedValue,
     String,
     UniqueConstraint,
     Uuid,
@@ -22,6 +24,10 @@ from authapi.db.base import Base
 
 class User(Base):
     __tablename__ = "users"
+    # server-made values of an ORM INSERT are not fetched back (RETURNING would name
+    # email_verified_at, which the schema before 0010 lacks); the app inserts users with
+    # NewUser.insert() anyway, whose statements name their columns
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}
     __table_args__ = (
         # The database, not the service, guarantees one account per email, case-insensitively:
         # stored emails must be lower-case, and the unique constraint does the rest. Concurrent
@@ -44,7 +50,8 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # migration 0010; deferred (and raising if lazily loaded): `select(User)` must not name it,
     # so the ORM also runs on the schema before it; the statements that need it select it
-    # explicitly with a fallback (db/expand.py)
+    # explicitly with a fallback (db/expand.py). FetchedValue (no DDL): the database's (NULL),
+    # so an ORM INSERT of a User leaves the column out too, instead of sending an explicit NULL.
     email_verified_at: Mapped[datetime | None] = deferred(
-        mapped_column(DateTime(timezone=True), default=None), raiseload=True
+        mapped_column(DateTime(timezone=True), server_default=FetchedValue()), raiseload=True
     )
