@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -27,7 +26,7 @@ class User(Base):
     # server-made values of an ORM INSERT are not fetched back (RETURNING would name
     # email_verified_at, which the schema before 0010 lacks); the app inserts users with
     # NewUser.insert() anyway, whose statements name their columns
-    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 (SQLAlchemy reads it once)
     __table_args__ = (
         # The database, not the service, guarantees one account per email, case-insensitively:
         # stored emails must be lower-case, and the unique constraint does the rest. Concurrent
