@@ -18,6 +18,7 @@ from authapi.config import Settings, get_settings
 from authapi.db.engine import Database
 from authapi.exception_handlers import register_exception_handlers
 from authapi.health import endpoints as health_endpoints
+from authapi.lifecycle import endpoints as lifecycle_endpoints
 from authapi.middleware.access_log import AccessLogMiddleware
 from authapi.middleware.body_limit import BodyLimitMiddleware
 from authapi.middleware.cors import ProblemCorsMiddleware
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(auth_endpoints.legacy.router)
     app.include_router(auth_endpoints.legacy.notice_router())
     app.include_router(session_endpoints.router)
+    app.include_router(lifecycle_endpoints.router)
     app.include_router(health_endpoints.router)
     app.include_router(jwks.router)
     app.include_router(discovery.router)

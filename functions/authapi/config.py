@@ -156,6 +156,27 @@ class Settings(BaseSettings):
     mail_smtp_port: int = Field(default=587, ge=1, le=65535)
     mail_smtp_credentials_parameter: str | None = None
 
+    # Account lifecycle (issue 13; README "Account lifecycle"). Links in mail are
+    # `public_app_url` + a path + `#token=...`: the web app's pages that POST the token.
+    email_verification_path: str = "/verify-email"
+    password_reset_path: str = "/reset-password"
+    email_change_path: str = "/confirm-email-change"
+    email_verification_ttl_seconds: int = Field(default=24 * 3600, ge=300)
+    password_reset_ttl_seconds: int = Field(default=30 * 60, ge=300)
+    email_change_ttl_seconds: int = Field(default=24 * 3600, ge=300)
+    # when on: registration signs nobody in, and an unverified account can neither log in
+    # (403 email_not_verified, after a correct password) nor refresh a session it holds
+    require_verified_email: bool = False
+    # mail to one submitted address (registered or not): at most one per interval and this
+    # many per hour, whichever flow asks (forgot, resend, email change)
+    mail_address_interval_seconds: int = Field(default=60, ge=1)
+    mail_address_per_hour: int = Field(default=5, ge=1)
+    # per client IP, per rate-limit window: requests that send mail; attempts at a token/code
+    rate_limit_mail: int = Field(default=10, ge=1)
+    rate_limit_account_token: int = Field(default=30, ge=1)
+    # per client IP, per window: requests that check the caller's password (change, delete)
+    rate_limit_password_check: int = Field(default=10, ge=1)
+
     # Logging.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None

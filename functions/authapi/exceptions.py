@@ -155,6 +155,42 @@ class RefreshTokenReusedError(AuthenticationError):
     default_detail = "This refresh token was already used; the session has been revoked."
 
 
+class InvalidAccountTokenError(AuthApiError):
+    """A lifecycle token or code that cannot be spent; which of the reasons is not said."""
+
+    status = 400
+    code = "invalid_account_token"
+    title = "Invalid or expired token"
+    default_detail = (
+        "The link or code is unknown, expired, already used, or was issued before the "
+        "account's password or email changed. Ask for a new one."
+    )
+
+
+class WrongPasswordError(AuthApiError):
+    """The signed-in caller's own password, given to confirm a change, is wrong (403, not 401:
+    the bearer token is fine)."""
+
+    status = 403
+    code = "wrong_password"
+    title = "Wrong password"
+    default_detail = "The password given to confirm this change is not the account's."
+
+
+class EmailNotVerifiedError(AuthApiError):
+    status = 403
+    code = "email_not_verified"
+    title = "Email not verified"
+    default_detail = "Confirm the account's email address first (see the message we sent)."
+
+
+class SameEmailError(AuthApiError):
+    status = 422
+    code = "same_email"
+    title = "Same email"
+    default_detail = "The new email address is the account's current one."
+
+
 class SessionNotFoundError(AuthApiError):
     """No live session of the caller's has this id: someone else's reads exactly like none."""
 

@@ -38,6 +38,7 @@ from authapi.db.session import unit_of_work
 from authapi.observability import metrics
 from authapi.outbox import repository as outbox_repository
 from authapi.outbox.notify import MailQueue, queue_message
+from authapi.users import account_tokens
 
 BATCH_SIZE = 1_000
 REQUEUE_BATCH_SIZE = 100  # ten SendMessageBatch calls
@@ -100,6 +101,10 @@ def purges(settings: Settings, now: datetime) -> list[Purge]:
         Purge(
             "device_tokens",
             lambda db, limit: auth_retention.purge_expired_device_tokens(db, now=now, limit=limit),
+        ),
+        Purge(
+            "account_tokens",
+            lambda db, limit: account_tokens.purge_dead_account_tokens(db, before=now, limit=limit),
         ),
         Purge(
             "mail_outbox",

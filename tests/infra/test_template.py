@@ -56,6 +56,12 @@ PARAMETER_ENVIRONMENT = {
     "AUTHAPI_JWT_AUDIENCE": {"Ref": "Audience"},
     "AUTHAPI_LOG_LEVEL": {"Ref": "LogLevel"},
     "AUTHAPI_OAUTH_PASSWORD_GRANT": {"Ref": "OAuthPasswordGrant"},
+    # the account lifecycle: the API enforces verification, the mailer builds the links
+    "AUTHAPI_REQUIRE_VERIFIED_EMAIL": {"Ref": "RequireVerifiedEmail"},
+    "AUTHAPI_EMAIL_VERIFICATION_PATH": {"Ref": "EmailVerificationPath"},
+    "AUTHAPI_PASSWORD_RESET_PATH": {"Ref": "PasswordResetPath"},
+    "AUTHAPI_EMAIL_CHANGE_PATH": {"Ref": "EmailChangePath"},
+    "AUTHAPI_PASSWORD_RESET_TTL_SECONDS": {"Ref": "PasswordResetTtlSeconds"},
 }
 
 # each function connects as its own database role: the API may touch rows, only migrations DDL

@@ -312,3 +312,30 @@ async def test_device_tokens_go_once_they_expired(
     kept = await maintained.fetch("SELECT token_hash FROM device_tokens")
     assert [bytes(row["token_hash"]).rstrip() for row in kept] == [b"valid"]
     assert report.deleted["device_tokens"] == 1
+
+
+@pytest.mark.head_schema
+async def test_account_tokens_go_once_they_expired(
+    maintained: ScratchDatabase, database: Database, settings: Settings
+) -> None:
+    user = await add_user(maintained)
+    for name, expires_at in (("live", NOW + timedelta(minutes=5)), ("dead", NOW - timedelta(1))):
+        await maintained.execute(
+            "INSERT INTO account_tokens (id, outbox_id, account_id, purpose, token_hash, binding,"
+            " created_at, expires_at) VALUES ($1, $2, $3, 'password_reset', $4, $5, $6, $7)",
+            uuid.uuid4(),
+            uuid.uuid4(),
+            user,
+            name.encode().ljust(32),
+            b"b" * 32,
+            expires_at - timedelta(minutes=30),
+            expires_at,
+        )
+
+    report = await run_maintenance(
+        database, settings, clock=ManualClock(NOW), seconds_left=no_deadline
+    )
+
+    kept = await maintained.fetch("SELECT token_hash FROM account_tokens")
+    assert [bytes(row["token_hash"]).rstrip() for row in kept] == [b"live"]
+    assert report.deleted["account_tokens"] == 1

@@ -224,3 +224,87 @@ def test_each_statement_costs_at_most_two_round_trips(
     assert observed.by_purpose.get("connect", 0) == 0, observed.round_trips
     assert observed.by_purpose.get("pre_ping", 0) == 0, observed.round_trips
     assert observed.by_purpose.get("transaction", 0) == 0, observed.round_trips
+
+
+# The account lifecycle (issue 13): the per-IP rate-limit hit, then the flow's own statements.
+# forgot/resend: the throttled outbox row (1); verify: the spend (1); change/delete: the bearer's
+# session and user (1), then the write with its notice (1); email change: the same, its
+# confirmation and notice in one throttled statement; reset/confirm with a token that is not
+# live: the read that finds it is not (1), nothing written.
+LIFECYCLE_STATEMENTS = {
+    "forgot": 2,
+    "resend": 2,
+    "verify_code": 2,
+    "password_change": 3,
+    "email_change": 3,
+    "reset_refused": 2,
+    "confirm_refused": 2,
+    "delete": 3,
+}
+
+
+async def _lifecycle_flow(meter: Meter) -> dict[str, Observed]:
+    client = meter.client
+    email = unique_email()
+    credentials = {"email": email, "password": STRONG_PASSWORD}
+    account = Account.registered(
+        await client.post("/api/v1/auth/register", json=credentials), password=STRONG_PASSWORD
+    )
+    v1 = "/api/v1/auth"
+    new_password = STRONG_PASSWORD + " 2"
+    requests: dict[str, tuple[Callable[[], Awaitable[Reply]], int]] = {
+        "forgot": (lambda: client.post(f"{v1}/password/forgot", json={"email": email}), 202),
+        "resend": (
+            lambda: client.post(f"{v1}/email/verify/resend", json={"email": unique_email()}),
+            202,
+        ),
+        "verify_code": (
+            lambda: client.post(f"{v1}/email/verify", json={"email": email, "code": "000000"}),
+            400,
+        ),
+        "password_change": (
+            lambda: client.post(
+                f"{v1}/password/change",
+                json={"current_password": STRONG_PASSWORD, "new_password": new_password},
+                headers=account.auth,
+            ),
+            204,
+        ),
+        "email_change": (
+            lambda: client.post(
+                f"{v1}/email/change",
+                json={"new_email": unique_email(), "password": new_password},
+                headers=account.auth,
+            ),
+            202,
+        ),
+        "reset_refused": (
+            lambda: client.post(
+                f"{v1}/password/reset", json={"token": "lt_nothing", "new_password": new_password}
+            ),
+            400,
+        ),
+        "confirm_refused": (
+            lambda: client.post(f"{v1}/email/change/confirm", json={"token": "lt_nothing"}),
+            400,
+        ),
+        "delete": (
+            lambda: client.post(
+                f"{v1}/me/delete", json={"password": new_password}, headers=account.auth
+            ),
+            204,
+        ),
+    }
+    observed: dict[str, Observed] = {}
+    for name, (request, status) in requests.items():
+        reply, costs = await meter.measure(request)
+        assert reply.status == status, (name, reply)
+        observed[name] = costs
+    return observed
+
+
+async def test_lifecycle_statements_stay_within_the_budget(meter: Meter) -> None:
+    observed = await _lifecycle_flow(meter)
+    for name, budget in LIFECYCLE_STATEMENTS.items():
+        assert len(observed[name].statements) == budget, (name, observed[name].statements)
+        assert len(observed[name].round_trips) <= ROUND_TRIPS_PER_STATEMENT * budget, name

@@ -40,6 +40,14 @@ REGISTER = RateLimitedAction("register", lambda settings: settings.rate_limit_re
 REFRESH = RateLimitedAction("refresh", lambda settings: settings.rate_limit_refresh)
 REVOKE = RateLimitedAction("revoke", lambda settings: settings.rate_limit_revoke)
 INTROSPECT = RateLimitedAction("introspect", lambda settings: settings.rate_limit_introspect)
+# the account lifecycle (issue 13)
+MAIL = RateLimitedAction("mail", lambda settings: settings.rate_limit_mail)
+ACCOUNT_TOKEN = RateLimitedAction(
+    "account_token", lambda settings: settings.rate_limit_account_token
+)
+PASSWORD_CHECK = RateLimitedAction(
+    "password_check", lambda settings: settings.rate_limit_password_check
+)
 
 
 logger = logging.getLogger(__name__)

@@ -19,6 +19,8 @@ from authapi.auth.login_form import LOGIN_OPENAPI_BODY, read_login_credentials
 from authapi.auth.schemas import (
     LoginRequest,
     RefreshRequest,
+    RegisteredOut,
+    RegisterOut,
     RegisterRequest,
     SignedInOut,
     TokenPairOut,
@@ -30,6 +32,7 @@ from authapi.exceptions import (
     AuthenticationError,
     ClientAddressUnknownError,
     CrossSiteRequestError,
+    EmailNotVerifiedError,
     EmailTakenError,
     InvalidAccessTokenError,
     InvalidCredentialsError,
@@ -42,9 +45,11 @@ from authapi.exceptions import (
     UnsupportedMediaTypeError,
     WeakPasswordError,
 )
+from authapi.outbox.messages import EMAIL_VERIFICATION, OutboxMessage
 from authapi.problems import problem_responses
 from authapi.request_body import require_json_body
-from authapi.resources import DbSession
+from authapi.resources import DbSession, OutboxNotifierDep
+from authapi.users import repository as users
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 LEGACY_PREFIX = "/api/auth"
@@ -75,10 +80,21 @@ def _origin(request: Request) -> SessionOrigin:
     return session_origin(request.scope, request.headers.get("user-agent"))
 
 
+def user_out(user: Any) -> UserOut:
+    """The account as a client sees it, `email_verified` included (users.email_verified)."""
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        is_active=user.is_active,
+        created_at=user.created_at,
+        email_verified=users.email_verified(user),
+    )
+
+
 def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
     response.headers.update(NO_STORE)
     return SignedInOut(
-        user=UserOut.model_validate(result.user),
+        user=user_out(result.user),
         access_token=result.tokens.access_token,
         refresh_token=result.tokens.refresh_token,
         expires_in=result.tokens.expires_in,
@@ -94,13 +110,28 @@ def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
     responses=problem_responses(EmailTakenError, WeakPasswordError, *BODY_ERRORS),
 )
 async def register(
-    body: RegisterRequest, db: DbSession, ctx: AuthCtx, request: Request, response: Response
-) -> SignedInOut:
-    """Create an account and sign it in."""
+    body: RegisterRequest,
+    db: DbSession,
+    ctx: AuthCtx,
+    request: Request,
+    response: Response,
+    notifier: OutboxNotifierDep,
+) -> RegisterOut:
+    """Create an account and sign it in (not with AUTHAPI_REQUIRE_VERIFIED_EMAIL on: then it
+    signs in once verified); a verification message goes to the address."""
+    verification = OutboxMessage(kind=EMAIL_VERIFICATION, purpose=EMAIL_VERIFICATION)
     result = await service.register(
-        db, ctx, email=body.email, password=body.password, origin=_origin(request)
+        db,
+        ctx,
+        email=body.email,
+        password=body.password,
+        origin=_origin(request),
+        verification=verification,
     )
-    return _signed_in(result, response)
+    await notifier.notify([verification.id])
+    if isinstance(result, service.Registered):
+        return RegisterOut(RegisteredOut(user=user_out(result.user)))
+    return RegisterOut(_signed_in(result, response))
 
 
 @original_endpoint(
@@ -108,7 +139,9 @@ async def register(
     methods=["POST"],
     openapi_extra=LOGIN_OPENAPI_BODY,
     dependencies=[rate_limited(LOGIN)],
-    responses=problem_responses(InvalidCredentialsError, CrossSiteRequestError, *BODY_ERRORS),
+    responses=problem_responses(
+        InvalidCredentialsError, EmailNotVerifiedError, CrossSiteRequestError, *BODY_ERRORS
+    ),
 )
 async def login(
     credentials: Annotated[LoginRequest, Depends(read_login_credentials)],
@@ -138,7 +171,11 @@ async def login(
     methods=["POST"],
     dependencies=[rate_limited(REFRESH), Depends(require_json_body)],
     responses=problem_responses(
-        InvalidRefreshTokenError, RefreshTokenReusedError, RefreshInProgressError, *BODY_ERRORS
+        InvalidRefreshTokenError,
+        RefreshTokenReusedError,
+        RefreshInProgressError,
+        EmailNotVerifiedError,
+        *BODY_ERRORS,
     ),
 )
 async def refresh_token(
@@ -186,4 +223,4 @@ async def logout(
 )
 async def me(principal: CurrentPrincipal) -> UserOut:
     """The account behind the bearer token."""
-    return UserOut.model_validate(principal.user)
+    return user_out(principal.user)

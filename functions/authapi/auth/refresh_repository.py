@@ -8,7 +8,7 @@ the client it belongs to (migration 0008's `client_id`; db/expand.py serves the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -30,10 +30,11 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from authapi.db.expand import execute_on_either_schema
+from authapi.db.expand import execute_on_either_schema, names_a_missing_column
 from authapi.db.lock_timeout import LockWaitExceeded, with_bounded_lock_wait
 from authapi.exceptions import RefreshInProgressError
 from authapi.models import AuthSession, RefreshToken, User
@@ -46,6 +47,7 @@ class Rotation:
     session_id: uuid.UUID
     user_id: uuid.UUID
     session_created_at: datetime  # when its sign-in happened: the tokens' `auth_time`
+    email_verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def client_matches(
 
 
 @cache
-def _rotation(*, with_client: bool) -> Executable:
+def _rotation(*, with_client: bool, with_verification: bool = False) -> Executable:
     now = bindparam("now", type_=_TIMESTAMPTZ)
     # on the schema before migration 0008 sessions record no client: none can be checked
     same_client = (
@@ -99,6 +101,7 @@ def _rotation(*, with_client: bool) -> Executable:
             AuthSession.user_id,
             AuthSession.expires_at,
             AuthSession.created_at.label("session_created_at"),
+            *((User.email_verified_at,) if with_verification else ()),
         )
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
         .join(User, User.id == AuthSession.user_id)
@@ -123,6 +126,7 @@ def _rotation(*, with_client: bool) -> Executable:
             locked.c.user_id,
             locked.c.expires_at,
             locked.c.session_created_at,
+            *((locked.c.email_verified_at,) if with_verification else ()),
         )
         .cte("consumed")
     )
@@ -144,7 +148,12 @@ def _rotation(*, with_client: bool) -> Executable:
         .cte("used")
     )
     return (
-        select(consumed.c.session_id, consumed.c.user_id, consumed.c.session_created_at)
+        select(
+            consumed.c.session_id,
+            consumed.c.user_id,
+            consumed.c.session_created_at,
+            *((consumed.c.email_verified_at,) if with_verification else ()),
+        )
         .add_cte(inserted)
         .add_cte(used)
     )
@@ -180,8 +189,14 @@ async def rotate_refresh_token(
         "default_client": client.default_client_id,
     }
 
-    def attempt() -> Awaitable[Result[object]]:
-        return execute_on_either_schema(
+    async def attempt() -> Result[object]:
+        try:
+            # the newest schema (0010: the account's email_verified_at) first
+            return await db.execute(_rotation(with_client=True, with_verification=True), parameters)
+        except ProgrammingError as error:
+            if not names_a_missing_column(error):
+                raise
+        return await execute_on_either_schema(
             db, lambda with_client: _rotation(with_client=with_client), parameters
         )
 
@@ -192,9 +207,26 @@ async def rotate_refresh_token(
     row = result.first()
     if row is None:
         return None
+    # on the schema before migration 0010 nothing can be verified: False, as login says there
+    verified_at = getattr(row, "email_verified_at", None)
     return Rotation(
-        session_id=row.session_id, user_id=row.user_id, session_created_at=row.session_created_at
+        session_id=row.session_id,
+        user_id=row.user_id,
+        session_created_at=row.session_created_at,
+        email_verified=verified_at is not None,
     )
+
+
+async def unverified_account_holds(db: AsyncSession, *, token_hash: bytes) -> bool:
+    """Whether this refresh token is of an account whose email is not verified (with
+    AUTHAPI_REQUIRE_VERIFIED_EMAIL on, checked before the exchange spends anything)."""
+    found = await db.scalar(
+        select(User.email_verified_at.is_(None))
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+        .where(RefreshToken.token_hash == token_hash)
+    )
+    return bool(found)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,11 @@ from sqlalchemy.sql.dml import UpdateBase
 from authapi.abuse.login_throttle import AttemptCount
 from authapi.auth.session_origin import SessionOrigin
 from authapi.db.chained_writes import chained_writes
-from authapi.db.expand import execute_on_either_schema, names_a_missing_table
+from authapi.db.expand import (
+    execute_on_either_schema,
+    names_a_missing_column,
+    names_a_missing_table,
+)
 from authapi.models import AuthSession, DeviceToken, RefreshToken, User
 from authapi.users import repository as users
 
@@ -171,11 +175,12 @@ async def record_login_attempt(
             email=email,
             alongside=alongside,
             ctes=(*ctes, notice(attempt)) if notice is not None else ctes,
+            with_verification=True,
         )
     except ProgrammingError as error:
-        # the schema before the outbox's migration (a deploy under way): refused at parse,
-        # nothing counted yet; counted now, without the notice
-        if notice is None or not names_a_missing_table(error):
+        # the schema before the outbox's or the lifecycle's migration (a deploy under way):
+        # refused at parse, nothing counted yet; counted now, without the notice
+        if not (names_a_missing_table(error) or names_a_missing_column(error)):
             raise
         row = await users.get_user_by_email(db, email=email, alongside=alongside, ctes=ctes)
     user, (trusted, account_counted, failures, account_lock, pair_lock) = row
@@ -228,12 +233,19 @@ _LIVE_SESSION_USER = (
         AuthSession.expires_at > bindparam("now", type_=_TIMESTAMPTZ),
     )
 )
+# with the account's verification (migration 0010), which `select(User)` leaves deferred
+_LIVE_SESSION_USER_VERIFIED = _LIVE_SESSION_USER.options(*users.VERIFICATION)
 
 
 async def get_user_in_live_session(
     db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
 ) -> User | None:
-    """The active user owning this session, if the session is neither revoked nor expired."""
-    return await db.scalar(
-        _LIVE_SESSION_USER, {"user_id": user_id, "session_id": session_id, "now": now}
+    """The active user owning this session, if the session is neither revoked nor expired;
+    with `email_verified_at` where the schema has it (users.email_verified)."""
+    result = await execute_on_either_schema(
+        db,
+        lambda newest: _LIVE_SESSION_USER_VERIFIED if newest else _LIVE_SESSION_USER,
+        {"user_id": user_id, "session_id": session_id, "now": now},
     )
+    user = result.scalars().first()
+    return user if isinstance(user, User) else None

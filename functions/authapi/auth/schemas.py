@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
 
 # Hard ceiling on any password field, far above the policy's maximum: past it a request is not a
 # password attempt but an attempt to make the server hash megabytes.
@@ -125,6 +125,9 @@ class UserOut(BaseModel):
     email: str
     is_active: bool
     created_at: datetime
+    email_verified: bool = Field(
+        default=False, description="The address was confirmed (a link or code it was sent)."
+    )
 
 
 class TokenPairOut(BaseModel):
@@ -140,6 +143,17 @@ class SignedInOut(TokenPairOut):
         description="Keep it on this device and send it with later logins (`device_token`): "
         "it keeps this device signing in while others' failed attempts slow the account down."
     )
+
+
+class RegisteredOut(BaseModel):
+    """Registration when AUTHAPI_REQUIRE_VERIFIED_EMAIL is on: no tokens until it is verified."""
+
+    user: UserOut
+    verification_required: Literal[True] = True
+
+
+class RegisterOut(RootModel[SignedInOut | RegisteredOut]):
+    """What registration answers: signed in, or (verification required) the account alone."""
 
 
 class SessionOut(BaseModel):

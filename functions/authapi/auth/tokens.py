@@ -57,6 +57,7 @@ def issue_access_token(
     auth_time: datetime,
     now: datetime,
     client_id: str | None = None,
+    email_verified: bool | None = None,
 ) -> str:
     """An RFC 9068 access token (README, "Access tokens", says what each claim means).
 
@@ -64,6 +65,8 @@ def issue_access_token(
         auth_time: when the user authenticated: the sign-in that opened the session, which
             every refresh of it keeps.
         client_id: the client the session belongs to; the JSON API's (the default) if None.
+        email_verified: the OpenID Connect claim of that name (README, "Account lifecycle");
+            left out where it is not known.
     """
     issued_at = int(now.timestamp())
     claims = {
@@ -79,6 +82,8 @@ def issue_access_token(
         "exp": issued_at + settings.access_token_ttl_seconds,
         "token_use": "access",
     }
+    if email_verified is not None:
+        claims["email_verified"] = email_verified
     return jwt.encode(
         claims,
         ring.signing_key,

@@ -26,6 +26,10 @@ def names_a_missing_table(error: ProgrammingError) -> bool:
     return getattr(error.orig, "sqlstate", None) == UNDEFINED_TABLE
 
 
+def names_a_missing_column(error: ProgrammingError) -> bool:
+    return getattr(error.orig, "sqlstate", None) == UNDEFINED_COLUMN
+
+
 async def execute_on_either_schema(
     db: AsyncSession,
     statement: Callable[[bool], Executable],

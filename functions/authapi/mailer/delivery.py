@@ -23,14 +23,16 @@ from typing import Any, Protocol
 
 from sqlalchemy import exists, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.db.chained_writes import chained_writes
 from authapi.db.engine import Database
+from authapi.db.expand import UNDEFINED_COLUMN, UNDEFINED_TABLE
 from authapi.db.session import unit_of_work
-from authapi.mailer.kinds import KINDS, MailJob
+from authapi.mailer.kinds import KINDS, MailJob, MailKind
 from authapi.mailer.render import RenderedMail, render
 from authapi.mailer.ses import SendFailure
 from authapi.models import MailCircuit, MailOutbox
@@ -117,21 +119,52 @@ async def claim(
     return Claim(row=claimed_row, status=row["previous_status"], circuit_open=row["circuit_open"])
 
 
-async def _recipient(
-    db: AsyncSession, row: dict[str, Any], data_keys: DataKeys | None
-) -> tuple[uuid.UUID, str] | None:
-    """(account id, address) to write to, or None: no active account has it."""
-    if row["account_id"] is not None:
-        return await active_account_address(db, user_id=row["account_id"])
+def _open_address(row: dict[str, Any], data_keys: DataKeys | None) -> str | None:
     if row["sealed_address"] is None or data_keys is None:
         return None
     try:
-        email = open_sealed(
+        return open_sealed(
             data_keys, ADDRESS_PURPOSE, key_id=row["key_id"], blob=row["sealed_address"]
         )
     except SealedDataUnreadable:
         return None
+
+
+async def _recipient(
+    db: AsyncSession, row: dict[str, Any], data_keys: DataKeys | None, kind: MailKind
+) -> tuple[uuid.UUID | None, str] | None:
+    """(account id, address) to write to, or None: no active account has it. A kind sent to
+    the sealed address as it is writes there, for the row's account if it is still active."""
+    if kind.to_sealed_address:
+        email = _open_address(row, data_keys)
+        if email is None:
+            return None
+        if row["account_id"] is None:
+            return None, email
+        account = await active_account_address(db, user_id=row["account_id"])
+        return (account[0], email) if account is not None else None
+    if row["account_id"] is not None:
+        return await active_account_address(db, user_id=row["account_id"])
+    email = _open_address(row, data_keys)
+    if email is None:
+        return None
     return await active_account_address(db, email=email)
+
+
+class _SchemaBehind(Exception):
+    """A kind's context named a table or column the schema has not got yet (a deploy under
+    way): the claim is rolled back and the row stays pending for a later delivery."""
+
+
+async def _context(db: AsyncSession, kind: MailKind, job: MailJob) -> dict[str, Any] | None:
+    if kind.context is None:
+        return {}
+    try:
+        return await kind.context(db, job)
+    except ProgrammingError as error:
+        if getattr(error.orig, "sqlstate", None) in (UNDEFINED_TABLE, UNDEFINED_COLUMN):
+            raise _SchemaBehind() from None
+        raise
 
 
 def _finish(outbox_id: uuid.UUID, **values: Any) -> Any:
@@ -150,42 +183,55 @@ async def deliver(
     """Deliver one outbox row (see the module's docstring); what happened to it."""
     now = clock.now()
     rendered: RenderedMail | None = None
-    recipient: tuple[uuid.UUID, str] | None = None
-    async with unit_of_work(database) as db:
-        claimed = await claim(
-            db, outbox_id, now=now, lease=timedelta(seconds=settings.mail_lease_seconds)
-        )
-        if claimed.row is None:
-            if claimed.circuit_open:
-                return Outcome.CIRCUIT_OPEN
-            return Outcome.HELD if claimed.status == "pending" else Outcome.ALREADY_DONE
-        row = claimed.row
-        kind = KINDS.get(row["kind"])
-        if kind is None:
-            # a kind this code does not know: a newer release wrote it (a deploy under way);
-            # left pending for a mailer that knows it, never dropped
-            await db.execute(_finish(outbox_id, last_error="UnknownKind"))
-            logger.warning("mail of an unknown kind left queued", extra=_log(row, Outcome.RETRY))
-            return Outcome.RETRY
-        recipient = await _recipient(db, row, data_keys)
-        if recipient is None:
-            await db.execute(_finish(outbox_id, status="skipped", last_error=None))
-            outcome = Outcome.SKIPPED
-        else:
-            job = MailJob(
-                outbox_id=outbox_id,
-                kind=row["kind"],
-                purpose=row["purpose"],
-                account_id=recipient[0],
-                email=recipient[1],
-                now=now,
-                settings=settings,
+    recipient: tuple[uuid.UUID | None, str] | None = None
+    try:
+        async with unit_of_work(database) as db:
+            claimed = await claim(
+                db, outbox_id, now=now, lease=timedelta(seconds=settings.mail_lease_seconds)
             )
-            extra = await kind.context(db, job) if kind.context is not None else {}
-            rendered = render(kind, job, extra)
+            if claimed.row is None:
+                if claimed.circuit_open:
+                    return Outcome.CIRCUIT_OPEN
+                return Outcome.HELD if claimed.status == "pending" else Outcome.ALREADY_DONE
+            row = claimed.row
+            kind = KINDS.get(row["kind"])
+            if kind is None:
+                # a kind this code does not know: a newer release wrote it (a deploy under way);
+                # left pending for a mailer that knows it, never dropped
+                await db.execute(_finish(outbox_id, last_error="UnknownKind"))
+                logger.warning(
+                    "mail of an unknown kind left queued", extra=_log(row, Outcome.RETRY)
+                )
+                return Outcome.RETRY
+            recipient = await _recipient(db, row, data_keys, kind)
+            extra: dict[str, Any] | None = None
+            if recipient is not None:
+                job = MailJob(
+                    outbox_id=outbox_id,
+                    kind=row["kind"],
+                    purpose=row["purpose"],
+                    account_id=recipient[0],
+                    email=recipient[1],
+                    now=now,
+                    settings=settings,
+                    data_keys=data_keys,
+                )
+                extra = await _context(db, kind, job)
+            if extra is None:
+                # no (active) account to write to, or nothing left to say (verified meanwhile)
+                await db.execute(_finish(outbox_id, status="skipped", last_error=None))
+                outcome = Outcome.SKIPPED
+            else:
+                rendered = render(kind, job, extra)
+    except _SchemaBehind:
+        logger.warning(
+            "mail left queued: the schema is behind this release",
+            extra={"outbox_id": str(outbox_id)},
+        )
+        return Outcome.RETRY
     if rendered is None or recipient is None:
         metrics.count(metrics.MAIL_SKIPPED)
-        logger.info("mail skipped: no active account", extra=_log(row, outcome))
+        logger.info("mail skipped: nothing to send", extra=_log(row, outcome))
         return outcome
     try:
         message_id = provider.send(to=recipient[1], raw=rendered.raw)

@@ -1,5 +1,6 @@
 """ORM models, one file per table. Importing this package registers them all on `Base.metadata`."""
 
+from authapi.models.account_token import AccountToken
 from authapi.models.auth_session import AuthSession
 from authapi.models.device_token import DeviceToken
 from authapi.models.login_throttle import LoginThrottle
@@ -10,6 +11,7 @@ from authapi.models.refresh_token import RefreshToken
 from authapi.models.user import User
 
 __all__ = [
+    "AccountToken",
     "AuthSession",
     "DeviceToken",
     "LoginThrottle",

@@ -37,6 +37,16 @@ MAIL_SKIPPED = "MailSkipped"  # nothing to send (no account for the submitted ad
 MAIL_CIRCUIT_OPENED = "MailCircuitOpened"
 MAIL_NOTIFY_FAILED = "MailNotifyFailed"  # the queue was down after a commit: re-queued later
 MAIL_REQUEUED = "MailRequeued"
+# the account lifecycle (issue 13)
+EMAIL_VERIFIED = "EmailVerified"
+PASSWORD_RESET_REQUESTED = "PasswordResetRequested"  # a forgot request (any address)
+PASSWORD_RESET = "PasswordReset"
+PASSWORD_CHANGED = "PasswordChanged"
+EMAIL_CHANGE_REQUESTED = "EmailChangeRequested"
+EMAIL_CHANGED = "EmailChanged"
+ACCOUNT_DELETED = "AccountDeleted"
+ACCOUNT_TOKEN_REFUSED = "AccountTokenRefused"  # a token or code that could not be spent
+MAIL_THROTTLED = "MailThrottled"  # a request over the per-address mail limit
 
 BUSINESS_METRICS = (
     USER_REGISTERED,
@@ -61,6 +71,15 @@ BUSINESS_METRICS = (
     MAIL_CIRCUIT_OPENED,
     MAIL_NOTIFY_FAILED,
     MAIL_REQUEUED,
+    EMAIL_VERIFIED,
+    PASSWORD_RESET_REQUESTED,
+    PASSWORD_RESET,
+    PASSWORD_CHANGED,
+    EMAIL_CHANGE_REQUESTED,
+    EMAIL_CHANGED,
+    ACCOUNT_DELETED,
+    ACCOUNT_TOKEN_REFUSED,
+    MAIL_THROTTLED,
 )
 
 MetricSink = Callable[[str], None]

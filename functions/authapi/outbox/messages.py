@@ -24,6 +24,13 @@ from authapi.signing.sealing import seal
 # The kinds the mailer knows (authapi/mailer/kinds.py holds their templates).
 TEST_MESSAGE = "test_message"  # `make mail-test`: the whole path with no flow behind it
 LOCKOUT_NOTICE = "lockout_notice"  # login locked after repeated failures (abuse issue)
+# the account lifecycle (authapi/lifecycle); the first three carry a token the mailer mints
+EMAIL_VERIFICATION = "email_verification"  # code + link; at registration and on resend
+PASSWORD_RESET = "password_reset"  # link; to a submitted address (forgot)
+EMAIL_CHANGE = "email_change"  # link; to the new address, for the account that asked
+PASSWORD_CHANGED = "password_changed"  # notice: after a reset or a change
+EMAIL_CHANGE_NOTICE = "email_change_notice"  # notice to the old address
+ACCOUNT_DELETED = "account_deleted"  # notice to the address of an account now gone
 
 ADDRESS_PURPOSE = "mail:address"  # the HMAC and the seal of a submitted address
 
@@ -61,15 +68,19 @@ def enqueue(
     account_id: uuid.UUID | None = None,
     address: SubmittedAddress | None = None,
 ) -> Insert:
-    """The INSERT of one message, for `chained_writes(...)` or on its own."""
-    if (account_id is None) == (address is None):
-        raise ValueError("a message goes to an account or to a submitted address, not both")
+    """The INSERT of one message, for `chained_writes(...)` or on its own. Both an account and
+    an address: for that account, to that address (an email change's new one)."""
+    if account_id is None and address is None:
+        raise ValueError("a message goes to an account, a submitted address, or both")
     values: dict[str, object] = {
         "id": message.id,
         "kind": message.kind,
         "purpose": message.purpose,
         "account_id": account_id,
         "created_at": now,
+        # explicit: an INSERT run as a CTE of another statement gets no column defaults
+        "status": "pending",
+        "attempts": 0,
     }
     if address is not None:
         values |= {
@@ -114,3 +125,39 @@ def enqueue_for_account(
     return insert(MailOutbox).from_select(
         ["id", "kind", "purpose", "account_id", "created_at"], rows
     )
+
+
+def enqueue_when(
+    message: OutboxMessage,
+    *,
+    now: datetime,
+    when: ColumnElement[bool],
+    account_id: ColumnElement[uuid.UUID] | uuid.UUID | None = None,
+    address: SubmittedAddress | None = None,
+) -> Insert:
+    """An INSERT ... SELECT of one message, only `when` another part of the statement did its
+    work (a CTE's row exists): to an account, a submitted address, or both (as `enqueue`)."""
+    if account_id is None and address is None:
+        raise ValueError("a message goes to an account, a submitted address, or both")
+    columns = MailOutbox.__table__.c
+    # status and attempts explicit: an INSERT run as a CTE of another statement gets no defaults
+    names = ["id", "kind", "purpose", "account_id", "created_at", "status", "attempts"]
+    values: list[ColumnElement[object]] = [
+        literal(message.id, columns.id.type),
+        literal(message.kind, columns.kind.type),
+        literal(message.purpose, columns.purpose.type),
+        account_id  # type: ignore[list-item]
+        if isinstance(account_id, ColumnElement)
+        else literal(account_id, columns.account_id.type),
+        literal(now, columns.created_at.type),
+        literal("pending", columns.status.type),
+        literal(0, columns.attempts.type),
+    ]
+    if address is not None:
+        names += ["address_hmac", "sealed_address", "key_id"]
+        values += [
+            literal(address.address_hmac, columns.address_hmac.type),
+            literal(address.sealed_address, columns.sealed_address.type),
+            literal(address.key_id, columns.key_id.type),
+        ]
+    return insert(MailOutbox).from_select(names, select(*values).where(when))

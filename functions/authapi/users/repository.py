@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, Insert, Update, insert, literal, select, update
+from sqlalchemy import CTE, ColumnElement, Insert, Update, insert, inspect, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
+from sqlalchemy.sql.base import ExecutableOption
 
 from authapi.models import User
 from authapi.users.confusables import skeleton
@@ -37,21 +39,39 @@ class NewUser:
         )
 
 
+# the option that loads the deferred `email_verified_at` with the user (schema 0010 on)
+VERIFICATION: tuple[ExecutableOption, ...] = (undefer(User.email_verified_at),)
+
+
+def email_verified(user: User | NewUser) -> bool:
+    """Whether the account's address is verified; False where it was not loaded (the schema
+    before migration 0010, on which nothing can verify it) or for an account just registered."""
+    if isinstance(user, NewUser):
+        return False
+    if "email_verified_at" in inspect(user).unloaded:
+        return False
+    return user.email_verified_at is not None
+
+
 async def get_user_by_email(
     db: AsyncSession,
     *,
     email: str,
     alongside: tuple[ColumnElement[Any], ...] = (),
     ctes: tuple[CTE, ...] = (),
+    with_verification: bool = False,
 ) -> tuple[User | None, tuple[Any, ...]]:
     """The user with this email, or None, and the `alongside` values, in one round trip.
 
     `alongside` (and the `ctes` they read) carry another domain's work the caller needs with the
     user (login: counting the attempt). The query starts from a one-row constant, so those values
-    come back, and those CTEs run, even when no user has this email.
+    come back, and those CTEs run, even when no user has this email. `with_verification`:
+    load `email_verified_at` too (migration 0010's column; see `email_verified`).
     """
     anchor = select(literal(1).label("one")).subquery("anchor")
     statement = select(User, *alongside).select_from(anchor).outerjoin(User, User.email == email)
+    if with_verification:
+        statement = statement.options(*VERIFICATION)
     row = (await db.execute(statement.add_cte(*ctes) if ctes else statement)).one()
     return row[0], tuple(row[1:])
 

@@ -26,7 +26,7 @@ async def test_register_returns_user_and_tokens(client: ApiClient) -> None:
     assert body["expires_in"] == 1800
     assert body["user"]["email"] == email
     assert body["user"]["is_active"] is True
-    assert set(body["user"]) == {"id", "email", "is_active", "created_at"}
+    assert set(body["user"]) == {"id", "email", "is_active", "created_at", "email_verified"}
     assert body["refresh_token"].startswith("rt_")
     assert body["access_token"].count(".") == 2
 

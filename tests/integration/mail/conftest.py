@@ -10,6 +10,7 @@ from authapi.config import Settings
 from authapi.db.engine import Database
 from authapi.signing.keys import DataKeys
 from tests.support.aws import REGION
+from tests.support.lifecycle import Mailer, lifecycle_overrides
 from tests.support.mail import CONFIGURATION_SET, SENDER, MailStandIns
 from tests.support.settings import SESSION_DATA_KEYS
 
@@ -58,3 +59,16 @@ async def mail_database(mail_settings: Settings) -> AsyncIterator[Database]:
 @pytest.fixture(scope="session")
 def data_keys() -> DataKeys:
     return DataKeys.parse(SESSION_DATA_KEYS)
+
+
+@pytest.fixture
+def mailer(
+    mail: MailStandIns, mail_database: Database, mail_settings: Settings, data_keys: DataKeys
+) -> Mailer:
+    return Mailer(mail=mail, database=mail_database, settings=mail_settings, data_keys=data_keys)
+
+
+@pytest.fixture
+def lifecycle(mail: MailStandIns, mail_settings: Settings) -> dict[str, object]:
+    """Settings for `client_with(**lifecycle)`: an app whose mail reaches the stand-ins."""
+    return lifecycle_overrides(mail, mail_settings)
