@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from authapi.exceptions import (
     AuthApiError,
+    EmailNotVerifiedError,
     InputValidationError,
     InvalidCredentialsError,
     InvalidRefreshTokenError,
@@ -76,8 +77,14 @@ def problem_response(error: AuthApiError, *, path: str | None = None, **extra: A
     )
 
 
-# Our errors that mean a bad grant to an OAuth client (their 401s would read as invalid_client)
-_GRANT_ERRORS = (InvalidCredentialsError, InvalidRefreshTokenError, RefreshTokenReusedError)
+# Our errors that mean a bad grant to an OAuth client (their 401s would read as invalid_client;
+# an unverified address's 403 is a grant the client cannot use until the user verifies it)
+_GRANT_ERRORS = (
+    InvalidCredentialsError,
+    InvalidRefreshTokenError,
+    RefreshTokenReusedError,
+    EmailNotVerifiedError,
+)
 
 
 def oauth_error(error: AuthApiError) -> tuple[str, int]:

@@ -217,16 +217,53 @@ async def rotate_refresh_token(
     )
 
 
-async def unverified_account_holds(db: AsyncSession, *, token_hash: bytes) -> bool:
-    """Whether this refresh token is of an account whose email is not verified (with
-    AUTHAPI_REQUIRE_VERIFIED_EMAIL on, checked before the exchange spends anything)."""
-    found = await db.scalar(
+@cache
+def _unverified_holder(*, with_client: bool) -> Executable:
+    # only a live token of the presenting client's session: any other token goes on to the
+    # exchange, which answers it as unknown or as reuse (and another client learns nothing)
+    same_client = (
+        (
+            client_matches(
+                bindparam("presenting_client", type_=String()),
+                bindparam("default_client", type_=String()),
+            ),
+        )
+        if with_client
+        else ()
+    )
+    return (
         select(User.email_verified_at.is_(None))
         .join(AuthSession, AuthSession.user_id == User.id)
         .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
-        .where(RefreshToken.token_hash == token_hash)
+        .where(
+            RefreshToken.token_hash == bindparam("presented_hash", type_=LargeBinary()),
+            RefreshToken.consumed_at.is_(None),
+            AuthSession.revoked_at.is_(None),
+            *same_client,
+        )
     )
-    return bool(found)
+
+
+async def unverified_account_holds(
+    db: AsyncSession, *, token_hash: bytes, client: PresentingClient
+) -> bool:
+    """Whether this refresh token is a live one of the presenting client's session on an account
+    whose email is not verified (with AUTHAPI_REQUIRE_VERIFIED_EMAIL on, checked before the
+    exchange spends anything)."""
+    parameters = {
+        "presented_hash": token_hash,
+        "presenting_client": client.client_id,
+        "default_client": client.default_client_id,
+    }
+    try:
+        result = await execute_on_either_schema(
+            db, lambda with_client: _unverified_holder(with_client=with_client), parameters
+        )
+    except ProgrammingError as error:
+        if not names_a_missing_column(error):
+            raise
+        return True  # before migration 0010 no address is verified: as login says there
+    return bool(result.scalar())
 
 
 @dataclass(frozen=True)

@@ -369,7 +369,7 @@ async def refresh(
     successors = successor_refresh_tokens(ctx.key_ring.data_keys, refresh_token)
     key_id, successor = next(iter(successors.items()))  # the current data key's
     if settings.require_verified_email and await refresh_repository.unverified_account_holds(
-        db, token_hash=token_hash
+        db, token_hash=token_hash, client=client
     ):
         # one statement more, only with the setting on; nothing spent, nothing revoked
         log_refused_token("refresh", reason="email_not_verified")

@@ -4,6 +4,7 @@ the library's own OAuthError, carrying RFC 6749's `error`."""
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
 from authlib.integrations.base_client.errors import OAuthError
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 
 from authapi.auth import second_factor
 from tests.support.accounts import Account, register
+from tests.support.db import ScratchDatabase
 from tests.support.http import ApiClient, ClientWith
 from tests.support.oauth import (
     CONFIDENTIAL_CLIENT,
@@ -220,18 +222,57 @@ async def test_the_default_client_refreshes_a_json_login_here(
 
 
 async def test_twenty_concurrent_refreshes_within_the_reuse_interval_converge(
-    oauth_app: FastAPI, api: ApiClient
+    client_with: ClientWith, test_database: ScratchDatabase
 ) -> None:
-    account = await register(api)
-    token = await _password_grant(oauth_app, account)
-    body = {
-        "grant_type": "refresh_token",
-        "refresh_token": str(token["refresh_token"]),
-        "client_id": PUBLIC_CLIENT,
-    }
-    replies = await api.gather(20, lambda: api.post(TOKEN, data=body))
+    # a connection per request: the twenty really race for the token's row in PostgreSQL
+    async with client_with(**OAUTH_SETTINGS, db_pool_size=20, db_max_overflow=0) as api:
+        account = await register(api)
+        signed_in = await api.post(
+            TOKEN,
+            data={
+                "grant_type": "password",
+                "username": account.email,
+                "password": account.password,
+                "client_id": PUBLIC_CLIENT,
+            },
+        )
+        body = {
+            "grant_type": "refresh_token",
+            "refresh_token": str(signed_in.body["refresh_token"]),
+            "client_id": PUBLIC_CLIENT,
+        }
+        replies = await api.gather(20, lambda: api.post(TOKEN, data=body))
     assert [reply.status for reply in replies] == [200] * 20, [r.body for r in replies]
     assert len({reply.body["refresh_token"] for reply in replies}) == 1
+    # one rotation: the presented token spent once, one successor, the session still live
+    (session,) = await test_database.fetch(  # the password grant's: the account's newest
+        "SELECT id, revoke_reason FROM auth_sessions WHERE user_id = $1"
+        " ORDER BY created_at DESC LIMIT 1",
+        uuid.UUID(account.user_id),
+    )
+    assert session["revoke_reason"] is None
+    spent = await test_database.fetch(
+        "SELECT consumed_at IS NOT NULL AS spent FROM refresh_tokens WHERE session_id = $1"
+        " ORDER BY created_at",
+        session["id"],
+    )
+    assert [row["spent"] for row in spent] == [True, False]
+
+
+@pytest.mark.head_schema  # sessions' clients (0008), accounts' verification (0010)
+async def test_an_unverified_account_gets_invalid_grant_and_another_client_learns_nothing(
+    client_with: ClientWith,
+) -> None:
+    async with client_with(**OAUTH_SETTINGS) as api:
+        account = await register(api)  # registered while verification was not required
+    async with client_with(**OAUTH_SETTINGS, require_verified_email=True) as api:
+        grant = {"grant_type": "refresh_token", "refresh_token": account.refresh_token}
+        stranger = await api.post(TOKEN, data={**grant, "client_id": OTHER_PUBLIC_CLIENT})
+        assert (stranger.status, stranger.body["error"]) == (400, "invalid_grant")
+        assert stranger.body["code"] == "invalid_refresh_token"
+        own = await api.post(TOKEN, data={**grant, "client_id": "default"})
+        assert (own.status, own.body["error"]) == (400, "invalid_grant")
+        assert own.body["code"] == "email_not_verified"
 
 
 async def test_password_grant_is_off_by_default(client: ApiClient) -> None:
