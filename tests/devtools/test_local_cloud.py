@@ -323,16 +323,30 @@ def test_a_crashed_environment_is_replaced_and_its_request_gets_502(
 ) -> None:
     with SyncApiClient.http(local_cloud.base_url) as api:
         assert api.get("/health").status == 200  # at least one warm environment
-        live = {n: pid for n, pid in local_cloud.environments().items() if running(pid)}
-        for pid in live.values():
-            os.kill(pid, signal.SIGSTOP)  # frozen: the next request is still in one when they crash
-        mark = local_cloud.mark()
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(api.get, "/health")
-            local_cloud.wait_for(r"^START RequestId: .*\tFunction: ApiFunction\t", after=mark)
+        for _ in range(3):
+            live = {n: pid for n, pid in local_cloud.environments().items() if running(pid)}
+            # frozen: the next request is still in one of them when they crash
             for pid in live.values():
-                kill_and_wait(pid)
-            crashed = pending.result(timeout=20)
+                os.kill(pid, signal.SIGSTOP)
+            mark = local_cloud.mark()
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(api.get, "/health")
+                start = local_cloud.wait_for(
+                    r"^START RequestId: .*\tFunction: ApiFunction\tEnvironment: (\d+)\t", after=mark
+                )
+                if int(start[1]) not in live:
+                    # an environment that started after the listing took it (a busy machine):
+                    # thaw the others and try again
+                    for pid in live.values():
+                        os.kill(pid, signal.SIGCONT)
+                    pending.result(timeout=20)
+                    continue
+                for pid in live.values():
+                    kill_and_wait(pid)
+                crashed = pending.result(timeout=20)
+            break
+        else:
+            raise AssertionError("no request reached a frozen environment in 3 tries")
         # a function that failed: API Gateway's 502, and the crash in the function's log
         assert (crashed.status, crashed.body) == (502, GATEWAY_ERROR)
         local_cloud.wait_for(r"Runtime exited with error: signal 9", after=mark)
