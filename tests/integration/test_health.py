@@ -45,6 +45,6 @@ async def test_jwks_verifies_issued_tokens(client: ApiClient, account: Account) 
     assert claims["token_use"] == "access"
     assert set(claims) == {
         "iss", "aud", "sub", "client_id", "auth_time", "sid", "jti", "iat", "nbf", "exp",
-        "token_use",
+        "token_use", "amr", "acr", "aal",
     }  # fmt: skip
     assert claims["exp"] - claims["iat"] == 1800

@@ -8,7 +8,7 @@ the client it belongs to (migration 0008's `client_id`; db/expand.py serves the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -30,10 +30,11 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from authapi.db.expand import execute_on_either_schema
+from authapi.db.expand import UNDEFINED_COLUMN, execute_on_either_schema
 from authapi.db.lock_timeout import LockWaitExceeded, with_bounded_lock_wait
 from authapi.exceptions import RefreshInProgressError
 from authapi.models import AuthSession, RefreshToken, User
@@ -46,6 +47,9 @@ class Rotation:
     session_id: uuid.UUID
     user_id: uuid.UUID
     session_created_at: datetime  # when its sign-in happened: the tokens' `auth_time`
+    # how the session authenticated (migration 0011; None: a password alone, or an older schema)
+    amr: str | None = None
+    mfa_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def client_matches(
 
 
 @cache
-def _rotation(*, with_client: bool) -> Executable:
+def _rotation(*, with_client: bool, with_mfa: bool = False) -> Executable:
     now = bindparam("now", type_=_TIMESTAMPTZ)
     # on the schema before migration 0008 sessions record no client: none can be checked
     same_client = (
@@ -99,6 +103,7 @@ def _rotation(*, with_client: bool) -> Executable:
             AuthSession.user_id,
             AuthSession.expires_at,
             AuthSession.created_at.label("session_created_at"),
+            *((AuthSession.amr, AuthSession.mfa_at) if with_mfa else ()),
         )
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
         .join(User, User.id == AuthSession.user_id)
@@ -123,6 +128,7 @@ def _rotation(*, with_client: bool) -> Executable:
             locked.c.user_id,
             locked.c.expires_at,
             locked.c.session_created_at,
+            *((locked.c.amr, locked.c.mfa_at) if with_mfa else ()),
         )
         .cte("consumed")
     )
@@ -144,7 +150,12 @@ def _rotation(*, with_client: bool) -> Executable:
         .cte("used")
     )
     return (
-        select(consumed.c.session_id, consumed.c.user_id, consumed.c.session_created_at)
+        select(
+            consumed.c.session_id,
+            consumed.c.user_id,
+            consumed.c.session_created_at,
+            *((consumed.c.amr, consumed.c.mfa_at) if with_mfa else ()),
+        )
         .add_cte(inserted)
         .add_cte(used)
     )
@@ -180,8 +191,14 @@ async def rotate_refresh_token(
         "default_client": client.default_client_id,
     }
 
-    def attempt() -> Awaitable[Result[object]]:
-        return execute_on_either_schema(
+    async def attempt() -> Result[object]:
+        try:
+            # the newest schema (0011: the session's amr and mfa_at) first
+            return await db.execute(_rotation(with_client=True, with_mfa=True), parameters)
+        except ProgrammingError as error:
+            if getattr(error.orig, "sqlstate", None) != UNDEFINED_COLUMN:
+                raise
+        return await execute_on_either_schema(
             db, lambda with_client: _rotation(with_client=with_client), parameters
         )
 
@@ -192,8 +209,13 @@ async def rotate_refresh_token(
     row = result.first()
     if row is None:
         return None
+    mapping = row._asdict()  # without 0011's columns on an older schema
     return Rotation(
-        session_id=row.session_id, user_id=row.user_id, session_created_at=row.session_created_at
+        session_id=row.session_id,
+        user_id=row.user_id,
+        session_created_at=row.session_created_at,
+        amr=mapping.get("amr"),
+        mfa_at=mapping.get("mfa_at"),
     )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from authapi.models import MfaChallenge, MfaFactor, MfaRecoveryCode, User
 
@@ -35,7 +36,9 @@ def _at(moment: datetime) -> ColumnElement[datetime]:
     return literal(moment, _TIMESTAMPTZ)
 
 
-def has_active_factor(user_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+def has_active_factor(
+    user_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+) -> ColumnElement[bool]:
     """Whether the account has an activated factor: a column of the login's own statement."""
     return exists(
         select(MfaFactor.user_id).where(
@@ -74,10 +77,10 @@ async def start_enrolment(
 ) -> bool:
     """Store a new, inactive secret, replacing an earlier unfinished enrolment; False (nothing
     written) when the account already has an active factor."""
-    statement = pg_insert(MfaFactor).values(
+    values = pg_insert(MfaFactor).values(
         user_id=user_id, key_id=key_id, sealed_secret=sealed_secret, created_at=now
     )
-    statement = statement.on_conflict_do_update(
+    statement = values.on_conflict_do_update(
         index_elements=[MfaFactor.user_id],
         set_={"key_id": key_id, "sealed_secret": sealed_secret, "created_at": now},
         where=MfaFactor.activated_at.is_(None),
@@ -117,9 +120,7 @@ def forget_recovery_codes(*, user_id: uuid.UUID) -> Delete:
     return delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id)
 
 
-def store_recovery_codes(
-    *, user_id: uuid.UUID, key_id: str, hmacs: list[bytes]
-) -> Insert:
+def store_recovery_codes(*, user_id: uuid.UUID, key_id: str, hmacs: list[bytes]) -> Insert:
     return insert(MfaRecoveryCode).values(
         [{"user_id": user_id, "code_hmac": digest, "key_id": key_id} for digest in hmacs]
     )
@@ -224,3 +225,14 @@ def spend_challenge(*, token_hash: bytes, now: datetime) -> Update:
         .values(used_at=now)
         .returning(MfaChallenge.token_hash)
     )
+
+
+async def all_matched(db: AsyncSession, *writes: Update) -> bool:
+    """Run `writes` (each RETURNING) as one statement; whether every one of them matched a row.
+
+    For the writes that spend something (a time step, a recovery code, a challenge): the caller
+    goes on only when all of them did, so two concurrent requests cannot both spend one."""
+    ctes = [write.cte(f"spent_{index}") for index, write in enumerate(writes)]
+    statement = select(*(exists(select(cte.c[0])).label(cte.name) for cte in ctes))
+    row = (await db.execute(statement)).one()
+    return all(row)

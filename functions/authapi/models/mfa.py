@@ -10,7 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.db.base import Base
 
-_USER = ForeignKey("users.id", ondelete="CASCADE")
+
+def _user() -> ForeignKey:
+    return ForeignKey("users.id", ondelete="CASCADE")
 
 
 class MfaFactor(Base):
@@ -18,7 +20,7 @@ class MfaFactor(Base):
 
     __tablename__ = "mfa_factors"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, _USER, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, _user(), primary_key=True)
     # the TOTP secret sealed under a data key (signing/sealing.py): the database alone cannot
     # read it
     key_id: Mapped[str] = mapped_column(String(64))
@@ -34,7 +36,7 @@ class MfaRecoveryCode(Base):
 
     __tablename__ = "mfa_recovery_codes"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, _USER, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, _user(), primary_key=True)
     code_hmac: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     key_id: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -47,7 +49,7 @@ class MfaChallenge(Base):
     __tablename__ = "mfa_challenges"
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, _USER, index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, _user(), index=True)
     client_id: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(256), default=None)
     ip: Mapped[str | None] = mapped_column(String(45), default=None)

@@ -57,5 +57,5 @@ async def test_auth_time_is_the_sign_in_and_survives_every_refresh(
         assert jwt.get_unverified_header(reply.body["access_token"])["typ"] == "at+jwt"
         assert set(claims) == {
             "iss", "aud", "sub", "client_id", "auth_time", "sid", "jti", "iat", "nbf", "exp",
-            "token_use",
+            "token_use", "amr", "acr", "aal",
         }  # fmt: skip

@@ -66,9 +66,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_mfa_challenges_expires_at"), "mfa_challenges", ["expires_at"])
     op.create_index(op.f("ix_mfa_challenges_user_id"), "mfa_challenges", ["user_id"])
     op.add_column("auth_sessions", sa.Column("amr", sa.String(length=64), nullable=True))
-    op.add_column(
-        "auth_sessions", sa.Column("mfa_at", sa.DateTime(timezone=True), nullable=True)
-    )
+    op.add_column("auth_sessions", sa.Column("mfa_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
