@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Insert, Update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.abuse import login_throttle
 from authapi.auth import repository, service
@@ -90,11 +91,14 @@ async def _count(db: AsyncSession, ctx: service.AuthContext, *, email: str, clie
     return Counted(keys=keys, account_counted=attempt.account_counted, user=attempt.user)
 
 
-async def _forgive(db: AsyncSession, ctx: service.AuthContext, counted: Counted) -> None:
-    writes = login_throttle.after_success(
+async def _forgive(
+    db: AsyncSession, ctx: service.AuthContext, counted: Counted, *writes: UpdateBase
+) -> None:
+    """Give the counted attempt back (a correct factor), in one statement with `writes`."""
+    resets = login_throttle.after_success(
         counted.keys, ctx.settings, now=ctx.now(), account_counted=counted.account_counted
     )
-    await db.execute(chained_writes(*writes))
+    await db.execute(chained_writes(*writes, *resets))
 
 
 def _secret(ctx: service.AuthContext, factor: mfa.Factor) -> str:
@@ -192,8 +196,7 @@ async def verify_enrolment(
     if await _spend(db, ctx, factor=factor, given=SecondFactor(code=code)) is None:
         raise _refused(user.id, "verify")
     codes, inserts = _new_codes(ctx, user.id)
-    await db.execute(chained_writes(mfa.forget_recovery_codes(user_id=user.id), *inserts))
-    await _forgive(db, ctx, counted)
+    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts)
     logger.info("mfa enabled", extra={"user_id": str(user.id)})
     return codes
 
@@ -288,10 +291,8 @@ async def step_up(
     if method is None:
         raise _refused(user.id, "step_up")
     amr = tuple(dict.fromkeys(("pwd", *_amr_of(principal), method)))
-    await db.execute(
-        repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
-    )
-    await _forgive(db, ctx, counted)
+    mark = repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
+    await _forgive(db, ctx, counted, mark)
     claims = principal.claims
     token = issue_access_token(
         ctx.key_ring,
@@ -355,8 +356,7 @@ async def regenerate_recovery_codes(
     if await _spend(db, ctx, factor=factor, given=given) is None:
         raise _refused(user.id, "regenerate")
     codes, inserts = _new_codes(ctx, user.id)
-    await db.execute(chained_writes(mfa.forget_recovery_codes(user_id=user.id), *inserts))
-    await _forgive(db, ctx, counted)
+    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts)
     logger.info("mfa recovery codes regenerated", extra={"user_id": str(user.id)})
     return codes
 
@@ -378,14 +378,14 @@ async def disable(
     await _check_password(ctx, user, password)
     if await _spend(db, ctx, factor=factor, given=given) is None:
         raise _refused(user.id, "disable")
-    await db.execute(
-        chained_writes(
-            mfa.forget_recovery_codes(user_id=user.id),
-            repository.end_other_sessions(
-                user_id=user.id, session_id=principal.session_id, reason="mfa_disabled", now=now
-            ),
-            mfa.forget_factor(user_id=user.id),
-        )
+    await _forgive(
+        db,
+        ctx,
+        counted,
+        mfa.forget_recovery_codes(user_id=user.id),
+        repository.end_other_sessions(
+            user_id=user.id, session_id=principal.session_id, reason="mfa_disabled", now=now
+        ),
+        mfa.forget_factor(user_id=user.id),
     )
-    await _forgive(db, ctx, counted)
     logger.info("mfa disabled", extra={"user_id": str(user.id)})
