@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
 
-from authapi.auth import discovery, jwks, session_endpoints
+from authapi.auth import discovery, jwks, mfa_endpoints, session_endpoints
 from authapi.auth import endpoints as auth_endpoints
 from authapi.clock import Clock, SystemClock
 from authapi.config import Settings, get_settings
@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(auth_endpoints.legacy.notice_router())
     app.include_router(session_endpoints.router)
     app.include_router(lifecycle_endpoints.router)
+    app.include_router(mfa_endpoints.router)
     app.include_router(health_endpoints.router)
     app.include_router(jwks.router)
     app.include_router(discovery.router)

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     # window, one password check per interval at most; device tokens are exempt.
     login_account_max_failures: int = Field(default=20, ge=1)
     login_account_check_interval_seconds: int = Field(default=10, ge=1)
+    # MFA (issue 14): the name authenticator apps show, the TOTP steps of drift accepted either
+    # side, how recent a second factor must be for step-up, how long a login's MFA challenge
+    # lives, and whether every account must enrol before it gets ordinary tokens.
+    mfa_issuer: str = Field(default="authapi", min_length=1, max_length=80)
+    mfa_totp_drift_steps: int = Field(default=1, ge=0, le=2)
+    mfa_step_up_seconds: int = Field(default=10 * 60, ge=60)
+    mfa_challenge_seconds: int = Field(default=5 * 60, ge=30, le=15 * 60)
+    mfa_required: bool = False
     # A device token (returned at login) exempts its device from the account-wide slow-down.
     device_token_ttl_days: int = Field(default=90, ge=1)
     # Per client IP (API Gateway's source IP, or the socket peer; never X-Forwarded-For):

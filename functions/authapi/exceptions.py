@@ -191,6 +191,46 @@ class SameEmailError(AuthApiError):
     default_detail = "The new email address is the account's current one."
 
 
+class InvalidMfaChallengeError(AuthenticationError):
+    code = "invalid_mfa_challenge"
+    title = "Invalid MFA challenge"
+    default_detail = (
+        "The MFA challenge is unknown, expired, already used or out of attempts: sign in again."
+    )
+
+
+class InvalidMfaCodeError(AuthenticationError):
+    code = "invalid_mfa_code"
+    title = "Invalid MFA code"
+    default_detail = "The authenticator code or recovery code is incorrect."
+
+
+class StepUpRequiredError(AuthApiError):
+    """The account has MFA and this session has not given a second factor recently enough."""
+
+    status = 403
+    code = "mfa_required"
+    title = "Multi-factor authentication required"
+    default_detail = (
+        "This action needs a recent second factor: POST /api/v1/auth/mfa/step-up with a code "
+        "or a recovery code, then retry with the access token it returns."
+    )
+
+
+class MfaAlreadyEnabledError(AuthApiError):
+    status = 409
+    code = "mfa_already_enabled"
+    title = "MFA already enabled"
+    default_detail = "The account already has an authenticator: disable it first."
+
+
+class MfaNotEnrolledError(AuthApiError):
+    status = 409
+    code = "mfa_not_enrolled"
+    title = "No authenticator"
+    default_detail = "The account has no authenticator in this state: enrol one first."
+
+
 class SessionNotFoundError(AuthApiError):
     """No live session of the caller's has this id: someone else's reads exactly like none."""
 

@@ -46,5 +46,6 @@ async def test_jwks_verifies_issued_tokens(client: ApiClient, account: Account) 
     assert set(claims) == {
         "iss", "aud", "sub", "client_id", "auth_time", "sid", "jti", "iat", "nbf", "exp",
         "token_use", "email_verified",
+        "amr", "acr", "aal",
     }  # fmt: skip
     assert claims["exp"] - claims["iat"] == 1800

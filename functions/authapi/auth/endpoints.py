@@ -10,12 +10,14 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from authapi.abuse.rate_limit import LOGIN, REFRESH, REGISTER, rate_limited
 from authapi.api_versions import DeprecatedAliases
 from authapi.auth import service
 from authapi.auth.dependencies import AuthCtx, BearerToken, CurrentPrincipal
 from authapi.auth.login_form import LOGIN_OPENAPI_BODY, read_login_credentials
+from authapi.auth.mfa_schemas import MfaChallengeOut
 from authapi.auth.schemas import (
     LoginRequest,
     RefreshRequest,
@@ -91,7 +93,7 @@ def user_out(user: Any) -> UserOut:
     )
 
 
-def _signed_in(result: service.SignedIn, response: Response) -> SignedInOut:
+def signed_in_out(result: service.SignedIn, response: Response) -> SignedInOut:
     response.headers.update(NO_STORE)
     return SignedInOut(
         user=user_out(result.user),
@@ -131,7 +133,17 @@ async def register(
     await notifier.notify([verification.id])
     if isinstance(result, service.Registered):
         return RegisterOut(RegisteredOut(user=user_out(result.user)))
-    return RegisterOut(_signed_in(result, response))
+    return RegisterOut(signed_in_out(result, response))
+
+
+# an account with MFA: no tokens yet, the challenge to answer at /api/v1/auth/mfa/challenge
+MFA_CHALLENGE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": MfaChallengeOut,
+        "description": "The password is right and the account has MFA: no tokens yet. POST the "
+        "`challenge` with a code to `/api/v1/auth/mfa/challenge` within `expires_in` seconds.",
+    }
+}
 
 
 @original_endpoint(
@@ -139,9 +151,13 @@ async def register(
     methods=["POST"],
     openapi_extra=LOGIN_OPENAPI_BODY,
     dependencies=[rate_limited(LOGIN)],
-    responses=problem_responses(
-        InvalidCredentialsError, EmailNotVerifiedError, CrossSiteRequestError, *BODY_ERRORS
-    ),
+    response_model=SignedInOut,
+    responses={
+        **MFA_CHALLENGE_RESPONSE,
+        **problem_responses(
+            InvalidCredentialsError, EmailNotVerifiedError, CrossSiteRequestError, *BODY_ERRORS
+        ),
+    },
 )
 async def login(
     credentials: Annotated[LoginRequest, Depends(read_login_credentials)],
@@ -149,7 +165,7 @@ async def login(
     ctx: AuthCtx,
     request: Request,
     response: Response,
-) -> SignedInOut:
+) -> SignedInOut | JSONResponse:
     """Exchange email and password (JSON, or the OAuth2 password form) for tokens."""
     client = client_ip(request.scope)
     if client is None:  # the rate limit refuses it first; this keeps the type honest
@@ -163,7 +179,12 @@ async def login(
         origin=_origin(request),
         device_token=credentials.device_token,
     )
-    return _signed_in(result, response)
+    if isinstance(result, service.ChallengeIssued):
+        body = MfaChallengeOut(challenge=result.challenge, expires_in=result.expires_in)
+        return JSONResponse(
+            body.model_dump(), status_code=status.HTTP_202_ACCEPTED, headers=NO_STORE
+        )
+    return signed_in_out(result, response)
 
 
 @original_endpoint(

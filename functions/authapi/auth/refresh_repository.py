@@ -48,6 +48,9 @@ class Rotation:
     user_id: uuid.UUID
     session_created_at: datetime  # when its sign-in happened: the tokens' `auth_time`
     email_verified: bool = False
+    # how the session authenticated (migration 0011; None: a password alone, or an older schema)
+    amr: str | None = None
+    mfa_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,9 @@ def client_matches(
 
 
 @cache
-def _rotation(*, with_client: bool, with_verification: bool = False) -> Executable:
+def _rotation(
+    *, with_client: bool, with_verification: bool = False, with_mfa: bool = False
+) -> Executable:
     now = bindparam("now", type_=_TIMESTAMPTZ)
     # on the schema before migration 0008 sessions record no client: none can be checked
     same_client = (
@@ -102,6 +107,7 @@ def _rotation(*, with_client: bool, with_verification: bool = False) -> Executab
             AuthSession.expires_at,
             AuthSession.created_at.label("session_created_at"),
             *((User.email_verified_at,) if with_verification else ()),
+            *((AuthSession.amr, AuthSession.mfa_at) if with_mfa else ()),
         )
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
         .join(User, User.id == AuthSession.user_id)
@@ -127,6 +133,7 @@ def _rotation(*, with_client: bool, with_verification: bool = False) -> Executab
             locked.c.expires_at,
             locked.c.session_created_at,
             *((locked.c.email_verified_at,) if with_verification else ()),
+            *((locked.c.amr, locked.c.mfa_at) if with_mfa else ()),
         )
         .cte("consumed")
     )
@@ -153,6 +160,7 @@ def _rotation(*, with_client: bool, with_verification: bool = False) -> Executab
             consumed.c.user_id,
             consumed.c.session_created_at,
             *((consumed.c.email_verified_at,) if with_verification else ()),
+            *((consumed.c.amr, consumed.c.mfa_at) if with_mfa else ()),
         )
         .add_cte(inserted)
         .add_cte(used)
@@ -191,7 +199,15 @@ async def rotate_refresh_token(
 
     async def attempt() -> Result[object]:
         try:
-            # the newest schema (0010: the account's email_verified_at) first
+            # the newest schema (0011: the session's amr and mfa_at) first
+            return await db.execute(
+                _rotation(with_client=True, with_verification=True, with_mfa=True), parameters
+            )
+        except ProgrammingError as error:
+            if not names_a_missing_column(error):
+                raise
+        try:
+            # 0010: the account's email_verified_at
             return await db.execute(_rotation(with_client=True, with_verification=True), parameters)
         except ProgrammingError as error:
             if not names_a_missing_column(error):
@@ -209,11 +225,14 @@ async def rotate_refresh_token(
         return None
     # on the schema before migration 0010 nothing can be verified: False, as login says there
     verified_at = getattr(row, "email_verified_at", None)
+    mapping = row._asdict()  # without 0011's columns on an older schema
     return Rotation(
         session_id=row.session_id,
         user_id=row.user_id,
         session_created_at=row.session_created_at,
         email_verified=verified_at is not None,
+        amr=mapping.get("amr"),
+        mfa_at=mapping.get("mfa_at"),
     )
 
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     CTE,
@@ -39,6 +40,7 @@ from authapi.db.expand import (
     names_a_missing_column,
     names_a_missing_table,
 )
+from authapi.mfa.repository import has_active_factor
 from authapi.models import AuthSession, DeviceToken, RefreshToken, User
 from authapi.users import repository as users
 
@@ -57,10 +59,16 @@ class NewSession:
     now: datetime
     origin: SessionOrigin
     client_id: str  # the client that signed in (the JSON API's: AUTHAPI_DEFAULT_CLIENT_ID)
+    # a sign-in with a second factor (migration 0011's columns, written only by MFA flows,
+    # which run only where that schema is): its `amr`, and when the factor was given
+    amr: str | None = None
+    mfa_at: datetime | None = None
 
     def inserts(self, *, with_client: bool = True) -> tuple[Insert, Insert]:
         """`with_client`: the schema has migration 0008's column (db/expand.py)."""
-        client = {"client_id": self.client_id} if with_client else {}
+        client: dict[str, object] = {"client_id": self.client_id} if with_client else {}
+        if self.amr is not None:
+            client.update(amr=self.amr, mfa_at=self.mfa_at)
         return (
             insert(AuthSession).values(
                 id=self.session_id,
@@ -127,6 +135,7 @@ class LoginAttempt:
     device_trusted: bool
     locked_until: datetime | None  # the refusing layer's lock, as the statement found it
     failures: int | None  # the pair's count including this attempt, when allowed
+    has_mfa: bool = False  # the account has an active second factor (never, before 0011)
 
 
 def _device_trusted(email: str, token_hash: bytes | None, now: datetime) -> ColumnElement[bool]:
@@ -169,21 +178,24 @@ async def record_login_attempt(
         attempt.account_client_locked_until.label("account_client_locked_until"),
     )
     ctes = (attempt.account, attempt.account_client)
+    # the factor lookup rides in the same statement (no extra round trip for any account)
+    with_mfa = (*alongside, has_active_factor(User.id).label("has_mfa"))
     try:
         row = await users.get_user_by_email(
             db,
             email=email,
-            alongside=alongside,
+            alongside=with_mfa,
             ctes=(*ctes, notice(attempt)) if notice is not None else ctes,
             with_verification=True,
         )
     except ProgrammingError as error:
-        # the schema before the outbox's or the lifecycle's migration (a deploy under way):
-        # refused at parse, nothing counted yet; counted now, without the notice
+        # the schema before MFA's, the lifecycle's or the outbox's migration (a deploy under
+        # way): refused at parse, nothing counted yet; counted now without what is missing (such
+        # a schema has no factor, so no account needs one)
         if not (names_a_missing_table(error) or names_a_missing_column(error)):
             raise
-        row = await users.get_user_by_email(db, email=email, alongside=alongside, ctes=ctes)
-    user, (trusted, account_counted, failures, account_lock, pair_lock) = row
+        row = await _attempt_on_older_schema(db, email, alongside, ctes, notice, attempt)
+    user, (trusted, account_counted, failures, account_lock, pair_lock, *mfa) = row
     allowed = failures is not None
     refused_by_account = not allowed and not trusted and not account_counted
     return LoginAttempt(
@@ -194,6 +206,46 @@ async def record_login_attempt(
         device_trusted=bool(trusted),
         locked_until=account_lock if refused_by_account else pair_lock,
         failures=failures,
+        has_mfa=bool(mfa and mfa[0]) and user is not None,
+    )
+
+
+async def _attempt_on_older_schema(
+    db: AsyncSession,
+    email: str,
+    alongside: tuple[ColumnElement[Any], ...],
+    ctes: tuple[CTE, ...],
+    notice: Callable[[AttemptCount], CTE] | None,
+    attempt: AttemptCount,
+) -> tuple[User | None, tuple[object, ...]]:
+    if notice is not None:
+        try:
+            return await users.get_user_by_email(
+                db, email=email, alongside=alongside, ctes=(*ctes, notice(attempt))
+            )
+        except ProgrammingError as error:
+            if not names_a_missing_table(error):
+                raise
+    return await users.get_user_by_email(db, email=email, alongside=alongside, ctes=ctes)
+
+
+def mark_session_mfa(*, session_id: uuid.UUID, amr: str, now: datetime) -> UpdateBase:
+    """A second factor given in this session now (step-up): its refreshed tokens carry it."""
+    return update(AuthSession).where(AuthSession.id == session_id).values(amr=amr, mfa_at=now)
+
+
+def end_other_sessions(
+    *, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, now: datetime
+) -> UpdateBase:
+    """Every live session of the account but `session_id` ends (MFA disabled)."""
+    return (
+        update(AuthSession)
+        .where(
+            AuthSession.user_id == user_id,
+            AuthSession.id != session_id,
+            AuthSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoke_reason=reason)
     )
 
 

@@ -1,8 +1,8 @@
 """Whether a sign-in with a correct password still needs a second factor: the seam MFA plugs into.
 
 The OAuth password grant cannot carry a second factor, so an account that needs one is answered
-`invalid_grant` / `mfa_required` there (issue 12); MFA itself does not exist yet, so the one
-policy today answers no for every account.
+`invalid_grant` / `mfa_required` there (issue 12); whether it needs one is found by the login's
+own statement (issue 14: an active TOTP factor), so a policy only decides on what it is told.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from authapi.models import User
 
 
 class SecondFactorPolicy(Protocol):
-    """Whether a user whose password was just checked must still give a second factor: the seam
-    where MFA plugs in. No account has one yet, so the only policy today answers no."""
+    """Whether a user whose password was just checked must still give a second factor that
+    this way of signing in cannot take (`has_factor`: the account has an active one)."""
 
-    def __call__(self, user: User) -> bool: ...
+    def __call__(self, user: User, *, has_factor: bool) -> bool: ...
 
 
-def no_second_factor_yet(user: User) -> bool:
-    """MFA does not exist yet: no account needs a second factor (issue 12's rule is wired)."""
-    return False
+def password_grant_policy(user: User, *, has_factor: bool) -> bool:
+    """The OAuth password grant: an account with a second factor cannot finish there."""
+    return has_factor

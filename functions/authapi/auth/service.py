@@ -44,6 +44,8 @@ from authapi.exceptions import (
     RefreshTokenReusedError,
     UnknownSigningKeyError,
 )
+from authapi.mfa import repository as mfa_repository
+from authapi.mfa.challenges import hash_challenge_token, new_challenge_token
 from authapi.models import User
 from authapi.observability import metrics
 from authapi.observability.request_context import current_client_ip
@@ -92,14 +94,24 @@ class Registered:
 
 
 @dataclass(frozen=True)
+class ChallengeIssued:
+    """A correct password of an MFA account: no tokens yet, a challenge to answer with a code."""
+
+    challenge: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
 class Principal:
     """The caller behind a verified access token, and the session that token belongs to."""
 
     user: User
     session_id: uuid.UUID
+    # the token's verified claims (`amr`, `mfa_time`: what step-up reads)
+    claims: AccessTokenClaims | None = None
 
 
-def _token_pair(
+def token_pair(
     ctx: AuthContext,
     *,
     user_id: uuid.UUID,
@@ -108,6 +120,8 @@ def _token_pair(
     refresh_token: str,
     client_id: str,
     email_verified: bool | None = None,
+    amr: tuple[str, ...] = ("pwd",),
+    mfa_at: datetime | None = None,
 ) -> TokenPair:
     access_token = issue_access_token(
         ctx.key_ring,
@@ -118,6 +132,8 @@ def _token_pair(
         now=ctx.now(),
         client_id=client_id,
         email_verified=email_verified,
+        amr=amr,
+        mfa_at=mfa_at,
     )
     return TokenPair(
         access_token=access_token,
@@ -126,7 +142,7 @@ def _token_pair(
     )
 
 
-def _new_device_token(
+def new_device_token_row(
     ctx: AuthContext, *, user_id: uuid.UUID, now: datetime
 ) -> tuple[repository.NewDeviceToken, str]:
     token = new_device_token()
@@ -139,7 +155,7 @@ def _new_device_token(
     return row, token
 
 
-def _new_session(
+def new_session(
     ctx: AuthContext,
     *,
     user_id: uuid.UUID,
@@ -208,10 +224,10 @@ async def register(
         () if verification is None else (enqueue(verification, now=now, account_id=user.id),)
     )
     client_id = ctx.settings.default_client_id  # registration is the JSON API's
-    session, refresh_token = _new_session(
+    session, refresh_token = new_session(
         ctx, user_id=user.id, origin=origin, now=now, client_id=client_id
     )
-    device, device_token = _new_device_token(ctx, user_id=user.id, now=now)
+    device, device_token = new_device_token_row(ctx, user_id=user.id, now=now)
     try:
         try:
             await _write_registration(ctx, db, user, mail, session, device)
@@ -230,7 +246,7 @@ async def register(
     logger.info("user registered", extra={"user_id": str(user.id)})
     if ctx.settings.require_verified_email:
         return Registered(user=user)
-    tokens = _token_pair(
+    tokens = token_pair(
         ctx,
         user_id=user.id,
         session_id=session.session_id,
@@ -253,16 +269,17 @@ async def login(
     device_token: str | None = None,
     client_id: str | None = None,
     second_factor: SecondFactorPolicy | None = None,
-) -> SignedIn:
-    """Check the password and open a new session, unless the throttles refuse the attempt.
+) -> SignedIn | ChallengeIssued:
+    """Check the password and open a new session, unless the throttles refuse the attempt; for
+    an account with a second factor, open an MFA challenge instead (`ChallengeIssued`).
 
     The attempt is counted (and committed) before the password is checked, and the hash is
     checked with no transaction open: a slow argon2 holds no lock and no idle transaction.
 
     Args:
         client_id: the client signing in (the OAuth password grant's); the JSON API's if None.
-        second_factor: after a correct password, whether this user may finish signing in
-            without another factor (the OAuth password grant, which cannot carry one).
+        second_factor: after a correct password, whether this user must be refused for want
+            of another factor (the OAuth password grant, which cannot carry one).
     """
     client_id = client_id or ctx.settings.default_client_id
     password = normalize_password(password)
@@ -315,15 +332,19 @@ async def login(
         # only now, after the right password: the refusal tells nobody else the account exists
         logger.warning("login refused: email not verified", extra=security)
         raise EmailNotVerifiedError()
-    if second_factor is not None and second_factor(user):
+    if second_factor is not None and second_factor(user, has_factor=attempt.has_mfa):
         # a correct password, and an answer the user can act on (CONVENTIONS.md); the attempt
         # stays counted: it opened no session
         logger.info("login needs a second factor", extra={"user_id": str(user.id)})
         raise MfaRequiredError()
-    session, refresh_token = _new_session(
+    if attempt.has_mfa:
+        # the attempt stays counted until the challenge is answered (a code is a password's
+        # equal in the throttles)
+        return await _open_challenge(db, ctx, user=user, origin=origin, client_id=client_id)
+    session, refresh_token = new_session(
         ctx, user_id=user.id, origin=origin, now=now, client_id=client_id
     )
-    device, new_device = _new_device_token(ctx, user_id=user.id, now=now)
+    device, new_device = new_device_token_row(ctx, user_id=user.id, now=now)
     writes: list[UpdateBase] = [
         *login_throttle.after_success(
             keys, settings, now=now, account_counted=attempt.account_counted
@@ -339,7 +360,7 @@ async def login(
     await repository.create_session(db, session=session, alongside=tuple(writes))
     metrics.count(metrics.LOGIN_SUCCEEDED)
     logger.info("login succeeded", extra={"user_id": str(user.id)})
-    tokens = _token_pair(
+    tokens = token_pair(
         ctx,
         user_id=user.id,
         session_id=session.session_id,
@@ -349,6 +370,26 @@ async def login(
         email_verified=verified,
     )
     return SignedIn(user=user, tokens=tokens, device_token=new_device)
+
+
+async def _open_challenge(
+    db: AsyncSession, ctx: AuthContext, *, user: User, origin: SessionOrigin, client_id: str
+) -> ChallengeIssued:
+    now = ctx.now()
+    token = new_challenge_token()
+    lifetime = ctx.settings.mfa_challenge_seconds
+    challenge = mfa_repository.NewChallenge(
+        token_hash=hash_challenge_token(token),
+        user_id=user.id,
+        client_id=client_id,
+        user_agent=origin.user_agent,
+        ip=origin.ip,
+        now=now,
+        expires_at=now + timedelta(seconds=lifetime),
+    )
+    await db.execute(challenge.insert())
+    logger.info("login needs a second factor: challenge opened", extra={"user_id": str(user.id)})
+    return ChallengeIssued(challenge=token, expires_in=lifetime)
 
 
 async def refresh(
@@ -394,7 +435,7 @@ async def refresh(
         raise
     if rotation is not None:
         metrics.count(metrics.TOKEN_REFRESHED)
-        return _token_pair(
+        return token_pair(
             ctx,
             user_id=rotation.user_id,
             session_id=rotation.session_id,
@@ -402,6 +443,9 @@ async def refresh(
             refresh_token=successor,
             client_id=client.client_id,
             email_verified=rotation.email_verified,
+            # the session's second factor, when it gave one (issue 14): refreshed tokens keep it
+            amr=tuple(rotation.amr.split()) if rotation.amr else ("pwd",),
+            mfa_at=rotation.mfa_at,
         )
     by_hash = {hash_refresh_token(token): token for token in successors.values()}
     spent = await refresh_repository.find_spent_token(
@@ -421,7 +465,7 @@ async def refresh(
     if current is not None:
         metrics.count(metrics.REFRESH_REPEATED)
         logger.info("refresh repeated within the reuse interval", extra=_session(spent.session_id))
-        return _token_pair(
+        return token_pair(
             ctx,
             user_id=spent.user_id,
             session_id=spent.session_id,
@@ -474,7 +518,7 @@ async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str)
         # signed by us, but its session was revoked or has expired, or the user is disabled
         log_refused_token("access", reason="session_ended", session_id=claims.session_id)
         raise InvalidAccessTokenError()
-    return Principal(user=user, session_id=claims.session_id)
+    return Principal(user=user, session_id=claims.session_id, claims=claims)
 
 
 def _why(error: InvalidAccessTokenError) -> str:

@@ -58,6 +58,8 @@ def issue_access_token(
     now: datetime,
     client_id: str | None = None,
     email_verified: bool | None = None,
+    amr: tuple[str, ...] = ("pwd",),
+    mfa_at: datetime | None = None,
 ) -> str:
     """An RFC 9068 access token (README, "Access tokens", says what each claim means).
 
@@ -67,6 +69,8 @@ def issue_access_token(
         client_id: the client the session belongs to; the JSON API's (the default) if None.
         email_verified: the OpenID Connect claim of that name (README, "Account lifecycle");
             left out where it is not known.
+        amr: how the session authenticated (RFC 8176 `pwd`, `otp`; `recovery_code`, ours).
+        mfa_at: when a second factor last proved itself in the session (step-up reads it).
     """
     issued_at = int(now.timestamp())
     claims = {
@@ -81,6 +85,7 @@ def issue_access_token(
         "nbf": issued_at,
         "exp": issued_at + settings.access_token_ttl_seconds,
         "token_use": "access",
+        **mfa_claims(amr, mfa_at),
     }
     if email_verified is not None:
         claims["email_verified"] = email_verified
@@ -90,6 +95,25 @@ def issue_access_token(
         algorithm=ALGORITHM,
         headers={"kid": ring.signing_kid, "typ": ACCESS_TOKEN_TYPE},
     )
+
+
+ACR_AAL1 = "urn:authapi:aal1"
+ACR_AAL2 = "urn:authapi:aal2"
+SECOND_FACTORS = frozenset({"otp", "recovery_code"})
+
+
+def mfa_claims(amr: tuple[str, ...], mfa_at: datetime | None) -> dict[str, object]:
+    """`amr`, `acr` (NIST SP 800-63B's assurance level as a URN of ours), `aal`, and `mfa_time`
+    when a second factor was given."""
+    second = bool(SECOND_FACTORS.intersection(amr))
+    claims: dict[str, object] = {
+        "amr": list(amr),
+        "acr": ACR_AAL2 if second else ACR_AAL1,
+        "aal": 2 if second else 1,
+    }
+    if second and mfa_at is not None:
+        claims["mfa_time"] = int(mfa_at.timestamp())
+    return claims
 
 
 def _in_date(claims: dict[str, object], now: datetime) -> bool:

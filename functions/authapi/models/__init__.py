@@ -6,6 +6,7 @@ from authapi.models.device_token import DeviceToken
 from authapi.models.login_throttle import LoginThrottle
 from authapi.models.mail_circuit import MailCircuit
 from authapi.models.mail_outbox import MailOutbox
+from authapi.models.mfa import MfaChallenge, MfaFactor, MfaRecoveryCode
 from authapi.models.rate_limit_bucket import RateLimitBucket
 from authapi.models.refresh_token import RefreshToken
 from authapi.models.user import User
@@ -17,6 +18,9 @@ __all__ = [
     "LoginThrottle",
     "MailCircuit",
     "MailOutbox",
+    "MfaChallenge",
+    "MfaFactor",
+    "MfaRecoveryCode",
     "RateLimitBucket",
     "RefreshToken",
     "User",

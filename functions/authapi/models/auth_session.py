@@ -40,3 +40,7 @@ class AuthSession(Base):
     # the OAuth client that opened the session (migration 0008); NULL: from before it, when the
     # JSON API was the only client, so the default client (AUTHAPI_DEFAULT_CLIENT_ID)
     client_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # how the session was authenticated (migration 0011): RFC 8176 `amr` values, space-separated;
+    # NULL: a password alone. `mfa_at`: when a second factor last proved itself in it (step-up)
+    amr: Mapped[str | None] = mapped_column(String(64), default=None)
+    mfa_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -21,6 +21,8 @@ _SECRET_KEY_WORDS = (
     "credential",
     "api_key",
     "database_url",
+    "challenge",
+    "recovery_code",
 )
 # Keys that contain a secret word but are known to be harmless metadata.
 _HARMLESS_KEYS = frozenset({"token_type", "token_use", "expires_in"})
@@ -31,8 +33,8 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # JWTs anywhere (three base64url segments, header starting with '{"')
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
     # our opaque refresh and device tokens and OAuth client secrets carry a prefix precisely so
-    # they can be found and masked
-    (re.compile(r"\b(?:rt|dt|cs)_[A-Za-z0-9_-]{16,}"), REDACTED),
+    # they can be found and masked (mc_: a login's MFA challenge)
+    (re.compile(r"\b(?:rt|dt|cs|mc)_[A-Za-z0-9_-]{16,}"), REDACTED),
     # key=value / "key": "value" pairs in messages, query strings and reprs
     (
         re.compile(
@@ -57,7 +59,7 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 # path, an id, a timestamp: nearly every value of every line) is left as it is after one search
 # instead of six substitutions. A superset only: a hit falls through to the patterns themselves.
 _ANY_PATTERN_TRIGGER = re.compile(
-    r"(?i)bearer|basic|eyj|rt_|dt_|cs_|passw|secret|token|authorization|cookie|://|-----begin"
+    r"(?i)bearer|basic|eyj|rt_|dt_|cs_|mc_|passw|secret|token|authorization|cookie|://|-----begin"
 )
 
 

@@ -58,4 +58,5 @@ async def test_auth_time_is_the_sign_in_and_survives_every_refresh(
         assert set(claims) == {
             "iss", "aud", "sub", "client_id", "auth_time", "sid", "jti", "iat", "nbf", "exp",
             "token_use", "email_verified",
+            "amr", "acr", "aal",
         }  # fmt: skip

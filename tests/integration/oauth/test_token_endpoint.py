@@ -287,7 +287,7 @@ async def test_an_mfa_account_gets_invalid_grant_mfa_required(
     oauth_app: FastAPI, api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     account = await register(api)
-    monkeypatch.setattr(second_factor, "no_second_factor_yet", lambda user: True)
+    monkeypatch.setattr(second_factor, "password_grant_policy", lambda user, *, has_factor: True)
     reply = await api.post(
         TOKEN,
         data={

@@ -1,0 +1,391 @@
+"""The MFA flows (issue 14): enrol and verify a TOTP authenticator, answer a login's challenge,
+step up, regenerate recovery codes, disable. The building blocks live in authapi.mfa.
+
+Every code checked here counts in the login throttles first, like a password (a wrong code is
+a wrong password there), and a correct one gives the attempt back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import Insert, Update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
+
+from authapi.abuse import login_throttle
+from authapi.auth import repository, service
+from authapi.auth.session_origin import SessionOrigin
+from authapi.auth.tokens import SECOND_FACTORS, issue_access_token
+from authapi.db.chained_writes import chained_writes
+from authapi.db.session import independent_write
+from authapi.exceptions import (
+    InvalidCredentialsError,
+    InvalidMfaChallengeError,
+    InvalidMfaCodeError,
+    MfaAlreadyEnabledError,
+    MfaNotEnrolledError,
+    StepUpRequiredError,
+)
+from authapi.mfa import recovery, totp
+from authapi.mfa import repository as mfa
+from authapi.mfa.challenges import hash_challenge_token
+from authapi.models import User
+from authapi.observability import metrics
+from authapi.passwords import normalize_password
+from authapi.signing.sealing import open_sealed, seal
+
+logger = logging.getLogger(__name__)
+
+SECRET_PURPOSE = "mfa.totp_secret"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str  # base32, for typing into an app by hand
+    otpauth_uri: str
+    qr_svg: str
+
+
+@dataclass(frozen=True)
+class SecondFactor:
+    """A code or a recovery code, as the client sent it (exactly one of them)."""
+
+    code: str | None = None
+    recovery_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Counted:
+    keys: login_throttle.LoginKeys
+    account_counted: bool
+    user: User | None
+
+
+async def _count(db: AsyncSession, ctx: service.AuthContext, *, email: str, client: str) -> Counted:
+    """Count one attempt for the account, as login does; the throttles' 429 when refused."""
+    now, settings = ctx.now(), ctx.settings
+    keys = login_throttle.login_keys(ctx.key_ring.data_keys, email=email, client=client)
+    async with independent_write(db):
+        attempt = await repository.record_login_attempt(
+            db,
+            email=email,
+            device_token_hash=None,
+            count=lambda trusted: login_throttle.count_attempt(
+                keys, settings, now=now, device_trusted=trusted
+            ),
+            now=now,
+        )
+    if not attempt.allowed:
+        metrics.count(metrics.TOO_MANY_ATTEMPTS)
+        logger.warning("second factor refused: throttled", extra={"client_ip": client})
+        raise login_throttle.refusal(
+            settings,
+            refused_by_account=attempt.refused_by_account,
+            locked_until=attempt.locked_until,
+            now=now,
+        )
+    return Counted(keys=keys, account_counted=attempt.account_counted, user=attempt.user)
+
+
+async def _forgive(
+    db: AsyncSession, ctx: service.AuthContext, counted: Counted, *writes: UpdateBase
+) -> None:
+    """Give the counted attempt back (a correct factor), in one statement with `writes`."""
+    resets = login_throttle.after_success(
+        counted.keys, ctx.settings, now=ctx.now(), account_counted=counted.account_counted
+    )
+    await db.execute(chained_writes(*writes, *resets))
+
+
+def _secret(ctx: service.AuthContext, factor: mfa.Factor) -> str:
+    return open_sealed(
+        ctx.key_ring.data_keys, SECRET_PURPOSE, key_id=factor.key_id, blob=factor.sealed_secret
+    )
+
+
+async def _spend(
+    db: AsyncSession,
+    ctx: service.AuthContext,
+    *,
+    factor: mfa.Factor,
+    given: SecondFactor,
+    also: tuple[Update, ...] = (),
+) -> str | None:
+    """Spend the second factor (a time step after the last accepted one, or an unused recovery
+    code) together with `also`; its `amr` value, or None when it is wrong, replayed or spent."""
+    now = ctx.now()
+    if given.code is not None:
+        step = totp.matching_step(
+            _secret(ctx, factor), given.code, now=now, drift_steps=ctx.settings.mfa_totp_drift_steps
+        )
+        if step is None or (factor.last_step is not None and step <= factor.last_step):
+            return None
+        spend = mfa.accept_step(user_id=factor.user_id, step=step, now=now)
+        method = "otp"
+    elif given.recovery_code is not None and factor.active:
+        hmacs = recovery.hmacs(ctx.key_ring.data_keys, given.recovery_code)
+        spend = mfa.use_recovery_code(user_id=factor.user_id, hmacs=hmacs, now=now)
+        method = "recovery_code"
+    else:
+        return None
+    return method if await mfa.all_matched(db, spend, *also) else None
+
+
+def _refused(user_id: uuid.UUID, flow: str) -> InvalidMfaCodeError:
+    metrics.count(metrics.LOGIN_FAILED)
+    logger.warning("second factor refused", extra={"user_id": str(user_id), "flow": flow})
+    return InvalidMfaCodeError()
+
+
+async def _check_password(ctx: service.AuthContext, user: User, password: str) -> None:
+    if not await ctx.hashing.verify(user.password_hash, normalize_password(password)):
+        logger.warning("mfa: wrong password", extra={"user_id": str(user.id)})
+        raise InvalidCredentialsError()
+
+
+def _new_codes(ctx: service.AuthContext, user_id: uuid.UUID) -> tuple[list[str], list[Insert]]:
+    codes = recovery.new_codes()
+    key_id = ctx.key_ring.data_keys.current_id
+    hmacs = [recovery.hmac_current(ctx.key_ring.data_keys, code)[1] for code in codes]
+    return codes, [mfa.store_recovery_codes(user_id=user_id, key_id=key_id, hmacs=hmacs)]
+
+
+async def enrol(
+    db: AsyncSession,
+    ctx: service.AuthContext,
+    *,
+    principal: service.Principal,
+    password: str,
+    client: str,
+) -> Enrolment:
+    """A new, inactive TOTP secret (replacing an unfinished one); needs the current password, so
+    a stolen access token alone cannot enrol an attacker's authenticator."""
+    user = principal.user
+    counted = await _count(db, ctx, email=user.email, client=client)
+    await _check_password(ctx, user, password)
+    secret = totp.new_secret()
+    key_id, sealed = seal(ctx.key_ring.data_keys, SECRET_PURPOSE, secret)
+    if not await mfa.start_enrolment(
+        db, user_id=user.id, key_id=key_id, sealed_secret=sealed, now=ctx.now()
+    ):
+        raise MfaAlreadyEnabledError()
+    await _forgive(db, ctx, counted)
+    uri = totp.provisioning_uri(secret, account=user.email, issuer=ctx.settings.mfa_issuer)
+    logger.info("mfa enrolment started", extra={"user_id": str(user.id)})
+    return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
+
+
+async def verify_enrolment(
+    db: AsyncSession,
+    ctx: service.AuthContext,
+    *,
+    principal: service.Principal,
+    code: str,
+    client: str,
+) -> list[str]:
+    """Activate the enrolled authenticator with a first code; the 10 recovery codes, once."""
+    user = principal.user
+    factor = await mfa.get_factor(db, user_id=user.id)
+    if factor is None or factor.active:
+        raise MfaNotEnrolledError() if factor is None else MfaAlreadyEnabledError()
+    counted = await _count(db, ctx, email=user.email, client=client)
+    if await _spend(db, ctx, factor=factor, given=SecondFactor(code=code)) is None:
+        raise _refused(user.id, "verify")
+    codes, inserts = _new_codes(ctx, user.id)
+    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts)
+    logger.info("mfa enabled", extra={"user_id": str(user.id)})
+    return codes
+
+
+async def answer_challenge(
+    db: AsyncSession,
+    ctx: service.AuthContext,
+    *,
+    challenge: str,
+    given: SecondFactor,
+    client: str,
+) -> service.SignedIn:
+    """Finish a login: the challenge its password step opened, and a code or a recovery code."""
+    now, settings = ctx.now(), ctx.settings
+    token_hash = hash_challenge_token(challenge)
+    claimed = await mfa.claim_challenge_attempt(db, token_hash=token_hash, now=now)
+    if claimed is None:
+        logger.warning("mfa challenge refused", extra={"client_ip": client})
+        raise InvalidMfaChallengeError()
+    counted = await _count(db, ctx, email=claimed.email, client=client)
+    method = await _spend(
+        db,
+        ctx,
+        factor=claimed.factor,
+        given=given,
+        also=(mfa.spend_challenge(token_hash=token_hash, now=now),),
+    )
+    if method is None:
+        raise _refused(claimed.user_id, "challenge")
+    amr = ("pwd", method)
+    session, refresh_token = service.new_session(
+        ctx,
+        user_id=claimed.user_id,
+        origin=SessionOrigin(user_agent=claimed.user_agent, ip=claimed.ip),
+        now=now,
+        client_id=claimed.client_id,
+    )
+    session = _with_mfa(session, amr=amr, now=now)
+    device, device_token = service.new_device_token_row(ctx, user_id=claimed.user_id, now=now)
+    writes = [
+        *login_throttle.after_success(
+            counted.keys, settings, now=now, account_counted=counted.account_counted
+        ),
+        device.insert(),
+    ]
+    await repository.create_session(db, session=session, alongside=tuple(writes))
+    user = counted.user
+    if user is None or user.id != claimed.user_id:  # the challenge's own account, read by _count
+        raise InvalidMfaChallengeError()
+    metrics.count(metrics.LOGIN_SUCCEEDED)
+    logger.info("login succeeded", extra={"user_id": str(user.id), "amr": " ".join(amr)})
+    tokens = service.token_pair(
+        ctx,
+        user_id=user.id,
+        session_id=session.session_id,
+        auth_time=now,
+        refresh_token=refresh_token,
+        client_id=claimed.client_id,
+        amr=amr,
+        mfa_at=now,
+    )
+    return service.SignedIn(user=user, tokens=tokens, device_token=device_token)
+
+
+def _with_mfa(
+    session: repository.NewSession, *, amr: tuple[str, ...], now: datetime
+) -> repository.NewSession:
+    return replace(session, amr=" ".join(amr), mfa_at=now)
+
+
+async def _active_factor(db: AsyncSession, user_id: uuid.UUID) -> mfa.Factor:
+    factor = await mfa.get_factor(db, user_id=user_id)
+    if factor is None or not factor.active:
+        raise MfaNotEnrolledError()
+    return factor
+
+
+async def step_up(
+    db: AsyncSession,
+    ctx: service.AuthContext,
+    *,
+    principal: service.Principal,
+    given: SecondFactor,
+    client: str,
+) -> tuple[str, int]:
+    """A fresh access token for the caller's session, carrying a second factor given now; the
+    session keeps it (its refreshed tokens carry it too). (token, expires_in)"""
+    user, now = principal.user, ctx.now()
+    factor = await _active_factor(db, user.id)
+    counted = await _count(db, ctx, email=user.email, client=client)
+    method = await _spend(db, ctx, factor=factor, given=given)
+    if method is None:
+        raise _refused(user.id, "step_up")
+    amr = tuple(dict.fromkeys(("pwd", *_amr_of(principal), method)))
+    mark = repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
+    await _forgive(db, ctx, counted, mark)
+    claims = principal.claims
+    token = issue_access_token(
+        ctx.key_ring,
+        ctx.settings,
+        user_id=user.id,
+        session_id=principal.session_id,
+        auth_time=_auth_time(principal, now),
+        now=now,
+        client_id=claims.client_id if claims is not None else None,
+        amr=amr,
+        mfa_at=now,
+    )
+    logger.info("mfa step-up", extra={"user_id": str(user.id), "method": method})
+    return token, ctx.settings.access_token_ttl_seconds
+
+
+def _amr_of(principal: service.Principal) -> tuple[str, ...]:
+    claims = principal.claims.claims if principal.claims is not None else {}
+    amr = claims.get("amr", ["pwd"])
+    return tuple(str(value) for value in amr) if isinstance(amr, list) else ("pwd",)
+
+
+def _auth_time(principal: service.Principal, now: datetime) -> datetime:
+    claims = principal.claims.claims if principal.claims is not None else {}
+    value = claims.get("auth_time")
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value, tz=now.tzinfo)
+    return now
+
+
+def require_recent_mfa(
+    ctx: service.AuthContext, principal: service.Principal, *, has_factor: bool
+) -> None:
+    """Step-up guard for sensitive actions (password change, email change, account deletion,
+    disabling MFA): when the account has a second factor, the caller's access token must carry
+    one given within `AUTHAPI_MFA_STEP_UP_SECONDS`, else 403 `mfa_required` (answer with
+    POST /api/v1/auth/mfa/step-up and retry with its token)."""
+    if not has_factor:
+        return
+    claims = principal.claims.claims if principal.claims is not None else {}
+    given_at = claims.get("mfa_time")
+    recent = isinstance(given_at, int) and ctx.now() - datetime.fromtimestamp(
+        given_at, tz=ctx.now().tzinfo
+    ) <= timedelta(seconds=ctx.settings.mfa_step_up_seconds)
+    if not (recent and SECOND_FACTORS.intersection(_amr_of(principal))):
+        raise StepUpRequiredError()
+
+
+async def regenerate_recovery_codes(
+    db: AsyncSession,
+    ctx: service.AuthContext,
+    *,
+    principal: service.Principal,
+    given: SecondFactor,
+    client: str,
+) -> list[str]:
+    """A new set of 10 recovery codes (the old set stops working); needs a fresh second factor."""
+    user = principal.user
+    factor = await _active_factor(db, user.id)
+    counted = await _count(db, ctx, email=user.email, client=client)
+    if await _spend(db, ctx, factor=factor, given=given) is None:
+        raise _refused(user.id, "regenerate")
+    codes, inserts = _new_codes(ctx, user.id)
+    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts)
+    logger.info("mfa recovery codes regenerated", extra={"user_id": str(user.id)})
+    return codes
+
+
+async def disable(
+    db: AsyncSession,
+    ctx: service.AuthContext,
+    *,
+    principal: service.Principal,
+    password: str,
+    given: SecondFactor,
+    client: str,
+) -> None:
+    """Remove the authenticator and its recovery codes; needs the password and a current code
+    or a recovery code; every other session of the account ends."""
+    user, now = principal.user, ctx.now()
+    factor = await _active_factor(db, user.id)
+    counted = await _count(db, ctx, email=user.email, client=client)
+    await _check_password(ctx, user, password)
+    if await _spend(db, ctx, factor=factor, given=given) is None:
+        raise _refused(user.id, "disable")
+    await _forgive(
+        db,
+        ctx,
+        counted,
+        mfa.forget_recovery_codes(user_id=user.id),
+        repository.end_other_sessions(
+            user_id=user.id, session_id=principal.session_id, reason="mfa_disabled", now=now
+        ),
+        mfa.forget_factor(user_id=user.id),
+    )
+    logger.info("mfa disabled", extra={"user_id": str(user.id)})

@@ -1,0 +1,1 @@
+"""The second factor: TOTP secrets and codes, recovery codes, and their rows (issue 14)."""

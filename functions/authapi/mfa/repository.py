@@ -1,0 +1,238 @@
+"""The MFA rows: factors, recovery codes and login challenges. Reads and builds writes; the
+flows (authapi.auth.mfa_service) decide."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Delete,
+    Insert,
+    Update,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from authapi.models import MfaChallenge, MfaFactor, MfaRecoveryCode, User
+
+_TIMESTAMPTZ = DateTime(timezone=True)
+MAX_CODES_PER_CHALLENGE = 5  # issue 14: one challenge accepts at most 5 codes
+
+
+def _at(moment: datetime) -> ColumnElement[datetime]:
+    return literal(moment, _TIMESTAMPTZ)
+
+
+def has_active_factor(
+    user_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+) -> ColumnElement[bool]:
+    """Whether the account has an activated factor: a column of the login's own statement."""
+    return exists(
+        select(MfaFactor.user_id).where(
+            MfaFactor.user_id == user_id, MfaFactor.activated_at.is_not(None)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Factor:
+    user_id: uuid.UUID
+    key_id: str
+    sealed_secret: bytes
+    active: bool
+    last_step: int | None
+
+
+def _factor(row: MfaFactor | None) -> Factor | None:
+    if row is None:
+        return None
+    return Factor(
+        user_id=row.user_id,
+        key_id=row.key_id,
+        sealed_secret=row.sealed_secret,
+        active=row.activated_at is not None,
+        last_step=row.last_step,
+    )
+
+
+async def get_factor(db: AsyncSession, *, user_id: uuid.UUID) -> Factor | None:
+    return _factor(await db.scalar(select(MfaFactor).where(MfaFactor.user_id == user_id)))
+
+
+async def start_enrolment(
+    db: AsyncSession, *, user_id: uuid.UUID, key_id: str, sealed_secret: bytes, now: datetime
+) -> bool:
+    """Store a new, inactive secret, replacing an earlier unfinished enrolment; False (nothing
+    written) when the account already has an active factor."""
+    values = pg_insert(MfaFactor).values(
+        user_id=user_id, key_id=key_id, sealed_secret=sealed_secret, created_at=now
+    )
+    statement = values.on_conflict_do_update(
+        index_elements=[MfaFactor.user_id],
+        set_={"key_id": key_id, "sealed_secret": sealed_secret, "created_at": now},
+        where=MfaFactor.activated_at.is_(None),
+    ).returning(MfaFactor.user_id)
+    return (await db.scalar(statement)) is not None
+
+
+def accept_step(*, user_id: uuid.UUID, step: int, now: datetime) -> Update:
+    """Record an accepted time step (and activate the factor at its first code); matches no row
+    when that step or a later one was already accepted: the replay guard, race-free."""
+    return (
+        update(MfaFactor)
+        .where(
+            MfaFactor.user_id == user_id,
+            or_(MfaFactor.last_step.is_(None), MfaFactor.last_step < step),
+        )
+        .values(last_step=step, activated_at=func.coalesce(MfaFactor.activated_at, _at(now)))
+        .returning(MfaFactor.user_id)
+    )
+
+
+def use_recovery_code(*, user_id: uuid.UUID, hmacs: tuple[bytes, ...], now: datetime) -> Update:
+    """Spend one unused recovery code; matches no row for a wrong or spent one."""
+    return (
+        update(MfaRecoveryCode)
+        .where(
+            MfaRecoveryCode.user_id == user_id,
+            MfaRecoveryCode.code_hmac.in_(hmacs),
+            MfaRecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .returning(MfaRecoveryCode.user_id)
+    )
+
+
+def forget_recovery_codes(*, user_id: uuid.UUID) -> Delete:
+    return delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id)
+
+
+def store_recovery_codes(*, user_id: uuid.UUID, key_id: str, hmacs: list[bytes]) -> Insert:
+    return insert(MfaRecoveryCode).values(
+        [{"user_id": user_id, "code_hmac": digest, "key_id": key_id} for digest in hmacs]
+    )
+
+
+def forget_factor(*, user_id: uuid.UUID) -> Delete:
+    return delete(MfaFactor).where(MfaFactor.user_id == user_id)
+
+
+async def unused_recovery_codes(db: AsyncSession, *, user_id: uuid.UUID) -> int:
+    count = await db.scalar(
+        select(func.count())
+        .select_from(MfaRecoveryCode)
+        .where(MfaRecoveryCode.user_id == user_id, MfaRecoveryCode.used_at.is_(None))
+    )
+    return int(count or 0)
+
+
+@dataclass(frozen=True)
+class NewChallenge:
+    token_hash: bytes
+    user_id: uuid.UUID
+    client_id: str
+    user_agent: str | None
+    ip: str | None
+    now: datetime
+    expires_at: datetime
+
+    def insert(self) -> Insert:
+        return insert(MfaChallenge).values(
+            token_hash=self.token_hash,
+            user_id=self.user_id,
+            client_id=self.client_id,
+            user_agent=self.user_agent,
+            ip=self.ip,
+            created_at=self.now,
+            expires_at=self.expires_at,
+        )
+
+
+@dataclass(frozen=True)
+class ClaimedChallenge:
+    """A live challenge that just counted one more code, with what checking the code needs."""
+
+    user_id: uuid.UUID
+    email: str
+    client_id: str
+    user_agent: str | None
+    ip: str | None
+    factor: Factor
+
+
+async def claim_challenge_attempt(
+    db: AsyncSession, *, token_hash: bytes, now: datetime
+) -> ClaimedChallenge | None:
+    """Count one code against a live, unused challenge with attempts left, and read the account
+    and its factor, in one statement; None when the challenge is unknown, spent, expired or out
+    of attempts (or the account lost its factor or was disabled meanwhile)."""
+    claimed = (
+        update(MfaChallenge)
+        .where(
+            MfaChallenge.token_hash == token_hash,
+            MfaChallenge.used_at.is_(None),
+            MfaChallenge.expires_at > _at(now),
+            MfaChallenge.attempts < MAX_CODES_PER_CHALLENGE,
+        )
+        .values(attempts=MfaChallenge.attempts + 1)
+        .returning(
+            MfaChallenge.user_id,
+            MfaChallenge.client_id,
+            MfaChallenge.user_agent,
+            MfaChallenge.ip,
+        )
+        .cte("claimed")
+    )
+    statement = (
+        select(claimed, User.email, MfaFactor)
+        .join(User, User.id == claimed.c.user_id)
+        .join(MfaFactor, MfaFactor.user_id == claimed.c.user_id)
+        .where(User.is_active, MfaFactor.activated_at.is_not(None))
+    )
+    row = (await db.execute(statement)).one_or_none()
+    if row is None:
+        return None
+    factor = _factor(row.MfaFactor)
+    assert factor is not None
+    return ClaimedChallenge(
+        user_id=row.user_id,
+        email=row.email,
+        client_id=row.client_id,
+        user_agent=row.user_agent,
+        ip=row.ip,
+        factor=factor,
+    )
+
+
+def spend_challenge(*, token_hash: bytes, now: datetime) -> Update:
+    """Single use: matches no row when a concurrent request spent it first."""
+    return (
+        update(MfaChallenge)
+        .where(MfaChallenge.token_hash == token_hash, MfaChallenge.used_at.is_(None))
+        .values(used_at=now)
+        .returning(MfaChallenge.token_hash)
+    )
+
+
+async def all_matched(db: AsyncSession, *writes: Update) -> bool:
+    """Run `writes` (each RETURNING) as one statement; whether every one of them matched a row.
+
+    For the writes that spend something (a time step, a recovery code, a challenge): the caller
+    goes on only when all of them did, so two concurrent requests cannot both spend one."""
+    ctes = [write.cte(f"spent_{index}") for index, write in enumerate(writes)]
+    statement = select(*(exists(select(cte.c[0])).label(cte.name) for cte in ctes))
+    row = (await db.execute(statement)).one()
+    return all(row)
