@@ -70,6 +70,19 @@ def _from_the_chain() -> Credentials:
     return credentials
 
 
+def service_endpoint(region: str, *, service_id: str, host: str, fips: bool = False) -> str:
+    """Where a service's calls go, as botocore picks it: `AWS_ENDPOINT_URL_<SERVICE_ID>`, then
+    `AWS_ENDPOINT_URL` (moto locally and in tests), else the regional endpoint (China's domain
+    in cn- regions; `<host>-fips` when asked)."""
+    explicit = os.environ.get(f"AWS_ENDPOINT_URL_{service_id}") or os.environ.get(
+        "AWS_ENDPOINT_URL"
+    )
+    if explicit:
+        return explicit.rstrip("/")
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{host}{'-fips' if fips else ''}.{region}.{domain}"
+
+
 def sign_request(
     credentials: CredentialSource, request: AWSRequest, *, service: str, region: str
 ) -> None:

@@ -7,7 +7,12 @@ import datetime
 import boto3
 import pytest
 
-from authapi.aws_signing import CredentialSource, NoCredentialsError, rds_auth_token
+from authapi.aws_signing import (
+    CredentialSource,
+    NoCredentialsError,
+    rds_auth_token,
+    service_endpoint,
+)
 from tests.support.aws import AWS_ENVIRONMENT, REGION
 
 pytestmark = pytest.mark.unit
@@ -65,3 +70,25 @@ def test_the_runtimes_keys_are_what_botocores_chain_finds(monkeypatch: pytest.Mo
     chain = get_session().get_credentials()
     assert chain is not None
     assert ours == chain.get_frozen_credentials()
+
+
+def test_each_service_endpoint_is_where_botocore_would_send_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SESV2", raising=False)
+    assert service_endpoint("eu-west-3", service_id="SQS", host="sqs") == (
+        "https://sqs.eu-west-3.amazonaws.com"
+    )
+    assert service_endpoint("cn-north-1", service_id="SESV2", host="email") == (
+        "https://email.cn-north-1.amazonaws.com.cn"
+    )
+    assert service_endpoint("us-east-1", service_id="SSM", host="ssm", fips=True) == (
+        "https://ssm-fips.us-east-1.amazonaws.com"
+    )
+    # the service's own override first, then the global one
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566/")
+    assert service_endpoint("us-east-1", service_id="SQS", host="sqs") == "http://localhost:4566"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", "http://localhost:9324")
+    assert service_endpoint("us-east-1", service_id="SQS", host="sqs") == "http://localhost:9324"

@@ -13,7 +13,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from authapi.aws_signing import CredentialSource, NoCredentialsError, sign_request
+from authapi.aws_signing import CredentialSource, NoCredentialsError, service_endpoint, sign_request
 
 if TYPE_CHECKING:
     import urllib3
@@ -42,11 +42,7 @@ class SendFailure(Exception):
 
 
 def endpoint_url(region: str) -> str:
-    explicit = os.environ.get("AWS_ENDPOINT_URL_SESV2") or os.environ.get("AWS_ENDPOINT_URL")
-    if explicit:
-        return explicit.rstrip("/")
-    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"https://email.{region}.{domain}"
+    return service_endpoint(region, service_id="SESV2", host="email")
 
 
 class SesMailer:

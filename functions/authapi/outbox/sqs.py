@@ -13,7 +13,12 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from authapi.aws_signing import CredentialSource, NoCredentialsError, sign_request
+from authapi.aws_signing import (
+    CredentialSource,
+    NoCredentialsError,
+    service_endpoint,
+    sign_request,
+)
 
 if TYPE_CHECKING:
     import urllib3
@@ -33,11 +38,7 @@ class SqsRequestError(Exception):
 
 
 def endpoint_url(region: str) -> str:
-    explicit = os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL")
-    if explicit:
-        return explicit.rstrip("/")
-    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"https://sqs.{region}.{domain}"
+    return service_endpoint(region, service_id="SQS", host="sqs")
 
 
 class SqsQueue:

@@ -17,7 +17,7 @@ import os
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from authapi.aws_signing import CredentialSource, NoCredentialsError, sign_request
+from authapi.aws_signing import CredentialSource, NoCredentialsError, service_endpoint, sign_request
 
 if TYPE_CHECKING:
     import urllib3
@@ -40,12 +40,8 @@ class SsmRequestError(Exception):
 
 def endpoint_url(region: str) -> str:
     """Where GetParameters goes, with botocore's own environment overrides honoured."""
-    explicit = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL")
-    if explicit:
-        return explicit.rstrip("/")
     fips = os.environ.get("AWS_USE_FIPS_ENDPOINT", "").lower() in _TRUTHY
-    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"https://ssm{'-fips' if fips else ''}.{region}.{domain}"
+    return service_endpoint(region, service_id="SSM", host="ssm", fips=fips)
 
 
 class SsmParameters:
