@@ -30,7 +30,7 @@ class EmbeddedPostgres:
 
     def url(self, database: str = "postgres") -> str:
         """SQLAlchemy URL over the server's unix socket (it listens on no TCP port)."""
-        return f"postgresql+asyncpg://postgres@/{database}?host={self.socket_dir}"
+        return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"
 
     def dsn(self, database: str = "postgres") -> str:
         """Plain libpq/asyncpg DSN."""
@@ -125,7 +125,7 @@ def start_embedded_postgres(
 
 @dataclass(frozen=True)
 class LocalDatabase:
-    url: str  # SQLAlchemy URL (postgresql+asyncpg://...) for the app
+    url: str  # SQLAlchemy URL (postgresql+psycopg://...) for the app
     server: EmbeddedPostgres | None  # None: AUTHAPI_DATABASE_URL's server, not ours
     description: str  # for a tool's output: which database it is using
 
@@ -143,7 +143,7 @@ def local_database(name: str, *, fresh: bool = False) -> LocalDatabase:
     """
     configured = os.environ.get(DATABASE_URL)
     if configured:
-        return LocalDatabase(_asyncpg_url(configured), None, f"{DATABASE_URL} (used as it is)")
+        return LocalDatabase(_app_url(configured), None, f"{DATABASE_URL} (used as it is)")
     server = start_embedded_postgres(LOCAL_PGDATA.resolve(), cleanup="stop")
     if fresh:
         asyncio.run(recreate_database(server.dsn(), name))
@@ -154,9 +154,9 @@ def local_database(name: str, *, fresh: bool = False) -> LocalDatabase:
     return LocalDatabase(server.url(name), server, where)
 
 
-def _asyncpg_url(url: str) -> str:
-    """The app's own rule (config.Settings): a plain postgresql:// URL means asyncpg."""
-    for plain in ("postgresql://", "postgres://"):
+def _app_url(url: str) -> str:
+    """The app's own rule (config.Settings): a plain postgresql:// URL means psycopg."""
+    for plain in ("postgresql://", "postgres://", "postgresql+asyncpg://"):
         if url.startswith(plain):
-            return "postgresql+asyncpg://" + url.removeprefix(plain)
+            return "postgresql+psycopg://" + url.removeprefix(plain)
     return url

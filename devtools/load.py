@@ -134,7 +134,10 @@ def start_environments(count: int, database_url: str) -> list[Environment]:
 
 
 def asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    """The app's SQLAlchemy URL as a plain DSN, for the tool's own asyncpg connection."""
+    for driver in ("postgresql+psycopg://", "postgresql+asyncpg://"):
+        url = url.replace(driver, "postgresql://", 1)
+    return url
 
 
 def database_url() -> tuple[str, str]:

@@ -16,9 +16,9 @@ class Floors:
     hello: float  # hello's p50, interleaved with /me and the bare statements
     me: float  # /me through the handler, in the same loop
     verify: float
-    read: float  # /me's statement on bare asyncpg
-    hit: float  # refresh's rate-limit hit on bare asyncpg (a committed write)
-    rotation: float  # refresh's rotation on bare asyncpg (a committed write)
+    read: float  # /me's statement on bare psycopg
+    hit: float  # refresh's rate-limit hit on bare psycopg (a committed write)
+    rotation: float  # refresh's rotation on bare psycopg (a committed write)
     powertools: dict[str, float]
     sign: float
 
@@ -86,7 +86,7 @@ def section(report: dict[str, Any]) -> list[str]:
         "",
         "Measured in the warm probe (devtools/bench/floors.py), interleaved with the real "
         "requests. The statements are the ones the app sent, captured from SQLAlchemy and "
-        "replayed with their parameters on a bare asyncpg connection to the same server, with "
+        "replayed with their parameters on a bare psycopg connection to the same server, with "
         "the statement cache off as the app's (an unnamed prepare, then the execute: 2 round "
         "trips). The rotation's rows are put back before each replay, so each one rotates a "
         "live token and commits, as a refresh does.",
@@ -97,10 +97,10 @@ def section(report: dict[str, Any]) -> list[str]:
         f"| `/me` through the handler, in this loop | {f.me:.3f} ms |",
         f"| RS256 verify alone (cryptography, {warm['signing']['key_bits']}-bit) | "
         f"{f.verify:.3f} ms |",
-        f"| `/me`'s statement on bare asyncpg (a read, autocommit) | {f.read:.3f} ms |",
-        f"| refresh's rate-limit hit on bare asyncpg (a write: commit and WAL flush) | "
+        f"| `/me`'s statement on bare psycopg (a read, autocommit) | {f.read:.3f} ms |",
+        f"| refresh's rate-limit hit on bare psycopg (a write: commit and WAL flush) | "
         f"{f.hit:.3f} ms |",
-        f"| refresh's rotation on bare asyncpg (a write: commit and WAL flush) | "
+        f"| refresh's rotation on bare psycopg (a write: commit and WAL flush) | "
         f"{f.rotation:.3f} ms |",
         f"| access token signing (RS256, the app's issue_access_token) | {f.sign:.3f} ms |",
     ]
@@ -131,11 +131,10 @@ def section(report: dict[str, Any]) -> list[str]:
 
 
 ROUND_TRIPS_REASON = (
-    "- **Round trips** (the loose figures of the issue's text): asyncpg sends every statement "
-    "as a prepare and an execute, two round trips, because its statement cache is off (a "
-    "cached named statement pins the client to one RDS Proxy connection). The binding "
-    "precision (≤ 2 round trips per statement, within the statement budget) holds; fewer "
-    "statements are what lowers the figure, and each endpoint is at its budget."
+    "- **Round trips**: psycopg sends each statement unnamed, Parse + Bind + Execute + Sync in "
+    "one flight (server-side prepares off: a named statement pins the client to one RDS Proxy "
+    "connection), so each statement is one round trip and each endpoint is at its statement "
+    "budget. With asyncpg (before) each statement was two: a prepare, then an execute."
 )
 
 
@@ -161,7 +160,7 @@ def _cold_reason(report: dict[str, Any]) -> str:
         "the ORM mappings), all of which `create_app` needs before it can route the first "
         f"request. The first request is {app['first_request']:.0f} ms: the SSM read (its "
         "SigV4 signing and HTTP client, botocore and urllib3, imported then), the key parse, "
-        "the database connection (asyncpg imported then) and SQLAlchemy's first statement; "
+        "the database connection (psycopg imported then) and SQLAlchemy's first statement; "
         f"its imports take {late} under `-X importtime`, and are in the dependency set "
         "already. The cumulative import times of `authapi.auth.discovery`, "
         "`authapi.resources` and `authapi.config` are FastAPI, SQLAlchemy and "
@@ -219,12 +218,12 @@ def reasons(report: dict[str, Any], unmet: set[str]) -> list[str]:
         )
     bullets = [
         f"- **Warm `/me` against hello**: the floor (hello, one RS256 verify, `/me`'s statement "
-        f"on bare asyncpg) is {(hello + f.verify + f.read) / hello:.2f} x hello's "
+        f"on bare psycopg) is {(hello + f.verify + f.read) / hello:.2f} x hello's "
         f"{hello:.3f} ms ({f.me_floor / f.hello:.2f} x in the loop that interleaves them with "
         f"the database, where hello is slower): {me_reach}; `/me` is {f.me / f.hello:.2f} x "
         f"in that loop, {f.me - f.me_floor:.2f} ms over its floor. That share is SQLAlchemy "
         "(an AsyncSession, a pool checkout and an "
-        "ORM row where the floor has one asyncpg call), FastAPI's routing and dependencies, "
+        "ORM row where the floor has one psycopg call), FastAPI's routing and dependencies, "
         "and the middleware stack below. Behind RDS Proxy the statement's two round trips add "
         "network time to every design alike.",
         refresh_bullet,

@@ -5,8 +5,8 @@ the bare library call, on the same interpreter, key, database socket and SQL, in
 by call with the real request so that the machine's noise lands on both alike.
 
 - `/me`: hello (FastAPI + Mangum answering a constant), one RS256 verify with the production
-  key, and the exact statement `/me` sends, replayed on a bare asyncpg connection to the same
-  server (statement cache off, as the app's: an unnamed prepare, then the execute).
+  key, and the exact statement `/me` sends, replayed on a bare psycopg connection to the same
+  server (no server-side prepares, autocommit, as the app's: one unnamed round trip).
 - refresh: its two statements (the rate-limit hit, the rotation), replayed the same way. Both
   write, so each commits on its own and waits for its WAL flush: the read `/me` makes does not.
   Before each replay the rotation's rows are put back (outside the timed part), so that every
@@ -30,19 +30,26 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class Captured:
-    """The statements one call sends, with their bound parameters and their parameter names."""
+    """The statements one call sends, with their bound parameters by name (psycopg's pyformat)."""
 
     def __init__(self) -> None:
-        self.statements: list[tuple[str, tuple[Any, ...], list[str]]] = []
+        self.statements: list[Statement] = []
 
     def __call__(
-        self, _conn: Any, _cursor: Any, sql: str, params: Any, context: Any, _many: Any
+        self, _conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, _many: Any
     ) -> None:
-        names = list(getattr(context.compiled, "positiontup", None) or [])
-        self.statements.append((sql, tuple(params or ()), names))
+        self.statements.append((sql, dict(params or {})))
 
 
-def capture(call: Callable[[], Any]) -> list[tuple[str, tuple[Any, ...], list[str]]]:
+Statement = tuple[str, dict[str, Any]]
+
+
+def _plain(value: Any) -> Any:
+    """A bound value as the bare driver takes it: SQLAlchemy wraps bytea in psycopg's Binary."""
+    return getattr(value, "obj", value)
+
+
+def capture(call: Callable[[], Any]) -> list[Statement]:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -56,14 +63,18 @@ def capture(call: Callable[[], Any]) -> list[tuple[str, tuple[Any, ...], list[st
 
 
 async def bare_connection(engine: Any) -> Any:
-    """An asyncpg connection made as the app's are (same server, same options), no SQLAlchemy."""
-    import asyncpg
+    """A psycopg connection made as the app's are (same server, same options), no SQLAlchemy."""
+    import psycopg
 
     args, kwargs = engine.dialect.create_connect_args(engine.url)
-    kwargs.pop("prepared_statement_cache_size", None)  # SQLAlchemy's own option, not asyncpg's
-    kwargs.pop("async_creator_fn", None)
-    kwargs["statement_cache_size"] = 0
-    return await asyncpg.connect(*args, **kwargs)
+    kwargs["prepare_threshold"] = None  # as the app's (authapi.db.engine.driver_connect_args)
+    return await psycopg.AsyncConnection.connect(*args, autocommit=True, **kwargs)
+
+
+async def _fetch(connection: Any, statement: Statement) -> list[Any]:
+    sql, params = statement
+    cursor = await connection.execute(sql, {name: _plain(v) for name, v in params.items()})
+    return await cursor.fetchall() if cursor.description else []
 
 
 def _timed(loop: asyncio.AbstractEventLoop, awaitable: Any) -> float:
@@ -72,17 +83,15 @@ def _timed(loop: asyncio.AbstractEventLoop, awaitable: Any) -> float:
     return time.perf_counter() - started
 
 
-def _named(statement: tuple[str, tuple[Any, ...], list[str]], name: str) -> Any:
-    _sql, params, names = statement
-    return params[names.index(name)]
+def _named(statement: Statement, name: str) -> Any:
+    return _plain(statement[1][name])
 
 
-def _successor_hashes(statement: tuple[str, tuple[Any, ...], list[str]]) -> list[bytes]:
-    _, params, names = statement
+def _successor_hashes(statement: Statement) -> list[bytes]:
     return [
-        value
-        for name, value in zip(names, params, strict=True)
-        if isinstance(value, bytes) and name != "presented_hash" and "hash" in name
+        _plain(value)
+        for name, value in statement[1].items()
+        if isinstance(_plain(value), bytes) and name != "presented_hash" and "hash" in name
     ]
 
 
@@ -148,7 +157,7 @@ def statement_floors(
     samples: int,
     summary: Callable[[list[float]], dict[str, Any]],
 ) -> dict[str, Any]:
-    """/me's read and refresh's two writes, replayed on bare asyncpg, interleaved with the real
+    """/me's read and refresh's two writes, replayed on bare psycopg, interleaved with the real
     requests (`interleave()`, timed by the caller); `refresh()` is called once, to capture."""
     me_statements = capture(me)
     refresh_statements = capture(refresh)
@@ -167,10 +176,9 @@ def statement_floors(
         # the presented token unspent again, its successor gone (one statement, one commit):
         # the next replay rotates it
         await connection.execute(
-            "WITH gone AS (DELETE FROM refresh_tokens WHERE token_hash = ANY($1::bytea[])) "
-            "UPDATE refresh_tokens SET consumed_at = NULL WHERE token_hash = $2",
-            successors,
-            presented,
+            "WITH gone AS (DELETE FROM refresh_tokens WHERE token_hash = ANY(%s::bytea[])) "
+            "UPDATE refresh_tokens SET consumed_at = NULL WHERE token_hash = %s",
+            (successors, presented),
         )
 
     timings: dict[str, list[float]] = {"me_read": [], "refresh_hit": [], "refresh_rotation": []}
@@ -180,14 +188,14 @@ def statement_floors(
         # flush on this machine's disk would otherwise land on the read's figures too
         for round_number in range(samples + 10):
             interleave()  # the real requests, timed by the caller
-            took = _timed(loop, connection.fetch(read[0], *read[1]))
+            took = _timed(loop, _fetch(connection, read))
             if round_number >= 10:
                 timings["me_read"].append(took)
         for round_number in range(samples + 10):
             loop.run_until_complete(put_back())
-            hit_took = _timed(loop, connection.fetch(hit[0], *hit[1]))
+            hit_took = _timed(loop, _fetch(connection, hit))
             started = time.perf_counter()
-            rows = loop.run_until_complete(connection.fetch(rotation[0], *rotation[1]))
+            rows = loop.run_until_complete(_fetch(connection, rotation))
             rotation_took = time.perf_counter() - started
             if round_number >= 10:
                 timings["refresh_hit"].append(hit_took)

@@ -48,7 +48,7 @@ DEPENDENCY_MODULES = (
     "email_validator",
     "sqlalchemy.ext.asyncio",
     "sqlalchemy.orm",
-    "asyncpg",
+    "psycopg",
     "jwt",
     "argon2",
     "aws_lambda_powertools",

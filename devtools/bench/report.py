@@ -353,8 +353,8 @@ def _round_trips(report: dict[str, Any]) -> list[str]:
         "",
         "*Statements* are what SQLAlchemy executes (`before_cursor_execute`). *Round trips* are "
         "counted on the wire by a proxy between the app and PostgreSQL: every message the "
-        "client then waits on. asyncpg turns each statement into two (prepare, then execute: "
-        "the statement cache is off so RDS Proxy never pins). A request's statements "
+        "client then waits on. psycopg sends each statement in one (Parse, Bind, Execute, Sync, "
+        "unnamed: no server-side prepares, so RDS Proxy never pins). A request's statements "
         "autocommit (no BEGIN/COMMIT) and the pool does not pre-ping (a pre-ping would be "
         "BEGIN, `;` prepared and executed, ROLLBACK); both columns stay to show they are 0. "
         "Budget: tests/integration/test_request_budget.py.",

@@ -4,9 +4,11 @@ Standard library only (devtools.pg_wire is too): it runs inside the benchmark's 
 the built artifact.
 
 A round trip is a client message the client then waits on: a simple Query ('Q'), a Sync ('S')
-closing an extended-protocol batch, or a Flush ('H'). asyncpg prepares with Parse + Describe +
-Flush and executes with Bind + Execute + Sync, so counting the server's ReadyForQuery alone would
-miss every prepare. Each round trip is labelled by what it carried:
+closing an extended-protocol batch, or a Flush ('H'). A driver that prepares first (asyncpg:
+Parse + Describe + Flush, then Bind + Execute + Sync) makes two per statement, so counting the
+server's ReadyForQuery alone would miss every prepare; psycopg without server-side prepares (the
+app's) sends Parse + Bind + Execute + Sync in one flight: one. Each round trip is labelled by
+what it carried:
 
 - `connect`: the startup message (and `auth` for each password message that follows);
 - `Q BEGIN`, `Q COMMIT`, `Q ROLLBACK`, `Q <other>`: a simple query, by its first word;
@@ -109,7 +111,7 @@ class WireCounter:
 
 
 def classify(labels: list[str]) -> dict[str, int]:
-    """Round trips by purpose. SQLAlchemy's pre-ping on asyncpg is BEGIN, `;` (prepared, then
+    """Round trips by purpose. SQLAlchemy's pre-ping (asyncpg's shape) is BEGIN, `;` (prepared, then
     executed) and ROLLBACK; the BEGIN and ROLLBACK around a `;` are the ping's own."""
     kinds: Counter[str] = Counter()
     index = 0

@@ -209,14 +209,16 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def use_asyncpg_driver(cls, value: SecretStr | None) -> SecretStr | None:
+    def use_psycopg_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        """Any PostgreSQL URL, driven by psycopg 3. `postgresql+asyncpg://` (the driver before
+        it) is still accepted, so existing environments keep working unchanged."""
         if value is None or not value.get_secret_value().strip():
             return None
         url = value.get_secret_value().strip()
-        for plain in ("postgresql://", "postgres://"):
-            if url.startswith(plain):
-                return SecretStr("postgresql+asyncpg://" + url.removeprefix(plain))
-        if not url.startswith("postgresql+asyncpg://"):
+        for prefix in ("postgresql://", "postgres://", "postgresql+asyncpg://"):
+            if url.startswith(prefix):
+                return SecretStr("postgresql+psycopg://" + url.removeprefix(prefix))
+        if not url.startswith("postgresql+psycopg://"):
             raise ValueError("AUTHAPI_DATABASE_URL must be a postgresql:// URL")
         return SecretStr(url)
 

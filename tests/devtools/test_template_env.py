@@ -198,7 +198,7 @@ def test_settings_values_are_the_settings_field_names() -> None:
 
 # ---- the dev tools that run the handler with the template's environment ----------------------
 
-LOCAL_URL = "postgresql+asyncpg://postgres@/authapi?host=/run/pg"
+LOCAL_URL = "postgresql+psycopg://postgres@/authapi?host=/run/pg"
 # what each tool may say differently from the template, and why: the stand-ins are not AWS
 LOCAL_DIFFERENCES = {
     "AUTHAPI_DATABASE_URL": LOCAL_URL,  # the embedded server, not RDS Proxy

@@ -64,7 +64,7 @@ class PgProxy:
         self._proxy.stop()
 
     def url(self, database: str) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def arm(self, cut: Cut) -> None:
         """Cut the next conversation that matches; the proxy is transparent again after."""

@@ -20,7 +20,7 @@ async def test_health_reports_database_ok(client: ApiClient) -> None:
 
 
 async def test_health_reports_unreachable_database(client_with: ClientWith) -> None:
-    unreachable = SecretStr("postgresql+asyncpg://nobody@127.0.0.1:9/none")
+    unreachable = SecretStr("postgresql+psycopg://nobody@127.0.0.1:9/none")
     async with client_with(database_url=unreachable) as client:
         response = await client.get("/health")
 

@@ -99,7 +99,8 @@ def test_the_previous_code_serves_a_whole_session_on_the_new_schema(
     # as in AWS: the app's role, which may touch rows and nothing else
     # straight to the database: a PgBouncer run would log in as its own user, not the app role
     direct = make_url(test_database.direct_url or test_database.url)
-    as_app = direct.set(username=f"{test_database.role_prefix}_app")
+    # a plain postgresql:// URL: every release's settings take it, whichever driver it names
+    as_app = direct.set(drivername="postgresql", username=f"{test_database.role_prefix}_app")
     environment = {
         **{name: value for name, value in os.environ.items() if not name.startswith("AUTHAPI_")},
         "PYTHONPATH": str(previous_package),

@@ -75,7 +75,7 @@ class DirectReads:
 
 @dataclass
 class ScratchDatabase(DirectReads):
-    url: str  # SQLAlchemy (postgresql+asyncpg) URL the app uses for this session's own database
+    url: str  # SQLAlchemy (postgresql+psycopg) URL the app uses for this session's own database
     server: EmbeddedPostgres | None  # the embedded server, when the tests started one
     direct_url: str | None = None  # the database itself, when `url` goes through PgBouncer
     # the migrations' roles, <prefix>_app and <prefix>_migrator, belong to the whole server:
@@ -130,7 +130,7 @@ def scratch_database() -> Iterator[ScratchDatabase]:
         admin = make_url(server.dsn())
     admin_dsn = admin.render_as_string(hide_password=False)
     asyncio.run(recreate_database(admin_dsn, name))
-    url = admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+    url = admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
         hide_password=False
     )
     # roles of its own: concurrent test sessions on one server never share (or drop) each other's

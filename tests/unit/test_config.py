@@ -37,7 +37,7 @@ def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -
     assert settings.allowed_origins == ["https://a.example", "https://b.example"]
     assert settings.access_token_ttl_seconds == 600
     assert settings.database_url is not None
-    assert settings.database_url.get_secret_value() == "postgresql+asyncpg://app@db.internal/auth"
+    assert settings.database_url.get_secret_value() == "postgresql+psycopg://app@db.internal/auth"
 
 
 def test_database_url_is_not_printed() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
 import select
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -22,41 +25,65 @@ from authapi.db.iam_auth import iam_token_provider
 from authapi.exceptions import DatabaseUnavailableError
 
 
-def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
-    """Driver options that keep connections stateless, so a multiplexing proxy never pins them.
+def driver_connect_args(settings: Settings) -> dict[str, Any]:
+    """psycopg options that keep connections stateless, so a multiplexing proxy never pins them.
 
-    Deliberately absent: `server_settings` and any SET on connect (startup options pin RDS Proxy
-    sessions), and named prepared statements (they live in one server session).
+    `prepare_threshold=None`: no named server-side prepared statements (they live in one server
+    session and pin RDS Proxy). psycopg then sends each statement unnamed, Parse + Bind +
+    Execute + Sync in one flight: one round trip per statement, where asyncpg needed two (it
+    prepares, then executes). Deliberately absent: `options` and any SET on connect (startup
+    options pin RDS Proxy sessions too).
+
+    There is no client-side statement timer in psycopg's async path. A statement that runs
+    too long is ended by the roles' `statement_timeout` (migration 0004) and RDS Proxy's
+    borrow timeout; a network that stops answering is ended by `tcp_user_timeout` (unacked
+    data) and keepalives (an idle wait for the answer).
     """
     args: dict[str, Any] = {
-        "timeout": settings.db_connect_timeout_seconds,
-        "command_timeout": settings.db_command_timeout_seconds,
-        "statement_cache_size": 0,
-        "prepared_statement_cache_size": 0,
+        "prepare_threshold": None,
+        # libpq takes whole seconds, and treats 1 as 2
+        "connect_timeout": max(2, math.ceil(settings.db_connect_timeout_seconds)),
+        "tcp_user_timeout": int(settings.db_command_timeout_seconds * 1000),
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
     }
     if settings.db_require_tls:
-        # verified against the system trust store: RDS Proxy presents a public ACM certificate
-        args["ssl"] = ssl.create_default_context()
-    if settings.db_auth == "iam":
-        args["password"] = iam_token_provider(settings)
+        # verified (chain and host name) against the trust store: RDS Proxy presents a public
+        # ACM certificate. libpq's "system" store is the one its own OpenSSL was built with,
+        # which a wheel's bundled OpenSSL may not find on Lambda: Python's CA file is used
+        # when it exists.
+        args["sslmode"] = "verify-full"
+        args["sslrootcert"] = _trust_store()
     return args
 
 
-def _connect_or_operational_error(
-    dialect: Dialect, _record: object, cargs: tuple[Any, ...], cparams: dict[str, Any]
-) -> Any:
-    """Open a connection; a socket that cannot be reached becomes the driver's OperationalError.
+def _trust_store() -> str:
+    cafile = ssl.get_default_verify_paths().cafile
+    return cafile if cafile and os.path.exists(cafile) else "system"
 
-    asyncpg raises bare OSErrors where other drivers raise OperationalError: a missing unix socket
-    (the server is down), an unknown host, an unreachable network. SQLAlchemy wraps only DBAPI
-    errors, so without this they reach the error middleware as unknown crashes (a 500) instead of
-    "the database cannot be reached" (a 503 the client can retry).
-    """
-    try:
-        return dialect.connect(*cargs, **cparams)
-    except OSError as error:
-        operational_error = dialect.loaded_dbapi.OperationalError
-        raise operational_error(f"cannot connect: {type(error).__name__}: {error}") from error
+
+def _connector(password: Callable[[], str] | None) -> Callable[..., Any]:
+    """The pool's `do_connect`: a fresh IAM token per physical connection, and socket errors as
+    the driver's OperationalError."""
+
+    def connect(
+        dialect: Dialect, _record: object, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> Any:
+        if password is not None:
+            # RDS IAM tokens live 15 minutes: each new connection signs its own (no network call)
+            cparams["password"] = password()
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as error:
+            # SQLAlchemy wraps only DBAPI errors: a bare OSError from name resolution or the
+            # socket would reach the error middleware as an unknown crash (a 500) instead of
+            # "the database cannot be reached" (a 503 the client can retry)
+            operational_error = dialect.loaded_dbapi.OperationalError
+            raise operational_error(f"cannot connect: {type(error).__name__}: {error}") from error
+
+    return connect
 
 
 def _closed_by_the_server(dbapi_connection: Any) -> bool:
@@ -64,25 +91,24 @@ def _closed_by_the_server(dbapi_connection: Any) -> bool:
 
     An idle connection has nothing to read. The server's end of it (a restart, a failover,
     RDS Proxy's idle timeout, pg_terminate_backend) arrives as its FATAL message and then EOF:
-    either makes the socket readable, and asyncpg marks the connection closed once its loop has
-    seen the EOF. Polling the socket costs a system call, not a network hop.
+    either makes the socket readable. Polling the socket costs a system call, not a network hop.
     """
-    connection = dbapi_connection.driver_connection  # the asyncpg Connection
-    if connection.is_closed():
+    connection = dbapi_connection.driver_connection  # the psycopg AsyncConnection
+    if connection.closed:
         return True
-    # private, but stable across asyncpg releases: the transport under the protocol
-    sock = connection._transport.get_extra_info("socket")  # noqa: SLF001
-    if sock is None:
+    try:
+        fileno = connection.pgconn.socket
+    except Exception:  # libpq has no socket left: the connection is gone
         return True
     poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+    poller.register(fileno, select.POLLIN | select.POLLPRI)
     return bool(poller.poll(0))
 
 
 def _refuse_connections_the_server_closed(
     dbapi_connection: Any, _record: object, _proxy: object
 ) -> None:
-    """Pool checkout, instead of a pre-ping (4 round trips on every checkout).
+    """Pool checkout, instead of a pre-ping (a round trip on every checkout).
 
     DisconnectionError makes the pool discard this connection and check out another (a fresh
     one, if none is left): a retry strictly before any statement is sent. A connection that
@@ -108,12 +134,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
         }
     engine = create_async_engine(
         settings.database_url.get_secret_value(),
-        connect_args=asyncpg_connect_args(settings),
+        connect_args=driver_connect_args(settings),
         # a failed statement must never print its parameters (hashes, emails) into a log or error
         hide_parameters=True,
         **pool_args,
     )
-    event.listen(engine.sync_engine, "do_connect", _connect_or_operational_error)
+    password = iam_token_provider(settings) if settings.db_auth == "iam" else None
+    event.listen(engine.sync_engine, "do_connect", _connector(password))
     event.listen(engine.sync_engine, "checkout", _refuse_connections_the_server_closed)
     return engine
 
@@ -143,7 +170,7 @@ class Database:
     def autocommit_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
         """Sessions whose every statement is its own transaction: no BEGIN, no COMMIT.
 
-        The same pool: asyncpg's autocommit is a flag on the client (no round trip), set at
+        The same pool: psycopg's autocommit is a flag on the client (no round trip), set at
         checkout and reset when the connection goes back.
         """
         if self._autocommit_sessionmaker is None:

@@ -1,7 +1,8 @@
 """RDS IAM authentication: a short-lived token instead of a stored password.
 
-asyncpg calls the password callable for every new physical connection, so each connection gets a
-fresh token (they live 15 minutes) and no password exists anywhere to leak or rotate.
+The engine calls the token provider for every new physical connection (its `do_connect`), so
+each connection gets a fresh token (they live 15 minutes) and no password exists anywhere to
+leak or rotate.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ async def test_the_app_role_never_sees_the_migration_bookkeeping(
 async def test_the_whole_api_works_as_the_app_role(
     test_database: ScratchDatabase, client_with: ClientWith
 ) -> None:
-    app_url = SecretStr(_as_role(test_database, "app", driver="postgresql+asyncpg"))
+    app_url = SecretStr(_as_role(test_database, "app", driver="postgresql+psycopg"))
     async with client_with(database_url=app_url) as client:
         account = await register(client)
         login = await client.post(
