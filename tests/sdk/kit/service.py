@@ -33,6 +33,8 @@ from tests.support.tokens import TokenForge
 
 JWKS_URL = ASGI_BASE_URL + JWKS_PATH
 REGISTER = "/api/v1/auth/register"
+# a key the service never had: what a forger signs with
+FOREIGN_KEY = load_private_key(generate_private_key_pem())
 
 
 def _app_settings(settings: Settings, signing_key_pem: str | None = None, **more: Any) -> Settings:

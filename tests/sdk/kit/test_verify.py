@@ -18,9 +18,8 @@ from authapi_client.verify import Claims, TokenExpired, TokenInvalid
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from authapi.key_material import generate_private_key_pem, load_private_key
 from authapi.signing.keys import key_id, public_jwk
-from tests.sdk.kit.service import Service
+from tests.sdk.kit.service import FOREIGN_KEY, Service
 from tests.support.accounts import Account
 from tests.support.mfa import MFA, challenge_of, enrolled
 from tests.support.tokens import TokenForge, b64url, b64url_json
@@ -81,9 +80,6 @@ def _hand_signed(forge: TokenForge, payload: str, header: dict[str, Any] | None 
     signing_input = f"{b64url_json(header)}.{b64url(payload.encode())}"
     signature = forge.signing_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64url(signature)}"
-
-
-FOREIGN_KEY = load_private_key(generate_private_key_pem())
 
 
 Forgery = Callable[[TokenForge, dict[str, Any]], str]
