@@ -29,7 +29,7 @@ from collections.abc import Callable
 import httpx
 from authapi_client import _kit_jws as jws
 from authapi_client._kit_claims import Claims
-from authapi_client._kit_jwks import JwksUnavailable, KeyCache
+from authapi_client._kit_jwks import DEFAULT_MAX_AGE_SECONDS, JwksUnavailable, KeyCache
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
@@ -159,7 +159,7 @@ class TokenVerifier(_Verifier):
         leeway: float = DEFAULT_LEEWAY_SECONDS,
         clock: Clock = time.time,
         refetch_interval: float = DEFAULT_REFETCH_INTERVAL_SECONDS,
-        default_max_age: float = 300.0,
+        default_max_age: float = DEFAULT_MAX_AGE_SECONDS,
     ):
         super().__init__(
             issuer=issuer,
@@ -217,7 +217,7 @@ class AsyncTokenVerifier(_Verifier):
         leeway: float = DEFAULT_LEEWAY_SECONDS,
         clock: Clock = time.time,
         refetch_interval: float = DEFAULT_REFETCH_INTERVAL_SECONDS,
-        default_max_age: float = 300.0,
+        default_max_age: float = DEFAULT_MAX_AGE_SECONDS,
     ):
         super().__init__(
             issuer=issuer,
