@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from authapi_client.aws_lambda import claims_from_event
-from authapi_client.verify import TokenInvalid, TokenVerifier
+from authapi_client.verify import AsyncTokenVerifier, TokenInvalid, TokenVerifier
 
 from tests.support.accounts import STRONG_PASSWORD, unique_email
 from tests.support.db import ScratchDatabase
@@ -54,3 +54,20 @@ def test_tokens_of_the_running_service_verify_with_the_kits_own_http_client(
     assert passed["amr"] == "[pwd]"
     event = {"requestContext": {"authorizer": {"jwt": {"claims": passed}}}}
     assert claims_from_event(event, issuer="authapi", audience="authapi") == claims
+
+
+async def test_the_async_verifiers_own_http_client_reads_the_running_services_jwks(
+    local_cloud: LocalCloud,
+) -> None:
+    async with httpx.AsyncClient(base_url=local_cloud.base_url, timeout=10) as client:
+        body = {"email": unique_email(), "password": STRONG_PASSWORD}
+        registered = (await client.post("/api/v1/auth/register", json=body)).json()
+
+    async with AsyncTokenVerifier(
+        issuer="authapi",
+        audience="authapi",
+        jwks_url=local_cloud.base_url + "/.well-known/jwks.json",
+    ) as verifier:
+        claims = await verifier.verify(registered["access_token"])
+
+    assert claims.sub == registered["user"]["id"]

@@ -8,18 +8,20 @@ defect, gets in, so each refusal is for the one defect under test.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
-from authapi_client.verify import Claims, TokenExpired, TokenInvalid
+from authapi_client.verify import Claims, JwksUnavailable, TokenExpired, TokenInvalid
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from authapi.signing.keys import key_id, public_jwk
-from tests.sdk.kit.service import FOREIGN_KEY, Service
+from tests.sdk.kit.service import FOREIGN_KEY, JWKS_URL, Service
 from tests.support.accounts import Account
 from tests.support.mfa import MFA, challenge_of, enrolled
 from tests.support.tokens import TokenForge, b64url, b64url_json
@@ -210,3 +212,26 @@ async def test_a_verifier_for_another_audience_or_issuer_refuses_real_tokens(
 async def test_a_large_leeway_is_refused_at_construction(service: Service, leeway: float) -> None:
     with pytest.raises(ValueError, match="leeway"):
         service.verifier(leeway=leeway)
+
+
+async def test_no_token_reaches_the_logs(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = await service.account()
+    verifier = service.verifier()
+    tokens = [account.access_token] + [
+        forgery(service.forge, service.forge.claims()) for forgery, _ in FORGERIES.values()
+    ]
+    caplog.set_level(logging.DEBUG)
+    verifier.jwks_url = JWKS_URL + ".missing"  # a failing fetch logs a warning: still no token
+
+    for token in tokens:
+        with contextlib.suppress(TokenInvalid, JwksUnavailable):
+            await verifier.verify(token)
+        service.clock.advance(31)
+
+    assert any("JWKS fetch failed" in record.getMessage() for record in caplog.records)
+    logged = caplog.text + "".join(str(record.__dict__) for record in caplog.records)
+    for token in tokens:
+        for segment in token.split("."):
+            assert len(segment) < 8 or segment not in logged
