@@ -1,0 +1,1 @@
+"""A tiny FastAPI service that accepts authapi access tokens (README.md next to this file)."""
