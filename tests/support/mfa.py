@@ -34,11 +34,16 @@ async def enrolled(api: ApiClient, clock: ManualClock) -> MfaAccount:
     account = await register(api)
     enrol = await api.post(f"{MFA}/totp", json={"password": account.password}, headers=account.auth)
     assert enrol.status == 200, enrol.body
-    secret = enrol.body["secret"]
+    user = await activate(api, clock, account, enrol.body["secret"])
+    clock.advance(90)
+    return user
+
+
+async def activate(api: ApiClient, clock: ManualClock, account: Account, secret: str) -> MfaAccount:
+    """Verify an enrolment with the code of the clock's current step."""
     code = str(pyotp.TOTP(secret).at(clock.now().timestamp()))
     verify = await api.post(f"{MFA}/totp/verify", json={"code": code}, headers=account.auth)
     assert verify.status == 200, verify.body
-    clock.advance(90)
     return MfaAccount(account, secret, verify.body["recovery_codes"])
 
 

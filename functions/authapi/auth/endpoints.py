@@ -17,7 +17,7 @@ from authapi.api_versions import DeprecatedAliases
 from authapi.auth import service
 from authapi.auth.dependencies import AuthCtx, BearerToken, CurrentPrincipal
 from authapi.auth.login_form import LOGIN_OPENAPI_BODY, read_login_credentials
-from authapi.auth.mfa_schemas import MfaChallengeOut
+from authapi.auth.mfa_schemas import MeOut, MfaChallengeOut, MfaFactorOut, MfaOut
 from authapi.auth.schemas import (
     LoginRequest,
     RefreshRequest,
@@ -242,6 +242,14 @@ async def logout(
     methods=["GET"],
     responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
 )
-async def me(principal: CurrentPrincipal) -> UserOut:
-    """The account behind the bearer token."""
-    return user_out(principal.user)
+async def me(principal: CurrentPrincipal) -> MeOut:
+    """The account behind the bearer token, with its second factors (read in the same statement)."""
+    factor = principal.factor
+    mfa = MfaOut(
+        enabled=factor is not None,
+        factors=[]
+        if factor is None
+        else [MfaFactorOut(created_at=factor.created_at, last_used_at=factor.last_used_at)],
+        recovery_codes_left=0 if factor is None else factor.recovery_codes_left,
+    )
+    return MeOut(**user_out(principal.user).model_dump(), mfa=mfa)

@@ -31,6 +31,7 @@ from authapi.exceptions import (
     InvalidMfaCodeError,
     MfaAlreadyEnabledError,
     MfaNotEnrolledError,
+    StepUpRequiredError,
 )
 from authapi.problems import problem_responses
 from authapi.request_body import require_json_body
@@ -171,7 +172,12 @@ async def regenerate_recovery_codes(
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=LIMITED,
     responses=problem_responses(
-        *BEARER, InvalidCredentialsError, InvalidMfaCodeError, MfaNotEnrolledError, *BODY_ERRORS
+        *BEARER,
+        InvalidCredentialsError,
+        InvalidMfaCodeError,
+        MfaNotEnrolledError,
+        StepUpRequiredError,
+        *BODY_ERRORS,
     ),
 )
 async def disable(

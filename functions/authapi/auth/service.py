@@ -109,6 +109,8 @@ class Principal:
     session_id: uuid.UUID
     # the token's verified claims (`amr`, `mfa_time`: what step-up reads)
     claims: AccessTokenClaims | None = None
+    # the account's active authenticator, read with the session (None: the account has none)
+    factor: mfa_repository.FactorSummary | None = None
 
 
 def token_pair(
@@ -511,14 +513,15 @@ async def verified_claims(ctx: AuthContext, access_token: str) -> AccessTokenCla
 async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> Principal:
     """The live user and session behind an access token, or InvalidAccessTokenError."""
     claims = await verified_claims(ctx, access_token)
-    user = await repository.get_user_in_live_session(
+    found = await repository.get_principal_user(
         db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
     )
-    if user is None:
+    if found is None:
         # signed by us, but its session was revoked or has expired, or the user is disabled
         log_refused_token("access", reason="session_ended", session_id=claims.session_id)
         raise InvalidAccessTokenError()
-    return Principal(user=user, session_id=claims.session_id, claims=claims)
+    user, factor = found
+    return Principal(user=user, session_id=claims.session_id, claims=claims, factor=factor)
 
 
 def _why(error: InvalidAccessTokenError) -> str:
