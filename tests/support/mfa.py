@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pyotp
@@ -22,6 +22,7 @@ class MfaAccount:
     account: Account
     secret: str
     recovery_codes: list[str]
+    verified: dict[str, object] = field(default_factory=dict)  # verify's answer
 
     def code(self, clock: ManualClock, *, steps: int = 0) -> str:
         return str(pyotp.TOTP(self.secret).at(clock.now().timestamp() + 30 * steps))
@@ -44,7 +45,12 @@ async def activate(api: ApiClient, clock: ManualClock, account: Account, secret:
     code = str(pyotp.TOTP(secret).at(clock.now().timestamp()))
     verify = await api.post(f"{MFA}/totp/verify", json={"code": code}, headers=account.auth)
     assert verify.status == 200, verify.body
-    return MfaAccount(account, secret, verify.body["recovery_codes"])
+    return MfaAccount(account, secret, verify.body["recovery_codes"], dict(verify.body))
+
+
+def with_token(account: Account, access_token: str) -> Account:
+    """The same account, seen through another session's access token."""
+    return replace(account, access_token=access_token)
 
 
 async def challenge_of(api: ApiClient, user: MfaAccount) -> str:

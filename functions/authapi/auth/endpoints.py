@@ -40,6 +40,7 @@ from authapi.exceptions import (
     InvalidCredentialsError,
     InvalidRefreshTokenError,
     InvalidRequestError,
+    MfaEnrolmentRequiredError,
     PayloadTooLargeError,
     RefreshInProgressError,
     RefreshTokenReusedError,
@@ -73,6 +74,9 @@ BODY_ERRORS = (
     PayloadTooLargeError,
     TooManyAttemptsError,
 )
+
+# what every endpoint taking a bearer token may answer (an enrol-only token: the 403)
+BEARER_ERRORS = (AuthenticationError, InvalidAccessTokenError, MfaEnrolmentRequiredError)
 
 # tokens must never sit in a browser or proxy cache (RFC 6749 section 5.1)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -218,7 +222,7 @@ async def refresh_token(
     "/logout",
     methods=["POST"],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(AuthenticationError, InvalidAccessTokenError),
+    responses=problem_responses(*BEARER_ERRORS),
 )
 async def logout(
     token: BearerToken,
@@ -240,7 +244,7 @@ async def logout(
 @original_endpoint(
     "/me",
     methods=["GET"],
-    responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
+    responses=problem_responses(*BEARER_ERRORS, validates_body=False),
 )
 async def me(principal: CurrentPrincipal) -> MeOut:
     """The account behind the bearer token, with its second factors (read in the same statement)."""

@@ -62,6 +62,15 @@ class RecoveryCodesOut(BaseModel):
     )
 
 
+class VerifiedOut(RecoveryCodesOut):
+    access_token: str = Field(
+        description="A new access token of this session, with the code as its second factor "
+        "(`amr` [pwd, otp], aal2); its refresh token goes on giving such tokens."
+    )
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
 class ChallengeRequest(_OneFactor):
     challenge: ChallengeToken
 

@@ -179,6 +179,13 @@ async def enrol(
     return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
 
 
+@dataclass(frozen=True)
+class Verified:
+    recovery_codes: list[str]
+    access_token: str  # the session has given a second factor now: a full token (aal2)
+    expires_in: int
+
+
 async def verify_enrolment(
     db: AsyncSession,
     ctx: service.AuthContext,
@@ -186,9 +193,11 @@ async def verify_enrolment(
     principal: service.Principal,
     code: str,
     client: str,
-) -> list[str]:
-    """Activate the enrolled authenticator with a first code; the 10 recovery codes, once."""
-    user = principal.user
+) -> Verified:
+    """Activate the enrolled authenticator with a first code; the 10 recovery codes, once, and
+    a fresh access token: the code is this session's second factor, which its refreshed tokens
+    keep (with AUTHAPI_MFA_REQUIRED, the end of an enrol-only session's restriction)."""
+    user, now = principal.user, ctx.now()
     factor = await mfa.get_factor(db, user_id=user.id)
     if factor is None or factor.active:
         raise MfaNotEnrolledError() if factor is None else MfaAlreadyEnabledError()
@@ -196,9 +205,30 @@ async def verify_enrolment(
     if await _spend(db, ctx, factor=factor, given=SecondFactor(code=code)) is None:
         raise _refused(user.id, "verify")
     codes, inserts = _new_codes(ctx, user.id)
-    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts)
+    amr = tuple(dict.fromkeys(("pwd", *amr_of(principal), "otp")))
+    mark = repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
+    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts, mark)
     logger.info("mfa enabled", extra={"user_id": str(user.id)})
-    return codes
+    token = _session_token(ctx, principal, amr=amr, now=now)
+    return Verified(codes, token, ctx.settings.access_token_ttl_seconds)
+
+
+def _session_token(
+    ctx: service.AuthContext, principal: service.Principal, *, amr: tuple[str, ...], now: datetime
+) -> str:
+    """A new access token of the caller's session, with a second factor given `now`."""
+    claims = principal.claims
+    return issue_access_token(
+        ctx.key_ring,
+        ctx.settings,
+        user_id=principal.user.id,
+        session_id=principal.session_id,
+        auth_time=_auth_time(principal, now),
+        now=now,
+        client_id=claims.client_id if claims is not None else None,
+        amr=amr,
+        mfa_at=now,
+    )
 
 
 async def answer_challenge(
@@ -293,18 +323,7 @@ async def step_up(
     amr = tuple(dict.fromkeys(("pwd", *amr_of(principal), method)))
     mark = repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
     await _forgive(db, ctx, counted, mark)
-    claims = principal.claims
-    token = issue_access_token(
-        ctx.key_ring,
-        ctx.settings,
-        user_id=user.id,
-        session_id=principal.session_id,
-        auth_time=_auth_time(principal, now),
-        now=now,
-        client_id=claims.client_id if claims is not None else None,
-        amr=amr,
-        mfa_at=now,
-    )
+    token = _session_token(ctx, principal, amr=amr, now=now)
     logger.info("mfa step-up", extra={"user_id": str(user.id), "method": method})
     return token, ctx.settings.access_token_ttl_seconds
 

@@ -13,6 +13,7 @@ from authapi.exceptions import (
     EmailTakenError,
     InvalidAccessTokenError,
     InvalidAccountTokenError,
+    MfaEnrolmentRequiredError,
     SameEmailError,
     StepUpRequiredError,
     WeakPasswordError,
@@ -36,7 +37,7 @@ from authapi.resources import DbSession, OutboxNotifierDep
 
 router = APIRouter(prefix="/api/v1/auth", tags=["account"])
 
-BEARER_ERRORS = (AuthenticationError, InvalidAccessTokenError)
+BEARER_ERRORS = (AuthenticationError, InvalidAccessTokenError, MfaEnrolmentRequiredError)
 NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
