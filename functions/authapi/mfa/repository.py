@@ -26,9 +26,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from authapi.db.batches import delete_batch
+from authapi.db.expand import names_a_missing_table
 from authapi.models import MfaChallenge, MfaFactor, MfaRecoveryCode, User
 
 _TIMESTAMPTZ = DateTime(timezone=True)
@@ -294,3 +297,22 @@ async def all_matched(db: AsyncSession, *writes: Update) -> bool:
     statement = select(*(exists(select(cte.c[0])).label(cte.name) for cte in ctes))
     row = (await db.execute(statement)).one()
     return all(row)
+
+
+async def purge_dead_challenges(db: AsyncSession, *, now: datetime, limit: int) -> int:
+    """Challenges nothing can answer any more: spent, or expired (their origin, an address and
+    a User-Agent, goes with them). In a savepoint: on the schema before migration 0011 the
+    table is missing, and there is nothing to do."""
+    stale = (
+        select(MfaChallenge.token_hash)
+        .where(or_(MfaChallenge.used_at.is_not(None), MfaChallenge.expires_at <= _at(now)))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    try:
+        async with db.begin_nested():
+            return await delete_batch(db, MfaChallenge.token_hash, stale)
+    except ProgrammingError as error:
+        if names_a_missing_table(error):
+            return 0
+        raise
