@@ -32,11 +32,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from authapi.db.batches import delete_batch
 from authapi.db.expand import names_a_missing_table
+from authapi.mfa.totp import STEP_SECONDS
 from authapi.models import MfaChallenge, MfaFactor, MfaRecoveryCode, User
 
 _TIMESTAMPTZ = DateTime(timezone=True)
 MAX_CODES_PER_CHALLENGE = 5  # issue 14: one challenge accepts at most 5 codes
-STEP_SECONDS = 30  # RFC 6238's time step (mfa.totp's, without importing pyotp here)
 
 
 def _at(moment: datetime) -> ColumnElement[datetime]:
