@@ -38,8 +38,11 @@ UNSUPPORTED_HEADERS = frozenset({"crit", "b64"})
 CLOCK_SKEW_SECONDS = 5
 
 ACCESS = "access"
-# AUTHAPI_MFA_REQUIRED: what an account without a factor gets; only enrolment accepts it
+# AUTHAPI_MFA_REQUIRED: what an account without a factor gets; only enrolment accepts it. Its
+# audience is never a resource server's, so a JWT check elsewhere (API Gateway's authorizer, a
+# service's own) refuses it without knowing `token_use`
 MFA_ENROL = "mfa_enrol"
+MFA_ENROL_AUDIENCE = "urn:authapi:mfa-enrolment"
 
 REFRESH_TOKEN_PREFIX = "rt_"  # lets log redaction and secret scanners recognise a leaked token
 REFRESH_TOKEN_BYTES = 32  # 256 bits from `secrets`
@@ -87,7 +90,7 @@ def issue_access_token(
     issued_at = int(now.timestamp())
     claims = {
         "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
+        "aud": MFA_ENROL_AUDIENCE if enrol_only else settings.jwt_audience,
         "sub": str(user_id),
         "client_id": client_id or settings.default_client_id,
         "auth_time": int(auth_time.timestamp()),
@@ -162,13 +165,13 @@ def verify_access_token(
         if public_key is None:
             raise UnknownSigningKeyError()
         claims = jws.verified_payload(parsed, public_key)
+        token_use = claims.get("token_use")
         jws.check_registered_claims(
             claims,
             required=REQUIRED_CLAIMS,
             issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
+            audience=MFA_ENROL_AUDIENCE if token_use == MFA_ENROL else settings.jwt_audience,
         )
-        token_use = claims["token_use"]
         if token_use not in (ACCESS, MFA_ENROL) or not _in_date(claims, now):
             raise InvalidAccessTokenError()
         if token_use == MFA_ENROL and not accept_enrol:

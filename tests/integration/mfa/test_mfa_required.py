@@ -56,7 +56,12 @@ async def test_an_enrol_only_token_is_refused_everywhere_but_enrolment(
     api: ApiClient, clock: ManualClock
 ) -> None:
     account = await register(api)
-    assert _claims(account.access_token)["token_use"] == "mfa_enrol"
+    enrol_only = _claims(account.access_token)
+    # an audience no resource server has: a JWT check elsewhere refuses it too
+    assert (enrol_only["token_use"], enrol_only["aud"]) == (
+        "mfa_enrol",
+        "urn:authapi:mfa-enrolment",
+    )
     auth = account.auth
     refused = [
         await api.get(f"{V1}/me", headers=auth),
