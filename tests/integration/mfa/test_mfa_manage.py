@@ -57,6 +57,10 @@ async def test_step_up_returns_a_token_with_a_fresh_second_factor(
 async def test_regenerate_replaces_the_recovery_codes(api: ApiClient, clock: ManualClock) -> None:
     user = await enrolled(api, clock)
     bearer = await _signed_in(api, clock, user)
+    # a fresh second factor: the code the sign-in spent (one step ago) is refused
+    replayed = {"code": user.code(clock, steps=-1)}
+    refused = await api.post(f"{MFA}/recovery-codes", json=replayed, headers=bearer)
+    assert (refused.status, refused.code) == (401, "invalid_mfa_code")
     reply = await api.post(f"{MFA}/recovery-codes", json={"code": user.code(clock)}, headers=bearer)
     assert reply.status == 200
     fresh = reply.body["recovery_codes"]
