@@ -133,6 +133,25 @@ class InvalidAccessTokenError(AuthenticationError):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
+class MfaEnrolmentRequiredError(InvalidAccessTokenError):
+    """An enrol-only token (AUTHAPI_MFA_REQUIRED, an account without a factor yet): good for
+    enrolling an authenticator and nothing else. A subclass of the invalid token, so whatever
+    treats a token it cannot use as inactive (introspection, revocation) does so for this one."""
+
+    status = 403
+    code = "mfa_enrolment_required"
+    title = "MFA enrolment required"
+    default_detail = (
+        "This service requires a second factor: this token only enrols one. POST "
+        "/api/v1/auth/mfa/totp, then /api/v1/auth/mfa/totp/verify, and use the token it returns."
+    )
+
+    def __init__(self, detail: str | None = None):
+        AuthApiError.__init__(
+            self, detail, headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+        )
+
+
 class UnknownSigningKeyError(InvalidAccessTokenError):
     """Signed with a `kid` we do not know: forged, or a key rotated in since our last read."""
 

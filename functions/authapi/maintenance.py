@@ -9,7 +9,8 @@ what limits it. The horizons, from one `now` read once from the clock:
   nothing now;
 - sessions expired or revoked more than `retention_days` ago, their refresh tokens first;
 - device tokens that expired (a sign-in no longer accepts them);
-- outbox rows written more than `mail_retention_days` ago, whatever their status.
+- outbox rows written more than `mail_retention_days` ago, whatever their status;
+- MFA login challenges once spent or expired (`mfa_challenge_seconds` after the password step).
 
 Before the purges, mail that was never handed over (the queue was down after the request that
 wrote it, or its queue message went to the DLQ) is handed to the queue again: pending rows
@@ -35,6 +36,7 @@ from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.db.engine import Database
 from authapi.db.session import unit_of_work
+from authapi.mfa import repository as mfa_repository
 from authapi.observability import metrics
 from authapi.outbox import repository as outbox_repository
 from authapi.outbox.notify import MailQueue, queue_message
@@ -105,6 +107,10 @@ def purges(settings: Settings, now: datetime) -> list[Purge]:
         Purge(
             "account_tokens",
             lambda db, limit: account_tokens.purge_dead_account_tokens(db, before=now, limit=limit),
+        ),
+        Purge(
+            "mfa_challenges",
+            lambda db, limit: mfa_repository.purge_dead_challenges(db, now=now, limit=limit),
         ),
         Purge(
             "mail_outbox",

@@ -339,3 +339,33 @@ async def test_account_tokens_go_once_they_expired(
     kept = await maintained.fetch("SELECT token_hash FROM account_tokens")
     assert [bytes(row["token_hash"]).rstrip() for row in kept] == [b"live"]
     assert report.deleted["account_tokens"] == 1
+
+
+@pytest.mark.head_schema
+async def test_mfa_challenges_go_once_spent_or_expired(
+    maintained: ScratchDatabase, database: Database, settings: Settings
+) -> None:
+    user = await add_user(maintained)
+    rows = (
+        ("live", NOW + timedelta(minutes=4), None),
+        ("spent", NOW + timedelta(minutes=4), NOW - timedelta(minutes=1)),
+        ("expired", NOW - timedelta(seconds=1), None),
+    )
+    for name, expires_at, used_at in rows:
+        await maintained.execute(
+            "INSERT INTO mfa_challenges (token_hash, user_id, client_id, created_at, expires_at,"
+            " used_at) VALUES ($1, $2, 'default', $3, $4, $5)",
+            name.encode().ljust(32),
+            user,
+            expires_at - timedelta(minutes=5),
+            expires_at,
+            used_at,
+        )
+
+    report = await run_maintenance(
+        database, settings, clock=ManualClock(NOW), seconds_left=no_deadline
+    )
+
+    kept = await maintained.fetch("SELECT token_hash FROM mfa_challenges")
+    assert [bytes(row["token_hash"]).rstrip() for row in kept] == [b"live"]
+    assert report.deleted["mfa_challenges"] == 2

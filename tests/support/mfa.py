@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pyotp
@@ -22,6 +22,7 @@ class MfaAccount:
     account: Account
     secret: str
     recovery_codes: list[str]
+    verified: dict[str, object] = field(default_factory=dict)  # verify's answer
 
     def code(self, clock: ManualClock, *, steps: int = 0) -> str:
         return str(pyotp.TOTP(self.secret).at(clock.now().timestamp() + 30 * steps))
@@ -34,12 +35,22 @@ async def enrolled(api: ApiClient, clock: ManualClock) -> MfaAccount:
     account = await register(api)
     enrol = await api.post(f"{MFA}/totp", json={"password": account.password}, headers=account.auth)
     assert enrol.status == 200, enrol.body
-    secret = enrol.body["secret"]
+    user = await activate(api, clock, account, enrol.body["secret"])
+    clock.advance(90)
+    return user
+
+
+async def activate(api: ApiClient, clock: ManualClock, account: Account, secret: str) -> MfaAccount:
+    """Verify an enrolment with the code of the clock's current step."""
     code = str(pyotp.TOTP(secret).at(clock.now().timestamp()))
     verify = await api.post(f"{MFA}/totp/verify", json={"code": code}, headers=account.auth)
     assert verify.status == 200, verify.body
-    clock.advance(90)
-    return MfaAccount(account, secret, verify.body["recovery_codes"])
+    return MfaAccount(account, secret, verify.body["recovery_codes"], dict(verify.body))
+
+
+def with_token(account: Account, access_token: str) -> Account:
+    """The same account, seen through another session's access token."""
+    return replace(account, access_token=access_token)
 
 
 async def challenge_of(api: ApiClient, user: MfaAccount) -> str:

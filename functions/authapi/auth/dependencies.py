@@ -48,3 +48,15 @@ async def get_principal(db: DbSession, ctx: AuthCtx, token: BearerToken) -> serv
 
 
 CurrentPrincipal = Annotated[service.Principal, Depends(get_principal, scope="function")]
+
+
+async def get_enrolling_principal(
+    db: DbSession, ctx: AuthCtx, token: BearerToken
+) -> service.Principal:
+    return await service.authenticate(db, ctx, access_token=token, accept_enrol=True)
+
+
+# the MFA enrolment endpoints only: an enrol-only token (AUTHAPI_MFA_REQUIRED) is accepted too
+EnrollingPrincipal = Annotated[
+    service.Principal, Depends(get_enrolling_principal, scope="function")
+]

@@ -17,7 +17,7 @@ from authapi.api_versions import DeprecatedAliases
 from authapi.auth import service
 from authapi.auth.dependencies import AuthCtx, BearerToken, CurrentPrincipal
 from authapi.auth.login_form import LOGIN_OPENAPI_BODY, read_login_credentials
-from authapi.auth.mfa_schemas import MfaChallengeOut
+from authapi.auth.mfa_schemas import MeOut, MfaChallengeOut, MfaFactorOut, MfaOut
 from authapi.auth.schemas import (
     LoginRequest,
     RefreshRequest,
@@ -40,6 +40,7 @@ from authapi.exceptions import (
     InvalidCredentialsError,
     InvalidRefreshTokenError,
     InvalidRequestError,
+    MfaEnrolmentRequiredError,
     PayloadTooLargeError,
     RefreshInProgressError,
     RefreshTokenReusedError,
@@ -73,6 +74,9 @@ BODY_ERRORS = (
     PayloadTooLargeError,
     TooManyAttemptsError,
 )
+
+# what every endpoint taking a bearer token may answer (an enrol-only token: the 403)
+BEARER_ERRORS = (AuthenticationError, InvalidAccessTokenError, MfaEnrolmentRequiredError)
 
 # tokens must never sit in a browser or proxy cache (RFC 6749 section 5.1)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -218,7 +222,7 @@ async def refresh_token(
     "/logout",
     methods=["POST"],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(AuthenticationError, InvalidAccessTokenError),
+    responses=problem_responses(*BEARER_ERRORS),
 )
 async def logout(
     token: BearerToken,
@@ -240,8 +244,16 @@ async def logout(
 @original_endpoint(
     "/me",
     methods=["GET"],
-    responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
+    responses=problem_responses(*BEARER_ERRORS, validates_body=False),
 )
-async def me(principal: CurrentPrincipal) -> UserOut:
-    """The account behind the bearer token."""
-    return user_out(principal.user)
+async def me(principal: CurrentPrincipal) -> MeOut:
+    """The account behind the bearer token, with its second factors (read in the same statement)."""
+    factor = principal.factor
+    mfa = MfaOut(
+        enabled=factor is not None,
+        factors=[]
+        if factor is None
+        else [MfaFactorOut(created_at=factor.created_at, last_used_at=factor.last_used_at)],
+        recovery_codes_left=0 if factor is None else factor.recovery_codes_left,
+    )
+    return MeOut(**user_out(principal.user).model_dump(), mfa=mfa)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from authapi.abuse.rate_limit import LOGIN, rate_limited
 from authapi.auth import mfa_service
-from authapi.auth.dependencies import AuthCtx, CurrentPrincipal
+from authapi.auth.dependencies import AuthCtx, CurrentPrincipal, EnrollingPrincipal
 from authapi.auth.endpoints import BODY_ERRORS, NO_STORE, signed_in_out
 from authapi.auth.mfa_schemas import (
     AccessTokenOut,
@@ -18,6 +18,7 @@ from authapi.auth.mfa_schemas import (
     RecoveryCodesOut,
     RegenerateRequest,
     StepUpRequest,
+    VerifiedOut,
     VerifyRequest,
 )
 from authapi.auth.schemas import SignedInOut
@@ -30,7 +31,9 @@ from authapi.exceptions import (
     InvalidMfaChallengeError,
     InvalidMfaCodeError,
     MfaAlreadyEnabledError,
+    MfaEnrolmentRequiredError,
     MfaNotEnrolledError,
+    StepUpRequiredError,
 )
 from authapi.problems import problem_responses
 from authapi.request_body import require_json_body
@@ -39,7 +42,9 @@ from authapi.resources import DbSession
 router = APIRouter(prefix="/api/v1/auth/mfa", tags=["mfa"])
 # a code is guessed like a password: the login endpoint's rate limit
 LIMITED = [rate_limited(LOGIN), Depends(require_json_body)]
-BEARER = (AuthenticationError, InvalidAccessTokenError)
+# enrol and verify take an enrol-only token (AUTHAPI_MFA_REQUIRED); the others refuse it
+ENROLLING = (AuthenticationError, InvalidAccessTokenError)
+BEARER = (*ENROLLING, MfaEnrolmentRequiredError)
 
 
 def _client(request: Request) -> str:
@@ -57,12 +62,12 @@ def _factor(body: StepUpRequest | RegenerateRequest | DisableRequest) -> mfa_ser
     "/totp",
     dependencies=LIMITED,
     responses=problem_responses(
-        *BEARER, InvalidCredentialsError, MfaAlreadyEnabledError, *BODY_ERRORS
+        *ENROLLING, InvalidCredentialsError, MfaAlreadyEnabledError, *BODY_ERRORS
     ),
 )
 async def enrol_totp(
     body: EnrolRequest,
-    principal: CurrentPrincipal,
+    principal: EnrollingPrincipal,
     db: DbSession,
     ctx: AuthCtx,
     request: Request,
@@ -82,23 +87,28 @@ async def enrol_totp(
     "/totp/verify",
     dependencies=LIMITED,
     responses=problem_responses(
-        *BEARER, InvalidMfaCodeError, MfaNotEnrolledError, MfaAlreadyEnabledError, *BODY_ERRORS
+        *ENROLLING, InvalidMfaCodeError, MfaNotEnrolledError, MfaAlreadyEnabledError, *BODY_ERRORS
     ),
 )
 async def verify_totp(
     body: VerifyRequest,
-    principal: CurrentPrincipal,
+    principal: EnrollingPrincipal,
     db: DbSession,
     ctx: AuthCtx,
     request: Request,
     response: Response,
-) -> RecoveryCodesOut:
-    """Activate the enrolled authenticator with its first code; returns the recovery codes."""
-    codes = await mfa_service.verify_enrolment(
+) -> VerifiedOut:
+    """Activate the enrolled authenticator with its first code: the recovery codes, and an
+    access token of this session carrying the code."""
+    verified = await mfa_service.verify_enrolment(
         db, ctx, principal=principal, code=body.code, client=_client(request)
     )
     response.headers.update(NO_STORE)
-    return RecoveryCodesOut(recovery_codes=codes)
+    return VerifiedOut(
+        recovery_codes=verified.recovery_codes,
+        access_token=verified.access_token,
+        expires_in=verified.expires_in,
+    )
 
 
 @router.post(
@@ -171,7 +181,12 @@ async def regenerate_recovery_codes(
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=LIMITED,
     responses=problem_responses(
-        *BEARER, InvalidCredentialsError, InvalidMfaCodeError, MfaNotEnrolledError, *BODY_ERRORS
+        *BEARER,
+        InvalidCredentialsError,
+        InvalidMfaCodeError,
+        MfaNotEnrolledError,
+        StepUpRequiredError,
+        *BODY_ERRORS,
     ),
 )
 async def disable(

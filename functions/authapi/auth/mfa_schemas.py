@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from datetime import datetime
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from authapi.auth.schemas import Password, _Request
+from authapi.auth.schemas import Password, UserOut, _Request
 
 TotpCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", examples=["123456"])]
 RecoveryCode = Annotated[
@@ -61,6 +62,15 @@ class RecoveryCodesOut(BaseModel):
     )
 
 
+class VerifiedOut(RecoveryCodesOut):
+    access_token: str = Field(
+        description="A new access token of this session, with the code as its second factor "
+        "(`amr` [pwd, otp], aal2); its refresh token goes on giving such tokens."
+    )
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
 class ChallengeRequest(_OneFactor):
     challenge: ChallengeToken
 
@@ -92,3 +102,22 @@ class AccessTokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class MfaFactorOut(BaseModel):
+    type: Literal["totp"] = "totp"
+    created_at: datetime = Field(description="When it was activated (its first code).")
+    last_used_at: datetime | None = Field(
+        description="The time step of the last code it accepted, or the last recovery code "
+        "spent, whichever is later; null if neither since activation."
+    )
+
+
+class MfaOut(BaseModel):
+    enabled: bool = Field(description="The account has an active second factor.")
+    factors: list[MfaFactorOut] = Field(description="Active factors only (at most one today).")
+    recovery_codes_left: int = Field(description="Unused recovery codes (0 without MFA).")
+
+
+class MeOut(UserOut):
+    mfa: MfaOut

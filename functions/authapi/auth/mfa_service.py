@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Insert, Update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,8 @@ from sqlalchemy.sql.dml import UpdateBase
 from authapi.abuse import login_throttle
 from authapi.auth import repository, service
 from authapi.auth.session_origin import SessionOrigin
-from authapi.auth.tokens import SECOND_FACTORS, issue_access_token
+from authapi.auth.step_up import amr_of, require_recent_mfa
+from authapi.auth.tokens import issue_access_token
 from authapi.db.chained_writes import chained_writes
 from authapi.db.session import independent_write
 from authapi.exceptions import (
@@ -28,7 +29,6 @@ from authapi.exceptions import (
     InvalidMfaCodeError,
     MfaAlreadyEnabledError,
     MfaNotEnrolledError,
-    StepUpRequiredError,
 )
 from authapi.mfa import recovery, totp
 from authapi.mfa import repository as mfa
@@ -179,6 +179,13 @@ async def enrol(
     return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
 
 
+@dataclass(frozen=True)
+class Verified:
+    recovery_codes: list[str]
+    access_token: str  # the session has given a second factor now: a full token (aal2)
+    expires_in: int
+
+
 async def verify_enrolment(
     db: AsyncSession,
     ctx: service.AuthContext,
@@ -186,9 +193,11 @@ async def verify_enrolment(
     principal: service.Principal,
     code: str,
     client: str,
-) -> list[str]:
-    """Activate the enrolled authenticator with a first code; the 10 recovery codes, once."""
-    user = principal.user
+) -> Verified:
+    """Activate the enrolled authenticator with a first code; the 10 recovery codes, once, and
+    a fresh access token: the code is this session's second factor, which its refreshed tokens
+    keep (with AUTHAPI_MFA_REQUIRED, the end of an enrol-only session's restriction)."""
+    user, now = principal.user, ctx.now()
     factor = await mfa.get_factor(db, user_id=user.id)
     if factor is None or factor.active:
         raise MfaNotEnrolledError() if factor is None else MfaAlreadyEnabledError()
@@ -196,9 +205,30 @@ async def verify_enrolment(
     if await _spend(db, ctx, factor=factor, given=SecondFactor(code=code)) is None:
         raise _refused(user.id, "verify")
     codes, inserts = _new_codes(ctx, user.id)
-    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts)
+    amr = tuple(dict.fromkeys(("pwd", *amr_of(principal), "otp")))
+    mark = repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
+    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts, mark)
     logger.info("mfa enabled", extra={"user_id": str(user.id)})
-    return codes
+    token = _session_token(ctx, principal, amr=amr, now=now)
+    return Verified(codes, token, ctx.settings.access_token_ttl_seconds)
+
+
+def _session_token(
+    ctx: service.AuthContext, principal: service.Principal, *, amr: tuple[str, ...], now: datetime
+) -> str:
+    """A new access token of the caller's session, with a second factor given `now`."""
+    claims = principal.claims
+    return issue_access_token(
+        ctx.key_ring,
+        ctx.settings,
+        user_id=principal.user.id,
+        session_id=principal.session_id,
+        auth_time=_auth_time(principal, now),
+        now=now,
+        client_id=claims.client_id if claims is not None else None,
+        amr=amr,
+        mfa_at=now,
+    )
 
 
 async def answer_challenge(
@@ -290,29 +320,12 @@ async def step_up(
     method = await _spend(db, ctx, factor=factor, given=given)
     if method is None:
         raise _refused(user.id, "step_up")
-    amr = tuple(dict.fromkeys(("pwd", *_amr_of(principal), method)))
+    amr = tuple(dict.fromkeys(("pwd", *amr_of(principal), method)))
     mark = repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
     await _forgive(db, ctx, counted, mark)
-    claims = principal.claims
-    token = issue_access_token(
-        ctx.key_ring,
-        ctx.settings,
-        user_id=user.id,
-        session_id=principal.session_id,
-        auth_time=_auth_time(principal, now),
-        now=now,
-        client_id=claims.client_id if claims is not None else None,
-        amr=amr,
-        mfa_at=now,
-    )
+    token = _session_token(ctx, principal, amr=amr, now=now)
     logger.info("mfa step-up", extra={"user_id": str(user.id), "method": method})
     return token, ctx.settings.access_token_ttl_seconds
-
-
-def _amr_of(principal: service.Principal) -> tuple[str, ...]:
-    claims = principal.claims.claims if principal.claims is not None else {}
-    amr = claims.get("amr", ["pwd"])
-    return tuple(str(value) for value in amr) if isinstance(amr, list) else ("pwd",)
 
 
 def _auth_time(principal: service.Principal, now: datetime) -> datetime:
@@ -321,24 +334,6 @@ def _auth_time(principal: service.Principal, now: datetime) -> datetime:
     if isinstance(value, int):
         return datetime.fromtimestamp(value, tz=now.tzinfo)
     return now
-
-
-def require_recent_mfa(
-    ctx: service.AuthContext, principal: service.Principal, *, has_factor: bool
-) -> None:
-    """Step-up guard for sensitive actions (password change, email change, account deletion,
-    disabling MFA): when the account has a second factor, the caller's access token must carry
-    one given within `AUTHAPI_MFA_STEP_UP_SECONDS`, else 403 `mfa_required` (answer with
-    POST /api/v1/auth/mfa/step-up and retry with its token)."""
-    if not has_factor:
-        return
-    claims = principal.claims.claims if principal.claims is not None else {}
-    given_at = claims.get("mfa_time")
-    recent = isinstance(given_at, int) and ctx.now() - datetime.fromtimestamp(
-        given_at, tz=ctx.now().tzinfo
-    ) <= timedelta(seconds=ctx.settings.mfa_step_up_seconds)
-    if not (recent and SECOND_FACTORS.intersection(_amr_of(principal))):
-        raise StepUpRequiredError()
 
 
 async def regenerate_recovery_codes(
@@ -371,9 +366,11 @@ async def disable(
     client: str,
 ) -> None:
     """Remove the authenticator and its recovery codes; needs the password and a current code
-    or a recovery code; every other session of the account ends."""
+    or a recovery code, and a session that gave a second factor recently (step-up); every
+    other session of the account ends."""
     user, now = principal.user, ctx.now()
     factor = await _active_factor(db, user.id)
+    require_recent_mfa(ctx, principal)
     counted = await _count(db, ctx, email=user.email, client=client)
     await _check_password(ctx, user, password)
     if await _spend(db, ctx, factor=factor, given=given) is None:

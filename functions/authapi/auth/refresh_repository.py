@@ -297,6 +297,9 @@ class SpentToken:
     same_client: bool  # the session belongs to the client presenting the token
     # which of the hashes asked about is the session's current token (live, unspent), if any
     current_successor_hash: bytes | None
+    # the session's second factor (migration 0011), which a repeated exchange's pair keeps too
+    amr: str | None = None
+    mfa_at: datetime | None = None
 
     def repeated_successor(self, *, now: datetime, interval_seconds: int) -> bytes | None:
         """The hash of the current token to hand out again, if presenting this one now repeats
@@ -315,6 +318,7 @@ def _spent(
     now: datetime,
     client: PresentingClient,
     with_client: bool,
+    with_mfa: bool = False,
 ) -> Executable:
     successor = aliased(RefreshToken)
     current = (
@@ -346,6 +350,7 @@ def _spent(
             live.label("session_live"),
             same_client.label("same_client"),
             current.label("current_successor_hash"),
+            *((AuthSession.amr, AuthSession.mfa_at) if with_mfa else ()),
         )
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
         .join(User, User.id == AuthSession.user_id)
@@ -364,13 +369,20 @@ async def find_spent_token(
     """The spent token with this hash, its session (and whether it is the presenting client's),
     and which of `successor_hashes` (its successor under each data key) is that session's current
     token: one statement, no lock."""
-    result = await execute_on_either_schema(
-        db,
-        lambda with_client: _spent(token_hash, successor_hashes, now, client, with_client),
-    )
+    try:
+        # the newest schema (0011: the session's amr and mfa_at) first
+        result = await db.execute(_spent(token_hash, successor_hashes, now, client, True, True))
+    except ProgrammingError as error:
+        if not names_a_missing_column(error):
+            raise
+        result = await execute_on_either_schema(
+            db,
+            lambda with_client: _spent(token_hash, successor_hashes, now, client, with_client),
+        )
     row = result.first()
     if row is None:
         return None
+    mapping = row._asdict()
     return SpentToken(
         session_id=row.session_id,
         user_id=row.user_id,
@@ -379,4 +391,6 @@ async def find_spent_token(
         session_live=bool(row.session_live),
         same_client=bool(row.same_client),
         current_successor_hash=row.current_successor_hash,
+        amr=mapping.get("amr"),
+        mfa_at=mapping.get("mfa_at"),
     )

@@ -40,7 +40,12 @@ from authapi.db.expand import (
     names_a_missing_column,
     names_a_missing_table,
 )
-from authapi.mfa.repository import has_active_factor
+from authapi.mfa.repository import (
+    FactorSummary,
+    factor_summary,
+    factor_summary_columns,
+    has_active_factor,
+)
 from authapi.models import AuthSession, DeviceToken, RefreshToken, User
 from authapi.users import repository as users
 
@@ -287,6 +292,29 @@ _LIVE_SESSION_USER = (
 )
 # with the account's verification (migration 0010), which `select(User)` leaves deferred
 _LIVE_SESSION_USER_VERIFIED = _LIVE_SESSION_USER.options(*users.VERIFICATION)
+
+
+# with the account's active authenticator too (migration 0011): the bearer's principal
+_LIVE_SESSION_USER_MFA = _LIVE_SESSION_USER_VERIFIED.add_columns(*factor_summary_columns(User.id))
+
+
+async def get_principal_user(
+    db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+) -> tuple[User, FactorSummary | None] | None:
+    """`get_user_in_live_session`, and the account's active authenticator (None: it has none,
+    as on the schema before migration 0011), in the same one statement."""
+    parameters = {"user_id": user_id, "session_id": session_id, "now": now}
+    try:
+        row = (await db.execute(_LIVE_SESSION_USER_MFA, parameters)).first()
+    except ProgrammingError as error:
+        if not (names_a_missing_table(error) or names_a_missing_column(error)):
+            raise
+        user = await get_user_in_live_session(db, user_id=user_id, session_id=session_id, now=now)
+        return None if user is None else (user, None)
+    if row is None:
+        return None
+    user, *factor = row
+    return user, factor_summary(*factor)
 
 
 async def get_user_in_live_session(

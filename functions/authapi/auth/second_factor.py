@@ -14,7 +14,8 @@ from authapi.models import User
 
 class SecondFactorPolicy(Protocol):
     """Whether a user whose password was just checked must still give a second factor that
-    this way of signing in cannot take (`has_factor`: the account has an active one)."""
+    this way of signing in cannot take (`has_factor`: the account has an active one, or must
+    have one: AUTHAPI_MFA_REQUIRED)."""
 
     def __call__(self, user: User, *, has_factor: bool) -> bool: ...
 

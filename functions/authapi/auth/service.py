@@ -19,6 +19,7 @@ from authapi.auth.lockout_notice import lockout_notice
 from authapi.auth.second_factor import SecondFactorPolicy
 from authapi.auth.session_origin import SessionOrigin
 from authapi.auth.tokens import (
+    SECOND_FACTORS,
     AccessTokenClaims,
     hash_device_token,
     hash_refresh_token,
@@ -39,6 +40,7 @@ from authapi.exceptions import (
     InvalidAccessTokenError,
     InvalidCredentialsError,
     InvalidRefreshTokenError,
+    MfaEnrolmentRequiredError,
     MfaRequiredError,
     RefreshInProgressError,
     RefreshTokenReusedError,
@@ -109,6 +111,8 @@ class Principal:
     session_id: uuid.UUID
     # the token's verified claims (`amr`, `mfa_time`: what step-up reads)
     claims: AccessTokenClaims | None = None
+    # the account's active authenticator, read with the session (None: the account has none)
+    factor: mfa_repository.FactorSummary | None = None
 
 
 def token_pair(
@@ -123,6 +127,9 @@ def token_pair(
     amr: tuple[str, ...] = ("pwd",),
     mfa_at: datetime | None = None,
 ) -> TokenPair:
+    """The pair a sign-in or refresh answers; with AUTHAPI_MFA_REQUIRED, an access token of a
+    session without a second factor (`amr`) is enrol-only (a refresh never upgrades it)."""
+    enrol_only = ctx.settings.mfa_required and not SECOND_FACTORS.intersection(amr)
     access_token = issue_access_token(
         ctx.key_ring,
         ctx.settings,
@@ -134,6 +141,7 @@ def token_pair(
         email_verified=email_verified,
         amr=amr,
         mfa_at=mfa_at,
+        enrol_only=enrol_only,
     )
     return TokenPair(
         access_token=access_token,
@@ -332,7 +340,10 @@ async def login(
         # only now, after the right password: the refusal tells nobody else the account exists
         logger.warning("login refused: email not verified", extra=security)
         raise EmailNotVerifiedError()
-    if second_factor is not None and second_factor(user, has_factor=attempt.has_mfa):
+    # with AUTHAPI_MFA_REQUIRED every account needs a factor: one without it must enrol first,
+    # which a way of signing in that cannot take a factor cannot offer either
+    needs_factor = attempt.has_mfa or settings.mfa_required
+    if second_factor is not None and second_factor(user, has_factor=needs_factor):
         # a correct password, and an answer the user can act on (CONVENTIONS.md); the attempt
         # stays counted: it opened no session
         logger.info("login needs a second factor", extra={"user_id": str(user.id)})
@@ -472,6 +483,8 @@ async def refresh(
             auth_time=spent.session_created_at,
             refresh_token=by_hash[current],
             client_id=client.client_id,
+            amr=tuple(spent.amr.split()) if spent.amr else ("pwd",),
+            mfa_at=spent.mfa_at,
         )
     # Someone holds a token that was exchanged before the current one, or long enough ago: the
     # legitimate client or a thief, we cannot tell which, so the whole session ends (OAuth 2.0
@@ -494,37 +507,50 @@ def _session(session_id: uuid.UUID) -> dict[str, str | None]:
     return {"session_id": str(session_id), **_client()}
 
 
-async def verified_claims(ctx: AuthContext, access_token: str) -> AccessTokenClaims:
-    """The claims of an access token we signed and that is still in date, or the 401."""
+async def verified_claims(
+    ctx: AuthContext, access_token: str, *, accept_enrol: bool = False
+) -> AccessTokenClaims:
+    """The claims of an access token we signed and that is still in date, or the 401 (the 403
+    of an enrol-only token, unless `accept_enrol`)."""
     try:
         try:
-            return verify_access_token(ctx.key_ring, ctx.settings, access_token, now=ctx.now())
+            return verify_access_token(
+                ctx.key_ring, ctx.settings, access_token, now=ctx.now(), accept_enrol=accept_enrol
+            )
         except UnknownSigningKeyError:
             # maybe a key rotated in SSM that our cache has not seen yet: look once more
             ring = await ctx.key_provider.reload()
-            return verify_access_token(ring, ctx.settings, access_token, now=ctx.now())
+            return verify_access_token(
+                ring, ctx.settings, access_token, now=ctx.now(), accept_enrol=accept_enrol
+            )
     except InvalidAccessTokenError as error:
         log_refused_token("access", reason=_why(error))
         raise
 
 
-async def authenticate(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> Principal:
-    """The live user and session behind an access token, or InvalidAccessTokenError."""
-    claims = await verified_claims(ctx, access_token)
-    user = await repository.get_user_in_live_session(
+async def authenticate(
+    db: AsyncSession, ctx: AuthContext, *, access_token: str, accept_enrol: bool = False
+) -> Principal:
+    """The live user and session behind an access token, or InvalidAccessTokenError;
+    `accept_enrol`: an enrol-only token too (the MFA enrolment endpoints)."""
+    claims = await verified_claims(ctx, access_token, accept_enrol=accept_enrol)
+    found = await repository.get_principal_user(
         db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
     )
-    if user is None:
+    if found is None:
         # signed by us, but its session was revoked or has expired, or the user is disabled
         log_refused_token("access", reason="session_ended", session_id=claims.session_id)
         raise InvalidAccessTokenError()
-    return Principal(user=user, session_id=claims.session_id, claims=claims)
+    user, factor = found
+    return Principal(user=user, session_id=claims.session_id, claims=claims, factor=factor)
 
 
 def _why(error: InvalidAccessTokenError) -> str:
     """What was wrong with a refused token, as far as the log may say (never the token)."""
     if isinstance(error, UnknownSigningKeyError):
         return "unknown_signing_key"
+    if isinstance(error, MfaEnrolmentRequiredError):
+        return "enrol_only"
     cause = error.__cause__
     return type(cause).__name__ if cause is not None else "not_an_access_token"
 

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Response, status
 
 from authapi.auth import sessions
 from authapi.auth.dependencies import AuthCtx, BearerToken
+from authapi.auth.endpoints import BEARER_ERRORS
 from authapi.auth.schemas import SessionOut, SessionsOut
-from authapi.exceptions import AuthenticationError, InvalidAccessTokenError, SessionNotFoundError
+from authapi.exceptions import SessionNotFoundError
 from authapi.problems import problem_responses
 from authapi.resources import DbSession
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["sessions"])
 
 @router.get(
     "/sessions",
-    responses=problem_responses(AuthenticationError, InvalidAccessTokenError, validates_body=False),
+    responses=problem_responses(*BEARER_ERRORS, validates_body=False),
 )
 async def list_sessions(token: BearerToken, db: DbSession, ctx: AuthCtx) -> SessionsOut:
     """The caller's live sessions, newest first; `current` marks the one asking."""
@@ -29,7 +30,7 @@ async def list_sessions(token: BearerToken, db: DbSession, ctx: AuthCtx) -> Sess
 @router.delete(
     "/sessions/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(AuthenticationError, InvalidAccessTokenError, SessionNotFoundError),
+    responses=problem_responses(*BEARER_ERRORS, SessionNotFoundError),
 )
 async def end_session(
     session_id: uuid.UUID, token: BearerToken, db: DbSession, ctx: AuthCtx

@@ -15,7 +15,11 @@ import jwt
 
 from authapi.auth import jws
 from authapi.config import Settings
-from authapi.exceptions import InvalidAccessTokenError, UnknownSigningKeyError
+from authapi.exceptions import (
+    InvalidAccessTokenError,
+    MfaEnrolmentRequiredError,
+    UnknownSigningKeyError,
+)
 from authapi.signing.keys import DataKeys, KeyRing
 
 ALGORITHM = "RS256"
@@ -33,6 +37,13 @@ UNSUPPORTED_HEADERS = frozenset({"crit", "b64"})
 # few seconds keeps an expired token's afterlife as short)
 CLOCK_SKEW_SECONDS = 5
 
+ACCESS = "access"
+# AUTHAPI_MFA_REQUIRED: what an account without a factor gets; only enrolment accepts it. Its
+# audience is never a resource server's, so a JWT check elsewhere (API Gateway's authorizer, a
+# service's own) refuses it without knowing `token_use`
+MFA_ENROL = "mfa_enrol"
+MFA_ENROL_AUDIENCE = "urn:authapi:mfa-enrolment"
+
 REFRESH_TOKEN_PREFIX = "rt_"  # lets log redaction and secret scanners recognise a leaked token
 REFRESH_TOKEN_BYTES = 32  # 256 bits from `secrets`
 
@@ -46,6 +57,7 @@ class AccessTokenClaims:
     client_id: str | None = None
     # every claim as verified, for RFC 7662 introspection
     claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    enrol_only: bool = False  # `token_use: mfa_enrol`
 
 
 def issue_access_token(
@@ -60,6 +72,7 @@ def issue_access_token(
     email_verified: bool | None = None,
     amr: tuple[str, ...] = ("pwd",),
     mfa_at: datetime | None = None,
+    enrol_only: bool = False,
 ) -> str:
     """An RFC 9068 access token (README, "Access tokens", says what each claim means).
 
@@ -71,11 +84,13 @@ def issue_access_token(
             left out where it is not known.
         amr: how the session authenticated (RFC 8176 `pwd`, `otp`; `recovery_code`, ours).
         mfa_at: when a second factor last proved itself in the session (step-up reads it).
+        enrol_only: `token_use: mfa_enrol` instead of `access` (AUTHAPI_MFA_REQUIRED, an
+            account without a factor): refused everywhere but MFA enrolment.
     """
     issued_at = int(now.timestamp())
     claims = {
         "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
+        "aud": MFA_ENROL_AUDIENCE if enrol_only else settings.jwt_audience,
         "sub": str(user_id),
         "client_id": client_id or settings.default_client_id,
         "auth_time": int(auth_time.timestamp()),
@@ -84,7 +99,7 @@ def issue_access_token(
         "iat": issued_at,
         "nbf": issued_at,
         "exp": issued_at + settings.access_token_ttl_seconds,
-        "token_use": "access",
+        "token_use": MFA_ENROL if enrol_only else ACCESS,
         **mfa_claims(amr, mfa_at),
     }
     if email_verified is not None:
@@ -131,10 +146,11 @@ def _in_date(claims: dict[str, object], now: datetime) -> bool:
 
 
 def verify_access_token(
-    ring: KeyRing, settings: Settings, token: str, *, now: datetime
+    ring: KeyRing, settings: Settings, token: str, *, now: datetime, accept_enrol: bool = False
 ) -> AccessTokenClaims:
     """Check signature, algorithm, type and every claim (times against `now`, the app's clock);
-    raise InvalidAccessTokenError otherwise."""
+    raise InvalidAccessTokenError otherwise. An enrol-only token (`token_use: mfa_enrol`) is
+    MfaEnrolmentRequiredError unless `accept_enrol` (the enrolment endpoints)."""
     try:
         parsed = jws.parse(token)
         header = parsed.header
@@ -149,20 +165,24 @@ def verify_access_token(
         if public_key is None:
             raise UnknownSigningKeyError()
         claims = jws.verified_payload(parsed, public_key)
+        token_use = claims.get("token_use")
         jws.check_registered_claims(
             claims,
             required=REQUIRED_CLAIMS,
             issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
+            audience=MFA_ENROL_AUDIENCE if token_use == MFA_ENROL else settings.jwt_audience,
         )
-        if claims["token_use"] != "access" or not _in_date(claims, now):
+        if token_use not in (ACCESS, MFA_ENROL) or not _in_date(claims, now):
             raise InvalidAccessTokenError()
+        if token_use == MFA_ENROL and not accept_enrol:
+            raise MfaEnrolmentRequiredError()
         return AccessTokenClaims(
             user_id=uuid.UUID(str(claims["sub"])),
             session_id=uuid.UUID(str(claims["sid"])),
             token_id=str(claims["jti"]),
             client_id=str(claims["client_id"]) if "client_id" in claims else None,
             claims=claims,
+            enrol_only=token_use == MFA_ENROL,
         )
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
         raise InvalidAccessTokenError() from error

@@ -13,7 +13,9 @@ from authapi.exceptions import (
     EmailTakenError,
     InvalidAccessTokenError,
     InvalidAccountTokenError,
+    MfaEnrolmentRequiredError,
     SameEmailError,
+    StepUpRequiredError,
     WeakPasswordError,
     WrongPasswordError,
 )
@@ -35,7 +37,7 @@ from authapi.resources import DbSession, OutboxNotifierDep
 
 router = APIRouter(prefix="/api/v1/auth", tags=["account"])
 
-BEARER_ERRORS = (AuthenticationError, InvalidAccessTokenError)
+BEARER_ERRORS = (AuthenticationError, InvalidAccessTokenError, MfaEnrolmentRequiredError)
 NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
@@ -107,7 +109,7 @@ async def reset_password(
     status_code=NO_CONTENT,
     dependencies=[rate_limited(PASSWORD_CHECK), Depends(require_json_body)],
     responses=problem_responses(
-        WrongPasswordError, WeakPasswordError, *BEARER_ERRORS, *BODY_ERRORS
+        WrongPasswordError, WeakPasswordError, StepUpRequiredError, *BEARER_ERRORS, *BODY_ERRORS
     ),
 )
 async def change_password(
@@ -133,7 +135,9 @@ async def change_password(
     "/email/change",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[rate_limited(PASSWORD_CHECK), Depends(require_json_body)],
-    responses=problem_responses(WrongPasswordError, SameEmailError, *BEARER_ERRORS, *BODY_ERRORS),
+    responses=problem_responses(
+        WrongPasswordError, SameEmailError, StepUpRequiredError, *BEARER_ERRORS, *BODY_ERRORS
+    ),
 )
 async def change_email(
     body: ChangeEmailRequest,
@@ -170,7 +174,9 @@ async def confirm_email_change(body: TokenRequest, db: DbSession, ctx: AuthCtx) 
     "/me/delete",
     status_code=NO_CONTENT,
     dependencies=[rate_limited(PASSWORD_CHECK), Depends(require_json_body)],
-    responses=problem_responses(WrongPasswordError, *BEARER_ERRORS, *BODY_ERRORS),
+    responses=problem_responses(
+        WrongPasswordError, StepUpRequiredError, *BEARER_ERRORS, *BODY_ERRORS
+    ),
 )
 async def delete_account(
     body: PasswordRequest,

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.auth.service import AuthContext, Principal, authenticate
+from authapi.auth.step_up import require_recent_mfa
 from authapi.exceptions import (
     EmailTakenError,
     InvalidAccountTokenError,
@@ -150,8 +151,10 @@ async def _confirmed_principal(
     db: AsyncSession, ctx: AuthContext, *, access_token: str, password: str
 ) -> Principal:
     """The caller, whose own password has just been given again (a stolen access token alone
-    changes nothing)."""
+    changes nothing) and, for an account with MFA, whose session gave a second factor within
+    the step-up window (checked first: no password is hashed for a request refused anyway)."""
     principal = await authenticate(db, ctx, access_token=access_token)
+    require_recent_mfa(ctx, principal)
     if not await ctx.hashing.verify(principal.user.password_hash, normalize_password(password)):
         logger.warning(
             "password confirmation failed",

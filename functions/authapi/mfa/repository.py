@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     DateTime,
     Delete,
     Insert,
+    Label,
     Update,
+    and_,
     delete,
     exists,
     func,
@@ -23,9 +26,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from authapi.db.batches import delete_batch
+from authapi.db.expand import names_a_missing_table
+from authapi.mfa.totp import STEP_SECONDS
 from authapi.models import MfaChallenge, MfaFactor, MfaRecoveryCode, User
 
 _TIMESTAMPTZ = DateTime(timezone=True)
@@ -44,6 +51,60 @@ def has_active_factor(
         select(MfaFactor.user_id).where(
             MfaFactor.user_id == user_id, MfaFactor.activated_at.is_not(None)
         )
+    )
+
+
+@dataclass(frozen=True)
+class FactorSummary:
+    """The account's active authenticator as its owner sees it (/me) and step-up reads it."""
+
+    created_at: datetime  # when it was activated (its first code)
+    last_used_at: datetime | None  # the last code's time step, or the last recovery code used
+    recovery_codes_left: int
+
+
+def factor_summary_columns(
+    user_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+) -> tuple[Label[Any], ...]:
+    """Columns for a statement that reads the account anyway (the bearer's session): what
+    `factor_summary` turns into a FactorSummary, with no extra round trip."""
+    active = and_(MfaFactor.user_id == user_id, MfaFactor.activated_at.is_not(None))
+    codes = MfaRecoveryCode.user_id == user_id
+    return (
+        select(MfaFactor.activated_at).where(active).scalar_subquery().label("mfa_activated_at"),
+        select(MfaFactor.last_step).where(active).scalar_subquery().label("mfa_last_step"),
+        select(func.max(MfaRecoveryCode.used_at))
+        .where(codes)
+        .scalar_subquery()
+        .label("mfa_recovery_used_at"),
+        select(func.count())
+        .select_from(MfaRecoveryCode)
+        .where(codes, MfaRecoveryCode.used_at.is_(None))
+        .scalar_subquery()
+        .label("mfa_recovery_left"),
+    )
+
+
+def factor_summary(
+    activated_at: object, last_step: object, recovery_used_at: object, recovery_left: object
+) -> FactorSummary | None:
+    """The columns of `factor_summary_columns` as one value; None: no active factor."""
+    if not isinstance(activated_at, datetime):
+        return None
+    used = [
+        moment
+        for moment in (
+            datetime.fromtimestamp(last_step * STEP_SECONDS, tz=UTC)
+            if isinstance(last_step, int)
+            else None,
+            recovery_used_at if isinstance(recovery_used_at, datetime) else None,
+        )
+        if moment is not None
+    ]
+    return FactorSummary(
+        created_at=activated_at,
+        last_used_at=max(used) if used else None,
+        recovery_codes_left=int(recovery_left) if isinstance(recovery_left, int) else 0,
     )
 
 
@@ -236,3 +297,22 @@ async def all_matched(db: AsyncSession, *writes: Update) -> bool:
     statement = select(*(exists(select(cte.c[0])).label(cte.name) for cte in ctes))
     row = (await db.execute(statement)).one()
     return all(row)
+
+
+async def purge_dead_challenges(db: AsyncSession, *, now: datetime, limit: int) -> int:
+    """Challenges nothing can answer any more: spent, or expired (their origin, an address and
+    a User-Agent, goes with them). In a savepoint: on the schema before migration 0011 the
+    table is missing, and there is nothing to do."""
+    stale = (
+        select(MfaChallenge.token_hash)
+        .where(or_(MfaChallenge.used_at.is_not(None), MfaChallenge.expires_at <= _at(now)))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    try:
+        async with db.begin_nested():
+            return await delete_batch(db, MfaChallenge.token_hash, stale)
+    except ProgrammingError as error:
+        if names_a_missing_table(error):
+            return 0
+        raise

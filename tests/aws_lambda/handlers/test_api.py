@@ -241,7 +241,7 @@ def test_exception_in_a_route_is_a_500_problem_and_a_metric(
     async def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("something internal: /srv/secret")
 
-    monkeypatch.setattr("authapi.auth.repository.get_user_in_live_session", broken)
+    monkeypatch.setattr("authapi.auth.repository.get_principal_user", broken)
     capsys.readouterr()
 
     response = api.send_event(load_event("me.json", access_token=account.access_token))

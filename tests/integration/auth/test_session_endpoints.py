@@ -18,7 +18,8 @@ async def test_me_returns_the_account(client: ApiClient, account: Account) -> No
     assert body["id"] == account.user_id
     assert body["email"] == account.email
     assert body["is_active"] is True
-    assert set(body) == {"id", "email", "is_active", "created_at", "email_verified"}
+    assert set(body) == {"id", "email", "is_active", "created_at", "email_verified", "mfa"}
+    assert body["mfa"] == {"enabled": False, "factors": [], "recovery_codes_left": 0}
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,14 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from authapi.auth.tokens import issue_access_token, new_refresh_token, verify_access_token
+from authapi.auth.tokens import (
+    MFA_ENROL_AUDIENCE,
+    issue_access_token,
+    new_refresh_token,
+    verify_access_token,
+)
 from authapi.config import Settings
-from authapi.exceptions import InvalidAccessTokenError
+from authapi.exceptions import InvalidAccessTokenError, MfaEnrolmentRequiredError
 from authapi.key_material import generate_data_key_entry, generate_private_key_pem, load_private_key
 from authapi.signing.keys import DataKeys, KeyRing, key_id
 from tests.support.tokens import TokenForge
@@ -223,3 +228,34 @@ def test_a_successor_is_derived_from_its_predecessor_under_each_data_key() -> No
         assert successor.startswith("rt_")
         assert len(successor) == len(token)
     assert successor_refresh_tokens(keys, new_refresh_token()) != successors
+
+
+def test_an_enrol_only_token_is_refused_unless_enrolment_asks() -> None:
+    now = datetime.now(UTC)
+    token = issue_access_token(
+        RING,
+        SETTINGS,
+        user_id=uuid.uuid4(),
+        session_id=uuid.uuid4(),
+        auth_time=now,
+        now=now,
+        enrol_only=True,
+    )
+    with pytest.raises(MfaEnrolmentRequiredError) as refused:
+        verify_access_token(RING, SETTINGS, token, now=now)
+    assert (refused.value.status, refused.value.code) == (403, "mfa_enrolment_required")
+    assert verify_access_token(RING, SETTINGS, token, now=now, accept_enrol=True).enrol_only
+    # a resource server checking our audience refuses it on its own
+    with pytest.raises(jwt.InvalidAudienceError):
+        jwt.decode(token, RING.signing_key.public_key(), ["RS256"], audience=SETTINGS.jwt_audience)
+
+
+@pytest.mark.parametrize(
+    ("token_use", "aud"),
+    [("mfa_enrol", SETTINGS.jwt_audience), ("access", MFA_ENROL_AUDIENCE), ("refresh", None)],
+)
+def test_token_use_and_audience_must_agree(token_use: str, aud: str | None) -> None:
+    token = _sign(_claims(token_use=token_use, aud=aud or SETTINGS.jwt_audience))
+    with pytest.raises(InvalidAccessTokenError) as refused:
+        verify_access_token(RING, SETTINGS, token, now=datetime.now(UTC), accept_enrol=True)
+    assert type(refused.value) is InvalidAccessTokenError
