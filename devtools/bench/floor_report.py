@@ -87,8 +87,8 @@ def section(report: dict[str, Any]) -> list[str]:
         "Measured in the warm probe (devtools/bench/floors.py), interleaved with the real "
         "requests. The statements are the ones the app sent, captured from SQLAlchemy and "
         "replayed with their parameters on a bare psycopg connection to the same server, with "
-        "the statement cache off as the app's (an unnamed prepare, then the execute: 2 round "
-        "trips). The rotation's rows are put back before each replay, so each one rotates a "
+        "server-side prepares off and autocommit as the app's (one unnamed round trip each). "
+        "The rotation's rows are put back before each replay, so each one rotates a "
         "live token and commits, as a refresh does.",
         "",
         "| piece | p50 |",
@@ -224,7 +224,7 @@ def reasons(report: dict[str, Any], unmet: set[str]) -> list[str]:
         f"in that loop, {f.me - f.me_floor:.2f} ms over its floor. That share is SQLAlchemy "
         "(an AsyncSession, a pool checkout and an "
         "ORM row where the floor has one psycopg call), FastAPI's routing and dependencies, "
-        "and the middleware stack below. Behind RDS Proxy the statement's two round trips add "
+        "and the middleware stack below. Behind RDS Proxy the statement's round trip adds "
         "network time to every design alike.",
         refresh_bullet,
         f"- **Middleware stack + logging**: Powertools' decorators and one JSON log line alone "

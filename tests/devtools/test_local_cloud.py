@@ -83,7 +83,9 @@ def burst(base_url: str, count: int) -> list[tuple[str, Reply]]:
     for /health and half for the JWKS (so that a crossed answer would show)."""
     paths = ["/health", "/.well-known/jwks.json"] * (count // 2)
     start = threading.Barrier(len(paths))
-    with SyncApiClient.http(base_url) as api:
+    # a request may wait for a cold start, and four environments starting at once on a busy
+    # 2-core machine can each take longer than the client's usual 10 s
+    with SyncApiClient.http(base_url, timeout=60) as api:
 
         def call(path: str) -> tuple[str, Reply]:
             start.wait()

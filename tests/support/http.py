@@ -224,8 +224,8 @@ class SyncApiClient:
         return cls(_Lambda(lambda_app, client_ip))
 
     @classmethod
-    def http(cls, base_url: str) -> SyncApiClient:
-        return cls(_BlockingSocket(base_url))
+    def http(cls, base_url: str, *, timeout: float = 10) -> SyncApiClient:
+        return cls(_BlockingSocket(base_url, timeout=timeout))
 
     def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Reply:
         return self.transport.send(build_request(self.transport.base_url, method, path, **options))
@@ -363,9 +363,9 @@ _ONE_SHOT = httpx.Limits(max_keepalive_connections=0)
 
 
 class _BlockingSocket:
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, *, timeout: float = 10):
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.Client(timeout=10, limits=_ONE_SHOT)
+        self.client = httpx.Client(timeout=timeout, limits=_ONE_SHOT)
 
     def send(self, request: httpx.Request) -> Reply:
         return Reply.of(self.client.send(request))
