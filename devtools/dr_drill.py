@@ -3,9 +3,10 @@
 1. A source database, migrated, served by the app (uvicorn on a free port).
 2. Traffic: writer threads register accounts and log in through the API. Each acknowledged write
    is recorded with the moment its answer arrived (a user id, a session id).
-3. pg_dump (custom format) of the source while the traffic goes on. Writes acknowledged before
+3. pg_dump (custom format) of the source while the traffic goes on (once half the traffic
+   time has passed and at least 5 logins were acknowledged). Writes acknowledged before
    pg_dump started are committed before its snapshot: every one of them must come back.
-4. The source's server stops (the disaster). From here the RTO clock runs: a fresh database,
+4. The source database is dropped (the disaster). From here the RTO clock runs: a fresh database,
    pg_restore into it, the project's migrations on it (a backup may be older than the code),
    the app on it, and the smoke session (`devtools.smoke_flow.run_session`) over HTTP.
 5. Report: the measured RTO (restore start to smoke passed), and how many of the writes
@@ -52,6 +53,8 @@ from devtools.smoke_url import http_send
 
 ROLE_PREFIX = "authapi_drill"
 STARTUP_TIMEOUT_SECONDS = 30
+# how long the writes before the dump may take beyond their half of the traffic time
+WRITES_TIMEOUT_SECONDS = 60
 # every request comes from 127.0.0.1: the per-address limits would answer 429 within a second
 UNLIMITED = dict.fromkeys(
     (
@@ -207,6 +210,11 @@ class Acknowledged:
     failures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def count(self) -> int:
+        """Logins acknowledged so far (each after its registration)."""
+        with self.lock:
+            return len(self.sessions)
+
     def before(self, moment: float) -> tuple[set[str], set[str]]:
         with self.lock:
             return (
@@ -324,6 +332,7 @@ def run_drill(
     role_prefix: str = ROLE_PREFIX,
     traffic_seconds: float = 4.0,
     writers: int = 3,
+    writes_before_dump: int = 5,
     keep: bool = False,
 ) -> DrillReport:
     source, restored = f"{role_prefix}_source", f"{role_prefix}_restored"
@@ -346,7 +355,14 @@ def run_drill(
             ]
             for thread in threads:
                 thread.start()
-            time.sleep(traffic_seconds / 2)  # writes before the dump point
+            # writes before the dump point: for half the time, and at least `writes_before_dump`
+            # logins (a loaded machine may be slow to give them)
+            ready_by = time.monotonic() + traffic_seconds / 2
+            deadline = ready_by + WRITES_TIMEOUT_SECONDS
+            while time.monotonic() < ready_by or acknowledged.count() < writes_before_dump:
+                if time.monotonic() > deadline or acknowledged.failures:
+                    break
+                time.sleep(0.05)
             dump_started = time.monotonic()
             run_tool(
                 tools / "pg_dump",
