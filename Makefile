@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Before any rule: a prerequisite like $(SAM_STAMP) is expanded when its rule is read.
-include mk/aws.mk mk/faults.mk mk/perf.mk mk/quality.mk mk/mail.mk
+include mk/aws.mk mk/faults.mk mk/perf.mk mk/quality.mk mk/mail.mk mk/delivery.mk
 
 .PHONY: help install run dev invoke smoke test test-previous-schema lint typecheck clean account-disable account-enable oauth-client oauth-client-remove
 
@@ -116,7 +116,7 @@ lint: $(STAMP)  ## ruff format check and lint, and the import contracts (layers,
 typecheck: $(STAMP)  ## mypy: strict on functions/ and devtools/, typed definitions in tests/
 	$(BIN)/mypy
 
-test: lint typecheck $(SAM_STAMP)  ## everything: lint, types, templates, all tests, and again through PgBouncer
+test: lint typecheck lint-delivery $(SAM_STAMP)  ## everything: lint, types, templates, workflows, all tests, and again through PgBouncer
 	@( $(install_chromium) ) || true
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-previous-schema
@@ -129,4 +129,4 @@ test-previous-schema: $(STAMP)  ## the integration tests on the schema before th
 	AUTHAPI_TEST_SCHEMA=previous $(BIN)/pytest -q -p no:cacheprovider -m "not head_schema" tests/integration
 
 clean:  ## remove the virtualenvs, caches and local data (including the dev signing and data keys)
-	rm -rf $(VENV) .venv-sam .venv-lock .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .venv-lock .venv-checkov .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,10 @@
 Standard library only, on purpose: this file must not bring anything the artifact lacks.
 Migrates through the migration handler, then register -> login -> me -> refresh -> logout -> me
 through the API handler, checking each answer. Exits non-zero on the first surprise.
+
+`run_session(send)` is that session on any transport: `devtools.smoke_url` runs it over HTTP
+against a deployed stack (the deploy workflow's smoke job) and `devtools.dr_drill` against a
+restored database.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -69,16 +74,64 @@ def event(method: str, path: str, body: Any = None, token: str | None = None) ->
     }
 
 
-def call(handler: Any, step: str, expected: int, request: dict[str, Any]) -> Any:
-    response = handler(request, context())
-    raw = response.get("body") or ""
-    body = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
-    if response["statusCode"] != expected:
-        sys.exit(
-            f"smoke: {step} answered {response['statusCode']}, expected {expected}: {body[:300]!r}"
-        )
-    print(f"smoke: {step} -> {response['statusCode']}", file=sys.stderr)
+# one request of the session: (method, path, JSON body or None, bearer token or None) ->
+# (status, raw body); each transport supplies its own
+Send = Callable[[str, str, Any, "str | None"], tuple[int, bytes]]
+PASSWORD = "correct horse battery staple"
+
+
+class SmokeFailed(SystemExit):
+    """A step answered what it must not: exits the smoke run, or tells a caller which step."""
+
+
+def step(send: Send, name: str, expected: int, method: str, path: str, **request: Any) -> Any:
+    status, body = send(method, path, request.get("body"), request.get("token"))
+    if status != expected:
+        raise SmokeFailed(f"smoke: {name} answered {status}, expected {expected}: {body[:300]!r}")
+    print(f"smoke: {name} -> {status}", file=sys.stderr)
     return json.loads(body) if body else None
+
+
+def run_session(send: Send, *, email: str | None = None, delete_account: bool = False) -> str:
+    """register -> login -> me -> refresh -> logout -> me (401); return the account's email.
+
+    delete_account: afterwards delete it through the API (POST /api/v1/auth/me/delete, with the
+    registration's own session, which the logout left alone): a deployed stack keeps nothing.
+    """
+    email = email or f"smoke-{uuid.uuid4().hex[:8]}@example.com"
+    credentials = {"email": email, "password": PASSWORD}
+    registered = step(send, "register", 201, "POST", "/api/auth/register", body=credentials)
+    login = step(send, "login", 200, "POST", "/api/auth/login", body=credentials)
+    me = step(send, "me", 200, "GET", "/api/auth/me", token=login["access_token"])
+    if me["email"] != email:
+        raise SmokeFailed(f"smoke: /me says {me['email']}, expected {email}")
+    refresh = {"refresh_token": login["refresh_token"]}
+    pair = step(send, "refresh", 200, "POST", "/api/auth/refresh-token", body=refresh)
+    step(send, "logout", 204, "POST", "/api/auth/logout", token=pair["access_token"])
+    step(send, "me after logout", 401, "GET", "/api/auth/me", token=pair["access_token"])
+    if delete_account:
+        step(
+            send,
+            "delete the account",
+            204,
+            "POST",
+            "/api/v1/auth/me/delete",
+            body={"password": PASSWORD},
+            token=registered["access_token"],
+        )
+    return email
+
+
+def handler_send(handler: Any) -> Send:
+    """Requests as API Gateway events, straight into a Lambda handler."""
+
+    def send(method: str, path: str, body: Any, token: str | None) -> tuple[int, bytes]:
+        response = handler(event(method, path, body, token), context())
+        raw = response.get("body") or ""
+        content = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
+        return int(response["statusCode"]), content
+
+    return send
 
 
 def check_isolation() -> None:
@@ -99,31 +152,7 @@ def main() -> None:
     print(f"smoke: migrated to {migrate({}, context())['revisions']}", file=sys.stderr)
     from authapi.handlers.api import handler
 
-    email = f"smoke-{uuid.uuid4().hex[:8]}@example.com"
-    password = "correct horse battery staple"
-    call(
-        handler,
-        "register",
-        201,
-        event("POST", "/api/auth/register", {"email": email, "password": password}),
-    )
-    login = call(
-        handler,
-        "login",
-        200,
-        event("POST", "/api/auth/login", {"email": email, "password": password}),
-    )
-    me = call(handler, "me", 200, event("GET", "/api/auth/me", token=login["access_token"]))
-    if me["email"] != email:
-        sys.exit(f"smoke: /me says {me['email']}, expected {email}")
-    pair = call(
-        handler,
-        "refresh",
-        200,
-        event("POST", "/api/auth/refresh-token", {"refresh_token": login["refresh_token"]}),
-    )
-    call(handler, "logout", 204, event("POST", "/api/auth/logout", token=pair["access_token"]))
-    call(handler, "me after logout", 401, event("GET", "/api/auth/me", token=pair["access_token"]))
+    run_session(handler_send(handler))
     print(f"smoke: passed on Python {sys.version.split()[0]} with {sys.path[0]}", file=sys.stderr)
 
 
