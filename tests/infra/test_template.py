@@ -130,6 +130,16 @@ MIGRATE_STATEMENTS = [
             ":dbuser:${DbProxyResourceId}/${DbRolePrefix}_migrator"
         },
     },
+    # the smoke flow after the migrations invokes the new version of the API function
+    {
+        "Sid": "SmokeTestTheNewVersion",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
+            ":function:authapi-${Env}-api:*"
+        },
+    },
     {
         "Sid": "ReportTheHookResult",
         "Effect": "Allow",
