@@ -71,15 +71,20 @@ def test_postgres_reachable_only_lambda_to_proxy_to_database(data_template: Temp
         assert "SecurityGroupIngress" not in group["Properties"]
 
 
-def test_lambdas_reach_ssm_sqs_and_ses_smtp_without_a_nat(data_template: Template) -> None:
+def test_lambdas_reach_ssm_sqs_ses_smtp_lambda_and_codedeploy_without_a_nat(
+    data_template: Template,
+) -> None:
     # SSM decrypts SecureStrings with KMS itself: nothing here calls KMS, so no KMS endpoint;
-    # the mail queue through SQS's, and SES through its SMTP interface's (issue 13)
+    # the mail queue through SQS's, and SES through its SMTP interface's (issue 13); the
+    # PreTraffic hook invokes the new version and reports to CodeDeploy (issue 16)
     endpoints = resources(data_template, "AWS::EC2::VPCEndpoint").values()
     services = {endpoint["Properties"]["ServiceName"]["Fn::Sub"] for endpoint in endpoints}
     assert services == {
         "com.amazonaws.${AWS::Region}.ssm",
         "com.amazonaws.${AWS::Region}.sqs",
         "com.amazonaws.${AWS::Region}.email-smtp",
+        "com.amazonaws.${AWS::Region}.lambda",
+        "com.amazonaws.${AWS::Region}.codedeploy",
     }
     for endpoint in endpoints:
         assert endpoint["Properties"]["PrivateDnsEnabled"] is True

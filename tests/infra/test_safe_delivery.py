@@ -99,8 +99,15 @@ def test_the_pre_traffic_hook_may_invoke_the_new_version_and_report_to_codedeplo
         "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
         ":function:authapi-${Env}-api:*"
     }
+    group = {
+        "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}"
+        ":deploymentgroup:${ServerlessDeploymentApplication}/*"
+    }
+    # the AppSpec names the new version; the result goes back to the same deployment group
+    assert statements["ReadTheDeployment"]["Action"] == "codedeploy:GetDeployment"
     report = statements["ReportTheHookResult"]
     assert report["Action"] == "codedeploy:PutLifecycleEventHookExecutionStatus"
+    assert statements["ReadTheDeployment"]["Resource"] == report["Resource"] == group
     # CodeDeploy's own role invokes the hook: SAM grants it only CodeDeployHook_* functions
     hook = template["Resources"]["MigrateFunction"]["Properties"]
     assert hook["FunctionName"]["Fn::Sub"].startswith("CodeDeployHook_")

@@ -141,6 +141,15 @@ MIGRATE_STATEMENTS = [
         },
     },
     {
+        "Sid": "ReadTheDeployment",
+        "Effect": "Allow",
+        "Action": "codedeploy:GetDeployment",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}"
+            ":deploymentgroup:${ServerlessDeploymentApplication}/*"
+        },
+    },
+    {
         "Sid": "ReportTheHookResult",
         "Effect": "Allow",
         "Action": "codedeploy:PutLifecycleEventHookExecutionStatus",
