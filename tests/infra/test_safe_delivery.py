@@ -1,6 +1,7 @@
 """Issue 16, safe delivery, in what CloudFormation receives for each samconfig environment: the
 CodeDeploy application and group (canary in prod, all at once in dev), the PreTraffic hook and
-its permissions, the new version's alarms, reserved concurrency and its rule."""
+its permissions, the new version's alarms, reserved concurrency and its rule; the data stack's
+cost profiles and alarms; and a runbook page for every alarm of both templates."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.infra.cfn import load_template
+from tests.infra.cfn import ROOT, load_template
 from tests.support.sam import (
     NO_VALUE,
     Template,
     app_environments,
+    condition,
+    data_environments,
     deploy_parameters,
     parameter_values,
     resolve,
@@ -168,3 +171,153 @@ def test_the_rule_refuses_reserved_concurrency_below_provisioned_and_nothing_els
         values = {"ColdStartMode": mode, "ProvisionedConcurrency": p, "ReservedConcurrency": r}
         expected = mode != "provisioned" or r == "" or int(r) >= int(p)
         assert _rule_holds(rule, values) is expected, values
+
+
+# ---- the data stack: cost profiles and the data tier's alarms --------------------------------
+
+PROXY_RESOURCES = {"DbProxy", "DbProxyTargetGroup", "DbProxyRole", "DbProxyLogGroup"}
+
+
+def _data_stack(config_env: str, profile: str) -> tuple[Template, dict[str, str]]:
+    template = load_template("infra/data.yaml")
+    parameters = {**deploy_parameters(config_env), "CostProfile": profile}
+    return template, parameter_values(template, parameters)
+
+
+def _exists(template: Template, name: str, values: dict[str, str]) -> bool:
+    resource = template["Resources"][name]
+    return "Condition" not in resource or condition(template, resource["Condition"], values)
+
+
+@pytest.mark.parametrize("config_env", data_environments())
+def test_standard_is_todays_stack_behind_the_proxy(config_env: str) -> None:
+    template, values = _data_stack(config_env, "standard")
+    assert all(_exists(template, name, values) for name in PROXY_RESOURCES)
+    scaling = resolve(
+        template["Resources"]["DbCluster"]["Properties"]["ServerlessV2ScalingConfiguration"],
+        template,
+        values,
+    )
+    assert scaling == {"MinCapacity": values["MinCapacity"], "MaxCapacity": values["MaxCapacity"]}
+    endpoint = template["Resources"]["ProxyEndpointParameter"]["Properties"]["Value"]
+    assert resolve(endpoint, template, values) == {"Fn::GetAtt": ["DbProxy", "Endpoint"]}
+
+
+@pytest.mark.parametrize("config_env", data_environments())
+def test_economy_drops_the_proxy_and_lets_the_writer_pause(config_env: str) -> None:
+    template, values = _data_stack(config_env, "economy")
+    assert not any(_exists(template, name, values) for name in PROXY_RESOURCES)
+    # nothing that exists may still name the proxy
+    for name, resource in template["Resources"].items():
+        if _exists(template, name, values) and name not in PROXY_RESOURCES:
+            properties = resolve(resource.get("Properties", {}), template, values)
+            assert "'DbProxy'" not in str(properties), name
+    scaling = resolve(
+        template["Resources"]["DbCluster"]["Properties"]["ServerlessV2ScalingConfiguration"],
+        template,
+        values,
+    )
+    assert scaling == {
+        "MinCapacity": 0,
+        "MaxCapacity": values["MaxCapacity"],
+        "SecondsUntilAutoPause": values["AutoPauseSeconds"],
+    }
+    # the app stack reads the same parameters: now the writer, and the cluster's IAM resource id
+    published = {
+        name: resolve(template["Resources"][name]["Properties"]["Value"], template, values)
+        for name in ("ProxyEndpointParameter", "ProxyResourceIdParameter")
+    }
+    assert published == {
+        "ProxyEndpointParameter": {"Fn::GetAtt": ["DbCluster", "Endpoint.Address"]},
+        "ProxyResourceIdParameter": {"Fn::GetAtt": ["DbCluster", "DBClusterResourceId"]},
+    }
+
+
+def test_economy_keeps_every_other_cluster_property() -> None:
+    template, standard = _data_stack("data-dev", "standard")
+    _, economy = _data_stack("data-dev", "economy")
+    cluster = template["Resources"]["DbCluster"]["Properties"]
+    for name, value in cluster.items():
+        if name != "ServerlessV2ScalingConfiguration":
+            assert resolve(value, template, standard) == resolve(value, template, economy), name
+
+
+def test_the_data_tier_alarms_watch_pinning_borrow_latency_capacity_and_cpu() -> None:
+    template = load_template("infra/data.yaml")
+    alarms = {
+        name: alarm
+        for name, alarm in template["Resources"].items()
+        if alarm["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    watched = {}
+    for name, alarm in alarms.items():
+        properties = alarm["Properties"]
+        metrics = (
+            [properties]
+            if "MetricName" in properties
+            else [q["MetricStat"]["Metric"] for q in properties["Metrics"] if "MetricStat" in q]
+        )
+        for metric in metrics:
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            watched[metric["MetricName"]] = (name, dimensions)
+        assert properties["AlarmActions"] == [{"Ref": "DataAlarmTopic"}]
+    assert watched == {
+        "DatabaseConnectionsCurrentlySessionPinned": (
+            "ProxySessionPinnedAlarm",
+            {"ProxyName": {"Ref": "DbProxy"}},
+        ),
+        "DatabaseConnectionBorrowLatency": (
+            "ProxyBorrowLatencyAlarm",
+            {"ProxyName": {"Ref": "DbProxy"}},
+        ),
+        "ServerlessDatabaseCapacity": (
+            "DbCapacityNearMaxAlarm",
+            {"DBClusterIdentifier": {"Ref": "DbCluster"}},
+        ),
+        "CPUUtilization": ("DbCpuAlarm", {"DBClusterIdentifier": {"Ref": "DbCluster"}}),
+    }
+    pinned = alarms["ProxySessionPinnedAlarm"]["Properties"]
+    assert (pinned["ComparisonOperator"], pinned["Threshold"]) == ("GreaterThanThreshold", 0)
+    # the proxy's alarms go with the proxy
+    assert alarms["ProxySessionPinnedAlarm"]["Condition"] == "UsesProxy"
+    assert alarms["ProxyBorrowLatencyAlarm"]["Condition"] == "UsesProxy"
+    # near max is relative to MaxCapacity, so it follows the parameter
+    (share,) = [
+        q for q in alarms["DbCapacityNearMaxAlarm"]["Properties"]["Metrics"] if "Expression" in q
+    ]
+    assert share["Expression"] == {"Fn::Sub": "100 * capacity / ${MaxCapacity}"}
+
+
+# ---- runbooks: one page per alarm, linked from its description --------------------------------
+
+
+def _alarms_of(path: str) -> dict[str, dict[str, Any]]:
+    template = load_template(path)
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+@pytest.mark.parametrize("path", ["template.yaml", "infra/data.yaml"])
+def test_every_alarm_links_its_own_runbook_page(path: str) -> None:
+    for name, alarm in _alarms_of(path).items():
+        short = alarm["AlarmName"]["Fn::Sub"].removeprefix("authapi-${Env}-")
+        description = alarm["AlarmDescription"]["Fn::Sub"]
+        assert description.endswith(f"Runbook: ${{RunbookBaseUrl}}/{short}.md"), name
+        page = ROOT / "docs" / "runbooks" / f"{short}.md"
+        assert page.is_file(), f"{name}: {page} is missing"
+        text = page.read_text()
+        for section in ("## What it means", "## First checks", "## Fixes"):
+            assert section in text, f"{page.name}: {section}"
+
+
+def test_every_runbook_page_belongs_to_an_alarm() -> None:
+    alarms = {
+        alarm["AlarmName"]["Fn::Sub"].removeprefix("authapi-${Env}-")
+        for path in ("template.yaml", "infra/data.yaml")
+        for alarm in _alarms_of(path).values()
+    }
+    pages = {page.stem for page in (ROOT / "docs" / "runbooks").glob("*.md")} - {"README"}
+    assert pages == alarms

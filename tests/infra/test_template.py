@@ -39,6 +39,8 @@ PARAMETER_ENVIRONMENT = {
         "Fn::Sub": "*.execute-api.${AWS::Region}.amazonaws.com,${DomainName},${CustomDomains}"
     },
     "AUTHAPI_DB_ROLE_PREFIX": {"Ref": "DbRolePrefix"},
+    # empty (the system trust store) unless the data stack has no proxy: the RDS CA bundle
+    "AUTHAPI_DB_TLS_CA_FILE": {"Ref": "DbTlsCaFile"},
     "AUTHAPI_SSM_PARAMETER_PREFIX": {"Fn::Sub": "/authapi/${Env}/"},
     "AUTHAPI_JWT_ISSUER": {
         "Fn::If": [

@@ -35,8 +35,10 @@ def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
         "prepared_statement_cache_size": 0,
     }
     if settings.db_require_tls:
-        # verified against the system trust store: RDS Proxy presents a public ACM certificate
-        args["ssl"] = ssl.create_default_context()
+        # verified against the system trust store (RDS Proxy presents a public ACM certificate),
+        # or the bundle given (Aurora's own certificates come from the RDS CAs)
+        cafile = str(settings.db_tls_ca_file) if settings.db_tls_ca_file else None
+        args["ssl"] = ssl.create_default_context(cafile=cafile)
     if settings.db_auth == "iam":
         args["password"] = iam_token_provider(settings)
     return args

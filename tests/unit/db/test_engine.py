@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -36,6 +37,47 @@ def test_tls_is_verified_when_required() -> None:
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
+
+
+def test_tls_verifies_against_the_bundle_given_and_only_it(tmp_path: Path) -> None:
+    # the RDS CA bundle of a deploy without the proxy: Aurora's certificates chain to it
+    from authapi.key_material import generate_private_key_pem
+
+    bundle = tmp_path / "rds-ca.pem"
+    bundle.write_text(_self_signed_ca_pem(generate_private_key_pem()))
+    args = asyncpg_connect_args(
+        Settings(
+            database_url="postgresql://app@db/auth", db_require_tls=True, db_tls_ca_file=bundle
+        )
+    )
+
+    context = args["ssl"]
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert [ca["subject"] for ca in context.get_ca_certs()] == [((("commonName", "test rds ca"),),)]
+
+
+def _self_signed_ca_pem(key_pem: str) -> str:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test rds ca")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())  # type: ignore[arg-type]
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def test_iam_gives_a_fresh_signed_token_per_connection(monkeypatch: pytest.MonkeyPatch) -> None:
