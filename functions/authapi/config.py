@@ -189,6 +189,11 @@ class Settings(BaseSettings):
     # per client IP, per window: requests that check the caller's password (change, delete)
     rate_limit_password_check: int = Field(default=10, ge=1)
 
+    # Behind CloudFront (the edge template): the secret X-Origin-Verify value the edge sends.
+    # Only a request carrying it may name its viewer (CloudFront-Viewer-Address); in Lambda it
+    # comes from SSM (<prefix>edge/origin-verify) with the keys. Unset: no edge is trusted.
+    origin_verify_secret: SecretStr | None = None
+
     # Logging.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
