@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     db_require_tls: bool = False
     # The CA bundle TLS verifies the server against; unset: the system trust store, which holds
     # RDS Proxy's public ACM certificate. Aurora itself (infra/data.yaml CostProfile=economy, no
-    # proxy) presents the RDS CA's: give AWS's bundle (README, "Cost profiles").
+    # proxy) presents the RDS CA's: give AWS's bundle (template.yaml, DbTlsCaFile).
     db_tls_ca_file: Path | None = None
     # The database roles the first migration creates: `<prefix>_app` (reads and writes rows) and
     # `<prefix>_migrator` (owns the schema). One prefix per deployment or test database, since

@@ -12,17 +12,20 @@ is at.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from authapi.clock import SystemClock
 from authapi.config import get_settings
 from authapi.db.engine import Database, create_engine
 from authapi.handlers.smoke import SmokeFlow, TargetVersion, lambda_invoke
 from authapi.migrations import upgrade_to_head
 from authapi.observability.logs import configure_logging
-from authapi.users.repository import delete_user_by_email
+from authapi.users.repository import delete_user_by_email, verify_email_of
 
 settings = get_settings()
 logger = configure_logging(settings)
@@ -71,13 +74,23 @@ async def _migrate() -> tuple[str, ...]:
         await engine.dispose()
 
 
-async def _delete_account(email: str) -> None:
+async def _on_the_database(change: Callable[[AsyncSession], Awaitable[object]]) -> None:
+    """One transaction on the migrator's own connection (the smoke account's direct changes)."""
     database = Database(settings)
     try:
         async with database.sessionmaker() as db, db.begin():
-            await delete_user_by_email(db, email=email)
+            await change(db)
     finally:
         await database.dispose()
+
+
+def _verify_account(email: str) -> None:
+    now = SystemClock().now()
+    asyncio.run(_on_the_database(lambda db: verify_email_of(db, email=email, now=now)))
+
+
+def _delete_account(email: str) -> None:
+    asyncio.run(_on_the_database(lambda db: delete_user_by_email(db, email=email)))
 
 
 def smoke_host() -> str:
@@ -92,7 +105,8 @@ def smoke_test(hook: DeploymentHook) -> None:
     SmokeFlow(
         call=lambda_invoke(target),
         host=smoke_host(),
-        delete_directly=lambda email: asyncio.run(_delete_account(email)),
+        verify_directly=_verify_account,
+        delete_directly=_delete_account,
     ).run()
 
 

@@ -65,13 +65,14 @@ class NewVersion:
     """Lambda's Invoke of the API function's new version, answered by the real handler (built on
     the hook's database once the hook migrated it); every call is kept."""
 
-    def __init__(self, make_lambda: MakeLambda, database_url: str):
+    def __init__(self, make_lambda: MakeLambda, database_url: str, **settings: Any):
         self._make = lambda: make_lambda(
             ScratchDatabase(
                 url=database_url,
                 server=None,
                 role_prefix=make_url(database_url).database or "authapi",
-            )
+            ),
+            **settings,
         )
         self._lambda_app: LambdaApp | None = None
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
@@ -233,6 +234,28 @@ async def test_as_the_hook_it_migrates_smoke_tests_the_new_version_then_reports_
     assert email.startswith("success+")
     assert email.endswith("@simulator.amazonses.com")
     assert await _smoke_accounts(fresh_database) == []  # deleted through the API
+
+
+async def test_where_addresses_must_be_verified_the_hook_verifies_its_own_account(
+    fresh_database: str,
+    codedeploy: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    ssm_with_key: object,
+    make_lambda: MakeLambda,
+) -> None:
+    # registration signs nobody in and login needs a verified address: the simulator's mail
+    # has no link anyone clicks, so the hook marks the address verified itself
+    module = _handler_module(monkeypatch, fresh_database)
+    new_version = NewVersion(make_lambda, fresh_database, require_verified_email=True)
+    LAMBDA_CLIENT["next"] = new_version
+    _expect_deployment(codedeploy)
+    _expect_report(codedeploy, "Succeeded")
+
+    result = await asyncio.to_thread(_invoke, module, HOOK_EVENT)
+
+    assert result["status"] == "Succeeded"
+    assert new_version.paths() == [*SMOKE_PATHS[:-1], "/api/v1/auth/login", SMOKE_PATHS[-1]]
+    assert await _smoke_accounts(fresh_database) == []
 
 
 async def test_a_failed_smoke_step_reports_failed_and_still_deletes_the_account(
