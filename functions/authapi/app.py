@@ -23,6 +23,7 @@ from authapi.middleware.access_log import AccessLogMiddleware
 from authapi.middleware.body_limit import BodyLimitMiddleware
 from authapi.middleware.cors import ProblemCorsMiddleware
 from authapi.middleware.deprecation import DeprecationHeadersMiddleware
+from authapi.middleware.edge_origin import EdgeOriginMiddleware
 from authapi.middleware.errors import ErrorHandlingMiddleware
 from authapi.middleware.request_id import RequestIdMiddleware
 from authapi.middleware.security_headers import SecurityHeadersMiddleware
@@ -72,8 +73,8 @@ CORS_MAX_AGE_SECONDS = 600
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps each added middleware around the previous ones: add innermost first.
-    # Resulting order, outermost first: deprecation headers, security headers, request id,
-    # access log, errors, CORS, GZip, trusted host, body limit.
+    # Resulting order, outermost first: edge origin, deprecation headers, security headers,
+    # request id, access log, errors, CORS, GZip, trusted host, body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
@@ -95,6 +96,13 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         DeprecationHeadersMiddleware, headers_by_path=auth_endpoints.legacy.headers_by_path()
     )
+
+    async def origin_secret() -> str | None:
+        # read with the keys (one SSM call, cached), only for requests that carry the header
+        return (await app_resources(app).key_provider.key_ring()).origin_verify_secret
+
+    # outermost: the viewer address is decided, and the secret header gone, before anything runs
+    app.add_middleware(EdgeOriginMiddleware, origin_secret=origin_secret)
 
 
 def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:

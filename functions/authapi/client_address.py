@@ -17,10 +17,15 @@ from starlette.types import Scope
 
 # IPv6 hands a single subscriber a /64 (RFC 6177): one client, however many addresses it rotates
 IPV6_CLIENT_PREFIX = 64
+# set by authapi.middleware.edge_origin when our CloudFront edge vouched for the viewer address
+VIEWER_ADDRESS_SCOPE_KEY = "authapi.viewer_address"
 
 
 def client_ip(scope: Scope) -> str | None:
     """The caller's address in its canonical form, or None when the front door gave none."""
+    viewer = scope.get(VIEWER_ADDRESS_SCOPE_KEY)
+    if isinstance(viewer, str):
+        return viewer  # CloudFront's CloudFront-Viewer-Address, with the origin secret
     event: Any = scope.get("aws.event")
     if isinstance(event, dict):
         request_context = event.get("requestContext") or {}
@@ -44,6 +49,13 @@ def _alb_forwarded_for(event: dict[str, Any]) -> str:
     if isinstance(values, list) and values:
         return str(values[-1])
     return str((event.get("headers") or {}).get("x-forwarded-for", ""))
+
+
+def viewer_address(header: str | None) -> str | None:
+    """The address in CloudFront-Viewer-Address, `<ip>:<port>` (IPv6 unbracketed), or None."""
+    if not header or ":" not in header:
+        return None
+    return canonical_address(header.rsplit(":", 1)[0])
 
 
 def canonical_address(value: object) -> str | None:

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # "iam": a fresh RDS IAM token per new connection instead of a password (RDS Proxy)
     db_auth: Literal["password", "iam"] = "password"
     db_require_tls: bool = False
+    # The CA bundle TLS verifies the server against; unset: the system trust store, which holds
+    # RDS Proxy's public ACM certificate. Aurora itself (infra/data.yaml CostProfile=economy, no
+    # proxy) presents the RDS CA's: give AWS's bundle (template.yaml, DbTlsCaFile).
+    db_tls_ca_file: Path | None = None
     # The database roles the first migration creates: `<prefix>_app` (reads and writes rows) and
     # `<prefix>_migrator` (owns the schema). One prefix per deployment or test database, since
     # roles belong to the whole server.
@@ -185,6 +189,11 @@ class Settings(BaseSettings):
     # per client IP, per window: requests that check the caller's password (change, delete)
     rate_limit_password_check: int = Field(default=10, ge=1)
 
+    # Behind CloudFront (the edge template): the secret X-Origin-Verify value the edge sends.
+    # Only a request carrying it may name its viewer (CloudFront-Viewer-Address); in Lambda it
+    # comes from SSM (<prefix>edge/origin-verify) with the keys. Unset: no edge is trusted.
+    origin_verify_secret: SecretStr | None = None
+
     # Logging.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
@@ -201,6 +210,7 @@ class Settings(BaseSettings):
         "mail_configuration_set",
         "mail_smtp_host",
         "mail_smtp_credentials_parameter",
+        "db_tls_ca_file",
         mode="before",
     )
     @classmethod

@@ -47,12 +47,40 @@ def test_database_is_encrypted_private_and_its_master_password_managed(
 def test_proxy_resource_id_is_cut_from_the_proxy_arn(data_template: Template) -> None:
     # arn:aws:rds:<region>:<account>:db-proxy:prx-... -> field 6 is the prx-... id
     value = data_template["Resources"]["ProxyResourceIdParameter"]["Properties"]["Value"]
+    # without the proxy (CostProfile economy) the cluster's own id is what rds-db:connect names
     assert value == {
-        "Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["DbProxy", "DBProxyArn"]}]}]
+        "Fn::If": [
+            "UsesProxy",
+            {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["DbProxy", "DBProxyArn"]}]}]},
+            {"Fn::GetAtt": ["DbCluster", "DBClusterResourceId"]},
+        ]
     }
 
 
-def test_postgres_reachable_only_lambda_to_proxy_to_database(data_template: Template) -> None:
+# the conditions CostProfile decides, and the one profile each holds in
+PROFILE_CONDITIONS = {"UsesProxy": "standard", "IsEconomy": "economy"}
+# PostgreSQL's path in each profile: through the proxy, or to the writer itself
+POSTGRES_PATHS = {
+    "standard": {
+        ("LambdaSecurityGroup", "ProxySecurityGroup", 5432),
+        ("ProxySecurityGroup", "DbSecurityGroup", 5432),
+    },
+    "economy": {("LambdaSecurityGroup", "DbSecurityGroup", 5432)},
+}
+
+
+def in_profile(resource: dict[str, object], profile: str) -> bool:
+    """Whether the resource exists in a stack of this CostProfile."""
+    condition = resource.get("Condition")
+    if condition is None or condition not in PROFILE_CONDITIONS:
+        return True
+    return PROFILE_CONDITIONS[str(condition)] == profile
+
+
+@pytest.mark.parametrize("profile", ["standard", "economy"])
+def test_postgres_reachable_only_lambda_to_proxy_to_database(
+    data_template: Template, profile: str
+) -> None:
     ingress = {
         (
             rule["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0],
@@ -60,10 +88,10 @@ def test_postgres_reachable_only_lambda_to_proxy_to_database(data_template: Temp
             rule["Properties"]["FromPort"],
         )
         for rule in resources(data_template, "AWS::EC2::SecurityGroupIngress").values()
+        if in_profile(rule, profile)
     }
     assert ingress == {
-        ("LambdaSecurityGroup", "ProxySecurityGroup", 5432),
-        ("ProxySecurityGroup", "DbSecurityGroup", 5432),
+        *POSTGRES_PATHS[profile],
         ("LambdaSecurityGroup", "EndpointSecurityGroup", 443),
         ("LambdaSecurityGroup", "EndpointSecurityGroup", 587),  # SMTP submission (issue 13)
     }
@@ -71,15 +99,20 @@ def test_postgres_reachable_only_lambda_to_proxy_to_database(data_template: Temp
         assert "SecurityGroupIngress" not in group["Properties"]
 
 
-def test_lambdas_reach_ssm_sqs_and_ses_smtp_without_a_nat(data_template: Template) -> None:
+def test_lambdas_reach_ssm_sqs_ses_smtp_lambda_and_codedeploy_without_a_nat(
+    data_template: Template,
+) -> None:
     # SSM decrypts SecureStrings with KMS itself: nothing here calls KMS, so no KMS endpoint;
-    # the mail queue through SQS's, and SES through its SMTP interface's (issue 13)
+    # the mail queue through SQS's, and SES through its SMTP interface's (issue 13); the
+    # PreTraffic hook invokes the new version and reports to CodeDeploy (issue 16)
     endpoints = resources(data_template, "AWS::EC2::VPCEndpoint").values()
     services = {endpoint["Properties"]["ServiceName"]["Fn::Sub"] for endpoint in endpoints}
     assert services == {
         "com.amazonaws.${AWS::Region}.ssm",
         "com.amazonaws.${AWS::Region}.sqs",
         "com.amazonaws.${AWS::Region}.email-smtp",
+        "com.amazonaws.${AWS::Region}.lambda",
+        "com.amazonaws.${AWS::Region}.codedeploy",
     }
     for endpoint in endpoints:
         assert endpoint["Properties"]["PrivateDnsEnabled"] is True
@@ -87,7 +120,8 @@ def test_lambdas_reach_ssm_sqs_and_ses_smtp_without_a_nat(data_template: Templat
     assert not resources(data_template, "AWS::EC2::InternetGateway")
 
 
-def test_every_security_group_states_its_egress(data_template: Template) -> None:
+@pytest.mark.parametrize("profile", ["standard", "economy"])
+def test_every_security_group_states_its_egress(data_template: Template, profile: str) -> None:
     # without SecurityGroupEgress a group keeps the default allow-all, whatever rules sit beside it
     for name, group in resources(data_template, "AWS::EC2::SecurityGroup").items():
         (placeholder,) = group["Properties"]["SecurityGroupEgress"]
@@ -99,10 +133,10 @@ def test_every_security_group_states_its_egress(data_template: Template) -> None
             rule["Properties"]["FromPort"],
         )
         for rule in resources(data_template, "AWS::EC2::SecurityGroupEgress").values()
+        if in_profile(rule, profile)
     }
     assert egress == {
-        ("LambdaSecurityGroup", "ProxySecurityGroup", 5432),
+        *POSTGRES_PATHS[profile],
         ("LambdaSecurityGroup", "EndpointSecurityGroup", 443),
         ("LambdaSecurityGroup", "EndpointSecurityGroup", 587),
-        ("ProxySecurityGroup", "DbSecurityGroup", 5432),
     }

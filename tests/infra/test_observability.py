@@ -7,12 +7,21 @@ from typing import Any
 import pytest
 
 from authapi.observability.metrics import BUSINESS_METRICS
+from authapi.observability.version_metrics import (
+    FUNCTION_NAME,
+    FUNCTION_VERSION,
+    HTTP_5XX,
+    LATENCY,
+)
 from tests.infra.cfn import Template, load_template, resources, sub_json
 
 pytestmark = pytest.mark.infra
 
 NAMESPACE = "authapi"
 EMITTED = set(BUSINESS_METRICS) | {"ColdStart"}  # ColdStart: Powertools, per function
+# the API handler's per-version request metrics, for CodeDeploy's alarms on a new version
+PER_VERSION = {HTTP_5XX, LATENCY}
+NEW_VERSION = {"Fn::GetAtt": ["ApiFunction", "Version.Version"]}
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +122,15 @@ def test_lambda_alarms_watch_the_api_and_maintenance_functions(template: Templat
     for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
         for namespace, metric, dimensions in _alarm_metrics(alarm):
             if namespace == "AWS/Lambda":
-                (function,) = dimensions.values()
+                function = dimensions["FunctionName"]
                 watched.add((function["Ref"], metric))
+                # per version: the one this deploy published, through the live alias
+                if len(dimensions) > 1:
+                    assert dimensions == {
+                        "FunctionName": {"Ref": "ApiFunction"},
+                        "Resource": {"Fn::Sub": "${ApiFunction}:live"},
+                        "ExecutedVersion": NEW_VERSION,
+                    }
     assert {("ApiFunction", "Errors"), ("ApiFunction", "Throttles")} <= watched
     # a failing maintenance run fails quietly otherwise: the tables just grow; and a schedule
     # that stops invoking it fails without any error at all
@@ -136,7 +152,7 @@ def test_alarms_read_only_emitted_metrics(template: Template) -> None:
         if namespace == NAMESPACE
     }
     assert alarmed
-    assert alarmed <= EMITTED
+    assert alarmed <= EMITTED | PER_VERSION
 
 
 def test_business_metrics_use_the_dimensions_powertools_writes(template: Template) -> None:
@@ -148,6 +164,11 @@ def test_business_metrics_use_the_dimensions_powertools_writes(template: Templat
         if name == "ColdStart":
             assert set(dimensions) == {"function_name", "service"}
             assert dimensions["service"] == "authapi"
+        elif name in PER_VERSION:
+            assert dimensions == {
+                FUNCTION_NAME: {"Ref": "ApiFunction"},
+                FUNCTION_VERSION: NEW_VERSION,
+            }, name
         else:
             assert dimensions == {"service": "authapi"}, name
 
@@ -168,3 +189,21 @@ def test_dashboard_shows_api_lambda_and_proxy_health(template: Template) -> None
         ("AWS/RDS", "DatabaseConnections"),
         ("AWS/RDS", "DatabaseConnectionsCurrentlySessionPinned"),
     } <= shown
+
+
+def test_the_new_version_alarms_read_lambda_errors_5xx_and_p99_of_that_version(
+    template: Template,
+) -> None:
+    read = {
+        name: _alarm_metrics(alarm)
+        for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
+        if "NewVersion" in name
+    }
+    pairs = {(namespace, metric) for metrics in read.values() for namespace, metric, _ in metrics}
+    assert pairs == {("AWS/Lambda", "Errors"), (NAMESPACE, HTTP_5XX), (NAMESPACE, LATENCY)}
+    for metrics in read.values():
+        for _, _, dimensions in metrics:
+            assert NEW_VERSION in dimensions.values()
+    latency = template["Resources"]["NewVersionLatencyP99Alarm"]["Properties"]["Metrics"]
+    stats = {q["MetricStat"]["Stat"] for q in latency if "MetricStat" in q}
+    assert stats == {"p99", "SampleCount"}, "p99, gated by the new version's request count"

@@ -39,6 +39,8 @@ PARAMETER_ENVIRONMENT = {
         "Fn::Sub": "*.execute-api.${AWS::Region}.amazonaws.com,${DomainName},${CustomDomains}"
     },
     "AUTHAPI_DB_ROLE_PREFIX": {"Ref": "DbRolePrefix"},
+    # empty (the system trust store) unless the data stack has no proxy: the RDS CA bundle
+    "AUTHAPI_DB_TLS_CA_FILE": {"Ref": "DbTlsCaFile"},
     "AUTHAPI_SSM_PARAMETER_PREFIX": {"Fn::Sub": "/authapi/${Env}/"},
     "AUTHAPI_JWT_ISSUER": {
         "Fn::If": [
@@ -128,6 +130,25 @@ MIGRATE_STATEMENTS = [
         "Resource": {
             "Fn::Sub": "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}"
             ":dbuser:${DbProxyResourceId}/${DbRolePrefix}_migrator"
+        },
+    },
+    # the smoke flow after the migrations invokes the new version of the API function
+    {
+        "Sid": "SmokeTestTheNewVersion",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
+            ":function:authapi-${Env}-api:*"
+        },
+    },
+    {
+        "Sid": "ReadTheDeployment",
+        "Effect": "Allow",
+        "Action": "codedeploy:GetDeployment",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}"
+            ":deploymentgroup:${ServerlessDeploymentApplication}/*"
         },
     },
     {

@@ -75,6 +75,8 @@ DATA_KEYS_PARAMETER = f"{PREFIX}data/keys"
 NEXT_PUBLIC_KEY_PARAMETER = f"{PREFIX}jwt/next-public-key"
 KMS_KEY_PARAMETER = f"{PREFIX}kms/key-arn"
 OAUTH_CLIENTS_PARAMETER = f"{PREFIX}oauth/clients"
+# the CloudFront edge's X-Origin-Verify secret (issue 16), read with the keys
+ORIGIN_VERIFY_PARAMETER = f"{PREFIX}edge/origin-verify"
 KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"
 
 

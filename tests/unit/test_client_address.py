@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from authapi.client_address import canonical_address, client_ip, client_network
+from authapi.client_address import (
+    VIEWER_ADDRESS_SCOPE_KEY,
+    canonical_address,
+    client_ip,
+    client_network,
+    viewer_address,
+)
 from tests.support.aws import load_event
 
 pytestmark = pytest.mark.unit
@@ -88,3 +94,26 @@ def test_ipv6_clients_are_counted_by_their_64() -> None:
     assert client_network("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
     assert client_network("2001:db8:1:3::1") == "2001:db8:1:3::/64"
     assert client_network("203.0.113.10") == "203.0.113.10"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("203.0.113.7:46532", "203.0.113.7"),
+        ("2001:db8::17:443", "2001:db8::17"),  # CloudFront writes IPv6 without brackets
+        ("::ffff:203.0.113.7:443", "203.0.113.7"),
+        ("203.0.113.7", None),  # no port: not CloudFront's format, and not guessed at
+        ("garbage:443", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_viewer_address_reads_cloudfronts_header(header: str | None, expected: str | None) -> None:
+    assert viewer_address(header) == expected
+
+
+def test_a_vouched_viewer_address_wins_over_the_source_ip() -> None:
+    event = {"requestContext": {"http": {"sourceIp": "130.176.0.1"}}}
+    assert client_ip({"aws.event": event}) == "130.176.0.1"
+    vouched = {"aws.event": event, VIEWER_ADDRESS_SCOPE_KEY: "203.0.113.7"}
+    assert client_ip(vouched) == "203.0.113.7"

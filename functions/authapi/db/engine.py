@@ -50,16 +50,19 @@ def driver_connect_args(settings: Settings) -> dict[str, Any]:
         "keepalives_count": 3,
     }
     if settings.db_require_tls:
-        # verified (chain and host name) against the trust store: RDS Proxy presents a public
-        # ACM certificate. libpq's "system" store is the one its own OpenSSL was built with,
-        # which a wheel's bundled OpenSSL may not find on Lambda: Python's CA file is used
-        # when it exists.
+        # verified (chain and host name): RDS Proxy presents a public ACM certificate, Aurora
+        # itself (no proxy: CostProfile=economy) the RDS CAs' from the bundle given
         args["sslmode"] = "verify-full"
-        args["sslrootcert"] = _trust_store()
+        args["sslrootcert"] = _trust_store(settings)
     return args
 
 
-def _trust_store() -> str:
+def _trust_store(settings: Settings) -> str:
+    """The bundle given, else the system's. libpq's "system" store is the one its own OpenSSL
+    was built with, which a wheel's bundled OpenSSL may not find on Lambda: Python's CA file is
+    used when it exists."""
+    if settings.db_tls_ca_file is not None:
+        return str(settings.db_tls_ca_file)
     cafile = ssl.get_default_verify_paths().cafile
     return cafile if cafile and os.path.exists(cafile) else "system"
 

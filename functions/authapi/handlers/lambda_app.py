@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,11 @@ from authapi.clock import Clock
 from authapi.config import Settings
 from authapi.observability import metrics as business_metrics
 from authapi.observability.logs import configure_logging
+from authapi.observability.version_metrics import (
+    RequestSample,
+    VersionedEmfProvider,
+    function_version,
+)
 from authapi.resources import app_resources
 
 SERVICE = "authapi"
@@ -69,10 +75,12 @@ class LambdaApp:
 def build_lambda_app(settings: Settings, *, clock: Clock | None = None) -> LambdaApp:
     """The handler of one execution environment; `clock` is for tests that move time."""
     logger = configure_logging(settings)
-    metrics = Metrics(
+    # the provider also carries each invocation's Http5xx and Latency by function version
+    provider = VersionedEmfProvider(
         namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE,
         service=SERVICE,
     )
+    metrics = Metrics(provider=provider)
     # most invocations (a /me, a /health) count no business event: that is not worth a warning
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     business_metrics.install_sink(
@@ -90,8 +98,22 @@ def build_lambda_app(settings: Settings, *, clock: Clock | None = None) -> Lambd
     @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         asyncio.set_event_loop(loop)  # in case anything else in the process changed it
-        # Mangum and Powertools each declare their own LambdaContext protocol; it is one object
-        return adapter(event, cast(Any, context))
+        started = time.perf_counter()
+        status = 500  # an invocation that raises is a failed answer too
+        try:
+            # Mangum and Powertools each declare their own LambdaContext protocol; it is one object
+            response = adapter(event, cast(Any, context))
+            status = int(response.get("statusCode", 500))
+            return response
+        finally:
+            provider.record_request(
+                RequestSample(
+                    function_name=context.function_name,
+                    function_version=function_version(context),
+                    status=status,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                )
+            )
 
     traced: Callable[..., Any] = handler
     if tracing_enabled():

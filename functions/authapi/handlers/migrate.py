@@ -1,24 +1,31 @@
 """Lambda entry point that migrates the database: `authapi.handlers.migrate.handler`.
 
 CodeDeploy invokes it as the API function's PreTraffic hook on every deploy: the new code gets no
-traffic until this has applied every pending migration and reported Succeeded; a failure reports
-Failed and the deploy rolls back with the old code still serving. It can also be invoked by hand
-(any other event). Either way it applies the migrations in one transaction, under an advisory lock,
-and returns the revisions the database is at.
+traffic until this has applied every pending migration, run the smoke flow against the new version
+(authapi.handlers.smoke: CodeDeploy takes one PreTraffic hook per deployment) and reported
+Succeeded; a failure of either reports Failed and the deploy rolls back with the old code still
+serving. It can also be invoked by hand (any other event: migrations only). Either way it applies
+the migrations in one transaction, under an advisory lock, and returns the revisions the database
+is at.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from authapi.clock import SystemClock
 from authapi.config import get_settings
-from authapi.db.engine import create_engine
+from authapi.db.engine import Database, create_engine
+from authapi.handlers.smoke import SmokeFlow, TargetVersion, lambda_invoke
 from authapi.migrations import upgrade_to_head
 from authapi.observability.logs import configure_logging
+from authapi.users.repository import delete_user_by_email, verify_email_of
 
 settings = get_settings()
 logger = configure_logging(settings)
@@ -41,10 +48,18 @@ class DeploymentHook:
             return cls(deployment_id, execution_id)
         return None
 
-    def report(self, status: Literal["Succeeded", "Failed"]) -> None:
+    @property
+    def codedeploy(self) -> Any:
         import boto3  # only hook invocations pay for it
 
-        boto3.client("codedeploy").put_lifecycle_event_hook_execution_status(
+        return boto3.client("codedeploy")
+
+    def target(self) -> TargetVersion:
+        """The version this deployment moves the alias to: what the smoke flow tests."""
+        return TargetVersion.of_deployment(self.codedeploy, self.deployment_id)
+
+    def report(self, status: Literal["Succeeded", "Failed"]) -> None:
+        self.codedeploy.put_lifecycle_event_hook_execution_status(
             deploymentId=self.deployment_id,
             lifecycleEventHookExecutionId=self.execution_id,
             status=status,
@@ -57,6 +72,42 @@ async def _migrate() -> tuple[str, ...]:
         return await upgrade_to_head(engine, role_prefix=settings.db_role_prefix)
     finally:
         await engine.dispose()
+
+
+async def _on_the_database(change: Callable[[AsyncSession], Awaitable[object]]) -> None:
+    """One transaction on the migrator's own connection (the smoke account's direct changes)."""
+    database = Database(settings)
+    try:
+        async with database.sessionmaker() as db, db.begin():
+            await change(db)
+    finally:
+        await database.dispose()
+
+
+def _verify_account(email: str) -> None:
+    now = SystemClock().now()
+    asyncio.run(_on_the_database(lambda db: verify_email_of(db, email=email, now=now)))
+
+
+def _delete_account(email: str) -> None:
+    asyncio.run(_on_the_database(lambda db: delete_user_by_email(db, email=email)))
+
+
+def smoke_host() -> str:
+    """A Host the API's trusted hosts admit (any execute-api name of its region)."""
+    return f"pretraffic.execute-api.{settings.aws_region}.amazonaws.com"
+
+
+def smoke_test(hook: DeploymentHook) -> None:
+    """The smoke flow against the deployment's new version; raises SmokeFailed on a bad step."""
+    target = hook.target()
+    logger.info("smoke flow", extra={"function": target.function_name, "version": target.version})
+    SmokeFlow(
+        call=lambda_invoke(target),
+        host=smoke_host(),
+        verify_directly=_verify_account,
+        delete_directly=_delete_account,
+    ).run()
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -73,5 +124,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"status": "Failed"}
     logger.info("database migrated", extra={"revisions": list(revisions)})
     if hook is not None:
+        try:
+            smoke_test(hook)
+        except Exception:
+            # the schema stays migrated: the old code runs on it (tests/integration checks that)
+            logger.exception("smoke flow failed against the new version")
+            hook.report("Failed")
+            return {"status": "Failed", "revisions": list(revisions)}
         hook.report("Succeeded")
     return {"status": "Succeeded", "revisions": list(revisions)}

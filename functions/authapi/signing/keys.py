@@ -98,6 +98,10 @@ class KeyRing:
     next_public_keys: tuple[rsa.RSAPublicKey, ...] = ()
     # the OAuth clients (signing/clients.py): read with the keys, in the same SSM call
     clients: ClientRegistry = field(default_factory=ClientRegistry)
+    # The value CloudFront sends as X-Origin-Verify (the edge template's origin custom header):
+    # only a request carrying it may name its viewer's address (authapi.middleware.edge_origin).
+    # None: no edge in front, CloudFront-Viewer-Address is never trusted.
+    origin_verify_secret: str | None = field(default=None, repr=False)
 
     @cached_property
     def signing_kid(self) -> str:
@@ -212,11 +216,13 @@ class SettingsKeyProvider:
             generate_data_key_entry,
         )
         retired = settings.jwt_retired_public_keys
+        origin_secret = settings.origin_verify_secret
         return KeyRing(
             signing_key=load_private_key(pem),
             data_keys=DataKeys.parse(data_keys),
             retired_public_keys=load_public_keys(retired) if retired else (),
             clients=ClientRegistry.parse(self._clients()),
+            origin_verify_secret=origin_secret.get_secret_value() if origin_secret else None,
         )
 
     def _clients(self) -> str:

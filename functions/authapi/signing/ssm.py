@@ -1,13 +1,14 @@
 """Signing keys from SSM Parameter Store (one GetParameters call: signing/ssm_api.py).
 
-The five parameters (signing key, next public key, retired public keys, data keys, OAuth client
-registry) are read in one GetParameters call and cached for `ssm_cache_seconds`, so a key
-rotated in SSM (`devtools/rotate_signing_key.py`) is published, then signing, within that
-time, without a deploy. The next public key is optional: an environment whose SSM was written
-before rotation existed has none, and that reads as "none"; so is the client registry (none:
-only the default client). A token signed with a key
-this environment does not know yet makes it re-read SSM at once (at most every 30 s), so
-tokens from environments that already switched are accepted meanwhile. If SSM cannot be reached:
+The six parameters (signing key, next public key, retired public keys, data keys, OAuth client
+registry, the edge's origin-verify secret) are read in one GetParameters call and cached for
+`ssm_cache_seconds`, so a key rotated in SSM (`devtools/rotate_signing_key.py`) is published,
+then signing, within that time, without a deploy. The next public key is optional: an
+environment whose SSM was written before rotation existed has none, and that reads as "none";
+so is the client registry (none: only the default client), and so is the origin-verify secret
+(none: no edge is trusted). A token signed with a key this environment does not know yet makes
+it re-read SSM at once (at most every 30 s), so tokens from environments that already switched
+are accepted meanwhile. If SSM cannot be reached:
 - before any key was ever read (a cold start), requests get 503 `secrets_unavailable`;
 - after that, the last key read keeps working for up to `ssm_max_stale_seconds`, and SSM is not
   asked again for `RETRY_AFTER_FAILURE_SECONDS`, so an outage does not add SSM timeouts to every
@@ -37,6 +38,8 @@ RETIRED_KEYS_PARAMETER = "jwt/retired-public-keys"
 NEXT_PUBLIC_KEY_PARAMETER = "jwt/next-public-key"
 DATA_KEYS_PARAMETER = "data/keys"
 OAUTH_CLIENTS_PARAMETER = "oauth/clients"
+# the edge's X-Origin-Verify secret (issue 16); absent until an edge stack is deployed
+ORIGIN_VERIFY_PARAMETER = "edge/origin-verify"
 NO_KEYS = "none"  # SSM refuses empty values
 RETRY_AFTER_FAILURE_SECONDS = 30.0
 # Short timeouts: a slow SSM costs a request seconds, never the whole function timeout. The
@@ -63,6 +66,7 @@ class SsmKeyProvider:
         self.next_public_key_name = settings.ssm_parameter_prefix + NEXT_PUBLIC_KEY_PARAMETER
         self.data_keys_name = settings.ssm_parameter_prefix + DATA_KEYS_PARAMETER
         self.oauth_clients_name = settings.ssm_parameter_prefix + OAUTH_CLIENTS_PARAMETER
+        self.origin_verify_name = settings.ssm_parameter_prefix + ORIGIN_VERIFY_PARAMETER
         self._cache_seconds = settings.ssm_cache_seconds
         self._max_stale_seconds = settings.ssm_max_stale_seconds
         self._parameters = SsmParameters(
@@ -132,6 +136,7 @@ class SsmKeyProvider:
             self.next_public_key_name,
             self.data_keys_name,
             self.oauth_clients_name,
+            self.origin_verify_name,
         ]
 
     def _last_ring_or_unavailable(self, now: float) -> KeyRing:
@@ -142,7 +147,7 @@ class SsmKeyProvider:
     def _fetch(self) -> tuple[str, ...]:
         # a missing next key is no error (SSM written before rotation existed), nor is a missing
         # client registry (no OAuth client but the default one); the others are
-        optional = {self.next_public_key_name, self.oauth_clients_name}
+        optional = {self.next_public_key_name, self.oauth_clients_name, self.origin_verify_name}
         values = self._parameters.get(self._names(), optional=optional)
         return (
             str(values[self.signing_key_name]),
@@ -150,10 +155,11 @@ class SsmKeyProvider:
             str(values.get(self.next_public_key_name, NO_KEYS)),
             str(values[self.data_keys_name]),
             str(values.get(self.oauth_clients_name, NO_CLIENTS)),
+            str(values.get(self.origin_verify_name, NO_KEYS)),
         )
 
     def _parse(self, values: tuple[str, ...]) -> KeyRing:
-        signing_pem, retired, next_public, data_keys, clients = values
+        signing_pem, retired, next_public, data_keys, clients, origin_secret = values
         try:
             return KeyRing(
                 # checked by the tools that write it (bootstrap-signing-key.sh and
@@ -163,6 +169,7 @@ class SsmKeyProvider:
                 retired_public_keys=_public_keys(retired),
                 next_public_keys=_public_keys(next_public),
                 clients=self._clients(clients),
+                origin_verify_secret=None if origin_secret.strip() == NO_KEYS else origin_secret,
             )
         except ValueError as error:
             logger.error(

@@ -1,10 +1,14 @@
-"""The migrate function as CodeDeploy runs it: the API's PreTraffic hook, reporting its result,
-on a database of its own; and two migrations at once, which must not both change the schema."""
+"""The migrate function as CodeDeploy runs it: the API's PreTraffic hook, migrating a database of
+its own, then running the smoke flow against the new version (the real API handler on that
+database, reached as Lambda's Invoke would reach it) and reporting the result; and two
+migrations at once, which must not both change the schema."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import io
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
@@ -18,8 +22,10 @@ from sqlalchemy.engine import make_url
 
 from authapi.config import Settings, get_settings
 from authapi.db.engine import create_engine
+from authapi.handlers.lambda_app import LambdaApp
 from authapi.migrations import head_revisions, upgrade_to_head
-from devtools.lambda_events import lambda_context
+from devtools.lambda_events import FakeLambdaContext, lambda_context
+from tests.support.aws import MakeLambda
 from tests.support.db import ScratchDatabase
 
 pytestmark = pytest.mark.aws_lambda
@@ -55,14 +61,110 @@ def _handler_module(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Modul
     return importlib.reload(module)
 
 
+class NewVersion:
+    """Lambda's Invoke of the API function's new version, answered by the real handler (built on
+    the hook's database once the hook migrated it); every call is kept."""
+
+    def __init__(self, make_lambda: MakeLambda, database_url: str, **settings: Any):
+        self._make = lambda: make_lambda(
+            ScratchDatabase(
+                url=database_url,
+                server=None,
+                role_prefix=make_url(database_url).database or "authapi",
+            ),
+            **settings,
+        )
+        self._lambda_app: LambdaApp | None = None
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def invoke(
+        self, *, FunctionName: str, Qualifier: str, InvocationType: str, Payload: bytes
+    ) -> dict[str, Any]:
+        assert InvocationType == "RequestResponse"
+        event = json.loads(Payload)
+        self.calls.append((FunctionName, Qualifier, event))
+        if self._lambda_app is None:
+            self._lambda_app = self._make()  # a cold start, after the migration
+        context = FakeLambdaContext(function_name=FunctionName, function_version=Qualifier)
+        response = self._lambda_app.handler(event, context)  # type: ignore[arg-type]
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(response).encode())}
+
+    def paths(self) -> list[str]:
+        return [event["rawPath"] for _, _, event in self.calls]
+
+
+# the Lambda client the hook makes next (a test sets it); every other service is boto3's own
+LAMBDA_CLIENT: dict[str, Any] = {}
+
+
 @pytest.fixture
 def codedeploy(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """The CodeDeploy client the handler makes, with botocore checking every call's shape."""
     client = boto3.client("codedeploy", region_name="us-east-1")
-    monkeypatch.setattr(boto3, "client", lambda service, **_: client)
+    make_client: Any = boto3.client  # boto3's overloads name each service literally
+
+    def clients(service: str, **options: Any) -> Any:
+        if service == "codedeploy":
+            return client
+        if service == "lambda":
+            return LAMBDA_CLIENT.pop("next")
+        return make_client(service, **options)
+
+    monkeypatch.setattr(boto3, "client", clients)
     with Stubber(client) as stubber:
         yield stubber
+    LAMBDA_CLIENT.clear()
     get_settings.cache_clear()
+
+
+API_FUNCTION, NEW_VERSION = "authapi-dev-api", "7"
+
+
+def _expect_deployment(stubber: Stubber) -> None:
+    # the AppSpec CloudFormation writes for a Lambda alias update: the hook's event names only
+    # the deployment, this names the version
+    app_spec = {
+        "version": 0.0,
+        "Resources": [
+            {
+                "ApiFunction": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "Name": API_FUNCTION,
+                        "Alias": "live",
+                        "CurrentVersion": "6",
+                        "TargetVersion": NEW_VERSION,
+                    },
+                }
+            }
+        ],
+    }
+    stubber.add_response(
+        "get_deployment",
+        {
+            "deploymentInfo": {
+                "deploymentId": HOOK_EVENT["DeploymentId"],
+                "revision": {
+                    "revisionType": "AppSpecContent",
+                    "appSpecContent": {"content": json.dumps(app_spec)},
+                },
+            }
+        },
+        {"deploymentId": HOOK_EVENT["DeploymentId"]},
+    )
+
+
+async def _smoke_accounts(database_url: str) -> list[str]:
+    connection = await asyncpg.connect(
+        make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        rows = await connection.fetch(
+            "SELECT email FROM users WHERE email LIKE 'success+%@simulator.amazonses.com'"
+        )
+        return [row["email"] for row in rows]
+    finally:
+        await connection.close()
 
 
 def _expect_report(stubber: Stubber, status: str) -> None:
@@ -93,17 +195,94 @@ def _invoke(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-async def test_as_the_hook_it_migrates_then_reports_succeeded(
-    fresh_database: str, codedeploy: Stubber, monkeypatch: pytest.MonkeyPatch
+SMOKE_PATHS = [
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/me",
+    "/api/v1/auth/refresh-token",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/me/delete",
+]
+
+
+async def test_as_the_hook_it_migrates_smoke_tests_the_new_version_then_reports_succeeded(
+    fresh_database: str,
+    codedeploy: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    ssm_with_key: object,
+    make_lambda: MakeLambda,
 ) -> None:
     module = _handler_module(monkeypatch, fresh_database)
+    new_version = NewVersion(make_lambda, fresh_database)
+    LAMBDA_CLIENT["next"] = new_version
+    _expect_deployment(codedeploy)
     _expect_report(codedeploy, "Succeeded")
+
     result = await asyncio.to_thread(_invoke, module, HOOK_EVENT)
+
     assert result == {"status": "Succeeded", "revisions": list(head_revisions())}
     codedeploy.assert_no_pending_responses()
     assert {"users", "auth_sessions", "refresh_tokens", "alembic_version"} <= await _tables(
         fresh_database
     )
+    # every step went to the version the deployment shifts to, none to $LATEST or the alias
+    assert {(name, version) for name, version, _ in new_version.calls} == {
+        (API_FUNCTION, NEW_VERSION)
+    }
+    assert new_version.paths() == SMOKE_PATHS
+    (email,) = {json.loads(e["body"])["email"] for _, _, e in new_version.calls[:2]}
+    assert email.startswith("success+")
+    assert email.endswith("@simulator.amazonses.com")
+    assert await _smoke_accounts(fresh_database) == []  # deleted through the API
+
+
+async def test_where_addresses_must_be_verified_the_hook_verifies_its_own_account(
+    fresh_database: str,
+    codedeploy: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    ssm_with_key: object,
+    make_lambda: MakeLambda,
+) -> None:
+    # registration signs nobody in and login needs a verified address: the simulator's mail
+    # has no link anyone clicks, so the hook marks the address verified itself
+    module = _handler_module(monkeypatch, fresh_database)
+    new_version = NewVersion(make_lambda, fresh_database, require_verified_email=True)
+    LAMBDA_CLIENT["next"] = new_version
+    _expect_deployment(codedeploy)
+    _expect_report(codedeploy, "Succeeded")
+
+    result = await asyncio.to_thread(_invoke, module, HOOK_EVENT)
+
+    assert result["status"] == "Succeeded"
+    assert new_version.paths() == [*SMOKE_PATHS[:-1], "/api/v1/auth/login", SMOKE_PATHS[-1]]
+    assert await _smoke_accounts(fresh_database) == []
+
+
+async def test_a_failed_smoke_step_reports_failed_and_still_deletes_the_account(
+    fresh_database: str,
+    codedeploy: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    ssm_with_key: object,
+    make_lambda: MakeLambda,
+) -> None:
+    module = _handler_module(monkeypatch, fresh_database)
+    new_version = NewVersion(make_lambda, fresh_database)
+    LAMBDA_CLIENT["next"] = new_version
+    _expect_deployment(codedeploy)
+    _expect_report(codedeploy, "Failed")
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the new version's bug")
+
+    # the new code breaks /me: the deploy must not reach users
+    monkeypatch.setattr("authapi.auth.repository.get_user_in_live_session", broken)
+
+    result = await asyncio.to_thread(_invoke, module, HOOK_EVENT)
+
+    assert result == {"status": "Failed", "revisions": list(head_revisions())}
+    codedeploy.assert_no_pending_responses()
+    assert new_version.paths() == SMOKE_PATHS[:3]  # stopped at the failed step
+    assert await _smoke_accounts(fresh_database) == []  # deleted in the database instead
 
 
 def test_as_the_hook_a_failed_migration_reports_failed_and_the_deploy_rolls_back(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -70,6 +71,19 @@ class _Dialect:
         if self._error is not None:
             raise self._error
         return "connection"
+
+
+def test_tls_verifies_against_the_bundle_given_and_only_it(tmp_path: Path) -> None:
+    # the RDS CA bundle of a deploy without the proxy: Aurora's certificates chain to it
+    bundle = tmp_path / "rds-ca.pem"
+    args = driver_connect_args(
+        Settings(
+            database_url="postgresql://app@db/auth", db_require_tls=True, db_tls_ca_file=bundle
+        )
+    )
+
+    assert args["sslmode"] == "verify-full"
+    assert args["sslrootcert"] == str(bundle)  # libpq trusts that file's CAs, nothing else
 
 
 def test_iam_gives_a_fresh_signed_token_per_connection(monkeypatch: pytest.MonkeyPatch) -> None:

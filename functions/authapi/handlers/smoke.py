@@ -1,0 +1,232 @@
+"""The PreTraffic smoke flow: register -> login -> me -> refresh -> logout -> delete, against the
+version CodeDeploy is about to shift traffic to, before any client reaches it.
+
+The migrate hook (authapi.handlers.migrate) runs it after the migrations: CodeDeploy takes one
+PreTraffic hook per deployment. Each step is an API Gateway (payload 2.0) event sent to the new
+version through Lambda's Invoke, so the code under test is exactly what will serve, behind the
+same Mangum adapter, with the same settings and database role. The synthetic account is
+`success+<uuid>@simulator.amazonses.com` (SES's simulator accepts and drops the mail, and bounces
+never count against the sender) and is deleted through the API; if a step fails, it is deleted
+in the database instead, so no run leaves an account behind.
+
+The hook is not on the API's path: boto3's clients are fine here (the API avoids them for its
+cold start). Nothing secret is logged: steps, statuses and problem codes only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# RFC 2544's benchmarking range: never a real client's address, so the flow's rate-limit hits
+# (one register, two logins per deploy) share no bucket with anyone's
+SMOKE_SOURCE_IP = "198.18.0.16"
+SMOKE_USER_AGENT = "authapi-pretraffic-smoke"
+# the API function's own timeout is 15 s; Invoke waits a little longer before giving up
+INVOKE_READ_TIMEOUT_SECONDS = 20
+
+ApiCall = Callable[[dict[str, Any]], dict[str, Any]]
+"""An API Gateway event in, the function's response (statusCode, headers, body) out."""
+
+
+class SmokeFailed(Exception):
+    """A step answered what it must not; the message names the step, the status and the code."""
+
+
+@dataclass(frozen=True)
+class TargetVersion:
+    """The function and version a Lambda deployment shifts the alias to (its AppSpec)."""
+
+    function_name: str
+    version: str
+
+    @classmethod
+    def of_deployment(cls, codedeploy: Any, deployment_id: str) -> TargetVersion:
+        """Read from CodeDeploy: the hook's event names only the deployment."""
+        info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        content = info["revision"]["appSpecContent"]["content"]
+        (resource,) = json.loads(content)["Resources"]
+        ((_, function),) = resource.items()
+        properties = function["Properties"]
+        return cls(function_name=properties["Name"], version=str(properties["TargetVersion"]))
+
+
+class LambdaInvoke:
+    """Sends each event to one version of a function through Lambda's Invoke API."""
+
+    def __init__(self, client: Any, target: TargetVersion):
+        self._client = client
+        self._target = target
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        answer = self._client.invoke(
+            FunctionName=self._target.function_name,
+            Qualifier=self._target.version,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(event).encode(),
+        )
+        payload = answer["Payload"].read()
+        if answer.get("FunctionError"):
+            # the function crashed (an init error, a timeout): its error type, not its trace
+            error = json.loads(payload or b"{}").get("errorType", "unknown")
+            raise SmokeFailed(f"the new version failed: {answer['FunctionError']} {error}")
+        response: dict[str, Any] = json.loads(payload)
+        return response
+
+
+def lambda_invoke(target: TargetVersion) -> LambdaInvoke:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=5, read_timeout=INVOKE_READ_TIMEOUT_SECONDS, retries={"max_attempts": 1}
+    )
+    return LambdaInvoke(boto3.client("lambda", config=config), target)
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    host: str,
+    body: dict[str, Any] | None = None,
+    access_token: str | None = None,
+) -> dict[str, Any]:
+    """An HTTP API (payload format 2.0) event as API Gateway builds it for the $default route."""
+    headers = {"host": host, "user-agent": SMOKE_USER_AGENT}
+    if body is not None:
+        headers["content-type"] = "application/json"
+    if access_token is not None:
+        headers["authorization"] = f"Bearer {access_token}"
+    now = time.time()
+    request_id = f"pretraffic-{uuid.uuid4()}"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "apiId": host.split(".", 1)[0],
+            "domainName": host,
+            "domainPrefix": host.split(".", 1)[0],
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": SMOKE_SOURCE_IP,
+                "userAgent": SMOKE_USER_AGENT,
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+def smoke_email() -> str:
+    return f"success+{uuid.uuid4()}@simulator.amazonses.com"
+
+
+@dataclass
+class SmokeFlow:
+    """One run of the flow against `call`. `verify_directly` marks the address verified when
+    registration did not sign in (AUTHAPI_REQUIRE_VERIFIED_EMAIL: the link goes to the
+    simulator); `delete_directly` removes the account when a step failed."""
+
+    call: ApiCall
+    host: str
+    verify_directly: Callable[[str], None]
+    delete_directly: Callable[[str], None]
+
+    def run(self, email: str | None = None) -> None:
+        email = email or smoke_email()
+        password = secrets.token_urlsafe(24)  # never logged, never reused
+        deleted = False
+        try:
+            credentials = {"email": email, "password": password}
+            registered = self._step("register", "POST", "/api/v1/auth/register", 201, credentials)
+            if "access_token" not in registered:
+                self.verify_directly(email)  # signed in only once verified
+            first = self._step("login", "POST", "/api/v1/auth/login", 200, credentials)
+            me = self._step("me", "GET", "/api/v1/auth/me", 200, token=first["access_token"])
+            if me.get("email") != email:
+                raise SmokeFailed("me: answered another account")
+            refreshed = self._step(
+                "refresh",
+                "POST",
+                "/api/v1/auth/refresh-token",
+                200,
+                {"refresh_token": first["refresh_token"]},
+            )
+            self._step(
+                "logout", "POST", "/api/v1/auth/logout", 204, token=refreshed["access_token"]
+            )
+            # the registration's own session is still live: it deletes the account
+            self._step(
+                "delete",
+                "POST",
+                "/api/v1/auth/me/delete",
+                204,
+                {"password": password},
+                token=registered.get("access_token") or self._login(credentials),
+            )
+            deleted = True
+        finally:
+            if not deleted:
+                self._clean_up(email)
+
+    def _login(self, credentials: dict[str, str]) -> str:
+        return str(
+            self._step("login", "POST", "/api/v1/auth/login", 200, credentials)["access_token"]
+        )
+
+    def _clean_up(self, email: str) -> None:
+        try:
+            self.delete_directly(email)
+            logger.warning("smoke account deleted in the database after a failed step")
+        except Exception:
+            logger.exception("smoke account could not be deleted; its address starts success+")
+
+    def _step(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        expected: int,
+        body: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        event = api_event(method, path, host=self.host, body=body, access_token=token)
+        response = self.call(event)
+        status = int(response.get("statusCode", 0))
+        answer = _json_body(response)
+        if status != expected:
+            raise SmokeFailed(f"{name}: {status} {answer.get('code', '')}, expected {expected}")
+        logger.info("smoke step passed", extra={"step": name, "status": status})
+        return answer
+
+
+def _json_body(response: dict[str, Any]) -> dict[str, Any]:
+    text = response.get("body") or ""
+    if response.get("isBase64Encoded"):
+        text = base64.b64decode(text).decode()
+    try:
+        parsed = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}

@@ -1,0 +1,323 @@
+"""Issue 16, safe delivery, in what CloudFormation receives for each samconfig environment: the
+CodeDeploy application and group (canary in prod, all at once in dev), the PreTraffic hook and
+its permissions, the new version's alarms, reserved concurrency and its rule; the data stack's
+cost profiles and alarms; and a runbook page for every alarm of both templates."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from tests.infra.cfn import ROOT, load_template
+from tests.support.sam import (
+    NO_VALUE,
+    Template,
+    app_environments,
+    condition,
+    data_environments,
+    deploy_parameters,
+    parameter_values,
+    resolve,
+    transformed_template,
+)
+
+pytestmark = pytest.mark.infra
+
+NEW_VERSION_ALARMS = ["NewVersionErrorsAlarm", "NewVersion5xxAlarm", "NewVersionLatencyP99Alarm"]
+EXPECTED_DEPLOYMENT = {"dev": "AllAtOnce", "prod": "Canary10Percent5Minutes"}
+
+
+@pytest.fixture(scope="module", params=app_environments())
+def deployed(request: pytest.FixtureRequest) -> tuple[str, Template, dict[str, str]]:
+    """(environment, the transformed template, every parameter's value)."""
+    parameters = deploy_parameters(request.param)
+    template = transformed_template(parameters)
+    return request.param, template, parameter_values(template, parameters)
+
+
+def _of_type(template: Template, kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_each_environment_shifts_traffic_its_own_way_and_rolls_back_on_alarm(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    environment, template, _ = deployed
+    (application,) = _of_type(template, "AWS::CodeDeploy::Application").values()
+    assert application["Properties"]["ComputePlatform"] == "Lambda"
+    ((group_name, group),) = _of_type(template, "AWS::CodeDeploy::DeploymentGroup").items()
+    properties = group["Properties"]
+    assert properties["DeploymentConfigName"] == {
+        "Fn::Sub": [
+            "CodeDeployDefault.Lambda${ConfigName}",
+            {"ConfigName": EXPECTED_DEPLOYMENT[environment]},
+        ]
+    }
+    assert properties["AlarmConfiguration"] == {
+        "Enabled": True,
+        "Alarms": [{"Name": {"Ref": name}} for name in NEW_VERSION_ALARMS],
+    }
+    rollback = properties["AutoRollbackConfiguration"]
+    assert rollback["Enabled"] is True
+    assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(rollback["Events"])
+    update = template["Resources"]["ApiFunctionAliaslive"]["UpdatePolicy"]
+    assert update["CodeDeployLambdaAliasUpdate"]["DeploymentGroupName"] == {"Ref": group_name}
+
+
+def test_the_new_version_alarms_name_the_version_the_alias_moves_to(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    _, template, _ = deployed
+    version = template["Resources"]["ApiFunctionAliaslive"]["Properties"]["FunctionVersion"]
+    assert version["Fn::GetAtt"][1] == "Version"
+    for name in NEW_VERSION_ALARMS:
+        alarm = template["Resources"][name]["Properties"]
+        queries = alarm.get("Metrics") or [{"MetricStat": {"Metric": alarm}}]
+        for query in queries:
+            if "MetricStat" in query:
+                dimensions = query["MetricStat"]["Metric"]["Dimensions"]
+                assert version in [d["Value"] for d in dimensions], name
+
+
+def test_the_pre_traffic_hook_may_invoke_the_new_version_and_report_to_codedeploy(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    _, template, _ = deployed
+    update = template["Resources"]["ApiFunctionAliaslive"]["UpdatePolicy"]
+    assert update["CodeDeployLambdaAliasUpdate"]["BeforeAllowTrafficHook"] == {
+        "Ref": "MigrateFunction"
+    }
+    role = template["Resources"]["MigrateFunctionRole"]["Properties"]
+    statements = {
+        statement["Sid"]: statement
+        for policy in role["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    }
+    invoke = statements["SmokeTestTheNewVersion"]
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    # versions of the API function only (qualified ARNs), never another function
+    assert invoke["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
+        ":function:authapi-${Env}-api:*"
+    }
+    group = {
+        "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}"
+        ":deploymentgroup:${ServerlessDeploymentApplication}/*"
+    }
+    # the AppSpec names the new version; the result goes back to the same deployment group
+    assert statements["ReadTheDeployment"]["Action"] == "codedeploy:GetDeployment"
+    report = statements["ReportTheHookResult"]
+    assert report["Action"] == "codedeploy:PutLifecycleEventHookExecutionStatus"
+    assert statements["ReadTheDeployment"]["Resource"] == report["Resource"] == group
+    # CodeDeploy's own role invokes the hook: SAM grants it only CodeDeployHook_* functions
+    hook = template["Resources"]["MigrateFunction"]["Properties"]
+    assert hook["FunctionName"]["Fn::Sub"].startswith("CodeDeployHook_")
+    # the smoke flow's budget: migrations plus five API calls fit the hook's timeout
+    assert hook["Timeout"] >= 300
+
+
+def test_reserved_concurrency_is_set_only_where_samconfig_gives_it(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    environment, template, values = deployed
+    properties = template["Resources"]["ApiFunction"]["Properties"]
+    reserved = resolve(properties.get("ReservedConcurrentExecutions", NO_VALUE), template, values)
+    if environment == "dev":
+        assert reserved is NO_VALUE  # new accounts: a quota of 10, none of it reservable
+    else:
+        assert int(reserved) >= 1
+
+
+def _rule_holds(rule: dict[str, Any], values: dict[str, str]) -> bool:
+    """A template Rule as CloudFormation evaluates it (the functions this template uses)."""
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, list):
+            return [evaluate(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ((key, argument),) = node.items()
+        if key == "Ref":
+            return values[argument]
+        if key == "Fn::Equals":
+            left, right = evaluate(argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not evaluate(argument[0])
+        if key == "Fn::And":
+            return all(evaluate(item) for item in argument)
+        if key == "Fn::Or":
+            return any(evaluate(item) for item in argument)
+        if key == "Fn::Contains":
+            members, value = evaluate(argument)
+            return str(value) in [str(member) for member in members]
+        raise AssertionError(f"a rule function this evaluator does not know: {key}")
+
+    if "RuleCondition" in rule and not evaluate(rule["RuleCondition"]):
+        return True
+    return all(evaluate(assertion["Assert"]) for assertion in rule["Assertions"])
+
+
+def test_the_rule_refuses_reserved_concurrency_below_provisioned_and_nothing_else() -> None:
+    template = load_template("template.yaml")
+    rule = template["Rules"]["ReservedConcurrencyCoversProvisioned"]
+    parameters = template["Parameters"]
+    provisioned = [str(v) for v in parameters["ProvisionedConcurrency"]["AllowedValues"]]
+    reserved = [str(v) for v in parameters["ReservedConcurrency"]["AllowedValues"]]
+    modes = parameters["ColdStartMode"]["AllowedValues"]
+    for mode, p, r in itertools.product(modes, provisioned, reserved):
+        values = {"ColdStartMode": mode, "ProvisionedConcurrency": p, "ReservedConcurrency": r}
+        expected = mode != "provisioned" or r == "" or int(r) >= int(p)
+        assert _rule_holds(rule, values) is expected, values
+
+
+# ---- the data stack: cost profiles and the data tier's alarms --------------------------------
+
+PROXY_RESOURCES = {"DbProxy", "DbProxyTargetGroup", "DbProxyRole", "DbProxyLogGroup"}
+
+
+def _data_stack(config_env: str, profile: str) -> tuple[Template, dict[str, str]]:
+    template = load_template("infra/data.yaml")
+    parameters = {**deploy_parameters(config_env), "CostProfile": profile}
+    return template, parameter_values(template, parameters)
+
+
+def _exists(template: Template, name: str, values: dict[str, str]) -> bool:
+    resource = template["Resources"][name]
+    return "Condition" not in resource or condition(template, resource["Condition"], values)
+
+
+@pytest.mark.parametrize("config_env", data_environments())
+def test_standard_is_todays_stack_behind_the_proxy(config_env: str) -> None:
+    template, values = _data_stack(config_env, "standard")
+    assert all(_exists(template, name, values) for name in PROXY_RESOURCES)
+    scaling = resolve(
+        template["Resources"]["DbCluster"]["Properties"]["ServerlessV2ScalingConfiguration"],
+        template,
+        values,
+    )
+    assert scaling == {"MinCapacity": values["MinCapacity"], "MaxCapacity": values["MaxCapacity"]}
+    endpoint = template["Resources"]["ProxyEndpointParameter"]["Properties"]["Value"]
+    assert resolve(endpoint, template, values) == {"Fn::GetAtt": ["DbProxy", "Endpoint"]}
+
+
+@pytest.mark.parametrize("config_env", data_environments())
+def test_economy_drops_the_proxy_and_lets_the_writer_pause(config_env: str) -> None:
+    template, values = _data_stack(config_env, "economy")
+    assert not any(_exists(template, name, values) for name in PROXY_RESOURCES)
+    # nothing that exists may still name the proxy
+    for name, resource in template["Resources"].items():
+        if _exists(template, name, values) and name not in PROXY_RESOURCES:
+            properties = resolve(resource.get("Properties", {}), template, values)
+            assert "'DbProxy'" not in str(properties), name
+    scaling = resolve(
+        template["Resources"]["DbCluster"]["Properties"]["ServerlessV2ScalingConfiguration"],
+        template,
+        values,
+    )
+    assert scaling == {
+        "MinCapacity": 0,
+        "MaxCapacity": values["MaxCapacity"],
+        "SecondsUntilAutoPause": values["AutoPauseSeconds"],
+    }
+    # the app stack reads the same parameters: now the writer, and the cluster's IAM resource id
+    published = {
+        name: resolve(template["Resources"][name]["Properties"]["Value"], template, values)
+        for name in ("ProxyEndpointParameter", "ProxyResourceIdParameter")
+    }
+    assert published == {
+        "ProxyEndpointParameter": {"Fn::GetAtt": ["DbCluster", "Endpoint.Address"]},
+        "ProxyResourceIdParameter": {"Fn::GetAtt": ["DbCluster", "DBClusterResourceId"]},
+    }
+
+
+def test_economy_keeps_every_other_cluster_property() -> None:
+    template, standard = _data_stack("data-dev", "standard")
+    _, economy = _data_stack("data-dev", "economy")
+    cluster = template["Resources"]["DbCluster"]["Properties"]
+    for name, value in cluster.items():
+        if name != "ServerlessV2ScalingConfiguration":
+            assert resolve(value, template, standard) == resolve(value, template, economy), name
+
+
+def test_the_data_tier_alarms_watch_pinning_borrow_latency_capacity_and_cpu() -> None:
+    template = load_template("infra/data.yaml")
+    alarms = {
+        name: alarm
+        for name, alarm in template["Resources"].items()
+        if alarm["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    watched = {}
+    for name, alarm in alarms.items():
+        properties = alarm["Properties"]
+        metrics = (
+            [properties]
+            if "MetricName" in properties
+            else [q["MetricStat"]["Metric"] for q in properties["Metrics"] if "MetricStat" in q]
+        )
+        for metric in metrics:
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            watched[metric["MetricName"]] = (name, dimensions)
+        assert properties["AlarmActions"] == [{"Ref": "DataAlarmTopic"}]
+    assert watched == {
+        "DatabaseConnectionsCurrentlySessionPinned": (
+            "ProxySessionPinnedAlarm",
+            {"ProxyName": {"Ref": "DbProxy"}},
+        ),
+        "DatabaseConnectionBorrowLatency": (
+            "ProxyBorrowLatencyAlarm",
+            {"ProxyName": {"Ref": "DbProxy"}},
+        ),
+        "ServerlessDatabaseCapacity": (
+            "DbCapacityNearMaxAlarm",
+            {"DBClusterIdentifier": {"Ref": "DbCluster"}},
+        ),
+        "CPUUtilization": ("DbCpuAlarm", {"DBClusterIdentifier": {"Ref": "DbCluster"}}),
+    }
+    pinned = alarms["ProxySessionPinnedAlarm"]["Properties"]
+    assert (pinned["ComparisonOperator"], pinned["Threshold"]) == ("GreaterThanThreshold", 0)
+    # the proxy's alarms go with the proxy
+    assert alarms["ProxySessionPinnedAlarm"]["Condition"] == "UsesProxy"
+    assert alarms["ProxyBorrowLatencyAlarm"]["Condition"] == "UsesProxy"
+    # near max is relative to MaxCapacity, so it follows the parameter
+    (share,) = [
+        q for q in alarms["DbCapacityNearMaxAlarm"]["Properties"]["Metrics"] if "Expression" in q
+    ]
+    assert share["Expression"] == {"Fn::Sub": "100 * capacity / ${MaxCapacity}"}
+
+
+# ---- runbooks: one page per alarm, linked from its description --------------------------------
+
+
+def _alarms_of(path: str) -> dict[str, dict[str, Any]]:
+    template = load_template(path)
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+@pytest.mark.parametrize("path", ["template.yaml", "infra/data.yaml"])
+def test_every_alarm_links_its_own_runbook_page(path: str) -> None:
+    for name, alarm in _alarms_of(path).items():
+        short = alarm["AlarmName"]["Fn::Sub"].removeprefix("authapi-${Env}-")
+        description = alarm["AlarmDescription"]["Fn::Sub"]
+        assert description.endswith(f"Runbook: ${{RunbookBaseUrl}}/{short}.md"), name
+        page = ROOT / "docs" / "runbooks" / f"{short}.md"
+        assert page.is_file(), f"{name}: {page} is missing"
+        text = page.read_text()
+        for section in ("## What it means", "## First checks", "## Fixes"):
+            assert section in text, f"{page.name}: {section}"
+
+
+def test_every_runbook_page_belongs_to_an_alarm() -> None:
+    alarms = {
+        alarm["AlarmName"]["Fn::Sub"].removeprefix("authapi-${Env}-")
+        for path in ("template.yaml", "infra/data.yaml")
+        for alarm in _alarms_of(path).values()
+    }
+    pages = {page.stem for page in (ROOT / "docs" / "runbooks").glob("*.md")} - {"README"}
+    assert pages == alarms
