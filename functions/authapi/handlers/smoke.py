@@ -19,11 +19,12 @@ import base64
 import json
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from authapi.clock import SystemClock
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def api_event(
         headers["content-type"] = "application/json"
     if access_token is not None:
         headers["authorization"] = f"Bearer {access_token}"
-    now = time.time()
+    now = SystemClock().now()
     request_id = f"pretraffic-{uuid.uuid4()}"
     return {
         "version": "2.0",
@@ -129,8 +130,8 @@ def api_event(
             "requestId": request_id,
             "routeKey": "$default",
             "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
         },
         "body": json.dumps(body) if body is not None else None,
         "isBase64Encoded": False,

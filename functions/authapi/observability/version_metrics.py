@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,8 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
+
+from authapi.clock import SystemClock
 
 HTTP_5XX = "Http5xx"  # 1 for an answer of 500-599 (handled 503s included), else 0
 LATENCY = "Latency"  # ms from the event in to the response out
@@ -65,7 +66,7 @@ class VersionedEmfProvider(AmazonCloudWatchEMFProvider):
         if self.metric_set if metrics is None else metrics:
             blob: dict[str, Any] = dict(super().serialize_metric_set(metrics, dimensions, metadata))
         else:
-            timestamp = self.timestamp or int(time.time() * 1000)
+            timestamp = self.timestamp or int(SystemClock().now().timestamp() * 1000)
             blob = {"_aws": {"Timestamp": timestamp, "CloudWatchMetrics": []}}
         blob["_aws"]["CloudWatchMetrics"].append(
             {

@@ -275,7 +275,7 @@ async def test_a_failed_smoke_step_reports_failed_and_still_deletes_the_account(
         raise RuntimeError("the new version's bug")
 
     # the new code breaks /me: the deploy must not reach users
-    monkeypatch.setattr("authapi.auth.repository.get_user_in_live_session", broken)
+    monkeypatch.setattr("authapi.auth.repository.get_principal_user", broken)
 
     result = await asyncio.to_thread(_invoke, module, HOOK_EVENT)
 

@@ -83,7 +83,7 @@ def test_a_handled_503_counts_as_a_5xx_of_its_version(
     async def database_down(*_args: object, **_kwargs: object) -> None:
         raise DatabaseUnavailableError()
 
-    monkeypatch.setattr("authapi.auth.repository.get_user_in_live_session", database_down)
+    monkeypatch.setattr("authapi.auth.repository.get_principal_user", database_down)
     capsys.readouterr()
 
     answer = _invoke(lambda_app, load_event("me.json", access_token=access_token), "12")
