@@ -292,8 +292,17 @@ async def all_matched(db: AsyncSession, *writes: Update) -> bool:
     """Run `writes` (each RETURNING) as one statement; whether every one of them matched a row.
 
     For the writes that spend something (a time step, a recovery code, a challenge): the caller
-    goes on only when all of them did, so two concurrent requests cannot both spend one."""
-    ctes = [write.cte(f"spent_{index}") for index, write in enumerate(writes)]
+    goes on only when all of them did, so two concurrent requests cannot both spend one.
+
+    The writes after the first run only when the first (the factor itself) matched: the CTEs of
+    one statement all run, and each commits with it, so a wrong recovery code must not spend
+    the challenge it was given with (its answer would be lost to the next, right, code)."""
+    first = writes[0].cte("spent_0")
+    factor_matched = exists(select(first.c[0]))
+    ctes = [first] + [
+        write.where(factor_matched).cte(f"spent_{index}")
+        for index, write in enumerate(writes[1:], start=1)
+    ]
     statement = select(*(exists(select(cte.c[0])).label(cte.name) for cte in ctes))
     row = (await db.execute(statement)).one()
     return all(row)

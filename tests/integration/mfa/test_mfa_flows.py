@@ -160,6 +160,23 @@ async def test_a_challenge_takes_at_most_five_codes(
         assert fresh.status == 200, fresh.body
 
 
+async def test_a_wrong_recovery_code_leaves_the_challenge_answerable(
+    client_with: ClientWith, clock: ManualClock
+) -> None:
+    async with client_with(clock=clock) as api:
+        user = await enrolled(api, clock)
+        challenge = await challenge_of(api, user)
+        wrong = await api.post(
+            f"{MFA}/challenge",
+            json={"challenge": challenge, "recovery_code": "aaaa-bbbb-cccc-dddd"},
+        )
+        assert (wrong.status, wrong.code) == (401, "invalid_mfa_code")
+        right = await api.post(
+            f"{MFA}/challenge", json={"challenge": challenge, "code": user.code(clock)}
+        )
+        assert right.status == 200, right.body
+
+
 async def test_wrong_codes_lock_the_account_like_wrong_passwords(
     client_with: ClientWith, clock: ManualClock
 ) -> None:
