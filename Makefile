@@ -132,3 +132,12 @@ test-previous-schema: $(STAMP)  ## the integration tests on the schema before th
 
 clean:  ## remove the virtualenvs, caches and local data (including the dev signing and data keys)
 	rm -rf $(VENV) .venv-sam .venv-lock .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache
+
+# The client SDK (issue 15): sdk/python, its own package (authapi-client)
+.PHONY: sdk-errors sdk-build
+sdk-errors: $(STAMP)  ## regenerate the SDK's error classes from the service's OpenAPI
+	$(BIN)/python -m devtools.sdk_errors
+
+sdk-build: $(STAMP)  ## the SDK's wheel and sdist, in sdk/python/dist
+	rm -rf sdk/python/dist
+	$(BIN)/python -m build --outdir sdk/python/dist sdk/python
