@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from unittest import mock
 
@@ -20,6 +21,7 @@ import httpx
 
 from authapi.signing.clients import ClientRegistry, OAuthClient, hash_client_secret
 from authapi.signing.keys import DataKeys
+from authapi_client import Tokens
 from tests.support.aws import AWS_ENVIRONMENT, REGION
 from tests.support.db import DedicatedDatabase
 from tests.support.local_cloud import LocalCloud
@@ -28,9 +30,19 @@ from tests.support.loops import wait_until
 SSM_PREFIX = "/authapi/local/"
 CONFIDENTIAL_CLIENT = "sdk-resource-server"
 CONFIDENTIAL_SECRET = "sdk-test-secret-" + "x" * 32
+REUSE_INTERVAL = 3
+# the tests' clients: a busy 2-core machine may answer slower than the SDK's default 10 s
+TIMEOUT = 30.0
+# The 20 concurrent calls of a test share their client's one refresh in the client; on the wire
+# they go out over at most this many connections. 20 cold starts at once on a busy 2-core
+# machine outlast Lambda's init timeout (502s): the test would measure that, not the SDK.
+SERVER_CONNECTIONS = 5
 # every request of the suite comes from 127.0.0.1: the per-address limits would refuse it; the
 # per-account login throttle stays as shipped (the 429 test trips it)
 CLOUD_ENVIRONMENT = {
+    # short, so that the reuse test need not wait: a lost refresh answer is retried at once
+    "AUTHAPI_REFRESH_REUSE_INTERVAL_SECONDS": str(REUSE_INTERVAL),
+} | {
     f"AUTHAPI_RATE_LIMIT_{name}": "1000000"
     for name in (
         "LOGIN",
@@ -52,6 +64,26 @@ def start_cloud(database: DedicatedDatabase) -> LocalCloud:
     ssm_url = cloud.wait_for(r"SSM stand-in \(moto\) on (\S+);", timeout=60).group(1)
     _register_confidential_client(ssm_url)
     return cloud.wait_until_healthy()
+
+
+def warm_up(cloud: LocalCloud) -> None:
+    """Start `SERVER_CONNECTIONS` execution environments at once, before the tests."""
+    start = threading.Barrier(SERVER_CONNECTIONS)
+
+    def health(_: int) -> int:
+        start.wait()
+        return httpx.get(cloud.base_url + "/health", timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=SERVER_CONNECTIONS) as pool:
+        assert set(pool.map(health, range(SERVER_CONNECTIONS))) == {200}
+
+
+def limited_transport() -> httpx.HTTPTransport:
+    return httpx.HTTPTransport(limits=httpx.Limits(max_connections=SERVER_CONNECTIONS))
+
+
+def async_limited_transport() -> httpx.AsyncHTTPTransport:
+    return httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=SERVER_CONNECTIONS))
 
 
 def _register_confidential_client(ssm_url: str) -> None:
@@ -114,7 +146,7 @@ class CountingTransport(httpx.BaseTransport):
     """A real HTTP transport that counts requests by path; `lose_next(path)` makes the next
     request to `path` reach the server and its answer get lost (the connection breaks)."""
 
-    inner: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport)
+    inner: httpx.BaseTransport = field(default_factory=limited_transport)
     counts: Counter[str] = field(default_factory=Counter)
     lose: set[str] = field(default_factory=set)
     _guard: threading.Lock = field(default_factory=threading.Lock)
@@ -138,17 +170,25 @@ class CountingTransport(httpx.BaseTransport):
 
 @dataclass
 class AsyncCountingTransport(httpx.AsyncBaseTransport):
-    inner: httpx.AsyncBaseTransport = field(default_factory=httpx.AsyncHTTPTransport)
+    inner: httpx.AsyncBaseTransport = field(default_factory=async_limited_transport)
     counts: Counter[str] = field(default_factory=Counter)
 
-    async def handle_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.counts[request.url.path] += 1
-        return await self.inner.handle_request(request)
+        return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
-def expired(tokens_expires_at: float) -> float:
-    """An expiry in the past, as a client's clock would see an old token."""
-    return min(tokens_expires_at, time.time() - 1)
+def expired(tokens: Tokens) -> Tokens:
+    """The same tokens, their access token past its expiry as the client's clock sees it."""
+    return Tokens(tokens.access_token, tokens.refresh_token, time.time() - 1)
+
+
+def refused(tokens: Tokens) -> Tokens:
+    """The same tokens, the access token's signature broken: the API answers 401 invalid_token
+    while the client still believes it valid."""
+    head, payload, signature = tokens.access_token.split(".")
+    broken = ("A" if signature[0] != "A" else "B") + signature[1:]
+    return Tokens(f"{head}.{payload}.{broken}", tokens.refresh_token, tokens.expires_at)

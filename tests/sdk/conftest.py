@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.sdk.cloud import Mailbox, start_cloud
+from tests.sdk.cloud import Mailbox, start_cloud, warm_up
 from tests.support.db import DedicatedDatabase, dedicated_database
 from tests.support.local_cloud import LocalCloud
 
@@ -21,6 +21,7 @@ def sdk_database() -> Iterator[DedicatedDatabase]:
 @pytest.fixture(scope="session")
 def sdk_cloud(sdk_database: DedicatedDatabase) -> Iterator[LocalCloud]:
     cloud = start_cloud(sdk_database)
+    warm_up(cloud)
     yield cloud
     cloud.stop()
 
