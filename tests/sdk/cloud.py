@@ -117,27 +117,29 @@ class Mailbox:
 
     url: str
 
-    def messages_to(self, email: str, *, count: int = 1) -> list[dict[str, str]]:
+    def messages_to(self, email: str, *, containing: str = "") -> list[dict[str, str]]:
+        """The messages sent to `email` whose text has `containing`, once there is one."""
         found: list[dict[str, str]] = []
 
         def arrived() -> bool:
             messages = httpx.get(self.url + "/api/messages", timeout=5).json()
-            found[:] = [message for message in messages if email in message["to"]]
-            return len(found) >= count
+            found[:] = [m for m in messages if email in m["to"] and containing in m["text"]]
+            return bool(found)
 
-        wait_until(arrived, what=f"{count} message(s) to {email}", timeout=30)
+        wait_until(arrived, what=f"a message to {email} with {containing!r}", timeout=30)
         return found
 
-    def token(self, email: str, path: str, *, count: int = 1) -> str:
+    def token(self, email: str, path: str) -> str:
         """The token of the newest link to `path` sent to `email`."""
-        text = self.messages_to(email, count=count)[-1]["text"]
+        text = self.messages_to(email, containing=path + "#token=")[-1]["text"]
         found = re.search(re.escape(path) + r"#token=([A-Za-z0-9_\-%]+)", text)
         assert found is not None, text
         return found.group(1)
 
     def code(self, email: str) -> str:
-        found = re.search(r"Your code: (\d{6})", self.messages_to(email)[-1]["text"])
-        assert found is not None
+        text = self.messages_to(email, containing="Your code: ")[-1]["text"]
+        found = re.search(r"Your code: (\d{6})", text)
+        assert found is not None, text
         return found.group(1)
 
 
