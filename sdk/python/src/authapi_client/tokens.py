@@ -66,7 +66,7 @@ class FileTokenStore:
     never sees half a file); `<path>.lock` beside it serialises refreshes across processes."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         self.lock_path = self.path.with_name(self.path.name + ".lock")
 
     def load(self) -> Tokens | None:
