@@ -67,15 +67,19 @@ def start_cloud(database: DedicatedDatabase) -> LocalCloud:
 
 
 def warm_up(cloud: LocalCloud) -> None:
-    """Start `SERVER_CONNECTIONS` execution environments at once, before the tests."""
+    """Start `SERVER_CONNECTIONS` execution environments at once, before the tests (best
+    effort: an environment whose start failed is started again by the next request)."""
     start = threading.Barrier(SERVER_CONNECTIONS)
 
     def health(_: int) -> int:
         start.wait()
-        return httpx.get(cloud.base_url + "/health", timeout=60).status_code
+        try:
+            return httpx.get(cloud.base_url + "/health", timeout=60).status_code
+        except httpx.TransportError:
+            return 0
 
     with ThreadPoolExecutor(max_workers=SERVER_CONNECTIONS) as pool:
-        assert set(pool.map(health, range(SERVER_CONNECTIONS))) == {200}
+        list(pool.map(health, range(SERVER_CONNECTIONS)))
 
 
 def limited_transport() -> httpx.HTTPTransport:
