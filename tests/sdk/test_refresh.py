@@ -23,6 +23,7 @@ from authapi_client import (
     MemoryTokenStore,
     SignedIn,
     Tokens,
+    TokenStore,
 )
 from tests.sdk.cloud import (
     REUSE_INTERVAL,
@@ -78,10 +79,14 @@ def test_twenty_threads_share_one_refresh(base_url: str, stale: object) -> None:
 
 
 @pytest.mark.parametrize("stale", [expired, refused], ids=["expired", "refused-by-the-api"])
-async def test_twenty_tasks_share_one_refresh(base_url: str, stale: object) -> None:
+@pytest.mark.parametrize("kind", ["memory", "file"])
+async def test_twenty_tasks_share_one_refresh(
+    base_url: str, stale: object, kind: str, tmp_path: Path
+) -> None:
     email, tokens = new_tokens(base_url)
     counting = AsyncCountingTransport()
-    store = MemoryTokenStore(stale(tokens))  # type: ignore[operator]
+    store: TokenStore = MemoryTokenStore() if kind == "memory" else FileTokenStore(tmp_path / "t")
+    store.save(stale(tokens))  # type: ignore[operator]
     async with AsyncAuthApiClient(
         base_url, timeout=TIMEOUT, store=store, transport=counting
     ) as client:

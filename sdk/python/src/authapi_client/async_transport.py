@@ -99,8 +99,14 @@ class AsyncTransport:
             self._refreshing = asyncio.Lock()
         async with self._refreshing:
             store_lock = self.settings.store.lock()
-            # a file lock may wait on another process: not on the event loop's thread
-            await asyncio.to_thread(store_lock.__enter__)
+            # a file lock may wait on another process: not on the event loop's thread; a task
+            # cancelled meanwhile still releases the lock once its thread got it
+            entering = asyncio.ensure_future(asyncio.to_thread(store_lock.__enter__))
+            try:
+                await asyncio.shield(entering)
+            except asyncio.CancelledError:
+                entering.add_done_callback(lambda _: store_lock.__exit__(None, None, None))
+                raise
             try:
                 current = self.settings.tokens()
                 if current.access_token != stale and not self.settings.expiring(current):
