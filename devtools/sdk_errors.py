@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -192,7 +193,8 @@ def render(openapi: dict[str, Any]) -> str:
 
 def formatted(source: str) -> str:
     """`source` as `ruff format` leaves it (so that `make lint` and `--check` agree)."""
-    ruff = Path(sys.executable).with_name("ruff")
+    beside = Path(sys.executable).with_name("ruff")  # the dev venv's own, as `make lint` runs
+    ruff = beside if beside.exists() else Path(shutil.which("ruff") or "ruff")
     result = subprocess.run(
         [str(ruff), "format", "--stdin-filename", str(TARGET), "-"],
         input=source,
