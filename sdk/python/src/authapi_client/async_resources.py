@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from authapi_client import calls
+from authapi_client import calls, mfa_calls, oauth_calls
 from authapi_client.async_transport import AsyncTransport
 from authapi_client.calls import Call, LogoutScope
 from authapi_client.models import (
@@ -105,11 +105,11 @@ class Account(Resource):
 
 class Mfa(Resource):
     async def enrol(self, password: str) -> Enrolment:
-        return await self._send(calls.mfa_enrol(password))
+        return await self._send(mfa_calls.enrol(password))
 
     async def verify(self, code: str) -> list[str]:
         """Activate the enrolled authenticator; answers the recovery codes (shown once)."""
-        return await self._send(calls.mfa_verify(code))
+        return await self._send(mfa_calls.verify(code))
 
     async def challenge(
         self,
@@ -120,23 +120,23 @@ class Mfa(Resource):
     ) -> SignedIn:
         """Finish an MFA login with a code (or a recovery code)."""
         token = challenge.challenge if isinstance(challenge, MfaChallenge) else challenge
-        return await self._send(calls.mfa_challenge(token, code, recovery_code))
+        return await self._send(mfa_calls.challenge(token, code, recovery_code))
 
     async def step_up(self, *, code: str | None = None, recovery_code: str | None = None) -> StepUp:
         """A fresh access token carrying a second factor; the client uses it from now on."""
-        result = await self._send(calls.mfa_step_up(code, recovery_code))
+        result = await self._send(mfa_calls.step_up(code, recovery_code))
         self._transport.settings.keep_access_token(result)
         return result
 
     async def regenerate(
         self, *, code: str | None = None, recovery_code: str | None = None
     ) -> list[str]:
-        return await self._send(calls.mfa_regenerate(code, recovery_code))
+        return await self._send(mfa_calls.regenerate(code, recovery_code))
 
     async def disable(
         self, password: str, *, code: str | None = None, recovery_code: str | None = None
     ) -> None:
-        return await self._send(calls.mfa_disable(password, code, recovery_code))
+        return await self._send(mfa_calls.disable(password, code, recovery_code))
 
 
 class OAuth(Resource):
@@ -152,7 +152,7 @@ class OAuth(Resource):
         **parameters: str,
     ) -> OAuthToken:
         form = {"grant_type": grant_type, **parameters}
-        return await self._send(calls.oauth_token(form, client_id, client_secret))
+        return await self._send(oauth_calls.token(form, client_id, client_secret))
 
     async def revoke(
         self,
@@ -163,7 +163,7 @@ class OAuth(Resource):
         client_secret: str | None = None,
     ) -> None:
         return await self._send(
-            calls.oauth_revoke(token, token_type_hint, client_id, client_secret)
+            oauth_calls.revoke(token, token_type_hint, client_id, client_secret)
         )
 
     async def introspect(
@@ -175,5 +175,5 @@ class OAuth(Resource):
         token_type_hint: str | None = None,
     ) -> Introspection:
         return await self._send(
-            calls.oauth_introspect(token, token_type_hint, client_id, client_secret)
+            oauth_calls.introspect(token, token_type_hint, client_id, client_secret)
         )

@@ -1,5 +1,7 @@
 """Every endpoint the SDK calls, as a `Call`: what to send, how to read the answer, what it does
-to the token store. The sync and async resources both send these, so they cannot drift apart."""
+to the token store. The sync and async resources both send these, so they cannot drift apart.
+Here /api/v1/auth (sign-in, sessions, the account lifecycle); MFA in `mfa_calls`, OAuth in
+`oauth_calls`."""
 
 from __future__ import annotations
 
@@ -9,18 +11,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 
-from authapi_client.models import (
-    Enrolment,
-    Introspection,
-    MfaChallenge,
-    OAuthToken,
-    Registered,
-    Session,
-    SignedIn,
-    StepUp,
-    Tokens,
-    User,
-)
+from authapi_client.models import MfaChallenge, Registered, Session, SignedIn, Tokens, User
 from authapi_client.retry import IDEMPOTENT_METHODS
 
 T = TypeVar("T")
@@ -58,11 +49,11 @@ class Call(Generic[T]):
         return self.idempotent if self.idempotent is not None else self.method in IDEMPOTENT_METHODS
 
 
-def _nothing(_: Answer) -> None:
+def nothing(_: Answer) -> None:
     return None
 
 
-def _signed_in(answer: Answer) -> SignedIn:
+def signed_in(answer: Answer) -> SignedIn:
     return SignedIn.from_answer(answer.json(), now=answer.received_at)
 
 
@@ -70,30 +61,30 @@ def _signed_in_or_challenge(answer: Answer) -> SignedIn | MfaChallenge:
     body = answer.json()
     if answer.response.status_code == 202:
         return MfaChallenge(body["challenge"], body["expires_in"], tuple(body.get("factors", ())))
-    return _signed_in(answer)
+    return signed_in(answer)
 
 
 def _signed_in_or_registered(answer: Answer) -> SignedIn | Registered:
     body = answer.json()
     if "access_token" not in body:
         return Registered(User.from_answer(body["user"]))
-    return _signed_in(answer)
+    return signed_in(answer)
 
 
-def _tokens_of(result: object) -> Tokens | None:
+def tokens_of(result: object) -> Tokens | None:
     return result.tokens if isinstance(result, SignedIn) else None
 
 
 def register(email: str, password: str) -> Call[SignedIn | Registered]:
     body = {"email": email, "password": password}
-    return Call("POST", "/auth/register", _signed_in_or_registered, json=body, keeps=_tokens_of)
+    return Call("POST", "/auth/register", _signed_in_or_registered, json=body, keeps=tokens_of)
 
 
 def login(email: str, password: str, device_token: str | None) -> Call[SignedIn | MfaChallenge]:
     body = {"email": email, "password": password}
     if device_token is not None:
         body["device_token"] = device_token
-    return Call("POST", "/auth/login", _signed_in_or_challenge, json=body, keeps=_tokens_of)
+    return Call("POST", "/auth/login", _signed_in_or_challenge, json=body, keeps=tokens_of)
 
 
 def refresh(refresh_token: str) -> Call[Tokens]:
@@ -109,7 +100,7 @@ def logout(scope: LogoutScope) -> Call[None]:
     return Call(
         "POST",
         "/auth/logout",
-        _nothing,
+        nothing,
         params={"scope": scope},
         bearer=True,
         signs_out=scope != "others",
@@ -128,148 +119,43 @@ def list_sessions() -> Call[list[Session]]:
 
 
 def revoke_session(session_id: str) -> Call[None]:
-    return Call("DELETE", f"/auth/sessions/{session_id}", _nothing, bearer=True)
+    return Call("DELETE", f"/auth/sessions/{session_id}", nothing, bearer=True)
 
 
 def verify_email(token: str | None, email: str | None, code: str | None) -> Call[None]:
     if (token is None) == (email is None or code is None):
         raise ValueError("give either token, or email and code")
     body = {"token": token} if token is not None else {"email": email, "code": code}
-    return Call("POST", "/auth/email/verify", _nothing, json=body)
+    return Call("POST", "/auth/email/verify", nothing, json=body)
 
 
 def resend_verification(email: str) -> Call[None]:
-    return Call("POST", "/auth/email/verify/resend", _nothing, json={"email": email})
+    return Call("POST", "/auth/email/verify/resend", nothing, json={"email": email})
 
 
 def change_email(new_email: str, password: str) -> Call[None]:
     body = {"new_email": new_email, "password": password}
-    return Call("POST", "/auth/email/change", _nothing, json=body, bearer=True)
+    return Call("POST", "/auth/email/change", nothing, json=body, bearer=True)
 
 
 def confirm_email_change(token: str) -> Call[None]:
-    return Call("POST", "/auth/email/change/confirm", _nothing, json={"token": token})
+    return Call("POST", "/auth/email/change/confirm", nothing, json={"token": token})
 
 
 def forgot_password(email: str) -> Call[None]:
-    return Call("POST", "/auth/password/forgot", _nothing, json={"email": email})
+    return Call("POST", "/auth/password/forgot", nothing, json={"email": email})
 
 
 def reset_password(token: str, new_password: str) -> Call[None]:
     body = {"token": token, "new_password": new_password}
-    return Call("POST", "/auth/password/reset", _nothing, json=body)
+    return Call("POST", "/auth/password/reset", nothing, json=body)
 
 
 def change_password(current_password: str, new_password: str) -> Call[None]:
     body = {"current_password": current_password, "new_password": new_password}
-    return Call("POST", "/auth/password/change", _nothing, json=body, bearer=True)
+    return Call("POST", "/auth/password/change", nothing, json=body, bearer=True)
 
 
 def delete_account(password: str) -> Call[None]:
     body = {"password": password}
-    return Call("POST", "/auth/me/delete", _nothing, json=body, bearer=True, signs_out=True)
-
-
-def _one_factor(code: str | None, recovery_code: str | None) -> dict[str, str]:
-    if (code is None) == (recovery_code is None):
-        raise ValueError("give exactly one of code and recovery_code")
-    return {"code": code} if code is not None else {"recovery_code": recovery_code or ""}
-
-
-def _recovery_codes(answer: Answer) -> list[str]:
-    return list(answer.json()["recovery_codes"])
-
-
-def mfa_enrol(password: str) -> Call[Enrolment]:
-    def read(answer: Answer) -> Enrolment:
-        body = answer.json()
-        return Enrolment(body["secret"], body["otpauth_uri"], body["qr_svg"])
-
-    return Call("POST", "/auth/mfa/totp", read, json={"password": password}, bearer=True)
-
-
-def mfa_verify(code: str) -> Call[list[str]]:
-    return Call("POST", "/auth/mfa/totp/verify", _recovery_codes, json={"code": code}, bearer=True)
-
-
-def mfa_challenge(challenge: str, code: str | None, recovery_code: str | None) -> Call[SignedIn]:
-    body = {"challenge": challenge, **_one_factor(code, recovery_code)}
-    return Call("POST", "/auth/mfa/challenge", _signed_in, json=body, keeps=_tokens_of)
-
-
-def mfa_step_up(code: str | None, recovery_code: str | None) -> Call[StepUp]:
-    def read(answer: Answer) -> StepUp:
-        body = answer.json()
-        return StepUp(body["access_token"], body["expires_in"])
-
-    body = _one_factor(code, recovery_code)
-    return Call("POST", "/auth/mfa/step-up", read, json=body, bearer=True)
-
-
-def mfa_regenerate(code: str | None, recovery_code: str | None) -> Call[list[str]]:
-    body = _one_factor(code, recovery_code)
-    return Call("POST", "/auth/mfa/recovery-codes", _recovery_codes, json=body, bearer=True)
-
-
-def mfa_disable(password: str, code: str | None, recovery_code: str | None) -> Call[None]:
-    body = {"password": password, **_one_factor(code, recovery_code)}
-    return Call("POST", "/auth/mfa/disable", _nothing, json=body, bearer=True)
-
-
-def _client_form(client_id: str | None, client_secret: str | None) -> dict[str, str]:
-    # a confidential client authenticates with Basic (client_auth); a public one names itself
-    return {"client_id": client_id} if client_id is not None and client_secret is None else {}
-
-
-def _basic(client_id: str | None, client_secret: str | None) -> tuple[str, str] | None:
-    return (client_id, client_secret) if client_id is not None and client_secret else None
-
-
-def oauth_token(
-    form: dict[str, str], client_id: str | None, client_secret: str | None
-) -> Call[OAuthToken]:
-    def read(answer: Answer) -> OAuthToken:
-        body = answer.json()
-        return OAuthToken(
-            body["access_token"], body["refresh_token"], body["expires_in"], body["token_type"]
-        )
-
-    return Call(
-        "POST",
-        "/oauth/token",
-        read,
-        form={**form, **_client_form(client_id, client_secret)},
-        client_auth=_basic(client_id, client_secret),
-    )
-
-
-def oauth_revoke(
-    token: str, hint: str | None, client_id: str | None, client_secret: str | None
-) -> Call[None]:
-    form = {"token": token, **({"token_type_hint": hint} if hint else {})}
-    return Call(
-        "POST",
-        "/oauth/revoke",
-        _nothing,
-        form={**form, **_client_form(client_id, client_secret)},
-        client_auth=_basic(client_id, client_secret),
-        idempotent=True,  # RFC 7009: the same 200 whatever the token's state
-    )
-
-
-def oauth_introspect(
-    token: str, hint: str | None, client_id: str, client_secret: str
-) -> Call[Introspection]:
-    def read(answer: Answer) -> Introspection:
-        body = dict(answer.json())
-        return Introspection(active=bool(body.pop("active", False)), claims=body)
-
-    form = {"token": token, **({"token_type_hint": hint} if hint else {})}
-    return Call(
-        "POST",
-        "/oauth/introspect",
-        read,
-        form=form,
-        client_auth=(client_id, client_secret),
-        idempotent=True,  # a read
-    )
+    return Call("POST", "/auth/me/delete", nothing, json=body, bearer=True, signs_out=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from authapi_client import calls
+from authapi_client import calls, mfa_calls, oauth_calls
 from authapi_client.calls import Call, LogoutScope
 from authapi_client.models import (
     Enrolment,
@@ -106,11 +106,11 @@ class Account(Resource):
 
 class Mfa(Resource):
     def enrol(self, password: str) -> Enrolment:
-        return self._send(calls.mfa_enrol(password))
+        return self._send(mfa_calls.enrol(password))
 
     def verify(self, code: str) -> list[str]:
         """Activate the enrolled authenticator; answers the recovery codes (shown once)."""
-        return self._send(calls.mfa_verify(code))
+        return self._send(mfa_calls.verify(code))
 
     def challenge(
         self,
@@ -121,21 +121,21 @@ class Mfa(Resource):
     ) -> SignedIn:
         """Finish an MFA login with a code (or a recovery code)."""
         token = challenge.challenge if isinstance(challenge, MfaChallenge) else challenge
-        return self._send(calls.mfa_challenge(token, code, recovery_code))
+        return self._send(mfa_calls.challenge(token, code, recovery_code))
 
     def step_up(self, *, code: str | None = None, recovery_code: str | None = None) -> StepUp:
         """A fresh access token carrying a second factor; the client uses it from now on."""
-        result = self._send(calls.mfa_step_up(code, recovery_code))
+        result = self._send(mfa_calls.step_up(code, recovery_code))
         self._transport.settings.keep_access_token(result)
         return result
 
     def regenerate(self, *, code: str | None = None, recovery_code: str | None = None) -> list[str]:
-        return self._send(calls.mfa_regenerate(code, recovery_code))
+        return self._send(mfa_calls.regenerate(code, recovery_code))
 
     def disable(
         self, password: str, *, code: str | None = None, recovery_code: str | None = None
     ) -> None:
-        return self._send(calls.mfa_disable(password, code, recovery_code))
+        return self._send(mfa_calls.disable(password, code, recovery_code))
 
 
 class OAuth(Resource):
@@ -151,7 +151,7 @@ class OAuth(Resource):
         **parameters: str,
     ) -> OAuthToken:
         form = {"grant_type": grant_type, **parameters}
-        return self._send(calls.oauth_token(form, client_id, client_secret))
+        return self._send(oauth_calls.token(form, client_id, client_secret))
 
     def revoke(
         self,
@@ -161,7 +161,7 @@ class OAuth(Resource):
         client_id: str | None = None,
         client_secret: str | None = None,
     ) -> None:
-        return self._send(calls.oauth_revoke(token, token_type_hint, client_id, client_secret))
+        return self._send(oauth_calls.revoke(token, token_type_hint, client_id, client_secret))
 
     def introspect(
         self,
@@ -171,4 +171,4 @@ class OAuth(Resource):
         client_secret: str,
         token_type_hint: str | None = None,
     ) -> Introspection:
-        return self._send(calls.oauth_introspect(token, token_type_hint, client_id, client_secret))
+        return self._send(oauth_calls.introspect(token, token_type_hint, client_id, client_secret))
