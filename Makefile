@@ -20,17 +20,19 @@ help:  ## list the commands
 # DEV_LOCK is what the dev extra adds, leaving the runtime lock's packages out, so every pin has
 # exactly one home. Both in hash-checking mode and in one pip run: every package is pinned and
 # checked, so a dev tool cannot move a runtime version (a dev tool that needs another one is a
-# resolution error, not an upgrade). Then authapi itself without dependencies, and pip check:
+# resolution error, not an upgrade). Then authapi itself and the client SDK (sdk/python, editable;
+# its one dependency, httpx, is a dev tool here) without dependencies, and pip check:
 # a dependency added to pyproject.toml but not locked fails here.
 RUNTIME_LOCK := layers/requirements.lock
 DEV_LOCK := requirements-dev.lock
 
-$(STAMP): pyproject.toml $(RUNTIME_LOCK) $(DEV_LOCK)
+$(STAMP): pyproject.toml $(RUNTIME_LOCK) $(DEV_LOCK) sdk/python/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "authapi needs Python >= 3.11 (set PYTHON=...)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes --requirement $(RUNTIME_LOCK) --requirement $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --editable .
+	$(BIN)/python -m pip install --quiet --no-deps --editable sdk/python
 	$(BIN)/python -m pip check || { echo "pyproject.toml and the locks disagree: make lock" >&2; exit 1; }
 	touch $(STAMP)
 
@@ -130,3 +132,12 @@ test-previous-schema: $(STAMP)  ## the integration tests on the schema before th
 
 clean:  ## remove the virtualenvs, caches and local data (including the dev signing and data keys)
 	rm -rf $(VENV) .venv-sam .venv-lock .venv-checkov .local .aws-sam .aws-sam-x86_64 template.x86_64.yaml .pytest_cache .mypy_cache .ruff_cache
+
+# The client SDK (issue 15): sdk/python, its own package (authapi-client)
+.PHONY: sdk-errors sdk-build
+sdk-errors: $(STAMP)  ## regenerate the SDK's error classes from the service's OpenAPI
+	$(BIN)/python -m devtools.sdk_errors
+
+sdk-build: $(STAMP)  ## the SDK's wheel and sdist, in sdk/python/dist
+	rm -rf sdk/python/dist
+	$(BIN)/python -m build --outdir sdk/python/dist sdk/python

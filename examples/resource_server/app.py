@@ -16,9 +16,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+from fastapi import Depends, FastAPI
+
 from authapi_client.fastapi import RESPONSES, Introspector, install, require_user
 from authapi_client.verify import AsyncTokenVerifier, Claims
-from fastapi import Depends, FastAPI
 
 
 def create_app(verifier: AsyncTokenVerifier, introspector: Introspector | None = None) -> FastAPI:

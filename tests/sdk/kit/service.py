@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from authapi_client.verify import AsyncTokenVerifier, TokenVerifier
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -24,6 +23,7 @@ from authapi.auth.discovery import JWKS_PATH
 from authapi.config import Settings
 from authapi.key_material import generate_private_key_pem, load_private_key, public_key_pem
 from authapi.resources import app_resources
+from authapi_client.verify import AsyncTokenVerifier, TokenVerifier
 from tests.support.accounts import STRONG_PASSWORD, Account, register, unique_email
 from tests.support.clock import ManualClock
 from tests.support.http import ASGI_BASE_URL, ApiClient, Reply, unique_client_ip

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from authapi_client.aws_lambda import claims_from_event, parse_api_gateway_claims
-from authapi_client.verify import TokenInvalid
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from resource_server import lambda_function
 
+from authapi_client.aws_lambda import claims_from_event, parse_api_gateway_claims
+from authapi_client.verify import TokenInvalid
 from devtools.jwt_authorizer import JwtAuthorizer
 from devtools.lambda_events import http_api_event
 from tests.sdk.kit.service import BlockingService

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from authapi_client.fastapi import Introspector
 from resource_server.app import create_app
 
+from authapi_client.fastapi import Introspector
 from tests.sdk.kit.service import FOREIGN_KEY, Service
 from tests.support.accounts import Account
 from tests.support.http import ASGI_BASE_URL

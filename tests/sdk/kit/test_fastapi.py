@@ -5,10 +5,10 @@ from typing import Annotated
 
 import httpx
 import pytest
-from authapi_client.fastapi import Introspector, require_user
-from authapi_client.verify import Claims, TokenVerifier
 from fastapi import Depends, FastAPI
 
+from authapi_client.fastapi import Introspector, require_user
+from authapi_client.verify import Claims, TokenVerifier
 from tests.sdk.kit.service import BlockingService, Service
 
 pytestmark = pytest.mark.integration

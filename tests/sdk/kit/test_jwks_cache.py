@@ -11,11 +11,11 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from authapi_client._kit_jwks import max_age
-from authapi_client.verify import JwksUnavailable, TokenInvalid
 
 from authapi.key_material import generate_private_key_pem, load_private_key
 from authapi.signing.keys import key_id
+from authapi_client._kit_jwks import max_age
+from authapi_client.verify import JwksUnavailable, TokenInvalid
 from tests.sdk.kit.service import JWKS_URL, BlockingService, Service
 from tests.support.tokens import TokenForge
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from authapi_client.aws_lambda import claims_from_event
 from authapi_client.verify import AsyncTokenVerifier, TokenInvalid, TokenVerifier
-
 from tests.support.accounts import STRONG_PASSWORD, unique_email
 from tests.support.db import ScratchDatabase
 from tests.support.local_cloud import LocalCloud

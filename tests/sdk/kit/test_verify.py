@@ -16,11 +16,11 @@ from typing import Any
 
 import jwt
 import pytest
-from authapi_client.verify import Claims, JwksUnavailable, TokenExpired, TokenInvalid
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from authapi.signing.keys import key_id, public_jwk
+from authapi_client.verify import Claims, JwksUnavailable, TokenExpired, TokenInvalid
 from tests.sdk.kit.service import FOREIGN_KEY, JWKS_URL, Service
 from tests.support.accounts import Account
 from tests.support.mfa import MFA, challenge_of, enrolled

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
 from authapi_client._kit_claims import Claims
 
 INTROSPECTION_PATH = "/api/v1/oauth/introspect"

@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from authapi_client._kit_jws import ALGORITHM, Malformed, b64url_decode
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from authapi_client._kit_jws import ALGORITHM, Malformed, b64url_decode
 
 # the service sends `public, max-age=300`; a response without the header is held as long
 DEFAULT_MAX_AGE_SECONDS = 300.0

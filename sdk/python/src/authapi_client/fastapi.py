@@ -28,6 +28,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
 from authapi_client._kit_introspection import IntrospectionUnavailable, Introspector
 from authapi_client.verify import (
     AsyncTokenVerifier,
@@ -37,11 +43,6 @@ from authapi_client.verify import (
     TokenInvalid,
     TokenVerifier,
 )
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
 
 __all__ = ["RESPONSES", "AuthProblem", "Introspector", "install", "require_user"]
 

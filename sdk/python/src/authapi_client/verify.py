@@ -27,10 +27,11 @@ import time
 from collections.abc import Callable
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from authapi_client import _kit_jws as jws
 from authapi_client._kit_claims import Claims
 from authapi_client._kit_jwks import DEFAULT_MAX_AGE_SECONDS, JwksUnavailable, KeyCache
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "AsyncTokenVerifier",
