@@ -6,10 +6,12 @@ cost profiles and alarms; and a runbook page for every alarm of both templates."
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import pytest
 
+from devtools.key_replication import DR_REGION_PARAMETER, replica_key_arn
 from tests.infra.cfn import ROOT, load_template
 from tests.support.sam import (
     NO_VALUE,
@@ -321,3 +323,58 @@ def test_every_runbook_page_belongs_to_an_alarm() -> None:
     }
     pages = {page.stem for page in (ROOT / "docs" / "runbooks").glob("*.md")} - {"README"}
     assert pages == alarms
+
+
+# ---- the keys' DR region: a multi-Region key, its replica, the region the tools read ---------
+
+
+@pytest.mark.parametrize("config_env", data_environments())
+def test_the_ssm_key_is_multi_region_and_the_tools_find_the_dr_region(config_env: str) -> None:
+    template, values = _data_stack(config_env, "standard")
+    key = template["Resources"]["SsmKey"]
+    assert _exists(template, "SsmKey", values)
+    assert key["Properties"]["MultiRegion"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    published = template["Resources"]["DrRegionParameter"]["Properties"]
+    # where the key tools look (devtools/key_replication.py, infra/bootstrap-signing-key.sh)
+    name = f"/authapi/{values['Env']}/{DR_REGION_PARAMETER}"
+    assert resolve(published["Name"], template, values) == name
+    assert (
+        f"{{prefix}}{DR_REGION_PARAMETER}" in (ROOT / "infra/bootstrap-signing-key.sh").read_text()
+    )
+    region = resolve(published["Value"], template, values)
+    if config_env == "data-prod":
+        assert region == values["DrRegion"] != ""  # prod's keys always have a second region
+        # the same region the AWS Backup copies go to
+        backup = load_template("infra/backup.yaml")["Parameters"]["DrRegion"]["Default"]
+        assert region == backup
+    assert region != ""  # SSM refuses empty values: "none" without a DR region
+    rule = load_template("infra/data.yaml")["Rules"]["DrRegionInProd"]
+    assert _rule_holds(rule, {"Env": "prod", "DrRegion": ""}) is False
+    assert _rule_holds(rule, {"Env": "dev", "DrRegion": ""}) is True
+
+
+def test_in_the_dr_region_the_data_stack_publishes_the_replica_instead_of_a_new_key() -> None:
+    replica = "arn:aws:kms:us-west-2:123456789012:key/mrk-0123456789abcdef0123456789abcdef"
+    template = load_template("infra/data.yaml")
+    values = parameter_values(
+        template, {**deploy_parameters("data-prod"), "ReplicaSsmKeyArn": replica}
+    )
+    assert not _exists(template, "SsmKey", values)
+    assert not _exists(template, "SsmKeyAlias", values)
+    published = template["Resources"]["KmsKeyArnParameter"]["Properties"]["Value"]
+    # what the DR app stack's KmsKeyArn reads: the key the copies are encrypted with
+    assert resolve(published, template, values) == replica
+
+
+def test_the_dr_keys_stack_replicates_the_data_stacks_key() -> None:
+    template = load_template("infra/dr-keys.yaml")
+    (replica,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::ReplicaKey"]
+    assert replica["Properties"]["PrimaryKeyArn"] == {"Ref": "PrimaryKeyArn"}
+    assert replica["DeletionPolicy"] == "Retain"
+    # the ARN the key tools derive (devtools.key_replication.replica_key_arn) must be accepted
+    pattern = template["Parameters"]["PrimaryKeyArn"]["AllowedPattern"]
+    data = load_template("infra/data.yaml")["Parameters"]["ReplicaSsmKeyArn"]["AllowedPattern"]
+    primary = "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef"
+    assert re.fullmatch(pattern, primary)
+    assert re.fullmatch(data, replica_key_arn(primary, "us-west-2"))
