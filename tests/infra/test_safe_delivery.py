@@ -378,3 +378,59 @@ def test_the_dr_keys_stack_replicates_the_data_stacks_key() -> None:
     primary = "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef"
     assert re.fullmatch(pattern, primary)
     assert re.fullmatch(data, replica_key_arn(primary, "us-west-2"))
+
+
+# ---- economy: nothing connects often enough to keep Aurora awake ------------------------------
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
+
+
+def _interval_seconds(expression: str) -> int:
+    match = _RATE.fullmatch(expression)
+    assert match, expression
+    return int(match[1]) * (3600 if match[2].startswith("hour") else 60)
+
+
+def test_economy_environments_run_maintenance_less_often_than_aurora_pauses() -> None:
+    # each app environment reads its data stack's parameters: dev <- data-dev, prod <- data-prod
+    data = load_template("infra/data.yaml")
+    for environment in app_environments():
+        stack = parameter_values(data, deploy_parameters(f"data-{environment}"))
+        app = parameter_values(load_template("template.yaml"), deploy_parameters(environment))
+        interval = _interval_seconds(app["MaintenanceSchedule"])
+        if stack["CostProfile"] == "economy":
+            # a run that connects within AutoPauseSeconds of the last one keeps the writer up
+            assert interval > int(stack["AutoPauseSeconds"]), environment
+    # the guidance samconfig gives for an economy dev pauses at the default AutoPauseSeconds
+    default_pause = int(data["Parameters"]["AutoPauseSeconds"]["Default"])
+    assert _interval_seconds("rate(15 minutes)") > default_pause
+    assert "MaintenanceSchedule=rate(15 minutes)" in (ROOT / "samconfig.toml").read_text()
+
+
+def test_every_allowed_schedule_keeps_the_not_running_alarm_meaningful() -> None:
+    template = load_template("template.yaml")
+    alarm = template["Resources"]["MaintenanceNotRunningAlarm"]["Properties"]
+    for expression in template["Parameters"]["MaintenanceSchedule"]["AllowedValues"]:
+        # at least two runs in the alarm's period: one late run is no alarm
+        assert 2 * _interval_seconds(expression) <= alarm["Period"], expression
+    assert template["Parameters"]["MaintenanceSchedule"]["Default"] == "rate(1 minute)"
+
+
+def test_the_maintenance_schedule_is_the_only_periodic_trigger(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    # what could wake a paused writer on its own: schedules, rules, canaries, warmers
+    _, template, values = deployed
+    periodic = {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"]
+        in {"AWS::Scheduler::Schedule", "AWS::Events::Rule", "AWS::Synthetics::Canary"}
+    }
+    assert list(periodic) == ["MaintenanceFunctionEveryMinute"]
+    expression = resolve(
+        periodic["MaintenanceFunctionEveryMinute"]["Properties"]["ScheduleExpression"],
+        template,
+        values,
+    )
+    assert expression == values["MaintenanceSchedule"]
