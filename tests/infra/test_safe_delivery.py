@@ -434,3 +434,40 @@ def test_the_maintenance_schedule_is_the_only_periodic_trigger(
         values,
     )
     assert expression == values["MaintenanceSchedule"]
+
+
+# ---- the execute-api endpoint: off once the API has its custom domain --------------------------
+
+DOMAIN = {
+    "DomainName": "auth.example.com",
+    "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-0",
+}
+
+
+def _execute_api_disabled(template: Template, values: dict[str, str]) -> bool:
+    """What API Gateway reads: SAM puts the setting in the OpenAPI body's servers."""
+    (api,) = _of_type(template, "AWS::ApiGatewayV2::Api").values()
+    assert "DisableExecuteApiEndpoint" not in api["Properties"]  # SAM moves it into the body
+    (server,) = api["Properties"]["Body"]["servers"]
+    setting = server["x-amazon-apigateway-endpoint-configuration"]["disableExecuteApiEndpoint"]
+    resolved = resolve(setting, template, values)
+    assert isinstance(resolved, bool)
+    return resolved
+
+
+def test_the_execute_api_endpoint_answers_only_without_a_custom_domain(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    environment, template, values = deployed
+    has_domain = values["DomainName"] != ""
+    # as samconfig deploys it: no domain yet in either environment, so the endpoint answers
+    assert _execute_api_disabled(template, values) is has_domain
+
+    parameters = {**deploy_parameters(environment), **DOMAIN}
+    with_domain = transformed_template(parameters)
+    # with a domain the API answers on it alone: the issuer is https://<DomainName>, which no
+    # API id change can move, and nothing goes around the edge in front of it
+    assert _execute_api_disabled(with_domain, parameter_values(with_domain, parameters))
+    issuer = with_domain["Outputs"]["Issuer"]["Value"]
+    resolved = resolve(issuer, with_domain, parameter_values(with_domain, parameters))
+    assert resolved == "https://auth.example.com"
