@@ -471,3 +471,33 @@ def test_the_execute_api_endpoint_answers_only_without_a_custom_domain(
     issuer = with_domain["Outputs"]["Issuer"]["Value"]
     resolved = resolve(issuer, with_domain, parameter_values(with_domain, parameters))
     assert resolved == "https://auth.example.com"
+
+
+# ---- the docs say what the templates do ---------------------------------------------------------
+
+
+def test_the_readme_names_the_provisioned_concurrency_ladder_the_template_allows() -> None:
+    ladder = load_template("template.yaml")["Parameters"]["ProvisionedConcurrency"]
+    values = [str(value) for value in ladder["AllowedValues"]]
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Cold starts") :]
+    section = section[: section.index("\n## ", 1)]
+    listed = f"one of {', '.join(values[:-1])} or {values[-1]} (default {ladder['Default']})"
+    assert listed in section
+
+
+def test_the_cost_page_prices_every_interface_endpoint_of_the_data_stack() -> None:
+    endpoints = [
+        resource["Properties"]["ServiceName"]["Fn::Sub"].rpartition(".")[2]
+        for resource in load_template("infra/data.yaml")["Resources"].values()
+        if resource["Type"] == "AWS::EC2::VPCEndpoint"
+        and resource["Properties"]["VpcEndpointType"] == "Interface"
+    ]
+    assert sorted(endpoints) == ["codedeploy", "email-smtp", "lambda", "sqs", "ssm"]
+    cost = (ROOT / "docs" / "operations" / "cost.md").read_text()
+    (line,) = [row for row in cost.splitlines() if row.startswith("| VPC interface endpoints |")]
+    monthly = len(endpoints) * 2 * 730 * 0.01  # two AZs, a month of hours, the hourly price
+    assert f"${monthly:.2f}" in line
+    assert f"{len(endpoints)} endpoints x 2 AZs" in line
+    for name in ("SSM", "SQS", "SES SMTP", "Lambda", "CodeDeploy"):
+        assert name in line
