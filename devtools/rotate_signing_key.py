@@ -109,15 +109,16 @@ def replicate_to_dr(
 ) -> int:
     """Copy the keys to the DR region; 0 when it holds them (or none is set), DR_FAILED loudly."""
     prefix = f"/authapi/{environment}/"
-    region = dr_region(primary, prefix=prefix, override=region_override)
-    if region is None:
-        print(
-            f"no DR region for {environment} (the data stack's DrRegion is empty, no DR_REGION=): "
-            "the keys are in the primary region only",
-            file=sys.stderr,
-        )
-        return 0
+    region: str | None = region_override or "the DR region"
     try:
+        region = dr_region(primary, prefix=prefix, override=region_override)
+        if region is None:
+            print(
+                f"no DR region for {environment} (the data stack's DrRegion is empty, no "
+                "DR_REGION=): the keys are in the primary region only",
+                file=sys.stderr,
+            )
+            return 0
         if dr_client is None:
             import boto3
 

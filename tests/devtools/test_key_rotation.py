@@ -408,3 +408,23 @@ def test_the_replica_key_is_the_same_multi_region_key_in_the_dr_region(
     assert replica_key_arn(primary, DR_REGION) == replica
     with pytest.raises(ReplicationError, match="not a multi-Region"):
         replica_key_arn(KMS_KEY_ARN, DR_REGION)
+
+
+def test_an_unreadable_dr_region_setting_is_a_dr_failure_after_the_phase(
+    ssm: SSMClient, first_pem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botocore.exceptions import ClientError
+
+    primary: Any = _FailingPut(ssm, "")
+    real_get = ssm.get_parameter
+
+    def get_parameter(**arguments: Any) -> Any:
+        if arguments["Name"].endswith("dr/region"):
+            raise ClientError({"Error": {"Code": "AccessDeniedException"}}, "GetParameter")
+        return real_get(**arguments)
+
+    primary.get_parameter = get_parameter
+
+    assert main(["dev", "publish"], ssm=primary) == 2
+    assert "DR COPY FAILED: publish is done" in capsys.readouterr().err
+    assert PREFIX + NEXT_SIGNING_KEY_PARAMETER in _values(ssm)  # the primary's phase happened
