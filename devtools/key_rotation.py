@@ -11,7 +11,8 @@ Each phase refuses to run before the time the previous one recorded in `<prefix>
 and running a phase again is harmless: a phase already done answers what comes next, and one
 interrupted half-way is finished by running it again. The pending private key waits in
 `<prefix>jwt/next-signing-key`, which the app never reads; the app reads its public half from
-`<prefix>jwt/next-public-key`. `rotate_signing_key.py` is the command line.
+`<prefix>jwt/next-public-key`. `rotate_signing_key.py` is the command line; after each phase it
+copies the parameters to the DR region (`devtools/key_replication.py`).
 """
 
 from __future__ import annotations
@@ -40,14 +41,16 @@ from authapi.signing.ssm import (
     RETIRED_KEYS_PARAMETER,
     SIGNING_KEY_PARAMETER,
 )
+from devtools.key_replication import (
+    KMS_KEY_PARAMETER,
+    NEXT_SIGNING_KEY_PARAMETER,
+    STATE_PARAMETER,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
     from mypy_boto3_ssm import SSMClient
 
-STATE_PARAMETER = "jwt/rotation"
-NEXT_SIGNING_KEY_PARAMETER = "jwt/next-signing-key"
-KMS_KEY_PARAMETER = "kms/key-arn"  # published by the data stack (infra/data.yaml)
 PRODUCTION_KEY_BITS = 3072  # as infra/bootstrap-signing-key.sh makes the first one
 
 Phase = Literal["published", "promoted", "retired"]

@@ -1,8 +1,9 @@
 """`make maintenance`: one maintenance run through the real handler, on the local database.
 
-What EventBridge Scheduler does in AWS every 15 minutes (and the local cloud every minute): the
-MaintenanceFunction's handler, called with the template's scheduled event and a Lambda context
-with the function's timeout, in the environment template.yaml gives it. It prints what it deleted.
+What EventBridge Scheduler does in AWS on the template's MaintenanceSchedule (and the local cloud
+every minute): the MaintenanceFunction's handler, called with the template's scheduled event and
+a Lambda context with the function's timeout, in the environment template.yaml gives it. It
+prints what it deleted.
 
 Usage: python -m devtools.maintenance
 """

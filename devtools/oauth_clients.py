@@ -25,7 +25,7 @@ from authapi.signing.clients import (
     new_client_secret,
 )
 from authapi.signing.keys import DataKeys, development_data_keys
-from devtools.key_rotation import KMS_KEY_PARAMETER
+from devtools.key_replication import KMS_KEY_PARAMETER
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient

@@ -14,6 +14,12 @@ The waits come from what holds a key, read from template.yaml's API function (ne
   SSM cannot be read, for up to AUTHAPI_SSM_MAX_STALE_SECONDS; its last token then lives the
   access-token lifetime (plus the verifiers' clock-skew leeway).
 Needs AWS credentials for the environment's account and region, like the bootstrap scripts.
+
+After the phase (and with PHASE=replicate, instead of one) the environment's key parameters are
+copied to its DR region (the data stack's DrRegion, or DR_REGION=), encrypted with the replica of
+the multi-Region key there (`devtools/key_replication.py`). A copy that fails leaves the primary
+region rotated and consistent and the DR region behind: the command says so and exits 2, and
+running the same phase again (done already, so it only copies) or PHASE=replicate catches up.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from authapi.auth.jwks import JWKS_MAX_AGE_SECONDS
 from authapi.auth.tokens import CLOCK_SKEW_SECONDS
 from authapi.clock import SystemClock
 from authapi.config import Settings
+from devtools.key_replication import dr_region, replicate
 from devtools.key_rotation import Rotation, RotationRefused, Waits
 from devtools.template_env import TemplateValueError, load_template, template_variables
 
@@ -36,7 +43,8 @@ if TYPE_CHECKING:
 API_GATEWAY_JWKS_CACHE_SECONDS = 3600  # the guide's "up to 1 hour", cited above
 PUBLISH_MINIMUM_SECONDS = 2 * 3600
 ENVIRONMENTS = ("dev", "prod")
-PHASES = ("publish", "promote", "retire")
+PHASES = ("publish", "promote", "retire", "replicate")
+DR_FAILED = 2  # the exit status when the primary is done and the DR copy is not
 
 
 def waits(
@@ -91,19 +99,80 @@ def run_phase(rotation: Rotation, phase: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None, *, ssm: SSMClient | None = None) -> int:
+def replicate_to_dr(
+    primary: SSMClient,
+    *,
+    environment: str,
+    phase: str,
+    region_override: str | None,
+    dr_client: SSMClient | None = None,
+) -> int:
+    """Copy the keys to the DR region; 0 when it holds them (or none is set), DR_FAILED loudly."""
+    prefix = f"/authapi/{environment}/"
+    region: str | None = region_override or "the DR region"
+    try:
+        region = dr_region(primary, prefix=prefix, override=region_override)
+        if region is None:
+            print(
+                f"no DR region for {environment} (the data stack's DrRegion is empty, no "
+                "DR_REGION=): the keys are in the primary region only",
+                file=sys.stderr,
+            )
+            return 0
+        if dr_client is None:
+            import boto3
+
+            dr_client = boto3.client("ssm", region_name=region)
+        print(replicate(primary, dr_client, prefix=prefix).summary())
+    # ReplicationError, or any of botocore's (ClientError, BotoCoreError: no common base
+    # but Exception): whatever stopped the copy is reported the same way
+    except Exception as error:
+        done = "nothing rotated" if phase == "replicate" else f"{phase} is done"
+        print(
+            f"DR COPY FAILED: {done} in {primary.meta.region_name}, but {region} does not hold "
+            f"all of {prefix}'s keys ({type(error).__name__}: {error}).\n"
+            "The primary region is consistent and serves as before; the DR region is behind "
+            "(a restore there would miss this phase). Fix the cause, then run "
+            f"`make rotate-signing-key ENV={environment} PHASE={phase}` again (a phase already "
+            "done only copies) before the next phase.",
+            file=sys.stderr,
+        )
+        return DR_FAILED
+    return 0
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    ssm: SSMClient | None = None,
+    dr_ssm: SSMClient | None = None,
+) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("environment", choices=ENVIRONMENTS)
     parser.add_argument("phase", choices=PHASES)
+    parser.add_argument("--dr-region", default=None, help="instead of the data stack's DrRegion")
     args = parser.parse_args(argv)
     if ssm is None:
         import boto3
 
         ssm = boto3.client("ssm")
-    rotation = Rotation(
-        ssm, prefix=f"/authapi/{args.environment}/", waits=template_waits(), clock=SystemClock()
+    if args.phase != "replicate":
+        rotation = Rotation(
+            ssm,
+            prefix=f"/authapi/{args.environment}/",
+            waits=template_waits(),
+            clock=SystemClock(),
+        )
+        status = run_phase(rotation, args.phase)
+        if status != 0:
+            return status
+    return replicate_to_dr(
+        ssm,
+        environment=args.environment,
+        phase=args.phase,
+        region_override=args.dr_region,
+        dr_client=dr_ssm,
     )
-    return run_phase(rotation, args.phase)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@
 #
 # The private key never appears in an argument, a variable or the terminal: it goes from openssl
 # to a mktemp'd 0600 file, from there to SSM (file://), and the file is deleted on exit.
+#
+# Then the DR region (the data stack's DrRegion, published as /authapi/<env>/dr/region, or
+# DR_REGION in the environment) gets a copy of all three under the same names, the SecureStrings
+# encrypted with the replica of the multi-Region key there (infra/dr-keys.yaml): Parameter Store
+# has no cross-region replication. The copy goes through a 0600 file too. If it fails the
+# primary keeps its keys, the script says so and exits 1; running it again copies again.
 set -euo pipefail
 umask 077
 
@@ -102,14 +108,67 @@ fi
 
 if [[ "$has_signing_key" == true ]]; then
     echo "$signing_key_name already exists; left unchanged (make rotate-signing-key rotates it)"
+else
+    new_key="$(mktemp -p "$workdir")"
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$new_key" 2>/dev/null
+    # the one consistency check of the key's private numbers: the function skips it on every
+    # cold start (authapi.key_material.load_private_key), so a key is checked here, before it
+    # is stored
+    openssl pkey -in "$new_key" -check -noout >/dev/null
+    aws ssm put-parameter --name "$signing_key_name" --type SecureString --key-id "$key_arn" \
+        --value "file://$new_key" >/dev/null
+    echo "stored a new RSA 3072 signing key in $signing_key_name"
+fi
+
+# ---- the DR region's copy ------------------------------------------------------------------
+dr_region="${DR_REGION:-}"
+if [[ -z "$dr_region" ]]; then
+    dr_region="$(aws ssm get-parameter --name "${prefix}dr/region" --query Parameter.Value \
+        --output text 2>/dev/null)" || dr_region=none
+fi
+if [[ "$dr_region" == none ]]; then
+    echo "no DR region for $env (the data stack's DrRegion is empty): the keys are in one region only" >&2
     exit 0
 fi
 
-new_key="$(mktemp -p "$workdir")"
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$new_key" 2>/dev/null
-# the one consistency check of the key's private numbers: the function skips it on every cold
-# start (authapi.key_material.load_private_key), so a key is checked here, before it is stored
-openssl pkey -in "$new_key" -check -noout >/dev/null
-aws ssm put-parameter --name "$signing_key_name" --type SecureString --key-id "$key_arn" \
-    --value "file://$new_key" >/dev/null
-echo "stored a new RSA 3072 signing key in $signing_key_name"
+dr_failed() {
+    echo "DR COPY FAILED: the primary region holds $env's keys, but $dr_region does not hold a" \
+        "copy of $1 ($2)." >&2
+    echo "  The primary is complete and the app runs on it; a restore in $dr_region would lack" \
+        "the keys. Fix the cause (infra/dr-keys.yaml deployed in $dr_region? credentials?)," \
+        "then run infra/bootstrap-signing-key.sh $env again: it keeps the primary's keys and" \
+        "copies them again." >&2
+    exit 1
+}
+
+# arn:<partition>:kms:<region>:<account>:key/mrk-<id>: a multi-Region key's replica has the same
+# id in the other region
+IFS=: read -r arn partition service key_region account key_resource <<<"$key_arn"
+[[ "$arn" == arn && "$key_resource" == key/mrk-* ]] ||
+    dr_failed "any parameter" "$key_arn is not a multi-Region key: deploy infra/data.yaml again"
+[[ "$dr_region" != "$key_region" ]] || dr_failed "any parameter" "DR region = primary region"
+replica_key_arn="arn:${partition}:${service}:${dr_region}:${account}:${key_resource}"
+
+copy_to_dr() { # name type
+    local copy
+    copy="$(mktemp -p "$workdir")"
+    aws ssm get-parameter --name "$1" --with-decryption --query Parameter.Value --output text \
+        >"$copy" || dr_failed "$1" "reading it in the primary region failed"
+    # --output text ends the value with one newline of its own
+    truncate -s -1 "$copy"
+    if [[ "$2" == SecureString ]]; then
+        aws --region "$dr_region" ssm put-parameter --name "$1" --type SecureString \
+            --key-id "$replica_key_arn" --overwrite --value "file://$copy" >/dev/null ||
+            dr_failed "$1" "writing it failed"
+    else
+        aws --region "$dr_region" ssm put-parameter --name "$1" --type String \
+            --tier Intelligent-Tiering --overwrite --value "file://$copy" >/dev/null ||
+            dr_failed "$1" "writing it failed"
+    fi
+    rm -f -- "$copy"
+}
+
+copy_to_dr "$signing_key_name" SecureString
+copy_to_dr "$retired_keys_name" String
+copy_to_dr "$data_keys_name" SecureString
+echo "copied $signing_key_name, $retired_keys_name and $data_keys_name to $dr_region"

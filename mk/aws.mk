@@ -59,8 +59,11 @@ validate: $(STAMP) $(SAM_STAMP)  ## cfn-lint both templates, then sam validate -
 	$(BIN)/cfn-lint template.yaml infra/data.yaml
 	AWS_DEFAULT_REGION=$(SAM_VALIDATE_REGION) $(SAM) validate --lint
 
-# ENV, PHASE: no defaults, a rotation names its environment and its step every time
+# ENV, PHASE: no defaults, a rotation names its environment and its step every time. Each phase
+# then copies the keys to the DR region: the data stack's DrRegion, or DR_REGION= instead;
+# PHASE=replicate only copies (docs/operations/disaster-recovery.md).
+DR_REGION ?=
 .PHONY: rotate-signing-key
-rotate-signing-key: $(STAMP)  ## one phase of a key rotation, never before its time: make rotate-signing-key ENV=dev PHASE=publish|promote|retire
-	@test -n "$(ENV)" -a -n "$(PHASE)" || { echo "usage: make rotate-signing-key ENV=dev|prod PHASE=publish|promote|retire" >&2; exit 2; }
-	$(BIN)/python -m devtools.rotate_signing_key "$(ENV)" "$(PHASE)"
+rotate-signing-key: $(STAMP)  ## one phase of a key rotation, never before its time, then the DR copy: make rotate-signing-key ENV=dev PHASE=publish|promote|retire|replicate [DR_REGION=us-west-2]
+	@test -n "$(ENV)" -a -n "$(PHASE)" || { echo "usage: make rotate-signing-key ENV=dev|prod PHASE=publish|promote|retire|replicate [DR_REGION=...]" >&2; exit 2; }
+	$(BIN)/python -m devtools.rotate_signing_key "$(ENV)" "$(PHASE)" $(if $(DR_REGION),--dr-region "$(DR_REGION)")

@@ -11,7 +11,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 # the templates (SAM and plain CloudFormation) and the workflows; .checkov.yaml lists the checks
 # that do not apply, each with its reason
 CHECKOV_FILES := template.yaml $(sort $(wildcard infra/*.yaml)) $(sort $(wildcard .github/workflows/*.yml))
-DELIVERY_TEMPLATES := infra/pipeline.yaml infra/edge.yaml infra/backup.yaml
+DELIVERY_TEMPLATES := infra/pipeline.yaml infra/edge.yaml infra/backup.yaml infra/dr-keys.yaml
 
 .PHONY: checkov-install lint-delivery actionlint checkov smoke-url dr-drill pg-client-install
 

@@ -1,6 +1,7 @@
 """devtools.key_rotation and the rotate-signing-key command, against moto's SSM: each phase
 refuses before its time and out of order, does nothing when run again, and finishes a run that
-was interrupted half-way."""
+was interrupted half-way; after each phase the DR region (a second moto region) holds the same
+keys, and a DR copy that fails is reported."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import pytest
 
 from authapi.key_material import generate_private_key_pem, load_private_key, load_public_keys
 from authapi.signing.keys import DataKeys, key_id
-from devtools.key_rotation import (
+from devtools.key_replication import (
     NEXT_SIGNING_KEY_PARAMETER,
+    REPLICATED_PARAMETERS,
     STATE_PARAMETER,
-    Rotation,
-    RotationRefused,
-    Waits,
+    ReplicationError,
+    replica_key_arn,
 )
+from devtools.key_rotation import Rotation, RotationRefused, Waits
 from devtools.rotate_signing_key import main, template_waits, waits
 from tests.support.aws import (
     DATA_KEYS_PARAMETER,
@@ -271,3 +273,158 @@ def test_the_waits_follow_the_caches_that_hold_keys() -> None:
     )
     # a cache longer than the stale limit keeps the old key signing longer
     assert scaled == Waits(timedelta(seconds=30), timedelta(seconds=10 + 60 + 5))
+
+
+# ---- the DR region's copy (issue 16: Parameter Store has no cross-region replication) --------
+
+DR_REGION = "us-west-2"
+
+
+@pytest.fixture
+def multi_region_key(ssm: SSMClient) -> tuple[str, str]:
+    """The data stack's multi-Region key and its replica (infra/dr-keys.yaml), in moto's KMS."""
+    import boto3
+
+    kms = boto3.client("kms", region_name=ssm.meta.region_name)
+    primary = kms.create_key(MultiRegion=True)["KeyMetadata"]
+    replica = kms.replicate_key(KeyId=primary["KeyId"], ReplicaRegion=DR_REGION)
+    ssm.put_parameter(
+        Name=f"{PREFIX}kms/key-arn", Value=primary["Arn"], Type="String", Overwrite=True
+    )
+    return primary["Arn"], replica["ReplicaKeyMetadata"]["Arn"]
+
+
+@pytest.fixture
+def dr_ssm(ssm: SSMClient) -> SSMClient:
+    import boto3
+
+    return boto3.client("ssm", region_name=DR_REGION)
+
+
+def _key_parameters(ssm: SSMClient) -> dict[str, tuple[str, str]]:
+    """(type, value) of every parameter the bootstrap and the rotation write."""
+    names = [PREFIX + name for name in REPLICATED_PARAMETERS]
+    found = ssm.get_parameters(Names=names, WithDecryption=True)["Parameters"]
+    return {p["Name"]: (p["Type"], p["Value"]) for p in found}
+
+
+def test_after_each_phase_the_dr_region_holds_the_same_keys_under_the_replica_key(
+    ssm: SSMClient,
+    dr_ssm: SSMClient,
+    first_pem: str,
+    multi_region_key: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, replica_arn = multi_region_key
+    clock = ManualClock()
+    monkeypatch.setattr("devtools.rotate_signing_key.SystemClock", lambda: clock)
+    monkeypatch.setattr("devtools.rotate_signing_key.template_waits", lambda: WAITS)
+    ssm.put_parameter(Name=f"{PREFIX}dr/region", Value=DR_REGION, Type="String")
+
+    for phase, wait in (("publish", 0), ("promote", 100), ("retire", 50)):
+        clock.advance(wait)
+        assert main(["dev", phase], ssm=ssm, dr_ssm=dr_ssm) == 0, capsys.readouterr().err
+        primary = _key_parameters(ssm)
+        assert _key_parameters(dr_ssm) == primary, phase
+        # the pending private key exists between publish and promote, in both regions or neither
+        assert (PREFIX + NEXT_SIGNING_KEY_PARAMETER in primary) is (phase == "publish")
+        assert f"DR region {DR_REGION}" in capsys.readouterr().out
+
+    copies = dr_ssm.describe_parameters()["Parameters"]
+    secure = {p["Name"]: p["KeyId"] for p in copies if p["Type"] == "SecureString"}
+    assert secure == dict.fromkeys([SIGNING_KEY_PARAMETER, DATA_KEYS_PARAMETER], replica_arn)
+    # the DR copy is a working key ring: the app in the DR region signs with the new key
+    assert _kid(_value(dr_ssm, SIGNING_KEY_PARAMETER)) != _kid(first_pem)
+
+
+def test_a_failed_dr_copy_is_loud_leaves_the_primary_done_and_a_rerun_catches_up(
+    ssm: SSMClient,
+    dr_ssm: SSMClient,
+    first_pem: str,
+    multi_region_key: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    failing: Any = _FailingPut(dr_ssm, SIGNING_KEY_PARAMETER)
+    # an AWS error as the DR region answers it when the replica key is missing or denied
+    from botocore.exceptions import ClientError
+
+    def refuse(**arguments: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "kms:Encrypt"}}, "PutParameter"
+        )
+
+    failing.put_parameter = refuse
+
+    status = main(["dev", "publish", "--dr-region", DR_REGION], ssm=ssm, dr_ssm=failing)
+
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "DR COPY FAILED: publish is done" in err
+    assert DR_REGION in err
+    assert "make rotate-signing-key ENV=dev PHASE=publish" in err
+    assert "PRIVATE KEY" not in err
+    published = _key_parameters(ssm)
+    assert json.loads(published[PREFIX + STATE_PARAMETER][1])["phase"] == "published"
+    assert _key_parameters(dr_ssm) != published
+
+    # the same phase again: already done in the primary, so it only copies
+    assert main(["dev", "publish", "--dr-region", DR_REGION], ssm=ssm, dr_ssm=dr_ssm) == 0
+    assert "already published" in capsys.readouterr().out
+    assert _key_parameters(dr_ssm) == _key_parameters(ssm) == published
+
+
+def test_replicate_only_copies_and_refuses_a_single_region_key(
+    ssm: SSMClient, dr_ssm: SSMClient, first_pem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # put_kms_key_arn's key is a single-Region one: no replica can exist
+    assert main(["dev", "replicate", "--dr-region", DR_REGION], ssm=ssm, dr_ssm=dr_ssm) == 2
+    assert "not a multi-Region KMS key" in capsys.readouterr().err
+    assert _key_parameters(dr_ssm) == {}
+    # a stale copy of a parameter the primary no longer holds is deleted
+    dr_ssm.put_parameter(Name=PREFIX + NEXT_SIGNING_KEY_PARAMETER, Value="x", Type="String")
+    primary_arn = "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef"
+    ssm.put_parameter(Name=f"{PREFIX}kms/key-arn", Value=primary_arn, Type="String", Overwrite=True)
+    before = _key_parameters(ssm)
+
+    assert main(["dev", "replicate", "--dr-region", DR_REGION], ssm=ssm, dr_ssm=dr_ssm) == 0
+
+    assert _key_parameters(ssm) == before  # nothing rotated
+    assert _key_parameters(dr_ssm) == before
+
+
+def test_without_a_dr_region_the_command_says_the_keys_are_in_one_region(
+    ssm: SSMClient, first_pem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ssm.put_parameter(Name=f"{PREFIX}dr/region", Value="none", Type="String")
+    assert main(["dev", "replicate"], ssm=ssm) == 0
+    assert "in the primary region only" in capsys.readouterr().err
+
+
+def test_the_replica_key_is_the_same_multi_region_key_in_the_dr_region(
+    multi_region_key: tuple[str, str],
+) -> None:
+    primary, replica = multi_region_key
+    assert replica_key_arn(primary, DR_REGION) == replica
+    with pytest.raises(ReplicationError, match="not a multi-Region"):
+        replica_key_arn(KMS_KEY_ARN, DR_REGION)
+
+
+def test_an_unreadable_dr_region_setting_is_a_dr_failure_after_the_phase(
+    ssm: SSMClient, first_pem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botocore.exceptions import ClientError
+
+    primary: Any = _FailingPut(ssm, "")
+    real_get = ssm.get_parameter
+
+    def get_parameter(**arguments: Any) -> Any:
+        if arguments["Name"].endswith("dr/region"):
+            raise ClientError({"Error": {"Code": "AccessDeniedException"}}, "GetParameter")
+        return real_get(**arguments)
+
+    primary.get_parameter = get_parameter
+
+    assert main(["dev", "publish"], ssm=primary) == 2
+    assert "DR COPY FAILED: publish is done" in capsys.readouterr().err
+    assert PREFIX + NEXT_SIGNING_KEY_PARAMETER in _values(ssm)  # the primary's phase happened

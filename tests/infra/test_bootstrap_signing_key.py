@@ -28,11 +28,18 @@ FAKE_AWS = """\
 import json, os, sys
 from pathlib import Path
 
-state_path = Path(os.environ["FAKE_AWS_STATE"])
-state = json.loads(state_path.read_text())
+arguments = sys.argv[1:]
 with open(os.environ["FAKE_AWS_LOG"], "a") as log:
-    log.write(json.dumps(sys.argv[1:]) + "\\n")
-service, command, *options = sys.argv[1:]
+    log.write(json.dumps(arguments) + "\\n")
+# the default region's parameters in FAKE_AWS_STATE, another region's in ssm-<region>.json
+state_path = Path(os.environ["FAKE_AWS_STATE"])
+if arguments[0] == "--region":
+    region, arguments = arguments[1], arguments[2:]
+    if region == os.environ.get("FAKE_AWS_FAIL_REGION"):
+        sys.exit("An error occurred (AccessDeniedException) when calling the operation")
+    state_path = state_path.with_name(f"ssm-{region}.json")
+state = json.loads(state_path.read_text()) if state_path.exists() else {}
+service, command, *options = arguments
 assert service == "ssm", sys.argv
 
 
@@ -88,10 +95,10 @@ def run(tmp_path: Path, ssm: Path) -> Run:
         "FAKE_AWS_LOG": str(tmp_path / "aws-calls.log"),
     }
 
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, ok: bool = True, fail_region: str = "") -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["/bin/bash", str(SCRIPT), *args],
-            env=env,
+            env={**env, "FAKE_AWS_FAIL_REGION": fail_region},
             capture_output=True,
             text=True,
             timeout=120,
@@ -176,3 +183,62 @@ def test_first_run_creates_the_data_keys_and_a_second_keeps_them(run: Run, ssm: 
     (first,) = _data_keys(ssm)
     run("dev")
     assert _data_keys(ssm) == [first]
+
+
+# ---- the DR region's copy (issue 16) ------------------------------------------------------
+
+DR_REGION = "us-west-2"
+MULTI_REGION_KEY = "arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef"
+REPLICA_KEY = MULTI_REGION_KEY.replace(":eu-west-1:", f":{DR_REGION}:")
+
+
+@pytest.fixture
+def with_dr_region(ssm: Path) -> Path:
+    """The data stack with a multi-Region key and DrRegion set: the DR region's file."""
+    state = _parameters(ssm)
+    state[f"{PREFIX}kms/key-arn"]["Value"] = MULTI_REGION_KEY
+    state[f"{PREFIX}dr/region"] = {"Type": "String", "Value": DR_REGION}
+    ssm.write_text(json.dumps(state))
+    return ssm.with_name(f"ssm-{DR_REGION}.json")
+
+
+def _keys(state: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    names = ("jwt/signing-key", "jwt/retired-public-keys", "data/keys")
+    return {name: (state[PREFIX + name]["Type"], state[PREFIX + name]["Value"]) for name in names}
+
+
+def test_the_dr_region_gets_the_same_keys_under_the_replica_key(
+    run: Run, ssm: Path, with_dr_region: Path
+) -> None:
+    result = run("dev")
+    assert f"to {DR_REGION}" in result.stdout
+    copies = _parameters(with_dr_region)
+    assert _keys(copies) == _keys(_parameters(ssm))
+    assert copies[f"{PREFIX}jwt/signing-key"]["KeyId"] == REPLICA_KEY
+    assert copies[f"{PREFIX}data/keys"]["KeyId"] == REPLICA_KEY
+
+
+def test_a_failed_dr_copy_exits_1_keeps_the_primary_and_a_rerun_copies(
+    run: Run, ssm: Path, with_dr_region: Path
+) -> None:
+    result = run("dev", ok=False, fail_region=DR_REGION)
+    assert "DR COPY FAILED" in result.stderr
+    assert "infra/bootstrap-signing-key.sh dev again" in result.stderr
+    first = _keys(_parameters(ssm))
+    assert not with_dr_region.exists()
+
+    run("dev")
+
+    assert _keys(_parameters(ssm)) == first  # the primary's keys are kept
+    assert _keys(_parameters(with_dr_region)) == _keys(_parameters(ssm))
+
+
+def test_a_single_region_key_is_a_dr_failure_after_the_primary_is_written(
+    run: Run, ssm: Path
+) -> None:
+    state = _parameters(ssm)
+    state[f"{PREFIX}dr/region"] = {"Type": "String", "Value": DR_REGION}
+    ssm.write_text(json.dumps(state))
+    result = run("dev", ok=False)
+    assert "not a multi-Region key" in result.stderr
+    assert _signing_key(ssm).key_size == 3072

@@ -6,10 +6,12 @@ cost profiles and alarms; and a runbook page for every alarm of both templates."
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import pytest
 
+from devtools.key_replication import DR_REGION_PARAMETER, replica_key_arn
 from tests.infra.cfn import ROOT, load_template
 from tests.support.sam import (
     NO_VALUE,
@@ -321,3 +323,181 @@ def test_every_runbook_page_belongs_to_an_alarm() -> None:
     }
     pages = {page.stem for page in (ROOT / "docs" / "runbooks").glob("*.md")} - {"README"}
     assert pages == alarms
+
+
+# ---- the keys' DR region: a multi-Region key, its replica, the region the tools read ---------
+
+
+@pytest.mark.parametrize("config_env", data_environments())
+def test_the_ssm_key_is_multi_region_and_the_tools_find_the_dr_region(config_env: str) -> None:
+    template, values = _data_stack(config_env, "standard")
+    key = template["Resources"]["SsmKey"]
+    assert _exists(template, "SsmKey", values)
+    assert key["Properties"]["MultiRegion"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    published = template["Resources"]["DrRegionParameter"]["Properties"]
+    # where the key tools look (devtools/key_replication.py, infra/bootstrap-signing-key.sh)
+    name = f"/authapi/{values['Env']}/{DR_REGION_PARAMETER}"
+    assert resolve(published["Name"], template, values) == name
+    assert (
+        f"{{prefix}}{DR_REGION_PARAMETER}" in (ROOT / "infra/bootstrap-signing-key.sh").read_text()
+    )
+    region = resolve(published["Value"], template, values)
+    if config_env == "data-prod":
+        assert region == values["DrRegion"] != ""  # prod's keys always have a second region
+        # the same region the AWS Backup copies go to
+        backup = load_template("infra/backup.yaml")["Parameters"]["DrRegion"]["Default"]
+        assert region == backup
+    assert region != ""  # SSM refuses empty values: "none" without a DR region
+    rule = load_template("infra/data.yaml")["Rules"]["DrRegionInProd"]
+    assert _rule_holds(rule, {"Env": "prod", "DrRegion": ""}) is False
+    assert _rule_holds(rule, {"Env": "dev", "DrRegion": ""}) is True
+
+
+def test_in_the_dr_region_the_data_stack_publishes_the_replica_instead_of_a_new_key() -> None:
+    replica = "arn:aws:kms:us-west-2:123456789012:key/mrk-0123456789abcdef0123456789abcdef"
+    template = load_template("infra/data.yaml")
+    values = parameter_values(
+        template, {**deploy_parameters("data-prod"), "ReplicaSsmKeyArn": replica}
+    )
+    assert not _exists(template, "SsmKey", values)
+    assert not _exists(template, "SsmKeyAlias", values)
+    published = template["Resources"]["KmsKeyArnParameter"]["Properties"]["Value"]
+    # what the DR app stack's KmsKeyArn reads: the key the copies are encrypted with
+    assert resolve(published, template, values) == replica
+
+
+def test_the_dr_keys_stack_replicates_the_data_stacks_key() -> None:
+    template = load_template("infra/dr-keys.yaml")
+    (replica,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::KMS::ReplicaKey"]
+    assert replica["Properties"]["PrimaryKeyArn"] == {"Ref": "PrimaryKeyArn"}
+    assert replica["DeletionPolicy"] == "Retain"
+    # the ARN the key tools derive (devtools.key_replication.replica_key_arn) must be accepted
+    pattern = template["Parameters"]["PrimaryKeyArn"]["AllowedPattern"]
+    data = load_template("infra/data.yaml")["Parameters"]["ReplicaSsmKeyArn"]["AllowedPattern"]
+    primary = "arn:aws:kms:us-east-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef"
+    assert re.fullmatch(pattern, primary)
+    assert re.fullmatch(data, replica_key_arn(primary, "us-west-2"))
+
+
+# ---- economy: nothing connects often enough to keep Aurora awake ------------------------------
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
+
+
+def _interval_seconds(expression: str) -> int:
+    match = _RATE.fullmatch(expression)
+    assert match, expression
+    return int(match[1]) * (3600 if match[2].startswith("hour") else 60)
+
+
+def test_economy_environments_run_maintenance_less_often_than_aurora_pauses() -> None:
+    # each app environment reads its data stack's parameters: dev <- data-dev, prod <- data-prod
+    data = load_template("infra/data.yaml")
+    for environment in app_environments():
+        stack = parameter_values(data, deploy_parameters(f"data-{environment}"))
+        app = parameter_values(load_template("template.yaml"), deploy_parameters(environment))
+        interval = _interval_seconds(app["MaintenanceSchedule"])
+        if stack["CostProfile"] == "economy":
+            # a run that connects within AutoPauseSeconds of the last one keeps the writer up
+            assert interval > int(stack["AutoPauseSeconds"]), environment
+    # the guidance samconfig gives for an economy dev pauses at the default AutoPauseSeconds
+    default_pause = int(data["Parameters"]["AutoPauseSeconds"]["Default"])
+    assert _interval_seconds("rate(15 minutes)") > default_pause
+    assert "MaintenanceSchedule=rate(15 minutes)" in (ROOT / "samconfig.toml").read_text()
+
+
+def test_every_allowed_schedule_keeps_the_not_running_alarm_meaningful() -> None:
+    template = load_template("template.yaml")
+    alarm = template["Resources"]["MaintenanceNotRunningAlarm"]["Properties"]
+    for expression in template["Parameters"]["MaintenanceSchedule"]["AllowedValues"]:
+        # at least two runs in the alarm's period: one late run is no alarm
+        assert 2 * _interval_seconds(expression) <= alarm["Period"], expression
+    assert template["Parameters"]["MaintenanceSchedule"]["Default"] == "rate(1 minute)"
+
+
+def test_the_maintenance_schedule_is_the_only_periodic_trigger(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    # what could wake a paused writer on its own: schedules, rules, canaries, warmers
+    _, template, values = deployed
+    periodic = {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"]
+        in {"AWS::Scheduler::Schedule", "AWS::Events::Rule", "AWS::Synthetics::Canary"}
+    }
+    assert list(periodic) == ["MaintenanceFunctionEveryMinute"]
+    expression = resolve(
+        periodic["MaintenanceFunctionEveryMinute"]["Properties"]["ScheduleExpression"],
+        template,
+        values,
+    )
+    assert expression == values["MaintenanceSchedule"]
+
+
+# ---- the execute-api endpoint: off once the API has its custom domain --------------------------
+
+DOMAIN = {
+    "DomainName": "auth.example.com",
+    "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-0",
+}
+
+
+def _execute_api_disabled(template: Template, values: dict[str, str]) -> bool:
+    """What API Gateway reads: SAM puts the setting in the OpenAPI body's servers."""
+    (api,) = _of_type(template, "AWS::ApiGatewayV2::Api").values()
+    assert "DisableExecuteApiEndpoint" not in api["Properties"]  # SAM moves it into the body
+    (server,) = api["Properties"]["Body"]["servers"]
+    setting = server["x-amazon-apigateway-endpoint-configuration"]["disableExecuteApiEndpoint"]
+    resolved = resolve(setting, template, values)
+    assert isinstance(resolved, bool)
+    return resolved
+
+
+def test_the_execute_api_endpoint_answers_only_without_a_custom_domain(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    environment, template, values = deployed
+    has_domain = values["DomainName"] != ""
+    # as samconfig deploys it: no domain yet in either environment, so the endpoint answers
+    assert _execute_api_disabled(template, values) is has_domain
+
+    parameters = {**deploy_parameters(environment), **DOMAIN}
+    with_domain = transformed_template(parameters)
+    # with a domain the API answers on it alone: the issuer is https://<DomainName>, which no
+    # API id change can move, and nothing goes around the edge in front of it
+    assert _execute_api_disabled(with_domain, parameter_values(with_domain, parameters))
+    issuer = with_domain["Outputs"]["Issuer"]["Value"]
+    resolved = resolve(issuer, with_domain, parameter_values(with_domain, parameters))
+    assert resolved == "https://auth.example.com"
+
+
+# ---- the docs say what the templates do ---------------------------------------------------------
+
+
+def test_the_readme_names_the_provisioned_concurrency_ladder_the_template_allows() -> None:
+    ladder = load_template("template.yaml")["Parameters"]["ProvisionedConcurrency"]
+    values = [str(value) for value in ladder["AllowedValues"]]
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Cold starts") :]
+    section = section[: section.index("\n## ", 1)]
+    listed = f"one of {', '.join(values[:-1])} or {values[-1]} (default {ladder['Default']})"
+    assert listed in section
+
+
+def test_the_cost_page_prices_every_interface_endpoint_of_the_data_stack() -> None:
+    endpoints = [
+        resource["Properties"]["ServiceName"]["Fn::Sub"].rpartition(".")[2]
+        for resource in load_template("infra/data.yaml")["Resources"].values()
+        if resource["Type"] == "AWS::EC2::VPCEndpoint"
+        and resource["Properties"]["VpcEndpointType"] == "Interface"
+    ]
+    assert sorted(endpoints) == ["codedeploy", "email-smtp", "lambda", "sqs", "ssm"]
+    cost = (ROOT / "docs" / "operations" / "cost.md").read_text()
+    (line,) = [row for row in cost.splitlines() if row.startswith("| VPC interface endpoints |")]
+    monthly = len(endpoints) * 2 * 730 * 0.01  # two AZs, a month of hours, the hourly price
+    assert f"${monthly:.2f}" in line
+    assert f"{len(endpoints)} endpoints x 2 AZs" in line
+    for name in ("SSM", "SQS", "SES SMTP", "Lambda", "CodeDeploy"):
+        assert name in line

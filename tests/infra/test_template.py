@@ -263,13 +263,13 @@ def test_handlers_and_timeouts(template: Template) -> None:
     assert api["Events"]["Http"]["Properties"]["TimeoutInMillis"] > api["Timeout"] * 1000
 
 
-def test_maintenance_runs_every_15_minutes_and_only_on_schedule(template: Template) -> None:
+def test_maintenance_runs_on_its_schedule_and_only_on_it(template: Template) -> None:
     maintenance = function_properties(template, "MaintenanceFunction")
     assert maintenance["Handler"] == "authapi.handlers.maintenance.handler"
     assert maintenance["FunctionName"] == {"Fn::Sub": "authapi-${Env}-maintenance"}
     (schedule,) = maintenance["Events"].values()
     assert schedule["Type"] == "ScheduleV2"
-    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "MaintenanceSchedule"}
     # two environments in one account must not share a schedule name
     assert "${Env}" in schedule["Properties"]["Name"]["Fn::Sub"]
     # a failed run is the next run's to redo: neither the scheduler nor Lambda retries it

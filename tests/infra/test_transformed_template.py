@@ -188,7 +188,7 @@ def test_the_scheduler_invokes_the_maintenance_alias_and_nothing_else(
     template, _ = deployed
     (schedule,) = _resources_of_type(template, "AWS::Scheduler::Schedule").values()
     target = schedule["Properties"]["Target"]
-    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "MaintenanceSchedule"}
     # the alias: the version published with this deploy, never $LATEST
     assert target["Arn"] == {"Ref": "MaintenanceFunctionAliaslive"}
     role = template["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
