@@ -1,6 +1,7 @@
 """Lambda entry point of the scheduled maintenance run: `authapi.handlers.maintenance.handler`.
 
-EventBridge Scheduler invokes it every 15 minutes (the template's ScheduleV2 event); `make
+EventBridge Scheduler invokes it on the template's MaintenanceSchedule (every minute by default,
+its ScheduleV2 event); `make
 maintenance` and the local cloud invoke it too. The event says nothing it needs: whatever it holds,
 one run deletes what is due (authapi.maintenance) within the invocation's remaining time, and logs
 what it deleted. A failure raises, which is what the function's Errors alarm counts.
@@ -25,7 +26,7 @@ logger = configure_logging(settings)
 
 
 async def _maintain(context: LambdaContext) -> MaintenanceReport:
-    # a run every 15 minutes: its own engine, disposed with it, on a fresh loop each time
+    # one run per schedule tick: its own engine, disposed with it, on a fresh loop each time
     database = Database(settings)
     notifier = notifier_for(settings)  # the mail queue, for the outbox re-queue
     try:
