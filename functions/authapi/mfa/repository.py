@@ -219,6 +219,7 @@ class NewChallenge:
             ip=self.ip,
             created_at=self.now,
             expires_at=self.expires_at,
+            attempts=0,  # explicit: as the final statement of chained_writes it was sent as NULL
         )
 
 

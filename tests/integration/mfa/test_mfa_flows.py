@@ -239,3 +239,20 @@ async def test_refreshed_tokens_keep_the_second_factor(api: ApiClient, clock: Ma
     before, after = _claims(signed_in.body["access_token"]), _claims(refreshed.body["access_token"])
     for claim in ("amr", "acr", "aal", "auth_time", "mfa_time"):
         assert after[claim] == before[claim], claim
+
+
+async def test_correct_mfa_logins_never_slow_the_account_down(
+    client_with: ClientWith, clock: ManualClock
+) -> None:
+    # a right password and a right code leave no attempt counted: more logins in a row than the
+    # account-wide limit never slow the owner down (nor the pair lock them out)
+    limits = {"login_account_max_failures": 3, "login_account_check_interval_seconds": 600}
+    async with client_with(clock=clock, login_max_failures=3, **limits) as api:
+        user = await enrolled(api, clock)
+        for _ in range(6):
+            challenge = await challenge_of(api, user)
+            reply = await api.post(
+                f"{MFA}/challenge", json={"challenge": challenge, "code": user.code(clock)}
+            )
+            assert reply.status == 200, reply.body
+            clock.advance(30)
