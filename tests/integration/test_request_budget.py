@@ -65,7 +65,10 @@ STATEMENTS = {
     # Each code check: the rate limit, counting the attempt (an independent write), spending the
     # factor (its own statement: nothing else may run unless it matched), then the flow's writes
     # with the attempt given back. enrol: + the bearer's session, the upsert; verify and step-up:
-    # + the bearer's session, reading the factor; challenge: + claiming the challenge
+    # + the bearer's session, reading the factor; challenge: + claiming the challenge.
+    # verify's activation carries its recovery codes and the session's mark in the factor's
+    # statement (a cut after it cannot leave an active factor without codes), so its last
+    # statement is the throttles' reset alone: still 6
     "mfa_enrol": 5,
     "mfa_verify": 6,
     "login_mfa": 3,

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Insert, Update
+from sqlalchemy import Delete, Update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -114,9 +114,11 @@ async def _spend(
     factor: mfa.Factor,
     given: SecondFactor,
     also: tuple[Update, ...] = (),
+    along: tuple[Update | Delete | mfa.Conditional, ...] = (),
 ) -> str | None:
     """Spend the second factor (a time step after the last accepted one, or an unused recovery
-    code) together with `also`; its `amr` value, or None when it is wrong, replayed or spent."""
+    code) together with `also` (which must match too) and `along` (which runs with it); its
+    `amr` value, or None when it is wrong, replayed or spent."""
     now = ctx.now()
     if given.code is not None:
         step = totp.matching_step(
@@ -132,7 +134,7 @@ async def _spend(
         method = "recovery_code"
     else:
         return None
-    return method if await mfa.all_matched(db, spend, *also) else None
+    return method if await mfa.all_matched(db, spend, *also, along=along) else None
 
 
 def _refused(user_id: uuid.UUID, flow: str) -> InvalidMfaCodeError:
@@ -147,11 +149,17 @@ async def _check_password(ctx: service.AuthContext, user: User, password: str) -
         raise InvalidCredentialsError()
 
 
-def _new_codes(ctx: service.AuthContext, user_id: uuid.UUID) -> tuple[list[str], list[Insert]]:
+@dataclass(frozen=True)
+class NewCodes:
+    codes: list[str]  # shown once
+    key_id: str
+    hmacs: list[bytes]  # what is stored
+
+
+def _new_codes(ctx: service.AuthContext) -> NewCodes:
     codes = recovery.new_codes()
-    key_id = ctx.key_ring.data_keys.current_id
     hmacs = [recovery.hmac_current(ctx.key_ring.data_keys, code)[1] for code in codes]
-    return codes, [mfa.store_recovery_codes(user_id=user_id, key_id=key_id, hmacs=hmacs)]
+    return NewCodes(codes, ctx.key_ring.data_keys.current_id, hmacs)
 
 
 async def enrol(
@@ -202,15 +210,24 @@ async def verify_enrolment(
     if factor is None or factor.active:
         raise MfaNotEnrolledError() if factor is None else MfaAlreadyEnabledError()
     counted = await _count(db, ctx, email=user.email, client=client)
-    if await _spend(db, ctx, factor=factor, given=SecondFactor(code=code)) is None:
-        raise _refused(user.id, "verify")
-    codes, inserts = _new_codes(ctx, user.id)
+    new = _new_codes(ctx)
     amr = tuple(dict.fromkeys(("pwd", *amr_of(principal), "otp")))
-    mark = repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
-    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts, mark)
+    # the activation, its recovery codes and the session's mark in one statement: a cut after
+    # it never leaves an active factor without its codes; only the throttles' reset follows
+    activation = (
+        mfa.forget_recovery_codes(user_id=user.id),
+        mfa.store_recovery_codes_when(user_id=user.id, key_id=new.key_id, hmacs=new.hmacs),
+        repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now),
+    )
+    if (
+        await _spend(db, ctx, factor=factor, given=SecondFactor(code=code), along=activation)
+        is None
+    ):
+        raise _refused(user.id, "verify")
+    await _forgive(db, ctx, counted)
     logger.info("mfa enabled", extra={"user_id": str(user.id)})
     token = _session_token(ctx, principal, amr=amr, now=now)
-    return Verified(codes, token, ctx.settings.access_token_ttl_seconds)
+    return Verified(new.codes, token, ctx.settings.access_token_ttl_seconds)
 
 
 def _session_token(
@@ -350,10 +367,11 @@ async def regenerate_recovery_codes(
     counted = await _count(db, ctx, email=user.email, client=client)
     if await _spend(db, ctx, factor=factor, given=given) is None:
         raise _refused(user.id, "regenerate")
-    codes, inserts = _new_codes(ctx, user.id)
-    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts)
+    new = _new_codes(ctx)
+    stored = mfa.store_recovery_codes(user_id=user.id, key_id=new.key_id, hmacs=new.hmacs)
+    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), stored)
     logger.info("mfa recovery codes regenerated", extra={"user_id": str(user.id)})
-    return codes
+    return new.codes
 
 
 async def disable(

@@ -1,0 +1,63 @@
+"""What MFA leaves in the database (issue 14): read straight from the tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pyotp
+import pytest
+
+from authapi.auth import mfa_service
+from tests.support.accounts import register
+from tests.support.clock import ManualClock
+from tests.support.db import ScratchDatabase
+from tests.support.http import ApiClient, ClientWith
+from tests.support.mfa import MFA, START
+
+pytestmark = [pytest.mark.integration, pytest.mark.head_schema]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def api(client_with: ClientWith, clock: ManualClock) -> AsyncIterator[ApiClient]:
+    async with client_with(clock=clock) as client:
+        yield client
+
+
+async def test_a_cut_after_activation_never_leaves_a_factor_without_recovery_codes(
+    api: ApiClient,
+    clock: ManualClock,
+    test_database: ScratchDatabase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account = await register(api)
+    enrol = await api.post(f"{MFA}/totp", json={"password": account.password}, headers=account.auth)
+    assert enrol.status == 200, enrol.body
+
+    async def cut(*_: object, **__: object) -> None:
+        raise ConnectionResetError("the connection drops after the factor's statement")
+
+    monkeypatch.setattr(mfa_service, "_forgive", cut)  # the statement after the activation
+    code = pyotp.TOTP(enrol.body["secret"]).at(clock.now().timestamp())
+    verify = await api.post(f"{MFA}/totp/verify", json={"code": code}, headers=account.auth)
+    assert verify.status == 503  # database_unavailable: the request did not finish
+    user_id = uuid.UUID(account.user_id)
+    active = await test_database.fetchval(
+        "SELECT activated_at IS NOT NULL FROM mfa_factors WHERE user_id = $1", user_id
+    )
+    codes = await test_database.fetchval(
+        "SELECT count(*) FROM mfa_recovery_codes WHERE user_id = $1", user_id
+    )
+    # all or nothing: an active factor has its ten codes (and its session the mark)
+    assert (active, codes) in {(True, 10), (False, 0)}, (active, codes)
+    if active:
+        amr = await test_database.fetchval(
+            "SELECT amr FROM auth_sessions WHERE user_id = $1 AND mfa_at IS NOT NULL", user_id
+        )
+        assert amr is not None
+        assert "otp" in amr.split()
