@@ -264,6 +264,11 @@ async def answer_challenge(
         logger.warning("mfa challenge refused", extra={"client_ip": client})
         raise InvalidMfaChallengeError()
     counted = await _count(db, ctx, email=claimed.email, client=client)
+    user = counted.user
+    if user is None or user.id != claimed.user_id:
+        # the challenge's own account, read by _count (its email moved meanwhile): refused
+        # before anything is spent or a session is written
+        raise InvalidMfaChallengeError()
     method = await _spend(
         db,
         ctx,
@@ -290,9 +295,6 @@ async def answer_challenge(
         device.insert(),
     ]
     await repository.create_session(db, session=session, alongside=tuple(writes))
-    user = counted.user
-    if user is None or user.id != claimed.user_id:  # the challenge's own account, read by _count
-        raise InvalidMfaChallengeError()
     metrics.count(metrics.LOGIN_SUCCEEDED)
     logger.info("login succeeded", extra={"user_id": str(user.id), "amr": " ".join(amr)})
     tokens = service.token_pair(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
 
 import pyotp
 import pytest
@@ -13,7 +15,7 @@ from tests.support.accounts import register
 from tests.support.clock import ManualClock
 from tests.support.db import ScratchDatabase
 from tests.support.http import ApiClient, ClientWith
-from tests.support.mfa import MFA, START
+from tests.support.mfa import MFA, START, challenge_of, enrolled
 
 pytestmark = [pytest.mark.integration, pytest.mark.head_schema]
 
@@ -61,3 +63,34 @@ async def test_a_cut_after_activation_never_leaves_a_factor_without_recovery_cod
         )
         assert amr is not None
         assert "otp" in amr.split()
+
+
+async def test_a_challenge_whose_email_now_names_another_account_opens_no_session(
+    api: ApiClient,
+    clock: ManualClock,
+    test_database: ScratchDatabase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user = await enrolled(api, clock)
+    challenge = await challenge_of(api, user)
+    count = mfa_service._count  # noqa: SLF001 (the seam this test cuts at)
+
+    async def moved(*args: Any, **kwargs: Any) -> mfa_service.Counted:
+        # the throttles' statement reads the account by email: as if it had changed hands
+        return replace(await count(*args, **kwargs), user=None)
+
+    monkeypatch.setattr(mfa_service, "_count", moved)
+    user_id = uuid.UUID(user.account.user_id)
+    before = await _sessions(test_database, user_id)
+    reply = await api.post(
+        f"{MFA}/challenge", json={"challenge": challenge, "code": user.code(clock)}
+    )
+    assert (reply.status, reply.code) == (401, "invalid_mfa_challenge")
+    assert await _sessions(test_database, user_id) == before
+
+
+async def _sessions(database: ScratchDatabase, user_id: uuid.UUID) -> int:
+    count = await database.fetchval(
+        "SELECT count(*) FROM auth_sessions WHERE user_id = $1", user_id
+    )
+    return int(count)
