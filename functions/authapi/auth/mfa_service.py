@@ -37,6 +37,7 @@ from authapi.models import User
 from authapi.observability import metrics
 from authapi.passwords import normalize_password
 from authapi.signing.sealing import open_sealed, seal
+from authapi.users import repository as users
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +244,7 @@ def _session_token(
         auth_time=_auth_time(principal, now),
         now=now,
         client_id=claims.client_id if claims is not None else None,
+        email_verified=users.email_verified(principal.user),
         amr=amr,
         mfa_at=now,
     )
@@ -304,6 +306,7 @@ async def answer_challenge(
         auth_time=now,
         refresh_token=refresh_token,
         client_id=claimed.client_id,
+        email_verified=users.email_verified(user),  # as a password login's and a refresh's
         amr=amr,
         mfa_at=now,
     )

@@ -256,3 +256,24 @@ async def test_correct_mfa_logins_never_slow_the_account_down(
             )
             assert reply.status == 200, reply.body
             clock.advance(30)
+
+
+async def test_mfa_tokens_carry_email_verified_like_a_password_login(
+    client_with: ClientWith, clock: ManualClock
+) -> None:
+    async with client_with(clock=clock) as api:
+        user = await enrolled(api, clock)
+        step_up = await api.post(
+            f"{MFA}/step-up", json={"code": user.code(clock)}, headers=user.account.auth
+        )
+        assert step_up.status == 200, step_up.body
+        challenge = await challenge_of(api, user)
+        clock.advance(30)
+        answered = await api.post(
+            f"{MFA}/challenge", json={"challenge": challenge, "code": user.code(clock)}
+        )
+        assert answered.status == 200, answered.body
+    # a sign-in without a second factor (register's, before enrolment) says it: so do MFA's
+    expected = _claims(user.account.access_token)["email_verified"]
+    assert _claims(answered.body["access_token"])["email_verified"] == expected
+    assert _claims(step_up.body["access_token"])["email_verified"] == expected
