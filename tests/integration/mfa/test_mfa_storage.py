@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -94,3 +95,31 @@ async def _sessions(database: ScratchDatabase, user_id: uuid.UUID) -> int:
         "SELECT count(*) FROM auth_sessions WHERE user_id = $1", user_id
     )
     return int(count)
+
+
+async def test_the_tables_hold_no_secret_and_no_recovery_code_in_the_clear(
+    api: ApiClient, clock: ManualClock, test_database: ScratchDatabase
+) -> None:
+    user = await enrolled(api, clock)
+    user_id = uuid.UUID(user.account.user_id)
+    factors = await test_database.fetch("SELECT * FROM mfa_factors WHERE user_id = $1", user_id)
+    codes = await test_database.fetch(
+        "SELECT * FROM mfa_recovery_codes WHERE user_id = $1", user_id
+    )
+    assert len(factors) == 1
+    assert len(codes) == 10
+    assert all(len(row["code_hmac"]) == 32 for row in codes)  # an HMAC-SHA-256, nothing more
+    stored = [_stored(row) for row in (*factors, *codes)]
+    secret = user.secret
+    for form in (secret.encode(), secret.lower().encode(), base64.b32decode(secret)):
+        assert not any(form in blob for blob in stored)
+    for code in user.recovery_codes:
+        for form in (code, code.replace("-", ""), code.upper(), code.replace("-", "").upper()):
+            assert not any(form.encode() in blob for blob in stored)
+
+
+def _stored(row: Any) -> bytes:
+    """Every column of a row as bytes: bytea as it is, the rest as text."""
+    return b"\0".join(
+        value if isinstance(value, bytes) else str(value).encode() for value in row.values()
+    )
