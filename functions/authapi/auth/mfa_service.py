@@ -390,7 +390,7 @@ async def disable(
 ) -> None:
     """Remove the authenticator and its recovery codes; needs the password and a current code
     or a recovery code, and a session that gave a second factor recently (step-up); every
-    other session of the account ends."""
+    other session of the account ends, and this one forgets its second factor."""
     user, now = principal.user, ctx.now()
     factor = await _active_factor(db, user.id)
     require_recent_mfa(ctx, principal)
@@ -406,6 +406,9 @@ async def disable(
         repository.end_other_sessions(
             user_id=user.id, session_id=principal.session_id, reason="mfa_disabled", now=now
         ),
+        # this session's own factor went with the factor: no refresh of it claims one (its
+        # current access token stays valid until it expires, like any access token)
+        repository.forget_session_mfa(session_id=principal.session_id),
         mfa.forget_factor(user_id=user.id),
     )
     logger.info("mfa disabled", extra={"user_id": str(user.id)})

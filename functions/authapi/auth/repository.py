@@ -240,6 +240,12 @@ def mark_session_mfa(*, session_id: uuid.UUID, amr: str, now: datetime) -> Updat
     return update(AuthSession).where(AuthSession.id == session_id).values(amr=amr, mfa_at=now)
 
 
+def forget_session_mfa(*, session_id: uuid.UUID) -> Update:
+    """The session's second factor is gone (MFA disabled): its refreshed tokens say a password
+    alone again (with AUTHAPI_MFA_REQUIRED, enrol-only)."""
+    return update(AuthSession).where(AuthSession.id == session_id).values(amr=None, mfa_at=None)
+
+
 def end_other_sessions(
     *, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, now: datetime
 ) -> UpdateBase:
