@@ -182,7 +182,7 @@ async def test_wrong_codes_lock_the_account_like_wrong_passwords(
 ) -> None:
     async with client_with(clock=clock, login_max_failures=3) as api:
         user = await enrolled(api, clock)
-        challenge = await challenge_of(api, user)  # counts one attempt (not yet given back)
+        challenge = await challenge_of(api, user)  # its pair keeps the attempt until answered
         wrong = "000000" if user.code(clock) != "000000" else "111111"
         statuses = []
         for _ in range(3):
