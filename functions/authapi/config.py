@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     # side, how recent a second factor must be for step-up, how long a login's MFA challenge
     # lives, and whether every account must enrol before it gets ordinary tokens.
     mfa_issuer: str = Field(default="authapi", min_length=1, max_length=80)
-    mfa_totp_drift_steps: int = Field(default=1, ge=0, le=2)
+    mfa_totp_drift_steps: int = Field(default=1, ge=0, le=1)
     mfa_step_up_seconds: int = Field(default=10 * 60, ge=60)
     mfa_challenge_seconds: int = Field(default=5 * 60, ge=30, le=15 * 60)
     mfa_required: bool = False

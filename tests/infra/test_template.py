@@ -58,6 +58,10 @@ PARAMETER_ENVIRONMENT = {
     "AUTHAPI_JWT_AUDIENCE": {"Ref": "Audience"},
     "AUTHAPI_LOG_LEVEL": {"Ref": "LogLevel"},
     "AUTHAPI_OAUTH_PASSWORD_GRANT": {"Ref": "OAuthPasswordGrant"},
+    # MFA (issue 14): whether every account needs a factor, what apps show, the step-up window
+    "AUTHAPI_MFA_REQUIRED": {"Ref": "MfaRequired"},
+    "AUTHAPI_MFA_ISSUER": {"Ref": "MfaIssuer"},
+    "AUTHAPI_MFA_STEP_UP_SECONDS": {"Ref": "MfaStepUpSeconds"},
     # the account lifecycle: the API enforces verification, the mailer builds the links
     "AUTHAPI_REQUIRE_VERIFIED_EMAIL": {"Ref": "RequireVerifiedEmail"},
     "AUTHAPI_EMAIL_VERIFICATION_PATH": {"Ref": "EmailVerificationPath"},

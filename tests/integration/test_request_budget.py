@@ -65,12 +65,21 @@ STATEMENTS = {
     # Each code check: the rate limit, counting the attempt (an independent write), spending the
     # factor (its own statement: nothing else may run unless it matched), then the flow's writes
     # with the attempt given back. enrol: + the bearer's session, the upsert; verify and step-up:
-    # + the bearer's session, reading the factor; challenge: + claiming the challenge
+    # + the bearer's session, reading the factor; challenge: + claiming the challenge.
+    # verify's activation carries its recovery codes and the session's mark in the factor's
+    # statement (a cut after it cannot leave an active factor without codes), so its last
+    # statement is the throttles' reset alone: still 6
     "mfa_enrol": 5,
     "mfa_verify": 6,
     "login_mfa": 3,
     "mfa_challenge": 5,
     "mfa_step_up": 6,
+    # regenerate and disable, like step-up (the bearer's session, reading the factor, the rate
+    # limit, the count, the spend), then one statement: the old codes deleted and the new ones
+    # stored (regenerate), or the codes, the other sessions and the factor gone (disable), each
+    # with the attempt given back
+    "mfa_regenerate": 6,
+    "mfa_disable": 6,
 }
 ROUND_TRIPS_PER_STATEMENT = 1
 SESSIONS = "/api/v1/auth/sessions"
@@ -213,8 +222,9 @@ async def _flow(
 async def _mfa_flow(
     client: ApiClient, step: Callable[[str, Callable[[], Awaitable[Reply]], int], Awaitable[Reply]]
 ) -> None:
-    """enrol -> verify -> login (a challenge) -> answer it -> step up, on the wall clock: the
-    code is spent at verify, so the later steps give recovery codes."""
+    """enrol -> verify -> login (a challenge) -> answer it -> step up -> regenerate the recovery
+    codes -> disable, on the wall clock: the code is spent at verify, so the later steps give
+    recovery codes (disable one of the regenerated set)."""
     credentials = {"email": unique_email(), "password": STRONG_PASSWORD}
     registered = await step(
         "mfa_register", lambda: client.post("/api/auth/register", json=credentials), 201
@@ -235,9 +245,18 @@ async def _mfa_flow(
     answer = {"challenge": login.body["challenge"], "recovery_code": recovery[0]}
     await step("mfa_challenge", lambda: client.post(f"{MFA}/challenge", json=answer), 200)
     again = {"recovery_code": recovery[1]}
-    await step(
+    stepped = await step(
         "mfa_step_up", lambda: client.post(f"{MFA}/step-up", json=again, headers=bearer), 200
     )
+    bearer = {"Authorization": f"Bearer {stepped.body['access_token']}"}  # a recent factor
+    fresh = {"recovery_code": recovery[2]}
+    regenerated = await step(
+        "mfa_regenerate",
+        lambda: client.post(f"{MFA}/recovery-codes", json=fresh, headers=bearer),
+        200,
+    )
+    off = {"password": STRONG_PASSWORD, "recovery_code": regenerated.body["recovery_codes"][0]}
+    await step("mfa_disable", lambda: client.post(f"{MFA}/disable", json=off, headers=bearer), 204)
 
 
 def _oauth(client: ApiClient, path: str, form: dict[str, str]) -> Awaitable[Reply]:

@@ -121,3 +121,11 @@ def test_production_needs_data_keys_and_refuses_weak_ones_without_echoing_them()
             data_keys=short,
         )
     assert "c2hvcnQta2V5LW9ubHk" not in str(error.value)
+
+
+def test_totp_drift_is_at_most_one_step_either_side() -> None:
+    # issue 14: "accept at most one step of drift either side"; 0 (exact step only) is allowed
+    assert Settings(_env_file=None, mfa_totp_drift_steps=0).mfa_totp_drift_steps == 0
+    assert Settings(_env_file=None, mfa_totp_drift_steps=1).mfa_totp_drift_steps == 1
+    with pytest.raises(ValidationError, match="mfa_totp_drift_steps"):
+        Settings(_env_file=None, mfa_totp_drift_steps=2)

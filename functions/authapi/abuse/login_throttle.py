@@ -138,8 +138,16 @@ def after_success(
 ) -> list[Delete | Update]:
     """A correct password: its own pair starts afresh; its account-wide attempt is given back."""
     statements: list[Delete | Update] = [repository.reset(keys.account_client)]
-    if account_counted:
-        statements.append(
-            repository.give_back_attempt(keys.account, policy=account_policy(settings), now=now)
-        )
+    statements += after_first_factor(keys, settings, now=now, account_counted=account_counted)
     return statements
+
+
+def after_first_factor(
+    keys: LoginKeys, settings: Settings, *, now: datetime, account_counted: bool
+) -> list[Update]:
+    """A correct password that opened an MFA challenge: its account-wide attempt is given back
+    (each code counts its own); the pair stays counted until a code answers the challenge, so
+    wrong codes from one network still lock that pair out."""
+    if not account_counted:
+        return []
+    return [repository.give_back_attempt(keys.account, policy=account_policy(settings), now=now)]

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Insert, Update
+from sqlalchemy import Delete, Update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -37,6 +37,7 @@ from authapi.models import User
 from authapi.observability import metrics
 from authapi.passwords import normalize_password
 from authapi.signing.sealing import open_sealed, seal
+from authapi.users import repository as users
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +115,11 @@ async def _spend(
     factor: mfa.Factor,
     given: SecondFactor,
     also: tuple[Update, ...] = (),
+    along: tuple[Update | Delete | mfa.Conditional, ...] = (),
 ) -> str | None:
     """Spend the second factor (a time step after the last accepted one, or an unused recovery
-    code) together with `also`; its `amr` value, or None when it is wrong, replayed or spent."""
+    code) together with `also` (which must match too) and `along` (which runs with it); its
+    `amr` value, or None when it is wrong, replayed or spent."""
     now = ctx.now()
     if given.code is not None:
         step = totp.matching_step(
@@ -132,7 +135,7 @@ async def _spend(
         method = "recovery_code"
     else:
         return None
-    return method if await mfa.all_matched(db, spend, *also) else None
+    return method if await mfa.all_matched(db, spend, *also, along=along) else None
 
 
 def _refused(user_id: uuid.UUID, flow: str) -> InvalidMfaCodeError:
@@ -147,11 +150,17 @@ async def _check_password(ctx: service.AuthContext, user: User, password: str) -
         raise InvalidCredentialsError()
 
 
-def _new_codes(ctx: service.AuthContext, user_id: uuid.UUID) -> tuple[list[str], list[Insert]]:
+@dataclass(frozen=True)
+class NewCodes:
+    codes: list[str]  # shown once
+    key_id: str
+    hmacs: list[bytes]  # what is stored
+
+
+def _new_codes(ctx: service.AuthContext) -> NewCodes:
     codes = recovery.new_codes()
-    key_id = ctx.key_ring.data_keys.current_id
     hmacs = [recovery.hmac_current(ctx.key_ring.data_keys, code)[1] for code in codes]
-    return codes, [mfa.store_recovery_codes(user_id=user_id, key_id=key_id, hmacs=hmacs)]
+    return NewCodes(codes, ctx.key_ring.data_keys.current_id, hmacs)
 
 
 async def enrol(
@@ -202,15 +211,24 @@ async def verify_enrolment(
     if factor is None or factor.active:
         raise MfaNotEnrolledError() if factor is None else MfaAlreadyEnabledError()
     counted = await _count(db, ctx, email=user.email, client=client)
-    if await _spend(db, ctx, factor=factor, given=SecondFactor(code=code)) is None:
-        raise _refused(user.id, "verify")
-    codes, inserts = _new_codes(ctx, user.id)
+    new = _new_codes(ctx)
     amr = tuple(dict.fromkeys(("pwd", *amr_of(principal), "otp")))
-    mark = repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
-    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts, mark)
+    # the activation, its recovery codes and the session's mark in one statement: a cut after
+    # it never leaves an active factor without its codes; only the throttles' reset follows
+    activation = (
+        mfa.forget_recovery_codes(user_id=user.id),
+        mfa.store_recovery_codes_when(user_id=user.id, key_id=new.key_id, hmacs=new.hmacs),
+        repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now),
+    )
+    if (
+        await _spend(db, ctx, factor=factor, given=SecondFactor(code=code), along=activation)
+        is None
+    ):
+        raise _refused(user.id, "verify")
+    await _forgive(db, ctx, counted)
     logger.info("mfa enabled", extra={"user_id": str(user.id)})
     token = _session_token(ctx, principal, amr=amr, now=now)
-    return Verified(codes, token, ctx.settings.access_token_ttl_seconds)
+    return Verified(new.codes, token, ctx.settings.access_token_ttl_seconds)
 
 
 def _session_token(
@@ -226,6 +244,7 @@ def _session_token(
         auth_time=_auth_time(principal, now),
         now=now,
         client_id=claims.client_id if claims is not None else None,
+        email_verified=users.email_verified(principal.user),
         amr=amr,
         mfa_at=now,
     )
@@ -247,6 +266,11 @@ async def answer_challenge(
         logger.warning("mfa challenge refused", extra={"client_ip": client})
         raise InvalidMfaChallengeError()
     counted = await _count(db, ctx, email=claimed.email, client=client)
+    user = counted.user
+    if user is None or user.id != claimed.user_id:
+        # the challenge's own account, read by _count (its email moved meanwhile): refused
+        # before anything is spent or a session is written
+        raise InvalidMfaChallengeError()
     method = await _spend(
         db,
         ctx,
@@ -273,9 +297,6 @@ async def answer_challenge(
         device.insert(),
     ]
     await repository.create_session(db, session=session, alongside=tuple(writes))
-    user = counted.user
-    if user is None or user.id != claimed.user_id:  # the challenge's own account, read by _count
-        raise InvalidMfaChallengeError()
     metrics.count(metrics.LOGIN_SUCCEEDED)
     logger.info("login succeeded", extra={"user_id": str(user.id), "amr": " ".join(amr)})
     tokens = service.token_pair(
@@ -285,6 +306,7 @@ async def answer_challenge(
         auth_time=now,
         refresh_token=refresh_token,
         client_id=claimed.client_id,
+        email_verified=users.email_verified(user),  # as a password login's and a refresh's
         amr=amr,
         mfa_at=now,
     )
@@ -350,10 +372,11 @@ async def regenerate_recovery_codes(
     counted = await _count(db, ctx, email=user.email, client=client)
     if await _spend(db, ctx, factor=factor, given=given) is None:
         raise _refused(user.id, "regenerate")
-    codes, inserts = _new_codes(ctx, user.id)
-    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), *inserts)
+    new = _new_codes(ctx)
+    stored = mfa.store_recovery_codes(user_id=user.id, key_id=new.key_id, hmacs=new.hmacs)
+    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), stored)
     logger.info("mfa recovery codes regenerated", extra={"user_id": str(user.id)})
-    return codes
+    return new.codes
 
 
 async def disable(
@@ -367,7 +390,7 @@ async def disable(
 ) -> None:
     """Remove the authenticator and its recovery codes; needs the password and a current code
     or a recovery code, and a session that gave a second factor recently (step-up); every
-    other session of the account ends."""
+    other session of the account ends, and this one forgets its second factor."""
     user, now = principal.user, ctx.now()
     factor = await _active_factor(db, user.id)
     require_recent_mfa(ctx, principal)
@@ -383,6 +406,9 @@ async def disable(
         repository.end_other_sessions(
             user_id=user.id, session_id=principal.session_id, reason="mfa_disabled", now=now
         ),
+        # this session's own factor went with the factor: no refresh of it claims one (its
+        # current access token stays valid until it expires, like any access token)
+        repository.forget_session_mfa(session_id=principal.session_id),
         mfa.forget_factor(user_id=user.id),
     )
     logger.info("mfa disabled", extra={"user_id": str(user.id)})

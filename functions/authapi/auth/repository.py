@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Delete,
     Insert,
+    Update,
     Uuid,
     bindparam,
     delete,
@@ -234,9 +235,15 @@ async def _attempt_on_older_schema(
     return await users.get_user_by_email(db, email=email, alongside=alongside, ctes=ctes)
 
 
-def mark_session_mfa(*, session_id: uuid.UUID, amr: str, now: datetime) -> UpdateBase:
+def mark_session_mfa(*, session_id: uuid.UUID, amr: str, now: datetime) -> Update:
     """A second factor given in this session now (step-up): its refreshed tokens carry it."""
     return update(AuthSession).where(AuthSession.id == session_id).values(amr=amr, mfa_at=now)
+
+
+def forget_session_mfa(*, session_id: uuid.UUID) -> Update:
+    """The session's second factor is gone (MFA disabled): its refreshed tokens say a password
+    alone again (with AUTHAPI_MFA_REQUIRED, enrol-only)."""
+    return update(AuthSession).where(AuthSession.id == session_id).values(amr=None, mfa_at=None)
 
 
 def end_other_sessions(

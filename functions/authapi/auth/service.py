@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -349,9 +350,15 @@ async def login(
         logger.info("login needs a second factor", extra={"user_id": str(user.id)})
         raise MfaRequiredError()
     if attempt.has_mfa:
-        # the attempt stays counted until the challenge is answered (a code is a password's
-        # equal in the throttles)
-        return await _open_challenge(db, ctx, user=user, origin=origin, client_id=client_id)
+        # the password was right: its account-wide attempt goes back now (the challenge's answer
+        # cannot tell whether a trusted device spared it); the pair stays counted until a code
+        # answers the challenge (a code is a password's equal in the throttles)
+        given_back = login_throttle.after_first_factor(
+            keys, settings, now=now, account_counted=attempt.account_counted
+        )
+        return await _open_challenge(
+            db, ctx, user=user, origin=origin, client_id=client_id, alongside=given_back
+        )
     session, refresh_token = new_session(
         ctx, user_id=user.id, origin=origin, now=now, client_id=client_id
     )
@@ -384,7 +391,13 @@ async def login(
 
 
 async def _open_challenge(
-    db: AsyncSession, ctx: AuthContext, *, user: User, origin: SessionOrigin, client_id: str
+    db: AsyncSession,
+    ctx: AuthContext,
+    *,
+    user: User,
+    origin: SessionOrigin,
+    client_id: str,
+    alongside: Sequence[UpdateBase] = (),
 ) -> ChallengeIssued:
     now = ctx.now()
     token = new_challenge_token()
@@ -398,7 +411,7 @@ async def _open_challenge(
         now=now,
         expires_at=now + timedelta(seconds=lifetime),
     )
-    await db.execute(challenge.insert())
+    await db.execute(chained_writes(*alongside, challenge.insert()))
     logger.info("login needs a second factor: challenge opened", extra={"user_id": str(user.id)})
     return ChallengeIssued(challenge=token, expires_in=lifetime)
 

@@ -4,6 +4,7 @@ flows (authapi.auth.mfa_service) decide."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,8 +15,12 @@ from sqlalchemy import (
     Delete,
     Insert,
     Label,
+    LargeBinary,
+    String,
     Update,
+    Uuid,
     and_,
+    column,
     delete,
     exists,
     func,
@@ -24,11 +29,13 @@ from sqlalchemy import (
     or_,
     select,
     update,
+    values,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.db.batches import delete_batch
 from authapi.db.expand import names_a_missing_table
@@ -187,6 +194,24 @@ def store_recovery_codes(*, user_id: uuid.UUID, key_id: str, hmacs: list[bytes])
     )
 
 
+def store_recovery_codes_when(
+    *, user_id: uuid.UUID, key_id: str, hmacs: list[bytes]
+) -> Conditional:
+    """The codes' insert as INSERT ... SELECT ... WHERE `condition` (an INSERT ... VALUES has no
+    WHERE): for `all_matched`, which runs it only when the factor's write matched."""
+    new_codes = values(column("code_hmac", LargeBinary), name="new_codes").data(
+        [(digest,) for digest in hmacs]
+    )
+
+    def when(condition: ColumnElement[bool]) -> Insert:
+        rows = select(literal(user_id, Uuid), new_codes.c.code_hmac, literal(key_id, String)).where(
+            condition
+        )
+        return insert(MfaRecoveryCode).from_select(["user_id", "code_hmac", "key_id"], rows)
+
+    return when
+
+
 def forget_factor(*, user_id: uuid.UUID) -> Delete:
     return delete(MfaFactor).where(MfaFactor.user_id == user_id)
 
@@ -219,6 +244,7 @@ class NewChallenge:
             ip=self.ip,
             created_at=self.now,
             expires_at=self.expires_at,
+            attempts=0,  # explicit: as the final statement of chained_writes it was sent as NULL
         )
 
 
@@ -288,7 +314,21 @@ def spend_challenge(*, token_hash: bytes, now: datetime) -> Update:
     )
 
 
-async def all_matched(db: AsyncSession, *writes: Update) -> bool:
+# a write `all_matched` runs only if the factor's matched: built from that condition
+Conditional = Callable[[ColumnElement[bool]], UpdateBase]
+
+
+def _conditioned(
+    write: Update | Delete | Conditional, condition: ColumnElement[bool]
+) -> UpdateBase:
+    if isinstance(write, Update | Delete):
+        return write.where(condition)
+    return write(condition)
+
+
+async def all_matched(
+    db: AsyncSession, *writes: Update, along: Sequence[Update | Delete | Conditional] = ()
+) -> bool:
     """Run `writes` (each RETURNING) as one statement; whether every one of them matched a row.
 
     For the writes that spend something (a time step, a recovery code, a challenge): the caller
@@ -296,7 +336,11 @@ async def all_matched(db: AsyncSession, *writes: Update) -> bool:
 
     The writes after the first run only when the first (the factor itself) matched: the CTEs of
     one statement all run, and each commits with it, so a wrong recovery code must not spend
-    the challenge it was given with (its answer would be lost to the next, right, code)."""
+    the challenge it was given with (its answer would be lost to the next, right, code).
+
+    `along`: writes on the same condition that need not match a row (what an activation
+    stores with it: its recovery codes, the session's mark), so that a cut after the statement
+    never leaves one without the other. None of them may write a row another one writes."""
     first = writes[0].cte("spent_0")
     factor_matched = exists(select(first.c[0]))
     ctes = [first] + [
@@ -304,6 +348,8 @@ async def all_matched(db: AsyncSession, *writes: Update) -> bool:
         for index, write in enumerate(writes[1:], start=1)
     ]
     statement = select(*(exists(select(cte.c[0])).label(cte.name) for cte in ctes))
+    for index, write in enumerate(along):
+        statement = statement.add_cte(_conditioned(write, factor_matched).cte(f"along_{index}"))
     row = (await db.execute(statement)).one()
     return all(row)
 

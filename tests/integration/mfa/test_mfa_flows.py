@@ -182,7 +182,7 @@ async def test_wrong_codes_lock_the_account_like_wrong_passwords(
 ) -> None:
     async with client_with(clock=clock, login_max_failures=3) as api:
         user = await enrolled(api, clock)
-        challenge = await challenge_of(api, user)  # counts one attempt (not yet given back)
+        challenge = await challenge_of(api, user)  # its pair keeps the attempt until answered
         wrong = "000000" if user.code(clock) != "000000" else "111111"
         statuses = []
         for _ in range(3):
@@ -239,3 +239,41 @@ async def test_refreshed_tokens_keep_the_second_factor(api: ApiClient, clock: Ma
     before, after = _claims(signed_in.body["access_token"]), _claims(refreshed.body["access_token"])
     for claim in ("amr", "acr", "aal", "auth_time", "mfa_time"):
         assert after[claim] == before[claim], claim
+
+
+async def test_correct_mfa_logins_never_slow_the_account_down(
+    client_with: ClientWith, clock: ManualClock
+) -> None:
+    # a right password and a right code leave no attempt counted: more logins in a row than the
+    # account-wide limit never slow the owner down (nor the pair lock them out)
+    limits = {"login_account_max_failures": 3, "login_account_check_interval_seconds": 600}
+    async with client_with(clock=clock, login_max_failures=3, **limits) as api:
+        user = await enrolled(api, clock)
+        for _ in range(6):
+            challenge = await challenge_of(api, user)
+            reply = await api.post(
+                f"{MFA}/challenge", json={"challenge": challenge, "code": user.code(clock)}
+            )
+            assert reply.status == 200, reply.body
+            clock.advance(30)
+
+
+async def test_mfa_tokens_carry_email_verified_like_a_password_login(
+    client_with: ClientWith, clock: ManualClock
+) -> None:
+    async with client_with(clock=clock) as api:
+        user = await enrolled(api, clock)
+        step_up = await api.post(
+            f"{MFA}/step-up", json={"code": user.code(clock)}, headers=user.account.auth
+        )
+        assert step_up.status == 200, step_up.body
+        challenge = await challenge_of(api, user)
+        clock.advance(30)
+        answered = await api.post(
+            f"{MFA}/challenge", json={"challenge": challenge, "code": user.code(clock)}
+        )
+        assert answered.status == 200, answered.body
+    # a sign-in without a second factor (register's, before enrolment) says it: so do MFA's
+    expected = _claims(user.account.access_token)["email_verified"]
+    assert _claims(answered.body["access_token"])["email_verified"] == expected
+    assert _claims(step_up.body["access_token"])["email_verified"] == expected

@@ -144,3 +144,23 @@ async def test_the_password_grant_refuses_an_account_without_a_factor(api: ApiCl
     )
     assert (reply.status, reply.body["error"]) == (400, "invalid_grant")
     assert reply.body["error_description"] == "mfa_required"
+
+
+async def test_disabling_mfa_keeps_the_access_token_but_the_next_refresh_is_enrol_only(
+    api: ApiClient, clock: ManualClock
+) -> None:
+    account = await register(api)
+    enrol = await api.post(f"{MFA}/totp", json={"password": account.password}, headers=account.auth)
+    assert enrol.status == 200, enrol.body
+    user = await activate(api, clock, account, enrol.body["secret"])
+    full = _bearer(str(user.verified["access_token"]))  # aal2, a second factor given just now
+    off = {"password": account.password, "recovery_code": user.recovery_codes[0]}
+    disabled = await api.post(f"{MFA}/disable", json=off, headers=full)
+    assert disabled.status == 204, disabled.body
+    # an access token is not revoked: it stays valid until it expires (README says so)
+    me = await api.get(f"{V1}/me", headers=full)
+    assert (me.status, me.body["mfa"]["enabled"]) == (200, False)
+    # the session's second factor went with the factor: its refresh is enrol-only again
+    refreshed = await _refresh(api, account.refresh_token)
+    claims = _claims(str(refreshed["access_token"]))
+    assert (claims["token_use"], claims["amr"]) == ("mfa_enrol", ["pwd"])
