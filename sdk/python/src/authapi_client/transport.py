@@ -19,7 +19,7 @@ from authapi_client.calls import API, Answer, Call
 from authapi_client.errors import AuthApiError, NotSignedInError
 from authapi_client.models import StepUp, Tokens
 from authapi_client.problems import error_from_response, retry_after_seconds
-from authapi_client.retry import RetryPolicy
+from authapi_client.retry import DEFAULT_REFRESH_REUSE_INTERVAL, RetryPolicy
 from authapi_client.tokens import TokenStore
 from authapi_client.version import __version__
 
@@ -39,8 +39,9 @@ class Settings:
     # would expire on the way)
     refresh_margin: float = 30.0
     # the server's AUTHAPI_REFRESH_REUSE_INTERVAL_SECONDS: a refresh whose answer was lost may
-    # present its token again this long after, and gets the same successor
-    refresh_reuse_interval: float = 10.0
+    # present its token again this long after, and gets the same successor; a refresh request
+    # times out within half of it (retry.refresh_timeout), leaving time to present it again
+    refresh_reuse_interval: float = DEFAULT_REFRESH_REUSE_INTERVAL
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
 
@@ -61,7 +62,10 @@ class Settings:
 
 
 def build_request(
-    http: httpx.Client | httpx.AsyncClient, call: Call[T], access_token: str | None
+    http: httpx.Client | httpx.AsyncClient,
+    call: Call[T],
+    access_token: str | None,
+    timeout: httpx.Timeout | None = None,
 ) -> httpx.Request:
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     if access_token is not None:
@@ -79,6 +83,8 @@ def build_request(
         data=call.form,
         params=call.params,
         headers=headers,
+        # None: the client's own
+        timeout=timeout if timeout is not None else http.timeout,
     )
 
 

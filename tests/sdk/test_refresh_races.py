@@ -1,0 +1,121 @@
+"""The refresh's timing, in process against mock transports: what the local cloud cannot
+make happen on cue (an answer that times out, a refresh that waits while another call runs).
+The same behaviour against the real service is in test_refresh.py."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from authapi_client import AsyncAuthApiClient, AuthApiClient, MemoryTokenStore, Tokens
+
+pytestmark = pytest.mark.unit
+
+BASE_URL = "http://authapi.test"
+REFRESH = "/api/v1/auth/refresh-token"
+ME = "/api/v1/auth/me"
+USER = {"id": "u", "email": "e", "is_active": True, "created_at": "t", "email_verified": True}
+SPENT = Tokens("access-0", "refresh-0", time.time() - 1)  # its access token already expired
+
+
+@dataclass
+class Service:
+    """authapi's refresh and /me as a mock: each refresh answers the next pair of tokens,
+    living `expires_in` seconds; `before_refresh(n)` runs first (a delay, a lost answer)."""
+
+    expires_in: float = 900.0
+    before_refresh: Callable[[int, httpx.Request], None] = lambda n, request: None
+    refreshes: list[httpx.Request] = field(default_factory=list)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == ME:
+            return httpx.Response(200, json=USER)
+        assert request.url.path == REFRESH, request.url
+        with self._guard:
+            self.refreshes.append(request)
+            n = len(self.refreshes)
+        self.before_refresh(n, request)
+        body = {"access_token": f"access-{n}", "refresh_token": f"refresh-{n}"}
+        return httpx.Response(200, json=body | {"expires_in": self.expires_in})
+
+    def read_timeouts(self) -> list[float]:
+        return [request.extensions["timeout"]["read"] for request in self.refreshes]
+
+
+def times_out_first(n: int, request: httpx.Request) -> None:
+    """The first refresh reaches the server, which spends the token; its answer never comes
+    back: the client waits its whole read timeout (as httpx would), then gives up."""
+    if n == 1:
+        time.sleep(request.extensions["timeout"]["read"])
+        raise httpx.ReadTimeout("timed out (test)", request=request)
+
+
+# scaled down from the defaults (10 s both), keeping what matters: they are equal
+INTERVAL = 1.0
+
+
+def test_a_refresh_that_timed_out_is_presented_again_within_the_reuse_interval() -> None:
+    service = Service(before_refresh=times_out_first)
+    with AuthApiClient(
+        BASE_URL,
+        store=MemoryTokenStore(SPENT),
+        transport=httpx.MockTransport(service.answer),
+        timeout=INTERVAL,
+        refresh_reuse_interval=INTERVAL,
+    ) as client:
+        assert client.auth.me().email == "e"
+        assert client.tokens is not None
+        assert client.tokens.refresh_token == "refresh-2"
+    assert service.read_timeouts() == [INTERVAL / 2] * 2
+
+
+async def test_an_async_refresh_that_timed_out_is_presented_again_within_the_interval() -> None:
+    service = Service()
+    seen = 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal seen
+        if request.url.path == REFRESH and (seen := seen + 1) == 1:
+            await asyncio.sleep(request.extensions["timeout"]["read"])
+            service.refreshes.append(request)
+            raise httpx.ReadTimeout("timed out (test)", request=request)
+        return service.answer(request)
+
+    async with AsyncAuthApiClient(
+        BASE_URL,
+        store=MemoryTokenStore(SPENT),
+        transport=httpx.MockTransport(answer),
+        timeout=INTERVAL,
+        refresh_reuse_interval=INTERVAL,
+    ) as client:
+        assert (await client.auth.me()).email == "e"
+    assert service.read_timeouts() == [INTERVAL / 2] * 2
+
+
+def test_by_default_a_refresh_waits_half_the_reuse_interval_other_calls_the_timeout() -> None:
+    service = Service()
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return service.answer(request)
+
+    with AuthApiClient(
+        BASE_URL, store=MemoryTokenStore(SPENT), transport=httpx.MockTransport(answer)
+    ) as client:
+        client.auth.me()
+    refresh, me = seen
+    assert refresh.extensions["timeout"] == {
+        "connect": 5.0,
+        "read": 5.0,
+        "write": 5.0,
+        "pool": 10.0,
+    }
+    assert me.extensions["timeout"]["read"] == 10.0
