@@ -119,3 +119,50 @@ def test_by_default_a_refresh_waits_half_the_reuse_interval_other_calls_the_time
         "pool": 10.0,
     }
     assert me.extensions["timeout"]["read"] == 10.0
+
+
+CALLS = 10
+SHORT_LIVED = 20.0  # below the client's refresh margin (30 s)
+
+
+def slow_refresh(n: int, request: httpx.Request) -> None:
+    time.sleep(0.2)  # long enough for every other call to queue behind it
+
+
+def test_threads_share_one_refresh_of_a_token_living_less_than_the_margin() -> None:
+    service = Service(expires_in=SHORT_LIVED, before_refresh=slow_refresh)
+    with AuthApiClient(
+        BASE_URL, store=MemoryTokenStore(SPENT), transport=httpx.MockTransport(service.answer)
+    ) as client:
+        start = threading.Barrier(CALLS)
+
+        def call() -> str:
+            start.wait()
+            return client.auth.me().email
+
+        threads = [threading.Thread(target=call) for _ in range(CALLS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(service.refreshes) == 1
+        client.auth.me()  # fresh for half its life: no refresh on the next call either
+        assert len(service.refreshes) == 1
+
+
+async def test_tasks_share_one_refresh_of_a_token_living_less_than_the_margin() -> None:
+    service = Service(expires_in=SHORT_LIVED)
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == REFRESH:
+            await asyncio.sleep(0.2)
+        return service.answer(request)
+
+    async with AsyncAuthApiClient(
+        BASE_URL, store=MemoryTokenStore(SPENT), transport=httpx.MockTransport(answer)
+    ) as client:
+        users = await asyncio.gather(*(client.auth.me() for _ in range(CALLS)))
+        assert [user.email for user in users] == ["e"] * CALLS
+        assert len(service.refreshes) == 1
+        await client.auth.me()
+        assert len(service.refreshes) == 1

@@ -111,7 +111,8 @@ class AsyncTransport:
                 raise
             try:
                 current = self.settings.tokens()
-                if current.access_token != stale and not self.settings.expiring(current):
+                # another refresh replaced the tokens meanwhile: take them, whatever their life
+                if current.access_token != stale:
                     return current
                 try:
                     return await self._refresh_request(current.refresh_token)

@@ -99,7 +99,8 @@ class SyncTransport:
         comes second finds the new tokens already stored, and takes them."""
         with self._refreshing, self.settings.store.lock():
             current = self.settings.tokens()
-            if current.access_token != stale and not self.settings.expiring(current):
+            # another refresh replaced the tokens meanwhile: take them, whatever their life
+            if current.access_token != stale:
                 return current
             try:
                 return self._refresh_request(current.refresh_token)

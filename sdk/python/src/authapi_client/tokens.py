@@ -80,6 +80,8 @@ class FileTokenStore:
             access_token=data["access_token"],
             refresh_token=data["refresh_token"],
             expires_at=float(data["expires_at"]),
+            # absent from files an older client wrote
+            expires_in=None if data.get("expires_in") is None else float(data["expires_in"]),
         )
 
     def save(self, tokens: Tokens) -> None:
@@ -88,6 +90,7 @@ class FileTokenStore:
             "access_token": tokens.access_token,
             "refresh_token": tokens.refresh_token,
             "expires_at": tokens.expires_at,
+            "expires_in": tokens.expires_in,
         }
         # mkstemp creates the file 0600 from the start: the tokens are never readable by others
         descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name)

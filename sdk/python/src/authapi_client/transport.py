@@ -52,7 +52,12 @@ class Settings:
         return tokens
 
     def expiring(self, tokens: Tokens) -> bool:
-        return self.clock() >= tokens.expires_at - self.refresh_margin
+        # at most half the token's life: a token living no longer than the margin would read
+        # as expiring the moment it arrived, and every call would refresh it again
+        margin = self.refresh_margin
+        if tokens.expires_in is not None:
+            margin = min(margin, tokens.expires_in / 2)
+        return self.clock() >= tokens.expires_at - margin
 
     def keep_access_token(self, step_up: StepUp) -> None:
         """A step-up's access token replaces the stored one (same session, same refresh token)."""
