@@ -166,3 +166,60 @@ async def test_tasks_share_one_refresh_of_a_token_living_less_than_the_margin() 
         assert len(service.refreshes) == 1
         await client.auth.me()
         assert len(service.refreshes) == 1
+
+
+class InterleavingStore(MemoryTokenStore):
+    """A memory store that lets a refresh save between the step-up's read of the tokens and
+    its save, as a thread switch can: the read is taken, then held until the refresh saved (at
+    most a second: a read made under the refresh's locks waits for nothing)."""
+
+    def __init__(self, tokens: Tokens) -> None:
+        super().__init__(tokens)
+        self.step_up_answered = threading.Event()
+        self.step_up_reading = threading.Event()
+        self.refresh_saved = threading.Event()
+        self.stepping_up = threading.current_thread()
+
+    def load(self) -> Tokens | None:
+        read = super().load()
+        if self.step_up_answered.is_set() and threading.current_thread() is self.stepping_up:
+            self.step_up_reading.set()
+            self.refresh_saved.wait(1.0)
+        return read
+
+    def save(self, tokens: Tokens) -> None:
+        super().save(tokens)
+        if threading.current_thread() is not self.stepping_up:
+            self.refresh_saved.set()
+
+
+def test_a_step_up_does_not_put_back_the_refresh_token_a_concurrent_refresh_spent() -> None:
+    store = InterleavingStore(Tokens("access-0", "refresh-0", time.time() + 900, 900))
+    refresh_sent = threading.Event()
+    refused_once = threading.Event()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == ME and not refused_once.is_set():
+            refused_once.set()
+            return httpx.Response(401, json={"code": "invalid_token", "status": 401})
+        if request.url.path == ME:
+            return httpx.Response(200, json=USER)
+        if request.url.path == REFRESH:
+            refresh_sent.set()
+            store.step_up_reading.wait(1.0)  # the step-up's read first, if it can
+            body = {"access_token": "access-1", "refresh_token": "refresh-1", "expires_in": 900}
+            return httpx.Response(200, json=body)
+        assert request.url.path == "/api/v1/auth/mfa/step-up", request.url
+        store.step_up_answered.set()
+        return httpx.Response(200, json={"access_token": "stepped-up", "expires_in": 300})
+
+    with AuthApiClient(BASE_URL, store=store, transport=httpx.MockTransport(answer)) as client:
+        # a call whose token the API refused, refreshing meanwhile on another thread
+        refreshing = threading.Thread(target=client.auth.me)
+        refreshing.start()
+        assert refresh_sent.wait(5)
+        client.mfa.step_up(code="123456")
+        refreshing.join()
+    kept = store.load()
+    assert kept is not None
+    assert (kept.access_token, kept.refresh_token) == ("stepped-up", "refresh-1")

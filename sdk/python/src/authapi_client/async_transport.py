@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import httpx
@@ -12,7 +13,7 @@ from authapi_client import calls
 from authapi_client.calls import Call
 from authapi_client.errors import AuthApiConnectionError
 from authapi_client.errors_generated import InvalidRefreshToken, RefreshTokenReused
-from authapi_client.models import Tokens
+from authapi_client.models import StepUp, Tokens
 from authapi_client.retry import NO_RETRIES, refresh_timeout, retryable_status
 from authapi_client.transport import (
     Settings,
@@ -97,6 +98,26 @@ class AsyncTransport:
     async def refresh(self, *, stale: str) -> Tokens:
         """New tokens in place of those whose access token is `stale`, with one refresh
         request however many tasks (or processes sharing a file store) ask at once."""
+        async with self._exclusive():
+            current = self.settings.tokens()
+            # another refresh replaced the tokens meanwhile: take them, whatever their life
+            if current.access_token != stale:
+                return current
+            try:
+                return await self._refresh_request(current.refresh_token)
+            except (RefreshTokenReused, InvalidRefreshToken):
+                self.settings.store.clear()  # the session is over: sign in again
+                raise
+
+    async def keep_access_token(self, step_up: StepUp) -> None:
+        """A step-up's access token in place of the stored one, under the refresh's locks: a
+        refresh meanwhile is not undone by saving back the refresh token it spent."""
+        async with self._exclusive():
+            self.settings.store.save(self.settings.stepped_up(step_up))
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """This client's task lock, then the store's lock (other clients, other processes)."""
         if self._refreshing is None:
             self._refreshing = asyncio.Lock()
         async with self._refreshing:
@@ -110,15 +131,7 @@ class AsyncTransport:
                 entering.add_done_callback(lambda _: store_lock.__exit__(None, None, None))
                 raise
             try:
-                current = self.settings.tokens()
-                # another refresh replaced the tokens meanwhile: take them, whatever their life
-                if current.access_token != stale:
-                    return current
-                try:
-                    return await self._refresh_request(current.refresh_token)
-                except (RefreshTokenReused, InvalidRefreshToken):
-                    self.settings.store.clear()  # the session is over: sign in again
-                    raise
+                yield
             finally:
                 store_lock.__exit__(None, None, None)
 

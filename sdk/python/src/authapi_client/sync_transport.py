@@ -13,7 +13,7 @@ from authapi_client import calls
 from authapi_client.calls import Call
 from authapi_client.errors import AuthApiConnectionError
 from authapi_client.errors_generated import InvalidRefreshToken, RefreshTokenReused
-from authapi_client.models import Tokens
+from authapi_client.models import StepUp, Tokens
 from authapi_client.retry import NO_RETRIES, refresh_timeout, retryable_status
 from authapi_client.transport import (
     Settings,
@@ -107,6 +107,12 @@ class SyncTransport:
             except (RefreshTokenReused, InvalidRefreshToken):
                 self.settings.store.clear()  # the session is over: sign in again
                 raise
+
+    def keep_access_token(self, step_up: StepUp) -> None:
+        """A step-up's access token in place of the stored one, under the refresh's locks: a
+        refresh meanwhile is not undone by saving back the refresh token it spent."""
+        with self._refreshing, self.settings.store.lock():
+            self.settings.store.save(self.settings.stepped_up(step_up))
 
     def _refresh_request(self, refresh_token: str) -> Tokens:
         call = calls.refresh(refresh_token)

@@ -59,11 +59,12 @@ class Settings:
             margin = min(margin, tokens.expires_in / 2)
         return self.clock() >= tokens.expires_at - margin
 
-    def keep_access_token(self, step_up: StepUp) -> None:
-        """A step-up's access token replaces the stored one (same session, same refresh token)."""
+    def stepped_up(self, step_up: StepUp) -> Tokens:
+        """The stored tokens with a step-up's access token (same session, same refresh token);
+        the caller holds the refresh's locks, so that the refresh token read is the current one."""
         current = self.tokens()
         expires_at = self.clock() + step_up.expires_in
-        self.store.save(Tokens(step_up.access_token, current.refresh_token, expires_at))
+        return Tokens(step_up.access_token, current.refresh_token, expires_at, step_up.expires_in)
 
 
 def build_request(
