@@ -183,12 +183,24 @@ class CountingTransport(httpx.BaseTransport):
 
 @dataclass
 class AsyncCountingTransport(httpx.AsyncBaseTransport):
+    """`CountingTransport` for the async client: counts, and loses the answer of the next
+    request to each path in `lose` (one event loop: no lock needed)."""
+
     inner: httpx.AsyncBaseTransport = field(default_factory=async_limited_transport)
     counts: Counter[str] = field(default_factory=Counter)
+    lose: set[str] = field(default_factory=set)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.counts[request.url.path] += 1
-        return await self.inner.handle_async_request(request)
+        path = request.url.path
+        self.counts[path] += 1
+        lost = path in self.lose
+        self.lose.discard(path)
+        response = await self.inner.handle_async_request(request)
+        if lost:
+            await response.aread()
+            await response.aclose()
+            raise httpx.ReadError("connection reset (test)", request=request)
+        return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()

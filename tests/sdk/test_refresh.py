@@ -130,6 +130,24 @@ def test_a_refresh_whose_answer_was_lost_is_presented_once_more(base_url: str) -
         assert client.auth.me().email == email
 
 
+async def test_an_async_refresh_whose_answer_was_lost_is_presented_once_more(
+    base_url: str,
+) -> None:
+    email, tokens = new_tokens(base_url)
+    counting = AsyncCountingTransport(lose={REFRESH})
+    async with AsyncAuthApiClient(
+        base_url,
+        timeout=TIMEOUT,
+        store=MemoryTokenStore(expired(tokens)),
+        transport=counting,
+        refresh_reuse_interval=REUSE_INTERVAL,
+    ) as client:
+        assert (await client.auth.me()).email == email
+        assert counting.counts[REFRESH] == 2
+        await client.auth.refresh()  # the successor is a live token: no reuse was detected
+        assert (await client.auth.me()).email == email
+
+
 def test_a_lost_refresh_answer_is_not_retried_past_the_reuse_interval(base_url: str) -> None:
     """Past the reuse interval, presenting the token again would be taken as reuse and end the
     session: the connection error surfaces instead (an interval of 0: always past it)."""
