@@ -223,3 +223,40 @@ def test_a_step_up_does_not_put_back_the_refresh_token_a_concurrent_refresh_spen
     kept = store.load()
     assert kept is not None
     assert (kept.access_token, kept.refresh_token) == ("stepped-up", "refresh-1")
+
+
+async def test_an_async_step_up_during_a_refresh_is_kept_with_the_refreshs_token() -> None:
+    """Tasks interleave only where they wait: a step-up answered while a refresh waits for its
+    answer keeps its token once the refresh has stored the new refresh token."""
+    store = MemoryTokenStore(Tokens("access-0", "refresh-0", time.time() + 900, 900))
+    refresh_sent = asyncio.Event()
+    step_up_answered = asyncio.Event()
+    refused_once = False
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal refused_once
+        if request.url.path == ME and not refused_once:
+            refused_once = True
+            return httpx.Response(401, json={"code": "invalid_token", "status": 401})
+        if request.url.path == ME:
+            return httpx.Response(200, json=USER)
+        if request.url.path == REFRESH:
+            refresh_sent.set()
+            await step_up_answered.wait()
+            await asyncio.sleep(0.05)  # the step-up's client goes on meanwhile
+            body = {"access_token": "access-1", "refresh_token": "refresh-1", "expires_in": 900}
+            return httpx.Response(200, json=body)
+        assert request.url.path == "/api/v1/auth/mfa/step-up", request.url
+        step_up_answered.set()
+        return httpx.Response(200, json={"access_token": "stepped-up", "expires_in": 300})
+
+    async with AsyncAuthApiClient(
+        BASE_URL, store=store, transport=httpx.MockTransport(answer)
+    ) as client:
+        refreshing = asyncio.create_task(client.auth.me())
+        await refresh_sent.wait()
+        await client.mfa.step_up(code="123456")
+        await refreshing
+    kept = store.load()
+    assert kept is not None
+    assert (kept.access_token, kept.refresh_token) == ("stepped-up", "refresh-1")
