@@ -33,10 +33,11 @@ CONFIDENTIAL_SECRET = "sdk-test-secret-" + "x" * 32
 REUSE_INTERVAL = 3
 # the tests' clients: a busy 2-core machine may answer slower than the SDK's default 10 s
 TIMEOUT = 30.0
-# The 20 concurrent calls of a test share their client's one refresh in the client; on the wire
-# they go out over at most this many connections. 20 cold starts at once on a busy 2-core
-# machine outlast Lambda's init timeout (502s): the test would measure that, not the SDK.
-SERVER_CONNECTIONS = 5
+# The 20 concurrent calls of a test share their client's one refresh in the client, and reach
+# the server over as many connections as the cloud has execution environments (--concurrency
+# 20). Started 20 at once on a busy 2-core machine their cold starts outlast Lambda's init
+# timeout (502s): `warm_up` starts them five at a time, before the tests.
+SERVER_CONNECTIONS = 20
 # every request of the suite comes from 127.0.0.1: the per-address limits would refuse it; the
 # per-account login throttle stays as shipped (the 429 test trips it)
 CLOUD_ENVIRONMENT = {
@@ -67,9 +68,15 @@ def start_cloud(database: DedicatedDatabase) -> LocalCloud:
 
 
 def warm_up(cloud: LocalCloud) -> None:
-    """Start `SERVER_CONNECTIONS` execution environments at once, before the tests (best
-    effort: an environment whose start failed is started again by the next request)."""
-    start = threading.Barrier(SERVER_CONNECTIONS)
+    """Start `SERVER_CONNECTIONS` execution environments, five more at a time (best effort: an
+    environment whose start failed is started again by the next request)."""
+    for size in range(5, SERVER_CONNECTIONS + 1, 5):
+        _health_at_once(cloud, size)
+
+
+def _health_at_once(cloud: LocalCloud, calls: int) -> None:
+    """`calls` requests in flight together: as many environments busy, new ones started."""
+    start = threading.Barrier(calls)
 
     def health(_: int) -> int:
         start.wait()
@@ -78,8 +85,8 @@ def warm_up(cloud: LocalCloud) -> None:
         except httpx.TransportError:
             return 0
 
-    with ThreadPoolExecutor(max_workers=SERVER_CONNECTIONS) as pool:
-        list(pool.map(health, range(SERVER_CONNECTIONS)))
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        list(pool.map(health, range(calls)))
 
 
 def limited_transport() -> httpx.HTTPTransport:
@@ -176,12 +183,24 @@ class CountingTransport(httpx.BaseTransport):
 
 @dataclass
 class AsyncCountingTransport(httpx.AsyncBaseTransport):
+    """`CountingTransport` for the async client: counts, and loses the answer of the next
+    request to each path in `lose` (one event loop: no lock needed)."""
+
     inner: httpx.AsyncBaseTransport = field(default_factory=async_limited_transport)
     counts: Counter[str] = field(default_factory=Counter)
+    lose: set[str] = field(default_factory=set)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.counts[request.url.path] += 1
-        return await self.inner.handle_async_request(request)
+        path = request.url.path
+        self.counts[path] += 1
+        lost = path in self.lose
+        self.lose.discard(path)
+        response = await self.inner.handle_async_request(request)
+        if lost:
+            await response.aread()
+            await response.aclose()
+            raise httpx.ReadError("connection reset (test)", request=request)
+        return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -1,7 +1,9 @@
 """One process of the cross-process refresh test: a client on a shared file store, its refresh
-requests slowed so that two processes surely overlap; prints how many refreshes it sent.
+requests slowed so that two processes surely overlap. It says `ready` once imported and set
+up, calls when the parent writes a line to its stdin (both processes at once), and prints how
+many refreshes it sent and how often it took the store's lock.
 
-Usage: python -m tests.sdk.refresh_worker BASE_URL STORE_PATH START_AT
+Usage: python -m tests.sdk.refresh_worker BASE_URL STORE_PATH
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import AbstractContextManager
 
 import httpx
 
@@ -30,14 +33,26 @@ class SlowRefreshes(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def main(base_url: str, store_path: str, start_at: str) -> None:
+class CountedLocks(FileTokenStore):
+    """Counts the refreshes this process started: each one takes the store's lock first."""
+
+    locked = 0
+
+    def lock(self) -> AbstractContextManager[None]:
+        CountedLocks.locked += 1
+        return super().lock()
+
+
+def main(base_url: str, store_path: str) -> None:
     client = AuthApiClient(
-        base_url, timeout=TIMEOUT, store=FileTokenStore(store_path), transport=SlowRefreshes()
+        base_url, timeout=TIMEOUT, store=CountedLocks(store_path), transport=SlowRefreshes()
     )
-    time.sleep(max(0.0, float(start_at) - time.time()))  # both processes call at once
+    print("ready", flush=True)
+    sys.stdin.readline()  # the parent's go, once both processes are ready
     email = client.auth.me().email
-    print(json.dumps({"refreshes": SlowRefreshes.refreshes, "email": email}))
+    result = {"refreshes": SlowRefreshes.refreshes, "locked": CountedLocks.locked, "email": email}
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:3])

@@ -123,3 +123,34 @@ def test_a_gateway_answer_without_a_problem_maps_by_status() -> None:
     )
     assert type(raised) is errors.ServerError
     assert (raised.code, raised.request_id) == ("http_500", "gw-1")
+
+
+def _statuses(openapi: dict[str, Any]) -> dict[str, dict[int, bool]]:
+    """For each documented code, each status it is answered with, and whether an OAuth
+    endpoint answers it so (RFC 6749 puts most of its errors in a 400)."""
+    found: dict[str, dict[int, bool]] = {}
+    for path, item in openapi["paths"].items():
+        oauth = path.startswith("/api/v1/oauth/")
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                for content in response.get("content", {}).values():
+                    for part in content.get("schema", {}).get("allOf", []):
+                        for code in part.get("properties", {}).get("code", {}).get("enum", []):
+                            by_status = found.setdefault(code, {})
+                            by_status[int(status)] = by_status.get(int(status), True) and oauth
+    return found
+
+
+def test_every_generated_class_is_what_its_answers_map_to_in_their_status_family(
+    openapi: dict[str, Any],
+) -> None:
+    statuses = _statuses(openapi)
+    for code, error_class in errors_generated.CODE_CLASSES.items():
+        assert statuses.get(code), f"{code}: generated, but no answer documents it"
+        for status, only_oauth in statuses[code].items():
+            raised = _error(status, {"code": code, "status": status})
+            assert type(raised) is error_class, (code, status)
+            family = errors.ClientError if status < 500 else errors.ServerError
+            assert isinstance(raised, family), (code, status)
+            if not only_oauth:  # problem+json: under the base of its exact status
+                assert isinstance(raised, errors.status_base(status)), (code, status)

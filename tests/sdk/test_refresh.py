@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -131,6 +130,24 @@ def test_a_refresh_whose_answer_was_lost_is_presented_once_more(base_url: str) -
         assert client.auth.me().email == email
 
 
+async def test_an_async_refresh_whose_answer_was_lost_is_presented_once_more(
+    base_url: str,
+) -> None:
+    email, tokens = new_tokens(base_url)
+    counting = AsyncCountingTransport(lose={REFRESH})
+    async with AsyncAuthApiClient(
+        base_url,
+        timeout=TIMEOUT,
+        store=MemoryTokenStore(expired(tokens)),
+        transport=counting,
+        refresh_reuse_interval=REUSE_INTERVAL,
+    ) as client:
+        assert (await client.auth.me()).email == email
+        assert counting.counts[REFRESH] == 2
+        await client.auth.refresh()  # the successor is a live token: no reuse was detected
+        assert (await client.auth.me()).email == email
+
+
 def test_a_lost_refresh_answer_is_not_retried_past_the_reuse_interval(base_url: str) -> None:
     """Past the reuse interval, presenting the token again would be taken as reuse and end the
     session: the connection error surfaces instead (an interval of 0: always past it)."""
@@ -150,17 +167,31 @@ def test_a_lost_refresh_answer_is_not_retried_past_the_reuse_interval(base_url: 
 
 
 def test_processes_sharing_a_file_store_refresh_once(base_url: str, tmp_path: Path) -> None:
+    """Two processes find the access token expired at once: one refreshes, the other waits on
+    the file's lock and takes what the first stored (it took the lock, sent no refresh)."""
     email, tokens = new_tokens(base_url)
     path = tmp_path / "tokens.json"
     FileTokenStore(path).save(expired(tokens))
-    start_at = str(time.time() + 1.5)  # after both interpreters have started
-    command = [sys.executable, "-m", "tests.sdk.refresh_worker", base_url, str(path), start_at]
+    command = [sys.executable, "-m", "tests.sdk.refresh_worker", base_url, str(path)]
     workers = [
-        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)
+        subprocess.Popen(
+            command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
     ]
+    for worker in workers:  # both imported and set up: their calls start together
+        assert worker.stdout is not None
+        assert worker.stdout.readline() == "ready\n"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     outputs = [json.loads(worker.communicate(timeout=30)[0]) for worker in workers]
     assert [output["email"] for output in outputs] == [email, email]
-    assert sorted(output["refreshes"] for output in outputs) == [0, 1]
+    waited, refreshed = sorted(outputs, key=lambda output: output["refreshes"])
+    assert (waited["refreshes"], refreshed["refreshes"]) == (0, 1)
+    # the lock was contended: the process that sent no refresh had found the token expired too
+    assert waited["locked"] == 1
     stored = FileTokenStore(path).load()
     assert stored is not None
     assert stored.refresh_token != tokens.refresh_token

@@ -44,6 +44,35 @@ def test_the_file_store_is_0600_replaced_whole_and_survives_damage(tmp_path: Pat
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[]",
+        "{}",
+        "null",
+        '"tokens"',
+        '{"access_token": "a.b.c", "refresh_token": "r"}',
+        '{"access_token": 1, "refresh_token": "r", "expires_at": 2e9}',
+        '{"access_token": "a.b.c", "refresh_token": "r", "expires_at": "soon"}',
+        '{"access_token": "a.b.c", "refresh_token": "r", "expires_at": null}',
+    ],
+)
+def test_the_file_store_reads_json_that_is_no_tokens_as_signed_out(
+    tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(content)
+    assert FileTokenStore(path).load() is None
+
+
+@pytest.mark.unit
+def test_the_file_store_reads_a_file_an_older_client_wrote(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text('{"access_token": "a.b.c", "refresh_token": "r", "expires_at": 2e9}')
+    assert FileTokenStore(path).load() == Tokens("a.b.c", "r", 2e9)
+
+
+@pytest.mark.unit
 def test_the_base_url_keeps_its_path_prefix_and_requests_have_timeouts() -> None:
     seen: list[httpx.Request] = []
     user = {"id": "u", "email": "e", "is_active": True, "created_at": "t", "email_verified": True}

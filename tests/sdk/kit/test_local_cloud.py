@@ -1,36 +1,26 @@
 """The kit against `make run`'s local cloud, over real sockets: the verifier's own HTTP client
 reads the JWKS the running API serves, and the claims the local cloud's JWT authorizer hands
-the example route parse back to the verifier's."""
+the example route parse back to the verifier's. The cloud is the SDK suite's session one
+(tests/sdk/conftest.py): nothing here needs a cloud of its own."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from authapi_client.aws_lambda import claims_from_event
 from authapi_client.verify import AsyncTokenVerifier, TokenInvalid, TokenVerifier
+from tests.sdk.cloud import TIMEOUT
 from tests.support.accounts import STRONG_PASSWORD, unique_email
-from tests.support.db import ScratchDatabase
-from tests.support.local_cloud import LocalCloud
 from tests.support.tokens import b64url_json
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def local_cloud(test_database: ScratchDatabase) -> Iterator[LocalCloud]:
-    """`make run`'s stack on the session's database (two environments are plenty here)."""
-    cloud = LocalCloud.start(test_database, "--concurrency", "2", "--queue-timeout", "10")
-    yield cloud.wait_until_healthy()
-    assert cloud.stop() == 0, cloud.output()[-3000:]
-
-
 def test_tokens_of_the_running_service_verify_with_the_kits_own_http_client(
-    local_cloud: LocalCloud,
+    base_url: str,
 ) -> None:
-    with httpx.Client(base_url=local_cloud.base_url, timeout=10) as client:
+    with httpx.Client(base_url=base_url, timeout=TIMEOUT) as client:
         registered = client.post(
             "/api/v1/auth/register", json={"email": unique_email(), "password": STRONG_PASSWORD}
         ).json()
@@ -41,7 +31,7 @@ def test_tokens_of_the_running_service_verify_with_the_kits_own_http_client(
     with TokenVerifier(
         issuer="authapi",
         audience="authapi",
-        jwks_url=local_cloud.base_url + "/.well-known/jwks.json",
+        jwks_url=base_url + "/.well-known/jwks.json",
     ) as verifier:
         claims = verifier.verify(token)
         forged = f"{b64url_json({'alg': 'none', 'typ': 'at+jwt', 'kid': 'k'})}.e30."
@@ -57,16 +47,16 @@ def test_tokens_of_the_running_service_verify_with_the_kits_own_http_client(
 
 
 async def test_the_async_verifiers_own_http_client_reads_the_running_services_jwks(
-    local_cloud: LocalCloud,
+    base_url: str,
 ) -> None:
-    async with httpx.AsyncClient(base_url=local_cloud.base_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT) as client:
         body = {"email": unique_email(), "password": STRONG_PASSWORD}
         registered = (await client.post("/api/v1/auth/register", json=body)).json()
 
     async with AsyncTokenVerifier(
         issuer="authapi",
         audience="authapi",
-        jwks_url=local_cloud.base_url + "/.well-known/jwks.json",
+        jwks_url=base_url + "/.well-known/jwks.json",
     ) as verifier:
         claims = await verifier.verify(registered["access_token"])
 

@@ -111,7 +111,7 @@ class Mfa(Resource):
         """Activate the enrolled authenticator; answers the recovery codes (shown once). The
         session's new access token, which carries the code (aal2), is used from now on."""
         verified = await self._send(mfa_calls.verify(code))
-        self._transport.settings.keep_access_token(verified.access_token)
+        await self._transport.keep_access_token(verified.access_token)
         return verified.recovery_codes
 
     async def challenge(
@@ -128,7 +128,7 @@ class Mfa(Resource):
     async def step_up(self, *, code: str | None = None, recovery_code: str | None = None) -> StepUp:
         """A fresh access token carrying a second factor; the client uses it from now on."""
         result = await self._send(mfa_calls.step_up(code, recovery_code))
-        self._transport.settings.keep_access_token(result)
+        await self._transport.keep_access_token(result)
         return result
 
     async def regenerate(

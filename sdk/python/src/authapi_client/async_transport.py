@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import httpx
@@ -12,8 +13,8 @@ from authapi_client import calls
 from authapi_client.calls import Call
 from authapi_client.errors import AuthApiConnectionError
 from authapi_client.errors_generated import InvalidRefreshToken, RefreshTokenReused
-from authapi_client.models import Tokens
-from authapi_client.retry import NO_RETRIES, retryable_status
+from authapi_client.models import StepUp, Tokens
+from authapi_client.retry import NO_RETRIES, refresh_timeout, retryable_status
 from authapi_client.transport import (
     Settings,
     build_request,
@@ -48,14 +49,16 @@ class AsyncTransport:
             response = await self.exchange(call, token)
         return finish(self.settings, call, response, self.settings.clock())
 
-    async def exchange(self, call: Call[T], token: str | None) -> httpx.Response:
+    async def exchange(
+        self, call: Call[T], token: str | None, timeouts: httpx.Timeout | None = None
+    ) -> httpx.Response:
         """One answer for `call`, tried again as its retry policy allows."""
         policy = self.settings.retry if call.retried else NO_RETRIES
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = await self.http.send(build_request(self.http, call, token))
+                response = await self.http.send(build_request(self.http, call, token, timeouts))
             except httpx.TransportError as error:
                 if (delay := policy.delay(attempt, None)) is None:
                     raise AuthApiConnectionError(
@@ -95,6 +98,26 @@ class AsyncTransport:
     async def refresh(self, *, stale: str) -> Tokens:
         """New tokens in place of those whose access token is `stale`, with one refresh
         request however many tasks (or processes sharing a file store) ask at once."""
+        async with self._exclusive():
+            current = self.settings.tokens()
+            # another refresh replaced the tokens meanwhile: take them, whatever their life
+            if current.access_token != stale:
+                return current
+            try:
+                return await self._refresh_request(current.refresh_token)
+            except (RefreshTokenReused, InvalidRefreshToken):
+                self.settings.store.clear()  # the session is over: sign in again
+                raise
+
+    async def keep_access_token(self, step_up: StepUp) -> None:
+        """A step-up's access token in place of the stored one, under the refresh's locks: a
+        refresh meanwhile is not undone by saving back the refresh token it spent."""
+        async with self._exclusive():
+            self.settings.store.save(self.settings.stepped_up(step_up))
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """This client's task lock, then the store's lock (other clients, other processes)."""
         if self._refreshing is None:
             self._refreshing = asyncio.Lock()
         async with self._refreshing:
@@ -108,29 +131,23 @@ class AsyncTransport:
                 entering.add_done_callback(lambda _: store_lock.__exit__(None, None, None))
                 raise
             try:
-                current = self.settings.tokens()
-                if current.access_token != stale and not self.settings.expiring(current):
-                    return current
-                try:
-                    return await self._refresh_request(current.refresh_token)
-                except (RefreshTokenReused, InvalidRefreshToken):
-                    self.settings.store.clear()  # the session is over: sign in again
-                    raise
+                yield
             finally:
                 store_lock.__exit__(None, None, None)
 
     async def _refresh_request(self, refresh_token: str) -> Tokens:
         call = calls.refresh(refresh_token)
+        timeout = refresh_timeout(self.http.timeout, self.settings.refresh_reuse_interval)
         started = self.settings.monotonic()
         try:
-            response = await self.exchange(call, None)
+            response = await self.exchange(call, None, timeout)
         except AuthApiConnectionError:
             # the answer may be lost after the server spent the token: presented again within
             # the reuse interval, it gets the same successor instead of tripping reuse
             if self.settings.monotonic() - started >= self.settings.refresh_reuse_interval:
                 raise
             logger.info("%s: connection lost, presenting the token once more", describe(call))
-            response = await self.exchange(call, None)
+            response = await self.exchange(call, None, timeout)
         else:
             wait = retry_after(response, now=self.settings.clock())
             elapsed = self.settings.monotonic() - started
@@ -142,5 +159,5 @@ class AsyncTransport:
                 logger.info("%s: 503, once more in %.2f s", describe(call), wait)
                 await response.aclose()
                 await self.sleep(wait)
-                response = await self.exchange(call, None)
+                response = await self.exchange(call, None, timeout)
         return finish(self.settings, call, response, self.settings.clock())

@@ -13,7 +13,7 @@ import httpx
 from authapi_client import async_resources, resources
 from authapi_client.async_transport import AsyncTransport
 from authapi_client.models import Tokens
-from authapi_client.retry import DEFAULT_TIMEOUT, RetryPolicy
+from authapi_client.retry import DEFAULT_REFRESH_REUSE_INTERVAL, DEFAULT_TIMEOUT, RetryPolicy
 from authapi_client.sync_transport import SyncTransport
 from authapi_client.tokens import MemoryTokenStore, TokenStore
 from authapi_client.transport import Settings
@@ -53,7 +53,9 @@ class AuthApiClient(_Tokens):
         timeout: httpx's, 10 s (5 s to connect) by default.
         retry: how idempotent requests are tried again (`RetryPolicy`).
         refresh_margin: refresh the access token this many seconds before it expires.
-        refresh_reuse_interval: the service's refresh reuse interval (10 s by default).
+        refresh_reuse_interval: the service's refresh reuse interval
+            (AUTHAPI_REFRESH_REUSE_INTERVAL_SECONDS, 10 s by default): a refresh request times
+            out within half of it, so that a lost answer can be asked for again in time.
         transport: an httpx transport (tests, proxies); http_client: a whole httpx.Client.
     """
 
@@ -65,7 +67,7 @@ class AuthApiClient(_Tokens):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         refresh_margin: float = 30.0,
-        refresh_reuse_interval: float = 10.0,
+        refresh_reuse_interval: float = DEFAULT_REFRESH_REUSE_INTERVAL,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
@@ -111,7 +113,7 @@ class AsyncAuthApiClient(_Tokens):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         refresh_margin: float = 30.0,
-        refresh_reuse_interval: float = 10.0,
+        refresh_reuse_interval: float = DEFAULT_REFRESH_REUSE_INTERVAL,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,

@@ -9,11 +9,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Tokens:
-    """An access and refresh token pair, and when the access token expires (epoch seconds)."""
+    """An access and refresh token pair, when the access token expires (epoch seconds), and
+    how long it lived when issued (seconds; None: not known)."""
 
     access_token: str = field(repr=False)
     refresh_token: str = field(repr=False)
     expires_at: float
+    expires_in: float | None = None
 
     @classmethod
     def from_answer(cls, body: dict[str, Any], *, now: float) -> Tokens:
@@ -21,6 +23,7 @@ class Tokens:
             access_token=body["access_token"],
             refresh_token=body["refresh_token"],
             expires_at=now + float(body["expires_in"]),
+            expires_in=float(body["expires_in"]),
         )
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import httpx
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# the service's default AUTHAPI_REFRESH_REUSE_INTERVAL_SECONDS
+DEFAULT_REFRESH_REUSE_INTERVAL = 10.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _jitter = random.SystemRandom()
 
@@ -42,3 +44,19 @@ NO_RETRIES = RetryPolicy(attempts=1)
 def retryable_status(status: int, headers: httpx.Headers) -> bool:
     """A 503, or any answer that says when to come back (a 429 with `Retry-After`)."""
     return status == 503 or (status == 429 and "retry-after" in headers)
+
+
+def refresh_timeout(timeout: httpx.Timeout, reuse_interval: float) -> httpx.Timeout:
+    """The timeout of a refresh request: at most half the reuse interval to send it and to
+    wait for its answer. The server may have spent the token when the answer is lost; only
+    within the interval may it be presented again (for the same successor), and a read timeout
+    as long as the interval (10 s both by default) would always end past it."""
+    if reuse_interval <= 0:
+        return timeout  # never presented again: no reason to give up early
+    half = reuse_interval / 2
+    return httpx.Timeout(
+        connect=timeout.connect,  # nothing reached the server before it connected
+        read=min(timeout.read, half) if timeout.read is not None else half,
+        write=min(timeout.write, half) if timeout.write is not None else half,
+        pool=timeout.pool,
+    )

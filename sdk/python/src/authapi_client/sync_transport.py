@@ -13,8 +13,8 @@ from authapi_client import calls
 from authapi_client.calls import Call
 from authapi_client.errors import AuthApiConnectionError
 from authapi_client.errors_generated import InvalidRefreshToken, RefreshTokenReused
-from authapi_client.models import Tokens
-from authapi_client.retry import NO_RETRIES, retryable_status
+from authapi_client.models import StepUp, Tokens
+from authapi_client.retry import NO_RETRIES, refresh_timeout, retryable_status
 from authapi_client.transport import (
     Settings,
     build_request,
@@ -47,14 +47,16 @@ class SyncTransport:
             response = self.exchange(call, token)
         return finish(self.settings, call, response, self.settings.clock())
 
-    def exchange(self, call: Call[T], token: str | None) -> httpx.Response:
+    def exchange(
+        self, call: Call[T], token: str | None, timeouts: httpx.Timeout | None = None
+    ) -> httpx.Response:
         """One answer for `call`, tried again as its retry policy allows."""
         policy = self.settings.retry if call.retried else NO_RETRIES
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self.http.send(build_request(self.http, call, token))
+                response = self.http.send(build_request(self.http, call, token, timeouts))
             except httpx.TransportError as error:
                 if (delay := policy.delay(attempt, None)) is None:
                     raise AuthApiConnectionError(
@@ -97,7 +99,8 @@ class SyncTransport:
         comes second finds the new tokens already stored, and takes them."""
         with self._refreshing, self.settings.store.lock():
             current = self.settings.tokens()
-            if current.access_token != stale and not self.settings.expiring(current):
+            # another refresh replaced the tokens meanwhile: take them, whatever their life
+            if current.access_token != stale:
                 return current
             try:
                 return self._refresh_request(current.refresh_token)
@@ -105,18 +108,25 @@ class SyncTransport:
                 self.settings.store.clear()  # the session is over: sign in again
                 raise
 
+    def keep_access_token(self, step_up: StepUp) -> None:
+        """A step-up's access token in place of the stored one, under the refresh's locks: a
+        refresh meanwhile is not undone by saving back the refresh token it spent."""
+        with self._refreshing, self.settings.store.lock():
+            self.settings.store.save(self.settings.stepped_up(step_up))
+
     def _refresh_request(self, refresh_token: str) -> Tokens:
         call = calls.refresh(refresh_token)
+        timeout = refresh_timeout(self.http.timeout, self.settings.refresh_reuse_interval)
         started = self.settings.monotonic()
         try:
-            response = self.exchange(call, None)
+            response = self.exchange(call, None, timeout)
         except AuthApiConnectionError:
             # the answer may be lost after the server spent the token: presented again within
             # the reuse interval, it gets the same successor instead of tripping reuse
             if self.settings.monotonic() - started >= self.settings.refresh_reuse_interval:
                 raise
             logger.info("%s: connection lost, presenting the token once more", describe(call))
-            response = self.exchange(call, None)
+            response = self.exchange(call, None, timeout)
         else:
             wait = retry_after(response, now=self.settings.clock())
             elapsed = self.settings.monotonic() - started
@@ -128,5 +138,5 @@ class SyncTransport:
                 logger.info("%s: 503, once more in %.2f s", describe(call), wait)
                 response.close()
                 self.sleep(wait)
-                response = self.exchange(call, None)
+                response = self.exchange(call, None, timeout)
         return finish(self.settings, call, response, self.settings.clock())

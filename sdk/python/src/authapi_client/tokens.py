@@ -76,11 +76,10 @@ class FileTokenStore:
             return None
         except ValueError:
             return None  # not ours, or damaged: as if signed out
-        return Tokens(
-            access_token=data["access_token"],
-            refresh_token=data["refresh_token"],
-            expires_at=float(data["expires_at"]),
-        )
+        try:
+            return _tokens_of(data)
+        except (KeyError, TypeError, ValueError):
+            return None  # JSON, but not tokens (`[]`, `{}`, a field missing): as if signed out
 
     def save(self, tokens: Tokens) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +87,7 @@ class FileTokenStore:
             "access_token": tokens.access_token,
             "refresh_token": tokens.refresh_token,
             "expires_at": tokens.expires_at,
+            "expires_in": tokens.expires_in,
         }
         # mkstemp creates the file 0600 from the start: the tokens are never readable by others
         descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name)
@@ -118,3 +118,18 @@ class FileTokenStore:
             yield
         finally:
             os.close(descriptor)  # closing the descriptor releases the lock
+
+
+def _tokens_of(data: object) -> Tokens:
+    if not isinstance(data, dict):
+        raise TypeError("not a JSON object")
+    access_token, refresh_token = data["access_token"], data["refresh_token"]
+    if not (isinstance(access_token, str) and isinstance(refresh_token, str)):
+        raise TypeError("tokens are strings")
+    expires_in = data.get("expires_in")  # absent from files an older client wrote
+    return Tokens(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_at=float(data["expires_at"]),
+        expires_in=None if expires_in is None else float(expires_in),
+    )

@@ -19,7 +19,7 @@ from authapi_client.calls import API, Answer, Call
 from authapi_client.errors import AuthApiError, NotSignedInError
 from authapi_client.models import StepUp, Tokens
 from authapi_client.problems import error_from_response, retry_after_seconds
-from authapi_client.retry import RetryPolicy
+from authapi_client.retry import DEFAULT_REFRESH_REUSE_INTERVAL, RetryPolicy
 from authapi_client.tokens import TokenStore
 from authapi_client.version import __version__
 
@@ -39,8 +39,9 @@ class Settings:
     # would expire on the way)
     refresh_margin: float = 30.0
     # the server's AUTHAPI_REFRESH_REUSE_INTERVAL_SECONDS: a refresh whose answer was lost may
-    # present its token again this long after, and gets the same successor
-    refresh_reuse_interval: float = 10.0
+    # present its token again this long after, and gets the same successor; a refresh request
+    # times out within half of it (retry.refresh_timeout), leaving time to present it again
+    refresh_reuse_interval: float = DEFAULT_REFRESH_REUSE_INTERVAL
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
 
@@ -51,17 +52,26 @@ class Settings:
         return tokens
 
     def expiring(self, tokens: Tokens) -> bool:
-        return self.clock() >= tokens.expires_at - self.refresh_margin
+        # at most half the token's life: a token living no longer than the margin would read
+        # as expiring the moment it arrived, and every call would refresh it again
+        margin = self.refresh_margin
+        if tokens.expires_in is not None:
+            margin = min(margin, tokens.expires_in / 2)
+        return self.clock() >= tokens.expires_at - margin
 
-    def keep_access_token(self, step_up: StepUp) -> None:
-        """A step-up's access token replaces the stored one (same session, same refresh token)."""
+    def stepped_up(self, step_up: StepUp) -> Tokens:
+        """The stored tokens with a step-up's access token (same session, same refresh token);
+        the caller holds the refresh's locks, so that the refresh token read is the current one."""
         current = self.tokens()
         expires_at = self.clock() + step_up.expires_in
-        self.store.save(Tokens(step_up.access_token, current.refresh_token, expires_at))
+        return Tokens(step_up.access_token, current.refresh_token, expires_at, step_up.expires_in)
 
 
 def build_request(
-    http: httpx.Client | httpx.AsyncClient, call: Call[T], access_token: str | None
+    http: httpx.Client | httpx.AsyncClient,
+    call: Call[T],
+    access_token: str | None,
+    timeout: httpx.Timeout | None = None,
 ) -> httpx.Request:
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     if access_token is not None:
@@ -79,6 +89,8 @@ def build_request(
         data=call.form,
         params=call.params,
         headers=headers,
+        # None: the client's own
+        timeout=timeout if timeout is not None else http.timeout,
     )
 
 
