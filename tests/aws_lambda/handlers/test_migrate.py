@@ -258,6 +258,44 @@ async def test_where_addresses_must_be_verified_the_hook_verifies_its_own_accoun
     assert await _smoke_accounts(fresh_database) == []
 
 
+MFA_SMOKE_PATHS = [
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/me",  # 403 mfa_enrolment_required: the tokens are enrol-only
+    "/api/v1/auth/mfa/totp",
+    "/api/v1/auth/mfa/totp/verify",
+    "/api/v1/auth/login",  # 202: the challenge
+    "/api/v1/auth/mfa/challenge",
+    "/api/v1/auth/me",
+    "/api/v1/auth/refresh-token",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/me/delete",
+]
+
+
+async def test_where_mfa_is_required_the_hook_enrols_totp_and_signs_in_through_the_challenge(
+    fresh_database: str,
+    codedeploy: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    ssm_with_key: object,
+    make_lambda: MakeLambda,
+) -> None:
+    # AUTHAPI_MFA_REQUIRED: register and login give enrol-only tokens, /me refuses them; a
+    # flow that stopped there would roll every deploy back
+    module = _handler_module(monkeypatch, fresh_database)
+    new_version = NewVersion(make_lambda, fresh_database, mfa_required=True)
+    LAMBDA_CLIENT["next"] = new_version
+    _expect_deployment(codedeploy)
+    _expect_report(codedeploy, "Succeeded")
+
+    result = await asyncio.to_thread(_invoke, module, HOOK_EVENT)
+
+    assert result["status"] == "Succeeded"
+    codedeploy.assert_no_pending_responses()
+    assert new_version.paths() == MFA_SMOKE_PATHS
+    assert await _smoke_accounts(fresh_database) == []  # deleted through the API
+
+
 async def test_a_failed_smoke_step_reports_failed_and_still_deletes_the_account(
     fresh_database: str,
     codedeploy: Stubber,
