@@ -18,12 +18,13 @@ cold start). Nothing secret is logged: steps, statuses and problem codes only.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from authapi.clock import SystemClock
@@ -32,8 +33,9 @@ from authapi.mfa.totp import DIGITS, STEP_SECONDS
 logger = logging.getLogger(__name__)
 
 # RFC 2544's benchmarking range: never a real client's address, so the flow's rate-limit hits
-# (one register, two logins per deploy) share no bucket with anyone's
-SMOKE_SOURCE_IP = "198.18.0.16"
+# (one register, two or three logins per deploy) share no bucket with anyone's; a random one per
+# run, so deploys in quick succession (a rollback and a retry) share none with each other either
+SMOKE_SOURCE_NETWORK = ipaddress.IPv4Network("198.18.0.0/15")
 SMOKE_USER_AGENT = "authapi-pretraffic-smoke"
 # the API function's own timeout is 15 s; Invoke waits a little longer before giving up
 INVOKE_READ_TIMEOUT_SECONDS = 20
@@ -99,11 +101,19 @@ def lambda_invoke(target: TargetVersion) -> LambdaInvoke:
     return LambdaInvoke(boto3.client("lambda", config=config), target)
 
 
+def smoke_source_ip() -> str:
+    """A host address of SMOKE_SOURCE_NETWORK, drawn afresh for each run."""
+    first = int(SMOKE_SOURCE_NETWORK.network_address) + 1
+    hosts = SMOKE_SOURCE_NETWORK.num_addresses - 2  # not the network's or the broadcast address
+    return str(ipaddress.IPv4Address(first + secrets.randbelow(hosts)))
+
+
 def api_event(
     method: str,
     path: str,
     *,
     host: str,
+    source_ip: str,
     body: dict[str, Any] | None = None,
     access_token: str | None = None,
 ) -> dict[str, Any]:
@@ -129,7 +139,7 @@ def api_event(
                 "method": method,
                 "path": path,
                 "protocol": "HTTP/1.1",
-                "sourceIp": SMOKE_SOURCE_IP,
+                "sourceIp": source_ip,
                 "userAgent": SMOKE_USER_AGENT,
             },
             "requestId": request_id,
@@ -157,6 +167,7 @@ class SmokeFlow:
     host: str
     verify_directly: Callable[[str], None]
     delete_directly: Callable[[str], None]
+    source_ip: str = field(default_factory=smoke_source_ip)
 
     def run(self, email: str | None = None) -> None:
         email = email or smoke_email()
@@ -280,7 +291,9 @@ class SmokeFlow:
         *,
         token: str | None = None,
     ) -> tuple[dict[str, Any], int]:
-        event = api_event(method, path, host=self.host, body=body, access_token=token)
+        event = api_event(
+            method, path, host=self.host, source_ip=self.source_ip, body=body, access_token=token
+        )
         response = self.call(event)
         return _json_body(response), int(response.get("statusCode", 0))
 
