@@ -138,6 +138,53 @@ def test_the_errors_alarm_counts_the_new_version_invoked_through_the_live_alias(
     }
 
 
+def _alarms(alarm: dict[str, Any], per_minute: list[float]) -> bool:
+    """Whether a static-threshold alarm goes to ALARM on these one-minute sums (CloudWatch's
+    M of N over the latest N datapoints; missing data is not breaching)."""
+    assert alarm["Period"] == 60
+    assert alarm["Statistic"] == "Sum"
+    compare = {
+        "GreaterThanOrEqualToThreshold": lambda value: value >= alarm["Threshold"],
+        "GreaterThanThreshold": lambda value: value > alarm["Threshold"],
+    }[alarm["ComparisonOperator"]]
+    n = alarm["EvaluationPeriods"]
+    m = alarm.get("DatapointsToAlarm", n)
+    return any(
+        sum(compare(value) for value in per_minute[max(0, end - n) : end]) >= m
+        for end in range(1, len(per_minute) + 1)
+    )
+
+
+def test_the_5xx_alarm_catches_a_broken_version_at_a_quiet_canary_and_not_one_blip(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    # prod's 10% canary at low traffic: about 2 requests a minute for its 5 minutes
+    _, template, _ = deployed
+    alarm = template["Resources"]["NewVersion5xxAlarm"]["Properties"]
+    assert alarm["TreatMissingData"] == "notBreaching"  # minutes without requests
+    canary_minutes = 5
+    assert alarm["EvaluationPeriods"] <= canary_minutes  # decided while CodeDeploy watches
+    # a version answering only 500s, two requests a minute: rolled back within the canary
+    assert _alarms(alarm, [2.0] * canary_minutes)
+    # even one 500 a minute (half its answers at that traffic), within the canary
+    assert _alarms(alarm, [1.0] * canary_minutes)
+    # one database blip: a minute of 5xx, then none
+    assert not _alarms(alarm, [3.0, 0.0, 0.0, 0.0, 0.0])
+    assert not _alarms(alarm, [0.0, 0.0, 40.0, 0.0, 0.0])
+
+
+def test_the_readme_says_below_which_traffic_the_latency_alarm_is_blind() -> None:
+    gate = re.compile(r"IF\(requests >= (\d+), p99, 0\)")
+    template = load_template("template.yaml")
+    latency = template["Resources"]["NewVersionLatencyP99Alarm"]["Properties"]
+    (expression,) = [q["Expression"] for q in latency["Metrics"] if "Expression" in q]
+    (minimum,) = gate.findall(expression)
+    readme = (ROOT / "README.md").read_text().split("## Deploying to AWS", 1)[1]
+    assert f"latency alarm only guards minutes with {minimum} or more" in " ".join(readme.split())
+    runbook = (ROOT / "docs" / "runbooks" / "new-version-5xx.md").read_text()
+    assert "2 of 5" in runbook
+
+
 def test_the_pre_traffic_hook_may_invoke_the_new_version_and_report_to_codedeploy(
     deployed: tuple[str, Template, dict[str, str]],
 ) -> None:
