@@ -42,9 +42,9 @@ def test_each_deploy_job_migrates_after_sam_deploy_and_fails_when_the_migration_
     assert "--cli-binary-format raw-in-base64-out --payload '{}'" in script
     # the function's own timeout (300 s) must fit the CLI's read timeout (default 60 s)
     (timeout,) = re.findall(r"--cli-read-timeout (\d+)", script)
-    function_timeout = load_template("template.yaml")["Resources"]["MigrateFunction"][
-        "Properties"
-    ]["Timeout"]
+    function_timeout = load_template("template.yaml")["Resources"]["MigrateFunction"]["Properties"][
+        "Timeout"
+    ]
     assert int(timeout) > function_timeout
     # `aws lambda invoke` exits 0 when the function fails: the step checks FunctionError
     assert "--query FunctionError --output text" in script
