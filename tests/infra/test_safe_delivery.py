@@ -11,6 +11,13 @@ from typing import Any
 
 import pytest
 
+from authapi.handlers.lambda_app import METRICS_NAMESPACE
+from authapi.observability.version_metrics import (
+    FUNCTION_NAME,
+    FUNCTION_VERSION,
+    HTTP_5XX,
+    LATENCY,
+)
 from devtools.key_replication import DR_REGION_PARAMETER, replica_key_arn
 from tests.infra.cfn import ROOT, load_template
 from tests.support.sam import (
@@ -81,6 +88,101 @@ def test_the_new_version_alarms_name_the_version_the_alias_moves_to(
             if "MetricStat" in query:
                 dimensions = query["MetricStat"]["Metric"]["Dimensions"]
                 assert version in [d["Value"] for d in dimensions], name
+
+
+def _metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each metric an alarm reads: its own, or those of its metric-math queries."""
+    queries = alarm.get("Metrics") or [{"MetricStat": {"Metric": alarm}}]
+    return [query["MetricStat"]["Metric"] for query in queries if "MetricStat" in query]
+
+
+def test_the_app_metric_alarms_read_what_the_app_emits(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    # a renamed metric or dimension would leave the alarms watching nothing: never ALARM, no
+    # rollback
+    _, template, _ = deployed
+    api = template["Resources"]["ApiFunction"]["Properties"]
+    namespace = api["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert namespace == METRICS_NAMESPACE  # the handler's default, should the variable go
+    version = template["Resources"]["ApiFunctionAliaslive"]["Properties"]["FunctionVersion"]
+    expected = {
+        "NewVersion5xxAlarm": {HTTP_5XX},
+        "NewVersionLatencyP99Alarm": {LATENCY},
+    }
+    for name, metric_names in expected.items():
+        metrics = _metrics(template["Resources"][name]["Properties"])
+        assert {metric["MetricName"] for metric in metrics} == metric_names, name
+        for metric in metrics:
+            assert metric["Namespace"] == namespace, name
+            assert metric["Dimensions"] == [
+                {"Name": FUNCTION_NAME, "Value": {"Ref": "ApiFunction"}},
+                {"Name": FUNCTION_VERSION, "Value": version},
+            ], name
+
+
+def test_the_errors_alarm_counts_the_new_version_invoked_through_the_live_alias(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    _, template, _ = deployed
+    alias = template["Resources"]["ApiFunctionAliaslive"]["Properties"]
+    assert alias["Name"] == "live"
+    ((metric),) = _metrics(template["Resources"]["NewVersionErrorsAlarm"]["Properties"])
+    assert (metric["Namespace"], metric["MetricName"]) == ("AWS/Lambda", "Errors")
+    # Lambda publishes Errors by FunctionName, by Resource (function:alias) and, for an
+    # alias, by ExecutedVersion: this combination is the new version's invocations only
+    assert {d["Name"]: d["Value"] for d in metric["Dimensions"]} == {
+        "FunctionName": {"Ref": "ApiFunction"},
+        "Resource": {"Fn::Sub": "${ApiFunction}:live"},
+        "ExecutedVersion": alias["FunctionVersion"],
+    }
+
+
+def _alarms(alarm: dict[str, Any], per_minute: list[float]) -> bool:
+    """Whether a static-threshold alarm goes to ALARM on these one-minute sums (CloudWatch's
+    M of N over the latest N datapoints; missing data is not breaching)."""
+    assert alarm["Period"] == 60
+    assert alarm["Statistic"] == "Sum"
+    compare = {
+        "GreaterThanOrEqualToThreshold": lambda value: value >= alarm["Threshold"],
+        "GreaterThanThreshold": lambda value: value > alarm["Threshold"],
+    }[alarm["ComparisonOperator"]]
+    n = alarm["EvaluationPeriods"]
+    m = alarm.get("DatapointsToAlarm", n)
+    return any(
+        sum(compare(value) for value in per_minute[max(0, end - n) : end]) >= m
+        for end in range(1, len(per_minute) + 1)
+    )
+
+
+def test_the_5xx_alarm_catches_a_broken_version_at_a_quiet_canary_and_not_one_blip(
+    deployed: tuple[str, Template, dict[str, str]],
+) -> None:
+    # prod's 10% canary at low traffic: about 2 requests a minute for its 5 minutes
+    _, template, _ = deployed
+    alarm = template["Resources"]["NewVersion5xxAlarm"]["Properties"]
+    assert alarm["TreatMissingData"] == "notBreaching"  # minutes without requests
+    canary_minutes = 5
+    assert alarm["EvaluationPeriods"] <= canary_minutes  # decided while CodeDeploy watches
+    # a version answering only 500s, two requests a minute: rolled back within the canary
+    assert _alarms(alarm, [2.0] * canary_minutes)
+    # even one 500 a minute (half its answers at that traffic), within the canary
+    assert _alarms(alarm, [1.0] * canary_minutes)
+    # one database blip: a minute of 5xx, then none
+    assert not _alarms(alarm, [3.0, 0.0, 0.0, 0.0, 0.0])
+    assert not _alarms(alarm, [0.0, 0.0, 40.0, 0.0, 0.0])
+
+
+def test_the_readme_says_below_which_traffic_the_latency_alarm_is_blind() -> None:
+    gate = re.compile(r"IF\(requests >= (\d+), p99, 0\)")
+    template = load_template("template.yaml")
+    latency = template["Resources"]["NewVersionLatencyP99Alarm"]["Properties"]
+    (expression,) = [q["Expression"] for q in latency["Metrics"] if "Expression" in q]
+    (minimum,) = gate.findall(expression)
+    readme = (ROOT / "README.md").read_text().split("## Deploying to AWS", 1)[1]
+    assert f"latency alarm only guards minutes with {minimum} or more" in " ".join(readme.split())
+    runbook = (ROOT / "docs" / "runbooks" / "new-version-5xx.md").read_text()
+    assert "2 of 5" in runbook
 
 
 def test_the_pre_traffic_hook_may_invoke_the_new_version_and_report_to_codedeploy(

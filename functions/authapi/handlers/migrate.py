@@ -1,12 +1,14 @@
 """Lambda entry point that migrates the database: `authapi.handlers.migrate.handler`.
 
-CodeDeploy invokes it as the API function's PreTraffic hook on every deploy: the new code gets no
+CodeDeploy invokes it as the API function's PreTraffic hook on every update: the new code gets no
 traffic until this has applied every pending migration, run the smoke flow against the new version
 (authapi.handlers.smoke: CodeDeploy takes one PreTraffic hook per deployment) and reported
 Succeeded; a failure of either reports Failed and the deploy rolls back with the old code still
-serving. It can also be invoked by hand (any other event: migrations only). Either way it applies
-the migrations in one transaction, under an advisory lock, and returns the revisions the database
-is at.
+serving. Any other event means migrations only: the deploy workflow sends `{}` after every
+`sam deploy`, since CloudFormation runs no CodeDeploy deployment (so no hook) when it creates the
+stack, only when it updates the alias; after an update it finds nothing left to do. Either way it
+applies the migrations in one transaction, under an advisory lock, and returns the revisions the
+database is at.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authapi.clock import SystemClock
 from authapi.config import get_settings
 from authapi.db.engine import Database, create_engine
-from authapi.handlers.smoke import SmokeFlow, TargetVersion, lambda_invoke
+from authapi.handlers.smoke import SmokeFlow
+from authapi.handlers.smoke_transport import TargetVersion, lambda_invoke
 from authapi.migrations import upgrade_to_head
 from authapi.observability.logs import configure_logging
 from authapi.users.repository import delete_user_by_email, verify_email_of

@@ -7,135 +7,37 @@ version through Lambda's Invoke, so the code under test is exactly what will ser
 same Mangum adapter, with the same settings and database role. The synthetic account is
 `success+<uuid>@simulator.amazonses.com` (SES's simulator accepts and drops the mail, and bounces
 never count against the sender) and is deleted through the API; if a step fails, it is deleted
-in the database instead, so no run leaves an account behind.
+in the database instead, so no run leaves an account behind. Where MFA is required
+(AUTHAPI_MFA_REQUIRED, /me refuses the enrol-only tokens) the flow enrols an authenticator
+through the API, as a user would, and signs in through the login's challenge.
 
-The hook is not on the API's path: boto3's clients are fine here (the API avoids them for its
-cold start). Nothing secret is logged: steps, statuses and problem codes only.
+How the events reach that version: authapi.handlers.smoke_transport. Nothing secret is logged:
+steps, statuses and problem codes only.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from authapi.clock import SystemClock
+from authapi.handlers.smoke_transport import (
+    ApiCall,
+    SmokeFailed,
+    api_event,
+    json_body,
+    smoke_source_ip,
+)
+from authapi.mfa.totp import DIGITS, STEP_SECONDS
 
 logger = logging.getLogger(__name__)
 
-# RFC 2544's benchmarking range: never a real client's address, so the flow's rate-limit hits
-# (one register, two logins per deploy) share no bucket with anyone's
-SMOKE_SOURCE_IP = "198.18.0.16"
-SMOKE_USER_AGENT = "authapi-pretraffic-smoke"
-# the API function's own timeout is 15 s; Invoke waits a little longer before giving up
-INVOKE_READ_TIMEOUT_SECONDS = 20
-
-ApiCall = Callable[[dict[str, Any]], dict[str, Any]]
-"""An API Gateway event in, the function's response (statusCode, headers, body) out."""
-
-
-class SmokeFailed(Exception):
-    """A step answered what it must not; the message names the step, the status and the code."""
-
-
-@dataclass(frozen=True)
-class TargetVersion:
-    """The function and version a Lambda deployment shifts the alias to (its AppSpec)."""
-
-    function_name: str
-    version: str
-
-    @classmethod
-    def of_deployment(cls, codedeploy: Any, deployment_id: str) -> TargetVersion:
-        """Read from CodeDeploy: the hook's event names only the deployment."""
-        info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-        content = info["revision"]["appSpecContent"]["content"]
-        (resource,) = json.loads(content)["Resources"]
-        ((_, function),) = resource.items()
-        properties = function["Properties"]
-        return cls(function_name=properties["Name"], version=str(properties["TargetVersion"]))
-
-
-class LambdaInvoke:
-    """Sends each event to one version of a function through Lambda's Invoke API."""
-
-    def __init__(self, client: Any, target: TargetVersion):
-        self._client = client
-        self._target = target
-
-    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        answer = self._client.invoke(
-            FunctionName=self._target.function_name,
-            Qualifier=self._target.version,
-            InvocationType="RequestResponse",
-            Payload=json.dumps(event).encode(),
-        )
-        payload = answer["Payload"].read()
-        if answer.get("FunctionError"):
-            # the function crashed (an init error, a timeout): its error type, not its trace
-            error = json.loads(payload or b"{}").get("errorType", "unknown")
-            raise SmokeFailed(f"the new version failed: {answer['FunctionError']} {error}")
-        response: dict[str, Any] = json.loads(payload)
-        return response
-
-
-def lambda_invoke(target: TargetVersion) -> LambdaInvoke:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
-        connect_timeout=5, read_timeout=INVOKE_READ_TIMEOUT_SECONDS, retries={"max_attempts": 1}
-    )
-    return LambdaInvoke(boto3.client("lambda", config=config), target)
-
-
-def api_event(
-    method: str,
-    path: str,
-    *,
-    host: str,
-    body: dict[str, Any] | None = None,
-    access_token: str | None = None,
-) -> dict[str, Any]:
-    """An HTTP API (payload format 2.0) event as API Gateway builds it for the $default route."""
-    headers = {"host": host, "user-agent": SMOKE_USER_AGENT}
-    if body is not None:
-        headers["content-type"] = "application/json"
-    if access_token is not None:
-        headers["authorization"] = f"Bearer {access_token}"
-    now = SystemClock().now()
-    request_id = f"pretraffic-{uuid.uuid4()}"
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "apiId": host.split(".", 1)[0],
-            "domainName": host,
-            "domainPrefix": host.split(".", 1)[0],
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": SMOKE_SOURCE_IP,
-                "userAgent": SMOKE_USER_AGENT,
-            },
-            "requestId": request_id,
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
+# what /me answers an enrol-only token (AUTHAPI_MFA_REQUIRED, before the account has MFA)
+ENROLMENT_REQUIRED = "mfa_enrolment_required"
 
 
 def smoke_email() -> str:
@@ -152,6 +54,7 @@ class SmokeFlow:
     host: str
     verify_directly: Callable[[str], None]
     delete_directly: Callable[[str], None]
+    source_ip: str = field(default_factory=smoke_source_ip)
 
     def run(self, email: str | None = None) -> None:
         email = email or smoke_email()
@@ -163,32 +66,83 @@ class SmokeFlow:
             if "access_token" not in registered:
                 self.verify_directly(email)  # signed in only once verified
             first = self._step("login", "POST", "/api/v1/auth/login", 200, credentials)
-            me = self._step("me", "GET", "/api/v1/auth/me", 200, token=first["access_token"])
-            if me.get("email") != email:
-                raise SmokeFailed("me: answered another account")
-            refreshed = self._step(
-                "refresh",
-                "POST",
-                "/api/v1/auth/refresh-token",
-                200,
-                {"refresh_token": first["refresh_token"]},
-            )
-            self._step(
-                "logout", "POST", "/api/v1/auth/logout", 204, token=refreshed["access_token"]
-            )
-            # the registration's own session is still live: it deletes the account
-            self._step(
-                "delete",
-                "POST",
-                "/api/v1/auth/me/delete",
-                204,
-                {"password": password},
-                token=registered.get("access_token") or self._login(credentials),
-            )
+            me, status = self._call("me", "GET", "/api/v1/auth/me", token=first["access_token"])
+            if status == 403 and me.get("code") == ENROLMENT_REQUIRED:
+                # AUTHAPI_MFA_REQUIRED: the tokens are enrol-only until an authenticator is
+                self._with_mfa(email, password, enrolling=first["access_token"])
+            else:
+                self._signed_in(email, first, me=self._expect("me", status, me, 200))
+                # the registration's own session is still live: it deletes the account
+                deleting = registered.get("access_token") or self._login(credentials)
+                self._delete(password, deleting)
             deleted = True
         finally:
             if not deleted:
                 self._clean_up(email)
+
+    def _signed_in(
+        self, email: str, tokens: dict[str, Any], *, me: dict[str, Any] | None = None
+    ) -> None:
+        """me (unless already answered) -> refresh -> logout with a session's tokens."""
+        if me is None:
+            me = self._step("me", "GET", "/api/v1/auth/me", 200, token=tokens["access_token"])
+        if me.get("email") != email:
+            raise SmokeFailed("me: answered another account")
+        refreshed = self._step(
+            "refresh",
+            "POST",
+            "/api/v1/auth/refresh-token",
+            200,
+            {"refresh_token": tokens["refresh_token"]},
+        )
+        self._step("logout", "POST", "/api/v1/auth/logout", 204, token=refreshed["access_token"])
+
+    def _with_mfa(self, email: str, password: str, *, enrolling: str) -> None:
+        """Enrol TOTP with the enrol-only token, sign in through the login's challenge, then
+        the usual me -> refresh -> logout, and delete with the enrolling session's aal2 token
+        (deletion needs a recent second factor: the verification gave it)."""
+        enrolment = self._step(
+            "mfa enrol",
+            "POST",
+            "/api/v1/auth/mfa/totp",
+            200,
+            {"password": password},
+            token=enrolling,
+        )
+        secret = str(enrolment["secret"])
+        verified = self._step(
+            "mfa verify",
+            "POST",
+            "/api/v1/auth/mfa/totp/verify",
+            200,
+            {"code": totp_code(secret, seconds_ahead=0)},
+            token=enrolling,
+        )
+        credentials = {"email": email, "password": password}
+        challenged = self._step("mfa login", "POST", "/api/v1/auth/login", 202, credentials)
+        # a step is never accepted twice: the next one's code (one step of drift is accepted)
+        signed_in = self._step(
+            "mfa challenge",
+            "POST",
+            "/api/v1/auth/mfa/challenge",
+            200,
+            {
+                "challenge": challenged["challenge"],
+                "code": totp_code(secret, seconds_ahead=STEP_SECONDS),
+            },
+        )
+        self._signed_in(email, signed_in)
+        self._delete(password, str(verified["access_token"]))
+
+    def _delete(self, password: str, access_token: str) -> None:
+        self._step(
+            "delete",
+            "POST",
+            "/api/v1/auth/me/delete",
+            204,
+            {"password": password},
+            token=access_token,
+        )
 
     def _login(self, credentials: dict[str, str]) -> str:
         return str(
@@ -212,22 +166,36 @@ class SmokeFlow:
         *,
         token: str | None = None,
     ) -> dict[str, Any]:
-        event = api_event(method, path, host=self.host, body=body, access_token=token)
+        answer, status = self._call(name, method, path, body, token=token)
+        return self._expect(name, status, answer, expected)
+
+    def _call(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+    ) -> tuple[dict[str, Any], int]:
+        event = api_event(
+            method, path, host=self.host, source_ip=self.source_ip, body=body, access_token=token
+        )
         response = self.call(event)
-        status = int(response.get("statusCode", 0))
-        answer = _json_body(response)
+        return json_body(response), int(response.get("statusCode", 0))
+
+    @staticmethod
+    def _expect(name: str, status: int, answer: dict[str, Any], expected: int) -> dict[str, Any]:
         if status != expected:
             raise SmokeFailed(f"{name}: {status} {answer.get('code', '')}, expected {expected}")
         logger.info("smoke step passed", extra={"step": name, "status": status})
         return answer
 
 
-def _json_body(response: dict[str, Any]) -> dict[str, Any]:
-    text = response.get("body") or ""
-    if response.get("isBase64Encoded"):
-        text = base64.b64decode(text).decode()
-    try:
-        parsed = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
+def totp_code(secret: str, *, seconds_ahead: int) -> str:
+    """The authenticator's code `seconds_ahead` from now (pyotp: the layer has it; imported
+    here, as the app does, so only MFA-required deploys load it)."""
+    import pyotp
+
+    at = SystemClock().now().timestamp() + seconds_ahead
+    return str(pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).at(at))

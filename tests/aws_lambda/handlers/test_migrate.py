@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import io
+import ipaddress
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +24,7 @@ from sqlalchemy.engine import make_url
 from authapi.config import Settings, get_settings
 from authapi.db.engine import create_engine
 from authapi.handlers.lambda_app import LambdaApp
+from authapi.handlers.smoke import SmokeFlow
 from authapi.migrations import head_revisions, upgrade_to_head
 from devtools.lambda_events import FakeLambdaContext, lambda_context
 from tests.support.aws import MakeLambda
@@ -234,6 +236,24 @@ async def test_as_the_hook_it_migrates_smoke_tests_the_new_version_then_reports_
     assert email.startswith("success+")
     assert email.endswith("@simulator.amazonses.com")
     assert await _smoke_accounts(fresh_database) == []  # deleted through the API
+    # one benchmarking-range address for the whole run (its rate-limit buckets are its own)
+    (source_ip,) = {e["requestContext"]["http"]["sourceIp"] for _, _, e in new_version.calls}
+    assert ipaddress.ip_address(source_ip) in ipaddress.ip_network("198.18.0.0/15")
+
+
+def test_each_run_draws_its_own_source_address_so_redeploys_share_no_rate_limit_bucket() -> None:
+    def flow() -> SmokeFlow:
+        return SmokeFlow(
+            call=lambda event: {}, host="h", verify_directly=print, delete_directly=print
+        )
+
+    addresses = {flow().source_ip for _ in range(50)}
+    # 131070 host addresses: 50 draws collide rarely, a fixed address always
+    assert len(addresses) >= 45
+    network = ipaddress.ip_network("198.18.0.0/15")
+    hosts = {network.network_address, network.broadcast_address}
+    drawn = {ipaddress.ip_address(a) for a in addresses}
+    assert all(a in network and a not in hosts for a in drawn)
 
 
 async def test_where_addresses_must_be_verified_the_hook_verifies_its_own_account(
@@ -256,6 +276,44 @@ async def test_where_addresses_must_be_verified_the_hook_verifies_its_own_accoun
     assert result["status"] == "Succeeded"
     assert new_version.paths() == [*SMOKE_PATHS[:-1], "/api/v1/auth/login", SMOKE_PATHS[-1]]
     assert await _smoke_accounts(fresh_database) == []
+
+
+MFA_SMOKE_PATHS = [
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/me",  # 403 mfa_enrolment_required: the tokens are enrol-only
+    "/api/v1/auth/mfa/totp",
+    "/api/v1/auth/mfa/totp/verify",
+    "/api/v1/auth/login",  # 202: the challenge
+    "/api/v1/auth/mfa/challenge",
+    "/api/v1/auth/me",
+    "/api/v1/auth/refresh-token",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/me/delete",
+]
+
+
+async def test_where_mfa_is_required_the_hook_enrols_totp_and_signs_in_through_the_challenge(
+    fresh_database: str,
+    codedeploy: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    ssm_with_key: object,
+    make_lambda: MakeLambda,
+) -> None:
+    # AUTHAPI_MFA_REQUIRED: register and login give enrol-only tokens, /me refuses them; a
+    # flow that stopped there would roll every deploy back
+    module = _handler_module(monkeypatch, fresh_database)
+    new_version = NewVersion(make_lambda, fresh_database, mfa_required=True)
+    LAMBDA_CLIENT["next"] = new_version
+    _expect_deployment(codedeploy)
+    _expect_report(codedeploy, "Succeeded")
+
+    result = await asyncio.to_thread(_invoke, module, HOOK_EVENT)
+
+    assert result["status"] == "Succeeded"
+    codedeploy.assert_no_pending_responses()
+    assert new_version.paths() == MFA_SMOKE_PATHS
+    assert await _smoke_accounts(fresh_database) == []  # deleted through the API
 
 
 async def test_a_failed_smoke_step_reports_failed_and_still_deletes_the_account(
