@@ -261,6 +261,19 @@ def test_execution_role_passes_only_the_stacks_own_roles(pipeline: Template) -> 
         assert not any(a.endswith(":*") for a in as_list(statement["Action"]))
 
 
+def test_execution_role_can_read_and_empty_the_roles_it_creates(pipeline: Template) -> None:
+    # CloudFormation's IAM role handler lists a role's inline and attached policies to read it
+    # and to delete it: without them a rolled-back create ends in ROLLBACK_FAILED
+    role = pipeline["Resources"]["CloudFormationExecutionRole"]
+    by_sid = {s["Sid"]: s for s in statements(role)}
+    actions = set(as_list(by_sid["StackRoles"]["Action"]))
+    assert {"iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:DeleteRole"} <= actions
+    assert [r.rsplit(":", 1)[1] for r in resource_texts(by_sid["StackRoles"])] == [
+        "role/${StackPrefix}-dev-*",
+        "role/${StackPrefix}-prod-*",
+    ]
+
+
 def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(pipeline: Template) -> None:
     bucket = pipeline["Resources"]["ArtifactBucket"]["Properties"]
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
