@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.infra.cfn import ROOT, Template, load_template, resources
+from authapi.signing.ssm import ORIGIN_VERIFY_PARAMETER
+from tests.infra.cfn import ROOT, Template, function_properties, load_template, resources
 
 pytestmark = pytest.mark.infra
 
@@ -355,6 +356,25 @@ def test_edge_origin_carries_the_secret_and_the_viewer_address(edge: Template) -
     redacted = edge["Resources"]["WafLogging"]["Properties"]["RedactedFields"]
     assert {"SingleHeader": {"Name": "authorization"}} in redacted
     assert {"SingleHeader": {"Name": "x-origin-verify"}} in redacted
+
+
+def test_edge_docs_name_the_ssm_parameter_the_app_reads(edge: Template) -> None:
+    # in AWS the app's copy of the origin secret is <prefix>edge/origin-verify, the prefix being
+    # the template's AUTHAPI_SSM_PARAMETER_PREFIX; nothing writes it, so the docs must say where
+    template = load_template("template.yaml")
+    prefix = function_properties(template, "ApiFunction")["Environment"]["Variables"][
+        "AUTHAPI_SSM_PARAMETER_PREFIX"
+    ]["Fn::Sub"]
+    name = (prefix + ORIGIN_VERIFY_PARAMETER).replace("${Env}", "<env>")
+    doc = (ROOT / "docs" / "operations" / "edge.md").read_text()
+    assert f"aws ssm put-parameter --region <app-region> --name {name}" in doc
+    assert "--type SecureString" in doc
+    assert "/authapi/<env>/kms/key-arn" in doc
+    assert "AUTHAPI_ORIGIN_VERIFY_SECRET` (its template parameter)" not in doc
+    assert name in edge["Parameters"]["OriginVerifySecret"]["Description"]
+    # the regional target answering without WAF is stated, not denied
+    assert "without WAF" in doc
+    assert "cannot be bypassed" not in (ROOT / "infra" / "edge.yaml").read_text()
 
 
 # ---- infra/backup.yaml ---------------------------------------------------------------------
