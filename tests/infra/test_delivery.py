@@ -377,6 +377,20 @@ def test_edge_docs_name_the_ssm_parameter_the_app_reads(edge: Template) -> None:
     assert "cannot be bypassed" not in (ROOT / "infra" / "edge.yaml").read_text()
 
 
+def test_documented_lambda_invokes_pass_their_payload_as_raw_json() -> None:
+    # AWS CLI v2 decodes --payload as base64 by default and refuses '{}'
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    invokes = 0
+    for document in documents:
+        # a command continued with a backslash is one command
+        text = document.read_text().replace("\\\n", " ")
+        for command in re.findall(r"aws lambda invoke[^\n`]*", text):
+            invokes += 1
+            if "--payload" in command:
+                assert "--cli-binary-format raw-in-base64-out" in command, document.name
+    assert invokes
+
+
 # ---- infra/backup.yaml ---------------------------------------------------------------------
 
 
