@@ -391,6 +391,37 @@ def test_documented_lambda_invokes_pass_their_payload_as_raw_json() -> None:
     assert invokes
 
 
+def dollars(cell: str) -> float:
+    found = re.search(r"\$([\d,]+(?:\.\d+)?)", cell)
+    assert found, cell
+    return float(found.group(1).replace(",", ""))
+
+
+def test_cost_idle_lambda_line_and_totals_add_up() -> None:
+    doc = (ROOT / "docs" / "operations" / "cost.md").read_text()
+    idle = doc.split("## One environment at idle", 1)[1].split("\n\n**", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in idle.splitlines()
+        if line.startswith("| ") and not line.startswith(("| line", "|---"))
+    ]
+    by_line = {row[0]: row for row in rows}
+    # one maintenance run a minute (the default schedule) at the Globals' memory, ~0.3 s each
+    template = load_template("template.yaml")
+    assert template["Parameters"]["MaintenanceSchedule"]["Default"] == "rate(1 minute)"
+    gigabytes = template["Globals"]["Function"]["MemorySize"] / 1024
+    runs = 730 * 60
+    unit_price = re.search(r"\$([\d.]+) per GB-second", doc)
+    assert unit_price
+    price = float(unit_price.group(1))
+    expected = runs * 0.3 * gigabytes * price + runs * 0.20 / 1_000_000
+    assert dollars(by_line["Lambda"][1]) == pytest.approx(expected, abs=0.01)
+    total = by_line.pop("**total**")
+    for column in (1, 2):
+        summed = sum(dollars(row[column]) for row in by_line.values())
+        assert dollars(total[column]) == pytest.approx(summed, abs=1.0), column
+
+
 # ---- infra/backup.yaml ---------------------------------------------------------------------
 
 
