@@ -3,6 +3,7 @@ pipeline stack's trust and scope, the edge stack's WAF and origin, the backup st
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.infra.cfn import ROOT, Template, load_template, resources
+from authapi.signing.ssm import ORIGIN_VERIFY_PARAMETER
+from tests.infra.cfn import ROOT, Template, function_properties, load_template, resources
 
 pytestmark = pytest.mark.infra
 
 WORKFLOWS = ROOT / ".github" / "workflows"
+DEPLOY_ROLES = {"dev": "DevDeployRole", "prod": "ProdDeployRole"}
 REPOSITORY = "example-org/authapi"
 
 
@@ -98,8 +101,10 @@ def test_aws_access_is_oidc_only_with_least_permissions() -> None:
         token = job.get("permissions", {}).get("id-token")
         # an OIDC token exactly for the jobs that assume the role
         assert (token == "write") == bool(assumes), name
+        # the prod job alone assumes the prod role (the only one trusted for environment:prod)
+        role = "AWS_PROD_DEPLOY_ROLE_ARN" if name == "prod" else "AWS_DEPLOY_ROLE_ARN"
         for step in assumes:
-            assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+            assert step["with"]["role-to-assume"] == "${{ vars." + role + " }}", name
 
 
 def test_actions_are_pinned_to_a_release() -> None:
@@ -139,53 +144,107 @@ def test_oidc_provider_is_created_only_without_an_existing_one(pipeline: Templat
     provider = pipeline["Resources"]["GitHubOidcProvider"]
     assert provider["Condition"] == "CreateOidcProvider"
     assert provider["Properties"]["Url"] == "https://token.actions.githubusercontent.com"
-    trust = pipeline["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]
-    federated = trust["Statement"][0]["Principal"]["Federated"]
-    assert federated == {
-        "Fn::If": [
-            "CreateOidcProvider",
-            {"Ref": "GitHubOidcProvider"},
-            {"Ref": "ExistingOidcProviderArn"},
-        ]
-    }
+    for role in DEPLOY_ROLES.values():
+        trust = pipeline["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
+        federated = trust["Statement"][0]["Principal"]["Federated"]
+        assert federated == {
+            "Fn::If": [
+                "CreateOidcProvider",
+                {"Ref": "GitHubOidcProvider"},
+                {"Ref": "ExistingOidcProviderArn"},
+            ]
+        }
 
 
-def test_deploy_role_trusts_the_repository_branch_and_environments_only(
-    pipeline: Template,
-) -> None:
-    trust = pipeline["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]
+def subjects(pipeline: Template, role: str) -> list[str]:
+    trust = pipeline["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
     (statement,) = trust["Statement"]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     # StringEquals, not StringLike: no wildcard subject (pull requests, other branches)
+    assert set(statement["Condition"]) == {"StringEquals"}
     condition = statement["Condition"]["StringEquals"]
     assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    subjects = [s["Fn::Sub"] for s in condition["token.actions.githubusercontent.com:sub"]]
-    assert subjects == [
-        "repo:${GitHubRepository}:ref:refs/heads/${DeployBranch}",
-        "repo:${GitHubRepository}:environment:dev",
-        "repo:${GitHubRepository}:environment:prod",
-    ]
-    assert "StringLike" not in statement["Condition"]
+    return [s["Fn::Sub"] for s in as_list(condition["token.actions.githubusercontent.com:sub"])]
 
 
-def test_deploy_role_reaches_the_app_stacks_and_passes_only_the_execution_role(
+def test_dev_role_trusts_the_deploy_branch_and_the_dev_environment_only(
     pipeline: Template,
 ) -> None:
-    by_sid = {s["Sid"]: s for s in statements(pipeline["Resources"]["DeployRole"])}
-    stacks = [r["Fn::Sub"] for r in by_sid["AppStacks"]["Resource"]]
-    assert all(
-        s.endswith(("stack/${StackPrefix}-dev/*", "stack/${StackPrefix}-prod/*")) for s in stacks
-    )
-    passing = [s for s in by_sid.values() if "iam:PassRole" in as_list(s["Action"])]
-    assert passing == [by_sid["PassOnlyTheExecutionRole"]]
-    assert passing[0]["Resource"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
-    # nothing but read-only calls on "*"
+    assert subjects(pipeline, "DevDeployRole") == [
+        "repo:${GitHubRepository}:ref:refs/heads/${DeployBranch}",
+        "repo:${GitHubRepository}:environment:dev",
+    ]
+
+
+def test_prod_role_trusts_only_the_prod_environment(pipeline: Template) -> None:
+    # the approval is the prod environment's required reviewers: GitHub issues this subject only
+    # to a job they released, so a token from the branch or dev cannot assume the prod role
+    assert subjects(pipeline, "ProdDeployRole") == ["repo:${GitHubRepository}:environment:prod"]
+
+
+def resource_texts(statement: dict[str, Any]) -> list[str]:
+    texts = []
+    for resource in as_list(statement["Resource"]):
+        if isinstance(resource, dict) and "Fn::Sub" in resource:
+            texts.append(resource["Fn::Sub"])
+        else:
+            texts.append(json.dumps(resource))
+    return texts
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_each_deploy_role_reaches_its_own_stack_only(pipeline: Template, environment: str) -> None:
+    other = {"dev": "prod", "prod": "dev"}[environment]
+    role = pipeline["Resources"][DEPLOY_ROLES[environment]]
+    by_sid = {s["Sid"]: s for s in statements(role)}
+    assert resource_texts(by_sid["AppStacks"]) == [
+        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}"
+        f":stack/${{StackPrefix}}-{environment}/*"
+    ]
+    assert resource_texts(by_sid["StackParameters"]) == [
+        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+        f":parameter/${{StackPrefix}}/{environment}/*"
+    ]
+    assert by_sid["StackParameters"]["Action"] == "ssm:GetParameters"
+    assert resource_texts(by_sid["InvokeMigrations"]) == [
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
+        f":function:CodeDeployHook_${{StackPrefix}}-{environment}-migrate"
+    ]
+    assert by_sid["InvokeMigrations"]["Action"] == "lambda:InvokeFunction"
     for statement in by_sid.values():
-        if statement["Resource"] == "*":
-            assert all(
-                a.split(":")[1].startswith(("Validate", "List", "Describe", "Get"))
-                for a in as_list(statement["Action"])
-            ), statement["Sid"]
+        for text in resource_texts(statement):
+            assert f"-{other}" not in text, statement["Sid"]
+            assert f"/{other}/" not in text, statement["Sid"]
+
+
+def test_deploy_roles_pass_only_the_execution_role(pipeline: Template) -> None:
+    for name in DEPLOY_ROLES.values():
+        by_sid = {s["Sid"]: s for s in statements(pipeline["Resources"][name])}
+        passing = [s for s in by_sid.values() if "iam:PassRole" in as_list(s["Action"])]
+        assert passing == [by_sid["PassOnlyTheExecutionRole"]], name
+        assert passing[0]["Resource"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
+        # nothing but read-only calls on "*"
+        for statement in by_sid.values():
+            if statement["Resource"] == "*":
+                assert all(
+                    a.split(":")[1].startswith(("Validate", "List", "Describe", "Get"))
+                    for a in as_list(statement["Action"])
+                ), statement["Sid"]
+
+
+def test_only_the_dev_role_writes_build_artifacts(pipeline: Template) -> None:
+    def writes(name: str) -> list[str]:
+        return [
+            text
+            for statement in statements(pipeline["Resources"][name])
+            if any(a.startswith(("s3:Put", "s3:Delete")) for a in as_list(statement["Action"]))
+            for text in resource_texts(statement)
+        ]
+
+    assert writes("DevDeployRole") == ["${ArtifactBucket.Arn}/*"]
+    # sam deploy uploads the (over 51,200-byte) template itself as <md5>.template; the packaged
+    # code the approved template names stays out of the prod role's reach
+    assert writes("ProdDeployRole") == ["${ArtifactBucket.Arn}/*.template"]
 
 
 def test_execution_role_passes_only_the_stacks_own_roles(pipeline: Template) -> None:
@@ -201,6 +260,19 @@ def test_execution_role_passes_only_the_stacks_own_roles(pipeline: Template) -> 
     for statement in statements(role):
         assert "*" not in as_list(statement["Action"])
         assert not any(a.endswith(":*") for a in as_list(statement["Action"]))
+
+
+def test_execution_role_can_read_and_empty_the_roles_it_creates(pipeline: Template) -> None:
+    # CloudFormation's IAM role handler lists a role's inline and attached policies to read it
+    # and to delete it: without them a rolled-back create ends in ROLLBACK_FAILED
+    role = pipeline["Resources"]["CloudFormationExecutionRole"]
+    by_sid = {s["Sid"]: s for s in statements(role)}
+    actions = set(as_list(by_sid["StackRoles"]["Action"]))
+    assert {"iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:DeleteRole"} <= actions
+    assert [r.rsplit(":", 1)[1] for r in resource_texts(by_sid["StackRoles"])] == [
+        "role/${StackPrefix}-dev-*",
+        "role/${StackPrefix}-prod-*",
+    ]
 
 
 def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(pipeline: Template) -> None:
@@ -222,6 +294,7 @@ def test_workflow_variables_are_the_pipeline_outputs(pipeline: Template) -> None
     assert used == {
         "AWS_REGION",
         "AWS_DEPLOY_ROLE_ARN",
+        "AWS_PROD_DEPLOY_ROLE_ARN",
         "AWS_CLOUDFORMATION_ROLE_ARN",
         "ARTIFACT_BUCKET",
     }
@@ -283,6 +356,70 @@ def test_edge_origin_carries_the_secret_and_the_viewer_address(edge: Template) -
     redacted = edge["Resources"]["WafLogging"]["Properties"]["RedactedFields"]
     assert {"SingleHeader": {"Name": "authorization"}} in redacted
     assert {"SingleHeader": {"Name": "x-origin-verify"}} in redacted
+
+
+def test_edge_docs_name_the_ssm_parameter_the_app_reads(edge: Template) -> None:
+    # in AWS the app's copy of the origin secret is <prefix>edge/origin-verify, the prefix being
+    # the template's AUTHAPI_SSM_PARAMETER_PREFIX; nothing writes it, so the docs must say where
+    template = load_template("template.yaml")
+    prefix = function_properties(template, "ApiFunction")["Environment"]["Variables"][
+        "AUTHAPI_SSM_PARAMETER_PREFIX"
+    ]["Fn::Sub"]
+    name = (prefix + ORIGIN_VERIFY_PARAMETER).replace("${Env}", "<env>")
+    doc = (ROOT / "docs" / "operations" / "edge.md").read_text()
+    assert f"aws ssm put-parameter --region <app-region> --name {name}" in doc
+    assert "--type SecureString" in doc
+    assert "/authapi/<env>/kms/key-arn" in doc
+    assert "AUTHAPI_ORIGIN_VERIFY_SECRET` (its template parameter)" not in doc
+    assert name in edge["Parameters"]["OriginVerifySecret"]["Description"]
+    # the regional target answering without WAF is stated, not denied
+    assert "without WAF" in doc
+    assert "cannot be bypassed" not in (ROOT / "infra" / "edge.yaml").read_text()
+
+
+def test_documented_lambda_invokes_pass_their_payload_as_raw_json() -> None:
+    # AWS CLI v2 decodes --payload as base64 by default and refuses '{}'
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    invokes = 0
+    for document in documents:
+        # a command continued with a backslash is one command
+        text = document.read_text().replace("\\\n", " ")
+        for command in re.findall(r"aws lambda invoke[^\n`]*", text):
+            invokes += 1
+            if "--payload" in command:
+                assert "--cli-binary-format raw-in-base64-out" in command, document.name
+    assert invokes
+
+
+def dollars(cell: str) -> float:
+    found = re.search(r"\$([\d,]+(?:\.\d+)?)", cell)
+    assert found, cell
+    return float(found.group(1).replace(",", ""))
+
+
+def test_cost_idle_lambda_line_and_totals_add_up() -> None:
+    doc = (ROOT / "docs" / "operations" / "cost.md").read_text()
+    idle = doc.split("## One environment at idle", 1)[1].split("\n\n**", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in idle.splitlines()
+        if line.startswith("| ") and not line.startswith(("| line", "|---"))
+    ]
+    by_line = {row[0]: row for row in rows}
+    # one maintenance run a minute (the default schedule) at the Globals' memory, ~0.3 s each
+    template = load_template("template.yaml")
+    assert template["Parameters"]["MaintenanceSchedule"]["Default"] == "rate(1 minute)"
+    gigabytes = template["Globals"]["Function"]["MemorySize"] / 1024
+    runs = 730 * 60
+    unit_price = re.search(r"\$([\d.]+) per GB-second", doc)
+    assert unit_price
+    price = float(unit_price.group(1))
+    expected = runs * 0.3 * gigabytes * price + runs * 0.20 / 1_000_000
+    assert dollars(by_line["Lambda"][1]) == pytest.approx(expected, abs=0.01)
+    total = by_line.pop("**total**")
+    for column in (1, 2):
+        summed = sum(dollars(row[column]) for row in by_line.values())
+        assert dollars(total[column]) == pytest.approx(summed, abs=1.0), column
 
 
 # ---- infra/backup.yaml ---------------------------------------------------------------------

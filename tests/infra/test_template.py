@@ -111,7 +111,17 @@ API_STATEMENTS = [
         "Sid": "DecryptSecureStringsThroughSsm",
         "Effect": "Allow",
         "Action": "kms:Decrypt",
-        "Resource": {"Ref": "KmsKeyArn"},
+        # the old key too only while PreviousSsmKeyArn is set (tests/infra/test_key_transition.py)
+        "Resource": [
+            {"Ref": "KmsKeyArn"},
+            {
+                "Fn::If": [
+                    "HasPreviousSsmKey",
+                    {"Ref": "PreviousSsmKeyArn"},
+                    {"Ref": "AWS::NoValue"},
+                ]
+            },
+        ],
         "Condition": {
             "StringEquals": {"kms:ViaService": {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}}
         },
