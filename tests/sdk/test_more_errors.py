@@ -6,13 +6,15 @@ from __future__ import annotations
 import itertools
 import time
 
+import psycopg
 import pytest
 
 import authapi_client as sdk
 from authapi.config import Settings
-from authapi_client import AuthApiClient, MemoryTokenStore, Tokens
+from authapi_client import AuthApiClient, MemoryTokenStore, RetryPolicy, Tokens
 from tests.sdk.cloud import TIMEOUT
 from tests.support.accounts import STRONG_PASSWORD, unique_email
+from tests.support.db import DedicatedDatabase
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +76,25 @@ def test_an_unknown_path_is_not_found(base_url: str) -> None:
             client.sessions.revoke("no/such/path")  # a slash: past every route
     assert type(nowhere.value) is sdk.NotFound
     assert (nowhere.value.status, nowhere.value.code) == (404, "not_found")
+
+
+def test_a_refresh_whose_rows_stay_locked_is_refresh_in_progress(
+    base_url: str, sdk_database: DedicatedDatabase
+) -> None:
+    # another refresh of the session holding its rows past AUTHAPI_REFRESH_LOCK_TIMEOUT_MS, as
+    # a transaction of our own holding them: the 503 says retry, and nothing was spent
+    with AuthApiClient(base_url, timeout=TIMEOUT, retry=RetryPolicy(attempts=1)) as client:
+        registered = client.auth.register(unique_email(), STRONG_PASSWORD)
+        assert isinstance(registered, sdk.SignedIn)
+        (session,) = client.sessions.list()
+        with psycopg.connect(sdk_database.dsn) as holder:
+            holder.execute(
+                "SELECT id FROM refresh_tokens WHERE session_id = %s FOR UPDATE", (session.id,)
+            )
+            with pytest.raises(sdk.RefreshInProgress) as busy:
+                client.auth.refresh()
+            holder.rollback()
+        assert client.tokens == registered.tokens  # kept: the token was not spent
+        client.auth.refresh()  # the lock gone, the same token refreshes
+    assert type(busy.value) is sdk.RefreshInProgress
+    assert (busy.value.status, busy.value.code) == (503, "refresh_in_progress")
