@@ -58,10 +58,16 @@ CLOUD_ENVIRONMENT = {
 }
 
 
-def start_cloud(database: DedicatedDatabase) -> LocalCloud:
-    """The local cloud on `database`, a confidential OAuth client registered before it serves."""
-    with mock.patch.dict(os.environ, {**CLOUD_ENVIRONMENT, **AWS_ENVIRONMENT}):
-        cloud = LocalCloud.start(database.scratch(), "--concurrency", "20", "--queue-timeout", "10")
+def start_cloud(
+    database: DedicatedDatabase, *, settings: dict[str, str] | None = None, concurrency: int = 20
+) -> LocalCloud:
+    """The local cloud on `database` (a fresh database of it), a confidential OAuth client
+    registered before it serves; `settings` adds to its environment."""
+    environment = {**CLOUD_ENVIRONMENT, **AWS_ENVIRONMENT, **(settings or {})}
+    with mock.patch.dict(os.environ, environment):
+        cloud = LocalCloud.start(
+            database.scratch(), "--concurrency", str(concurrency), "--queue-timeout", "10"
+        )
     ssm_url = cloud.wait_for(r"SSM stand-in \(moto\) on (\S+);", timeout=60).group(1)
     _register_confidential_client(ssm_url)
     return cloud.wait_until_healthy()
