@@ -213,3 +213,11 @@ def dedicated_database() -> Iterator[DedicatedDatabase]:
             database.server.stop()
         # pgserver's own exit hook finds nothing left to clean once the folder is gone
         shutil.rmtree(pgdata.parent, ignore_errors=True)
+
+
+def as_role(database: ScratchDatabase, role: str, *, driver: str = "postgresql") -> str:
+    """The test database's URL for one of its roles (`app`, `migrator`), straight to PostgreSQL."""
+    url = make_url(database.direct_url or database.url)
+    return url.set(drivername=driver, username=f"{database.role_prefix}_{role}").render_as_string(
+        hide_password=False
+    )

@@ -10,7 +10,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from authapi.client_address import client_ip
 from authapi.middleware.base import HttpMiddleware
-from authapi.observability.request_context import current_client_ip
+from authapi.observability.request_context import current_client_ip, current_headers
 
 logger = logging.getLogger("authapi.access")
 
@@ -22,6 +22,7 @@ class AccessLogMiddleware(HttpMiddleware):
         address = client_ip(scope)
         # security log lines of this request name the same address as its access line
         current_client_ip.set(address)
+        current_headers.set(scope["headers"])
 
         async def capture_status(message: Message) -> None:
             nonlocal status

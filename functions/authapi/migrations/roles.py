@@ -14,6 +14,7 @@ import re
 _PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 # every table but Alembic's bookkeeping: the app reads and writes rows and never sees versions
 _APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+_APPEND_ONLY_TABLE = "audit_events"
 
 
 def app_role(prefix: str) -> str:
@@ -120,4 +121,13 @@ def app_grants_sql(prefix: str) -> tuple[str, ...]:
     return (
         f"GRANT {_APP_TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA public TO {app}",
         f"REVOKE ALL ON alembic_version FROM {app}",
+        # the audit trail is append-only for the app (migration 0012): it may record and read,
+        # never rewrite or erase; a schema older than the table has nothing to revoke
+        f"""DO $audit$
+BEGIN
+    IF to_regclass('public.{_APPEND_ONLY_TABLE}') IS NOT NULL THEN
+        REVOKE UPDATE, DELETE, TRUNCATE ON {_APPEND_ONLY_TABLE} FROM {app};
+    END IF;
+END
+$audit$""",
     )

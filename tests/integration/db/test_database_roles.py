@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncpg
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 
 from authapi.config import Settings
 from tests.support.accounts import register
-from tests.support.db import ScratchDatabase
+from tests.support.db import ScratchDatabase, as_role
 from tests.support.http import ClientWith
 
 pytestmark = pytest.mark.integration
@@ -26,18 +25,11 @@ SCHEMA_CHANGES = [
 ]
 
 
-def _as_role(database: ScratchDatabase, role: str, *, driver: str = "postgresql") -> str:
-    url = make_url(database.direct_url or database.url)
-    return url.set(drivername=driver, username=f"{database.role_prefix}_{role}").render_as_string(
-        hide_password=False
-    )
-
-
 @pytest.mark.parametrize("statement", SCHEMA_CHANGES)
 async def test_the_app_role_cannot_change_the_schema(
     test_database: ScratchDatabase, statement: str
 ) -> None:
-    connection = await asyncpg.connect(_as_role(test_database, "app"))
+    connection = await asyncpg.connect(as_role(test_database, "app"))
     try:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await connection.execute(statement)
@@ -48,7 +40,7 @@ async def test_the_app_role_cannot_change_the_schema(
 async def test_the_app_role_never_sees_the_migration_bookkeeping(
     test_database: ScratchDatabase,
 ) -> None:
-    connection = await asyncpg.connect(_as_role(test_database, "app"))
+    connection = await asyncpg.connect(as_role(test_database, "app"))
     try:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await connection.fetchval("SELECT version_num FROM alembic_version")
@@ -59,7 +51,7 @@ async def test_the_app_role_never_sees_the_migration_bookkeeping(
 async def test_the_whole_api_works_as_the_app_role(
     test_database: ScratchDatabase, client_with: ClientWith
 ) -> None:
-    app_url = SecretStr(_as_role(test_database, "app", driver="postgresql+psycopg"))
+    app_url = SecretStr(as_role(test_database, "app", driver="postgresql+psycopg"))
     async with client_with(database_url=app_url) as client:
         account = await register(client)
         login = await client.post(
@@ -76,7 +68,7 @@ async def test_the_whole_api_works_as_the_app_role(
 
 
 async def test_the_migrator_role_owns_the_schema(test_database: ScratchDatabase) -> None:
-    connection = await asyncpg.connect(_as_role(test_database, "migrator"))
+    connection = await asyncpg.connect(as_role(test_database, "migrator"))
     try:
         async with connection.transaction():
             await connection.execute("CREATE TABLE migrator_may (id int)")
