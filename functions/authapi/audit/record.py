@@ -61,8 +61,9 @@ class AuditEntry:
     actor: Actor | None = None
     session_id: uuid.UUID | ColumnElement[uuid.UUID] | None = None
     client_id: str | None = None
-    # non-secret facts only (a reason code, a count): never a token, code, password or email
-    details: Mapping[str, Any] = field(default_factory=dict)
+    # non-secret facts only (a reason code, a count): never a token, code, password or email;
+    # or a jsonb expression of the statement (the ids of the sessions a logout ended)
+    details: Mapping[str, Any] | ColumnElement[Any] = field(default_factory=dict)
     id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
@@ -107,7 +108,10 @@ def audit_writes(
         "request_id": current_request_id.get(),
     }
     selected = [_value(value, columns[name]).label(name) for name, value in values.items()]
-    selected.append(literal(dict(entry.details), JSONB).label("details"))
+    details = entry.details
+    if not isinstance(details, ColumnElement):
+        details = literal(dict(details), JSONB)
+    selected.append(details.label("details"))
     condition = true() if when is None else when
     audit = insert(AuditEvent).from_select([*values, "details"], select(*selected).where(condition))
     outbox_columns = EventOutbox.__table__.c

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.abuse.login_throttle import AttemptCount
+from authapi.audit.record import AuditEntry, audit_statement, audit_writes, with_audit_fallback
 from authapi.auth.session_origin import SessionOrigin
 from authapi.db.chained_writes import chained_writes
 from authapi.db.expand import (
@@ -120,14 +121,37 @@ def forget_device_token(token_hash: bytes) -> Delete:
 
 
 async def create_session(
-    db: AsyncSession, *, session: NewSession, alongside: tuple[UpdateBase, ...] = ()
+    db: AsyncSession,
+    *,
+    session: NewSession,
+    alongside: tuple[UpdateBase, ...] = (),
+    audit: tuple[UpdateBase, ...] = (),
 ) -> None:
     """Write the session and its first token, and every other write of the sign-in, in one
-    statement: the user's own row at registration, a device token, throttle resets, a rehash."""
-    await execute_on_either_schema(
-        db,
-        lambda with_client: chained_writes(*alongside, *session.inserts(with_client=with_client)),
-    )
+    statement: the user's own row at registration, a device token, throttle resets, a rehash,
+    and `audit` (audit_writes: left out on the schema before the audit trail's migration)."""
+
+    async def write(with_audit: bool) -> None:
+        recorded = audit if with_audit else ()
+        await execute_on_either_schema(
+            db,
+            lambda with_client: chained_writes(
+                *alongside, *recorded, *session.inserts(with_client=with_client)
+            ),
+        )
+
+    await with_audit_fallback(write)
+
+
+async def record_event(db: AsyncSession, entry: AuditEntry) -> None:
+    """An event that is the whole write (a failed login): one statement, none on the schema
+    before the audit trail's migration."""
+
+    async def write(with_audit: bool) -> None:
+        if with_audit:
+            await db.execute(audit_statement(entry))
+
+    await with_audit_fallback(write)
 
 
 @dataclass(frozen=True)
@@ -274,13 +298,32 @@ async def revoke_sessions_of(db: AsyncSession, *, email: str, reason: str, now: 
 
 
 async def revoke_session(
-    db: AsyncSession, *, session_id: uuid.UUID, reason: str, now: datetime
+    db: AsyncSession,
+    *,
+    session_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    audit: AuditEntry | None = None,
 ) -> None:
-    await db.execute(
+    """End the session, if it is live; `audit`: the event, recorded in the same statement only
+    when this statement ended it (a concurrent revocation that got there first records its own)."""
+    revoked = (
         update(AuthSession)
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason=reason)
+        .returning(AuthSession.id)
     )
+
+    async def write(with_audit: bool) -> None:
+        if audit is None or not with_audit:
+            await db.execute(revoked)
+            return
+        ended = revoked.cte("revoked")
+        await db.execute(
+            chained_writes(*audit_writes(audit, when=exists(select(ended.c.id)))).add_cte(ended)
+        )
+
+    await with_audit_fallback(write)
 
 
 # Built once, with bind parameters: building the select on every /me took about a third of its

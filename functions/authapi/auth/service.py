@@ -15,6 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.abuse import login_throttle
+from authapi.audit.events import EventType
+from authapi.audit.record import (
+    SERVICE,
+    AuditEntry,
+    audit_writes,
+    with_audit_fallback,
+)
 from authapi.auth import refresh_repository, repository, session_repository
 from authapi.auth.lockout_notice import lockout_notice
 from authapi.auth.second_factor import SecondFactorPolicy
@@ -198,14 +205,23 @@ async def _write_registration(
     mail: tuple[UpdateBase, ...],
     session: repository.NewSession,
     device: repository.NewDeviceToken,
+    registered: AuditEntry,
 ) -> None:
     if ctx.settings.require_verified_email:
-        await db.execute(chained_writes(user.insert(), *mail))
+
+        async def write(with_audit: bool) -> None:
+            audit = audit_writes(registered) if with_audit else ()
+            await db.execute(chained_writes(user.insert(), *mail, *audit))
+
+        await with_audit_fallback(write)
     else:
-        # user, session, first refresh token, device token and the verification mail in one
-        # statement: all or none
+        # user, session, first refresh token, device token, the verification mail and the
+        # audit row in one statement: all or none
         await repository.create_session(
-            db, session=session, alongside=(user.insert(), *mail, device.insert())
+            db,
+            session=session,
+            alongside=(user.insert(), *mail, device.insert()),
+            audit=audit_writes(registered),
         )
 
 
@@ -237,15 +253,24 @@ async def register(
         ctx, user_id=user.id, origin=origin, now=now, client_id=client_id
     )
     device, device_token = new_device_token_row(ctx, user_id=user.id, now=now)
+    signs_in = not ctx.settings.require_verified_email
+    registered = AuditEntry(
+        EventType.ACCOUNT_REGISTERED,
+        now=now,
+        user_id=user.id,
+        session_id=session.session_id if signs_in else None,
+        client_id=client_id,
+        details={"signed_in": signs_in},
+    )
     try:
         try:
-            await _write_registration(ctx, db, user, mail, session, device)
+            await _write_registration(ctx, db, user, mail, session, device, registered)
         except ProgrammingError as error:
             # a schema without the outbox (a deploy under way from before it): refused at
             # parse, nothing written; the account without its verification mail
             if not (mail and names_a_missing_table(error)):
                 raise
-            await _write_registration(ctx, db, user, (), session, device)
+            await _write_registration(ctx, db, user, (), session, device, registered)
     except IntegrityError as error:
         # the address itself, or one that reads the same (its skeleton): either is taken
         if "uq_users_email" in str(error.orig):
@@ -265,6 +290,31 @@ async def register(
         email_verified=False,
     )
     return SignedIn(user=user, tokens=tokens, device_token=device_token)
+
+
+@dataclass(frozen=True)
+class _LoginFailure:
+    """What a refused sign-in's audit row says besides why (never the address it tried)."""
+
+    now: datetime
+    client_id: str
+    locked: bool  # this attempt set the pair's lock
+
+    async def record(self, db: AsyncSession, *, user_id: uuid.UUID | None, reason: str) -> None:
+        details: dict[str, object] = {"reason": reason}
+        if self.locked:
+            details["locked"] = True
+        entry = AuditEntry(
+            EventType.LOGIN_FAILED,
+            now=self.now,
+            user_id=user_id,
+            client_id=self.client_id,
+            details=details,
+        )
+        # one statement after the password check (its outcome is known only then), on every
+        # refusal alike; it must stand although the request then fails
+        async with independent_write(db):
+            await repository.record_event(db, entry)
 
 
 async def login(
@@ -318,10 +368,12 @@ async def login(
             locked_until=attempt.locked_until,
             now=now,
         )
-    if attempt.failures is not None and attempt.failures >= settings.login_max_failures:
+    locked = attempt.failures is not None and attempt.failures >= settings.login_max_failures
+    if locked:
         # this attempt set the pair's lock: the next ones wait, whatever this password is
         metrics.count(metrics.ACCOUNT_LOCKED)
         logger.warning("account.locked", extra={**security, "failures": attempt.failures})
+    failed = _LoginFailure(now=now, client_id=client_id, locked=locked)
     user = attempt.user
     if user is None:
         # constant-time path: unknown emails still run one hash verify
@@ -335,11 +387,15 @@ async def login(
     if reason is not None or user is None:
         metrics.count(metrics.LOGIN_FAILED)
         logger.warning("login failed", extra={**security, "reason": reason})
+        await failed.record(
+            db, user_id=None if user is None else user.id, reason=reason or "unknown_account"
+        )
         raise InvalidCredentialsError()
     verified = users.email_verified(user)
     if settings.require_verified_email and not verified:
         # only now, after the right password: the refusal tells nobody else the account exists
         logger.warning("login refused: email not verified", extra=security)
+        await failed.record(db, user_id=user.id, reason="email_not_verified")
         raise EmailNotVerifiedError()
     # with AUTHAPI_MFA_REQUIRED every account needs a factor: one without it must enrol first,
     # which a way of signing in that cannot take a factor cannot offer either
@@ -348,6 +404,7 @@ async def login(
         # a correct password, and an answer the user can act on (CONVENTIONS.md); the attempt
         # stays counted: it opened no session
         logger.info("login needs a second factor", extra={"user_id": str(user.id)})
+        await failed.record(db, user_id=user.id, reason="mfa_required")
         raise MfaRequiredError()
     if attempt.has_mfa:
         # the password was right: its account-wide attempt goes back now (the challenge's answer
@@ -375,7 +432,17 @@ async def login(
         # cost parameters changed since this hash was made: upgrade it while we hold the password
         rehashed = await ctx.hashing.hash(password)
         writes.append(users.set_password_hash(user_id=user.id, password_hash=rehashed, now=now))
-    await repository.create_session(db, session=session, alongside=tuple(writes))
+    succeeded = AuditEntry(
+        EventType.LOGIN_SUCCEEDED,
+        now=now,
+        user_id=user.id,
+        session_id=session.session_id,
+        client_id=client_id,
+        details={"method": "password", "amr": ["pwd"]},
+    )
+    await repository.create_session(
+        db, session=session, alongside=tuple(writes), audit=audit_writes(succeeded)
+    )
     metrics.count(metrics.LOGIN_SUCCEEDED)
     logger.info("login succeeded", extra={"user_id": str(user.id)})
     tokens = token_pair(
@@ -411,7 +478,20 @@ async def _open_challenge(
         now=now,
         expires_at=now + timedelta(seconds=lifetime),
     )
-    await db.execute(chained_writes(*alongside, challenge.insert()))
+    challenged = AuditEntry(
+        EventType.LOGIN_CHALLENGED,
+        now=now,
+        user_id=user.id,
+        client_id=client_id,
+        details={"method": "password", "amr": ["pwd"]},
+    )
+
+    async def write(with_audit: bool) -> None:
+        audit = audit_writes(challenged) if with_audit else ()
+        await db.execute(chained_writes(*alongside, *audit, challenge.insert()))
+
+    # the challenge and its audit row in one statement (none before the audit trail's schema)
+    await with_audit_fallback(write)
     logger.info("login needs a second factor: challenge opened", extra={"user_id": str(user.id)})
     return ChallengeIssued(challenge=token, expires_in=lifetime)
 
@@ -503,9 +583,18 @@ async def refresh(
     # legitimate client or a thief, we cannot tell which, so the whole session ends (OAuth 2.0
     # Security BCP, 4.14.2). The revocation must outlive this request's error, or the thief could
     # simply try again.
+    reused = AuditEntry(
+        EventType.REFRESH_TOKEN_REUSED,
+        now=now,
+        user_id=spent.user_id,
+        actor=SERVICE,
+        session_id=spent.session_id,
+        client_id=client.client_id,
+        details={"session_id": str(spent.session_id)},
+    )
     async with independent_write(db):
         await repository.revoke_session(
-            db, session_id=spent.session_id, reason="refresh_token_reused", now=now
+            db, session_id=spent.session_id, reason="refresh_token_reused", now=now, audit=reused
         )
     metrics.count(metrics.REFRESH_TOKEN_REUSED)
     logger.warning("refresh token reused; session revoked", extra=_session(spent.session_id))
@@ -601,12 +690,19 @@ async def logout(
     """
     claims = await verified_claims(ctx, access_token)
     caller = session_repository.Caller(user_id=claims.user_id, session_id=claims.session_id)
+    event = session_repository.EndedEvent(
+        EventType.LOGOUT,
+        session_id=claims.session_id,
+        details={"scope": scope},
+        caller_live_enough=scope == "others",
+    )
     ended = await session_repository.end_sessions(
         db,
         caller=caller,
         which=_logout_ends(scope, caller),
         reason="logout" if scope == "local" else f"logout_{scope}",
         now=ctx.now(),
+        event=event,
     )
     # others: the caller's session stays, and may have had no sibling to end
     ok = ended.caller_live if scope == "others" else claims.session_id in ended.session_ids

@@ -4,10 +4,13 @@ its user active) in the same statement that lists or ends sessions: one statemen
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Executable,
     exists,
@@ -17,9 +20,13 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import UpdateBase
 
+from authapi.audit.events import EventType
+from authapi.audit.record import AuditEntry, audit_writes, with_audit_fallback
 from authapi.db.expand import execute_on_either_schema
 from authapi.models import AuthSession, RefreshToken, User
 
@@ -78,6 +85,47 @@ class Ended:
     session_ids: frozenset[uuid.UUID]  # the sessions this statement ended
 
 
+@dataclass(frozen=True)
+class EndedEvent:
+    """The audit event of ending sessions, written by the statement that ends them.
+
+    Recorded only when the request succeeds: `session_id` (the caller's, or the one a request
+    names) is among those the statement ended, or (`caller_live_enough`) the caller's own
+    session was live (a logout of the others, which may have had no sibling to end).
+    """
+
+    type: EventType
+    session_id: uuid.UUID
+    details: Mapping[str, Any]  # with "session_ids": the sessions the statement ended
+    caller_live_enough: bool = False
+
+
+def _ids_of(ended: CTE) -> ColumnElement[Any]:
+    # a jsonb array of the ended sessions' ids (empty, not NULL, when none)
+    return func.coalesce(select(func.jsonb_agg(ended.c.id)).scalar_subquery(), literal([], JSONB))
+
+
+def _ended_event_writes(
+    event: EndedEvent, *, caller: Caller, ended: CTE, now: datetime
+) -> tuple[UpdateBase, ...]:
+    details = literal(dict(event.details), JSONB).op("||")(
+        func.jsonb_build_object("session_ids", _ids_of(ended))
+    )
+    when = (
+        _caller_is_live(caller, now)
+        if event.caller_live_enough
+        else exists(select(ended.c.id).where(ended.c.id == event.session_id))
+    )
+    entry = AuditEntry(
+        event.type,
+        now=now,
+        user_id=caller.user_id,
+        session_id=event.session_id,
+        details=details,
+    )
+    return audit_writes(entry, when=when)
+
+
 async def end_sessions(
     db: AsyncSession,
     *,
@@ -85,9 +133,10 @@ async def end_sessions(
     which: ColumnElement[bool],
     reason: str,
     now: datetime,
+    event: EndedEvent | None = None,
 ) -> Ended:
     """End `which` of the caller's live sessions, if the caller's own session is live: one
-    statement, so a refused token ends nothing."""
+    statement, so a refused token ends nothing; `event`: its audit row, in that statement."""
     ended = (
         update(AuthSession)
         .where(*_live_sessions_of(caller, now), which, _caller_is_live(caller, now))
@@ -95,14 +144,22 @@ async def end_sessions(
         .returning(AuthSession.id)
         .cte("ended")
     )
-    row = (
-        await db.execute(
-            select(
-                _caller_is_live(caller, now).label("caller_live"),
-                select(func.array_agg(ended.c.id)).scalar_subquery().label("ended"),
-            )
+    statement = select(
+        _caller_is_live(caller, now).label("caller_live"),
+        select(func.array_agg(ended.c.id)).scalar_subquery().label("ended"),
+    )
+
+    async def run(with_audit: bool) -> Any:
+        audit = (
+            _ended_event_writes(event, caller=caller, ended=ended, now=now)
+            if event is not None and with_audit
+            else ()
         )
-    ).one()
+        recorded = [write.cte(f"audit_{index}") for index, write in enumerate(audit)]
+        return (await db.execute(statement.add_cte(*recorded) if recorded else statement)).one()
+
+    # on the schema before the audit trail's migration, the same without the event
+    row = await with_audit_fallback(run)
     return Ended(caller_live=bool(row.caller_live), session_ids=frozenset(row.ended or ()))
 
 
@@ -175,15 +232,37 @@ async def end_session_of_token(
         else AuthSession.id == session_id
     )
 
-    def statement(with_client: bool) -> Executable:
+    def statement(with_audit: bool, with_client: bool) -> Executable:
         # before migration 0008 sessions record no client: the token alone decides
         client = (_of_client(client_id, default_client_id),) if with_client else ()
-        return (
+        ended = (
             update(AuthSession)
             .where(named, AuthSession.revoked_at.is_(None), *client)
             .values(revoked_at=now, revoke_reason=reason)
-            .returning(AuthSession.id)
+            .returning(AuthSession.id, AuthSession.user_id)
+        )
+        if not with_audit:
+            return ended
+        # the session's holder, through a client: the event is theirs (session.revoked)
+        found = ended.cte("ended")
+        revoked = AuditEntry(
+            EventType.SESSION_REVOKED,
+            now=now,
+            user_id=select(found.c.user_id).scalar_subquery(),
+            session_id=select(found.c.id).scalar_subquery(),
+            client_id=client_id,
+            details={"reason": reason},
+        )
+        audit = audit_writes(revoked, when=exists(select(found.c.id)))
+        return select(found.c.id).add_cte(
+            *(write.cte(f"audit_{index}") for index, write in enumerate(audit))
         )
 
-    result = await execute_on_either_schema(db, statement)
-    return result.first() is not None
+    async def run(with_audit: bool) -> bool:
+        result = await execute_on_either_schema(
+            db, lambda with_client: statement(with_audit, with_client)
+        )
+        return result.first() is not None
+
+    # on the schema before the audit trail's migration, the same without the event
+    return await with_audit_fallback(run)

@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authapi.audit.events import EventType
 from authapi.auth import session_repository
 from authapi.auth.service import AuthContext, log_refused_token, verified_claims
 from authapi.exceptions import InvalidAccessTokenError, SessionNotFoundError
@@ -42,12 +43,19 @@ async def end_session(
     """End one of the caller's own live sessions (its own included); anyone else's, an ended one
     and an unknown id all answer alike, so ids of other accounts' sessions are not confirmed."""
     caller = await _caller(ctx, access_token)
+    reason = "ended_by_user"
+    event = session_repository.EndedEvent(
+        EventType.SESSION_REVOKED,
+        session_id=session_id,
+        details={"reason": reason, "by_session_id": str(caller.session_id)},
+    )
     ended = await session_repository.end_sessions(
         db,
         caller=caller,
         which=session_repository.session_with_id(session_id),
-        reason="ended_by_user",
+        reason=reason,
         now=ctx.now(),
+        event=event,
     )
     if not ended.caller_live:
         raise _session_ended(caller)
