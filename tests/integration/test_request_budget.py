@@ -1,7 +1,9 @@
 """The cost of a request: statements and wire round trips per endpoint, on a warm connection.
 
 The budget (issue 10, CONVENTIONS.md "Cost of a request"): me 1 statement, logout 1, refresh 2,
-register 2, login 3; issue 11's sessions API 1 each (list, end one, logout of the others); issue
+register 2, login 3 (a failed one 3 too: the rate-limit hit, counting the attempt, then its
+audit row, issue 17, which only the password check can decide); issue 11's sessions API 1 each
+(list, end one, logout of the others); issue
 12's OAuth endpoints as their JSON twins plus nothing: the password grant 3 (login's), the refresh
 grant 2 (refresh's), and revocation and introspection 2 each (the rate-limit hit, then one
 statement: the session ended, or the session's liveness read); each
@@ -54,6 +56,7 @@ STATEMENTS = {
     "refresh": 2,
     "register": 2,
     "login": 3,
+    "login_failed": 3,
     "sessions": 1,
     "end_session": 1,
     "logout_others": 1,
@@ -160,8 +163,8 @@ async def meter(
 async def _flow(
     client: ApiClient, run: Callable[[Callable[[], Awaitable[Reply]]], Awaitable[Any]]
 ) -> dict[str, Observed]:
-    """register -> login -> me -> refresh -> sessions -> end the other -> logout others -> logout,
-    each through `run`."""
+    """register -> a wrong password -> login -> me -> refresh -> sessions -> end the other ->
+    logout others -> logout, each through `run`."""
     observed: dict[str, Observed] = {}
 
     async def step(name: str, request: Callable[[], Awaitable[Reply]], status: int) -> Reply:
@@ -176,6 +179,8 @@ async def _flow(
     credentials = {"email": email, "password": STRONG_PASSWORD}
     reply = await step("register", lambda: client.post("/api/auth/register", json=credentials), 201)
     Account.registered(reply, password=STRONG_PASSWORD)
+    wrong = {**credentials, "password": "not the password"}
+    await step("login_failed", lambda: client.post("/api/auth/login", json=wrong), 401)
     login = await step("login", lambda: client.post("/api/auth/login", json=credentials), 200)
     bearer = {"Authorization": f"Bearer {login.body['access_token']}"}
     await step("me", lambda: client.get("/api/auth/me", headers=bearer), 200)
