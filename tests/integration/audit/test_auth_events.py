@@ -110,6 +110,27 @@ async def test_registering_records_the_account_and_its_first_session(
     assert await _events(test_database, again) == []
 
 
+async def test_with_verification_required_registering_opens_no_session_and_login_is_refused(
+    client_with: ClientWith, test_database: ScratchDatabase
+) -> None:
+    address = unique_client_ip()
+    async with client_with(client_ip=address, require_verified_email=True) as api:
+        credentials = {"email": unique_email(), "password": STRONG_PASSWORD}
+        reply = await api.post("/api/v1/auth/register", json=credentials, headers=_agent())
+        assert reply.status == 201
+        refused = await api.post(LOGIN, json=credentials, headers=_agent())
+        assert (refused.status, refused.code) == (403, "email_not_verified")
+    registered = await _one(test_database, reply, address=address)
+    user_id = uuid.UUID(reply.body["user"]["id"])
+    assert (registered["type"], registered["user_id"]) == ("account.registered", user_id)
+    assert (registered["session_id"], registered["details"]) == (None, {"signed_in": False})
+    failed = await _one(test_database, refused, address=address)
+    assert (failed["type"], failed["user_id"]) == ("login.failed", user_id)
+    assert failed["details"] == {"reason": "email_not_verified"}
+    _assert_no_secret(registered, credentials["email"])
+    _assert_no_secret(failed, credentials["email"])
+
+
 async def test_a_login_records_its_session_and_how_it_signed_in(
     api: ApiClient, test_database: ScratchDatabase, address: str
 ) -> None:
