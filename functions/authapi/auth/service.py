@@ -694,6 +694,7 @@ async def logout(
         EventType.LOGOUT,
         session_id=claims.session_id,
         details={"scope": scope},
+        client_id=claims.client_id or ctx.settings.default_client_id,
         caller_live_enough=scope == "others",
     )
     ended = await session_repository.end_sessions(

@@ -97,6 +97,7 @@ class EndedEvent:
     type: EventType
     session_id: uuid.UUID
     details: Mapping[str, Any]  # with "session_ids": the sessions the statement ended
+    client_id: str | None = None  # the client of the caller's access token
     caller_live_enough: bool = False
 
 
@@ -121,6 +122,7 @@ def _ended_event_writes(
         now=now,
         user_id=caller.user_id,
         session_id=event.session_id,
+        client_id=event.client_id,
         details=details,
     )
     return audit_writes(entry, when=when)

@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 import pytest
 
+from authapi.config import Settings
 from tests.support.accounts import STRONG_PASSWORD, Account, register, unique_email
 from tests.support.clock import ManualClock
 from tests.support.db import ScratchDatabase
@@ -20,6 +21,7 @@ from tests.support.mfa import LOGIN, START, enrolled
 pytestmark = [pytest.mark.integration, pytest.mark.head_schema]
 
 USER_AGENT = "AuditTest/1.0 (events)"
+JSON_API_CLIENT = Settings.model_fields["default_client_id"].default
 REFRESH = "/api/v1/auth/refresh-token"
 LOGOUT = "/api/v1/auth/logout"
 SESSIONS = "/api/v1/auth/sessions"
@@ -66,8 +68,10 @@ async def _events(database: ScratchDatabase, reply: Reply) -> list[dict[str, Any
 
 
 async def _one(database: ScratchDatabase, reply: Reply, *, address: str) -> dict[str, Any]:
+    """The one row of a JSON API request (its client: the default one)."""
     [event] = await _events(database, reply)
     assert (event["ip"], event["user_agent"]) == (address, USER_AGENT)
+    assert event["client_id"] == JSON_API_CLIENT
     return event
 
 
@@ -96,7 +100,6 @@ async def test_registering_records_the_account_and_its_first_session(
     assert event["type"] == "account.registered"
     assert (event["user_id"], event["actor_kind"], event["actor_id"]) == (user_id, "user", user_id)
     assert event["session_id"] == account.session_id
-    assert event["client_id"] is not None
     assert event["details"] == {"signed_in": True}
     _assert_no_secret(event, email, account.access_token, account.refresh_token)
 
@@ -141,7 +144,6 @@ async def test_a_login_records_its_session_and_how_it_signed_in(
     assert event["type"] == "login.succeeded"
     assert (event["user_id"], event["actor_kind"]) == (uuid.UUID(account.user_id), "user")
     assert event["session_id"] == _sid(reply.body["access_token"])
-    assert event["client_id"] is not None
     assert event["details"] == {"method": "password", "amr": ["pwd"]}
     _assert_no_secret(
         event,
