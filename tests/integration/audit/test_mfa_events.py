@@ -43,7 +43,7 @@ async def test_every_mfa_flow_records_its_events(
         enrol = await api.post(f"{MFA}/totp", json={"password": account.password}, headers=bearer)
         assert enrol.status == 200
         secret = enrol.body["secret"]
-        secrets = (account.password, account.email, account.access_token, secret)
+        secrets: tuple[str, ...] = (account.password, account.email, account.access_token, secret)
         assert_event(
             await only_event(test_database, enrol),
             enrol,
