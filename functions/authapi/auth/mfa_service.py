@@ -3,20 +3,30 @@ step up, regenerate recovery codes, disable. The building blocks live in authapi
 
 Every code checked here counts in the login throttles first, like a password (a wrong code is
 a wrong password there), and a correct one gives the attempt back.
+
+Audit rows ride in the statements that make the change: the spend (mfa.enabled, a recovery
+code used, or a factor the statement refused), the statement that gives the attempt back
+(step-up, new recovery codes, disable), the new session's (login.succeeded). A code that is
+wrong before any statement (its time step is not the one shown, or was already accepted) is
+recorded with the count, only when the throttles let it in: an attempt refused with 429 is
+counted, not audited. Each is left out on the schema before the audit trail's migration.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Delete, Update
+from sqlalchemy import CTE, ColumnElement, Delete, Update, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.abuse import login_throttle
+from authapi.audit.events import EventType
+from authapi.audit.record import AuditEntry, audit_writes, with_audit_fallback
 from authapi.auth import repository, service
 from authapi.auth.session_origin import SessionOrigin
 from authapi.auth.step_up import amr_of, require_recent_mfa
@@ -66,8 +76,50 @@ class Counted:
     user: User | None
 
 
-async def _count(db: AsyncSession, ctx: service.AuthContext, *, email: str, client: str) -> Counted:
-    """Count one attempt for the account, as login does; the throttles' 429 when refused."""
+def _event(
+    type: EventType, now: datetime, principal: service.Principal, **details: object
+) -> AuditEntry:
+    """An event of the caller's own account, session and client."""
+    claims = principal.claims
+    return AuditEntry(
+        type,
+        now=now,
+        user_id=principal.user.id,
+        session_id=principal.session_id,
+        client_id=claims.client_id if claims is not None else None,
+        details=details,
+    )
+
+
+def _given(given: SecondFactor) -> str:
+    return "otp" if given.code is not None else "recovery_code"
+
+
+def _if_allowed(failure: AuditEntry) -> Callable[[login_throttle.AttemptCount], CTE]:
+    """The failure's rows as the count's further write (one CTE: the outbox row's, carrying the
+    audit row's as its own, which SQLAlchemy lifts into the statement's WITH), only when the
+    throttles let the attempt in: an attempt refused with 429 is counted, not audited."""
+
+    def cte(attempt: login_throttle.AttemptCount) -> CTE:
+        audit, outbox = audit_writes(
+            failure, when=exists(select(attempt.account_client.c.failures))
+        )
+        return outbox.add_cte(audit.cte("failed_audit")).cte("failed_audit_outbox")
+
+    return cte
+
+
+async def _count(
+    db: AsyncSession,
+    ctx: service.AuthContext,
+    *,
+    email: str,
+    client: str,
+    failure: AuditEntry | None = None,
+) -> Counted:
+    """Count one attempt for the account, as login does; the throttles' 429 when refused.
+    `failure`: the event of a factor already known to be wrong, recorded with the count (on
+    the schema before the audit trail, the count's own fallback leaves it out)."""
     now, settings = ctx.now(), ctx.settings
     keys = login_throttle.login_keys(ctx.key_ring.data_keys, email=email, client=client)
     async with independent_write(db):
@@ -79,6 +131,7 @@ async def _count(db: AsyncSession, ctx: service.AuthContext, *, email: str, clie
                 keys, settings, now=now, device_trusted=trusted
             ),
             now=now,
+            notice=_if_allowed(failure) if failure is not None else None,
         )
     if not attempt.allowed:
         metrics.count(metrics.TOO_MANY_ATTEMPTS)
@@ -93,13 +146,26 @@ async def _count(db: AsyncSession, ctx: service.AuthContext, *, email: str, clie
 
 
 async def _forgive(
-    db: AsyncSession, ctx: service.AuthContext, counted: Counted, *writes: UpdateBase
+    db: AsyncSession,
+    ctx: service.AuthContext,
+    counted: Counted,
+    *writes: UpdateBase,
+    events: Sequence[AuditEntry] = (),
+    when: ColumnElement[bool] | None = None,
+    ctes: tuple[CTE, ...] = (),
 ) -> None:
-    """Give the counted attempt back (a correct factor), in one statement with `writes`."""
+    """Give the counted attempt back (a correct factor), in one statement with `writes` (and
+    `ctes`) and the flow's `events` (only `when`)."""
     resets = login_throttle.after_success(
         counted.keys, ctx.settings, now=ctx.now(), account_counted=counted.account_counted
     )
-    await db.execute(chained_writes(*writes, *resets))
+
+    async def write(with_audit: bool) -> None:
+        recorded = [w for entry in events for w in audit_writes(entry, when=when)]
+        statement = chained_writes(*writes, *(recorded if with_audit else ()), *resets)
+        await db.execute(statement.add_cte(*ctes) if ctes else statement)
+
+    await with_audit_fallback(write)
 
 
 def _secret(ctx: service.AuthContext, factor: mfa.Factor) -> str:
@@ -108,18 +174,18 @@ def _secret(ctx: service.AuthContext, factor: mfa.Factor) -> str:
     )
 
 
-async def _spend(
-    db: AsyncSession,
-    ctx: service.AuthContext,
-    *,
-    factor: mfa.Factor,
-    given: SecondFactor,
-    also: tuple[Update, ...] = (),
-    along: tuple[Update | Delete | mfa.Conditional, ...] = (),
-) -> str | None:
-    """Spend the second factor (a time step after the last accepted one, or an unused recovery
-    code) together with `also` (which must match too) and `along` (which runs with it); its
-    `amr` value, or None when it is wrong, replayed or spent."""
+@dataclass(frozen=True)
+class Spend:
+    """The write that spends a given factor, and its `amr` value."""
+
+    write: Update
+    method: str
+
+
+def _matching(ctx: service.AuthContext, factor: mfa.Factor, given: SecondFactor) -> Spend | None:
+    """What would spend the given factor (a time step after the last accepted one, or an unused
+    recovery code: the statement decides), or None when it is wrong already (a wrong code, a
+    replayed step, a recovery code for an unfinished enrolment): no statement needed."""
     now = ctx.now()
     if given.code is not None:
         step = totp.matching_step(
@@ -127,15 +193,46 @@ async def _spend(
         )
         if step is None or (factor.last_step is not None and step <= factor.last_step):
             return None
-        spend = mfa.accept_step(user_id=factor.user_id, step=step, now=now)
-        method = "otp"
-    elif given.recovery_code is not None and factor.active:
+        return Spend(mfa.accept_step(user_id=factor.user_id, step=step, now=now), "otp")
+    if given.recovery_code is not None and factor.active:
         hmacs = recovery.hmacs(ctx.key_ring.data_keys, given.recovery_code)
-        spend = mfa.use_recovery_code(user_id=factor.user_id, hmacs=hmacs, now=now)
-        method = "recovery_code"
-    else:
+        return Spend(
+            mfa.use_recovery_code(user_id=factor.user_id, hmacs=hmacs, now=now), "recovery_code"
+        )
+    return None
+
+
+async def _spend(
+    db: AsyncSession,
+    spend: Spend | None,
+    *,
+    also: tuple[Update, ...] = (),
+    along: tuple[Update | Delete | mfa.Conditional, ...] = (),
+    on_match: Sequence[AuditEntry] = (),
+    on_miss: Sequence[AuditEntry] = (),
+) -> str | None:
+    """Spend the second factor together with `also` (which must match too) and `along` (which
+    runs with it), recording `on_match` when it was spent, `on_miss` when not; its `amr`
+    value, or None when it is wrong, replayed or spent."""
+    if spend is None:
         return None
-    return method if await mfa.all_matched(db, spend, *also, along=along) else None
+
+    async def run(with_audit: bool) -> bool:
+        return await mfa.all_matched(
+            db,
+            spend.write,
+            *also,
+            along=along,
+            on_match=on_match if with_audit else (),
+            on_miss=on_miss if with_audit else (),
+        )
+
+    return spend.method if await with_audit_fallback(run) else None
+
+
+def _code_used(spend: Spend | None, entry: AuditEntry) -> list[AuditEntry]:
+    """mfa.recovery_code_used (`entry`), when what is spent is a recovery code."""
+    return [entry] if spend is not None and spend.method == "recovery_code" else []
 
 
 def _refused(user_id: uuid.UUID, flow: str) -> InvalidMfaCodeError:
@@ -178,8 +275,17 @@ async def enrol(
     await _check_password(ctx, user, password)
     secret = totp.new_secret()
     key_id, sealed = seal(ctx.key_ring.data_keys, SECRET_PURPOSE, secret)
-    if not await mfa.start_enrolment(
-        db, user_id=user.id, key_id=key_id, sealed_secret=sealed, now=ctx.now()
+    now = ctx.now()
+    started = _event(EventType.MFA_ENROLMENT_STARTED, now, principal, factor="totp")
+    if not await with_audit_fallback(
+        lambda with_audit: mfa.start_enrolment(
+            db,
+            user_id=user.id,
+            key_id=key_id,
+            sealed_secret=sealed,
+            now=now,
+            audit=started if with_audit else None,
+        )
     ):
         raise MfaAlreadyEnabledError()
     await _forgive(db, ctx, counted)
@@ -220,10 +326,9 @@ async def verify_enrolment(
         mfa.store_recovery_codes_when(user_id=user.id, key_id=new.key_id, hmacs=new.hmacs),
         repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now),
     )
-    if (
-        await _spend(db, ctx, factor=factor, given=SecondFactor(code=code), along=activation)
-        is None
-    ):
+    spend = _matching(ctx, factor, SecondFactor(code=code))
+    enabled = _event(EventType.MFA_ENABLED, now, principal, factor="totp")
+    if await _spend(db, spend, along=activation, on_match=[enabled]) is None:
         raise _refused(user.id, "verify")
     await _forgive(db, ctx, counted)
     logger.info("mfa enabled", extra={"user_id": str(user.id)})
@@ -265,18 +370,36 @@ async def answer_challenge(
     if claimed is None:
         logger.warning("mfa challenge refused", extra={"client_ip": client})
         raise InvalidMfaChallengeError()
-    counted = await _count(db, ctx, email=claimed.email, client=client)
+    spend = _matching(ctx, claimed.factor, given)
+    failure = AuditEntry(
+        EventType.MFA_CHALLENGE_FAILED,
+        now=now,
+        user_id=claimed.user_id,
+        client_id=claimed.client_id,
+        details={"stage": "login", "method": _given(given)},
+    )
+    # a factor wrong already is recorded with the count; one the statement refuses, with it
+    counted = await _count(
+        db, ctx, email=claimed.email, client=client, failure=failure if spend is None else None
+    )
     user = counted.user
     if user is None or user.id != claimed.user_id:
         # the challenge's own account, read by _count (its email moved meanwhile): refused
         # before anything is spent or a session is written
         raise InvalidMfaChallengeError()
+    used = AuditEntry(
+        EventType.MFA_RECOVERY_CODE_USED,
+        now=now,
+        user_id=claimed.user_id,
+        client_id=claimed.client_id,
+        details={"stage": "login"},
+    )
     method = await _spend(
         db,
-        ctx,
-        factor=claimed.factor,
-        given=given,
+        spend,
         also=(mfa.spend_challenge(token_hash=token_hash, now=now),),
+        on_match=_code_used(spend, used),
+        on_miss=[failure],
     )
     if method is None:
         raise _refused(claimed.user_id, "challenge")
@@ -296,7 +419,20 @@ async def answer_challenge(
         ),
         device.insert(),
     ]
-    await repository.create_session(db, session=session, alongside=tuple(writes))
+    succeeded = AuditEntry(
+        EventType.LOGIN_SUCCEEDED,
+        now=now,
+        user_id=claimed.user_id,
+        session_id=session.session_id,
+        client_id=claimed.client_id,
+        details={"method": f"password+{method}", "amr": list(amr)},
+    )
+
+    async def open_session(with_audit: bool) -> None:
+        recorded = audit_writes(succeeded) if with_audit else ()
+        await repository.create_session(db, session=session, alongside=(*writes, *recorded))
+
+    await with_audit_fallback(open_session)
     metrics.count(metrics.LOGIN_SUCCEEDED)
     logger.info("login succeeded", extra={"user_id": str(user.id), "amr": " ".join(amr)})
     tokens = service.token_pair(
@@ -338,13 +474,21 @@ async def step_up(
     session keeps it (its refreshed tokens carry it too). (token, expires_in)"""
     user, now = principal.user, ctx.now()
     factor = await _active_factor(db, user.id)
-    counted = await _count(db, ctx, email=user.email, client=client)
-    method = await _spend(db, ctx, factor=factor, given=given)
+    spend = _matching(ctx, factor, given)
+    failure = _event(
+        EventType.MFA_CHALLENGE_FAILED, now, principal, stage="step_up", method=_given(given)
+    )
+    counted = await _count(
+        db, ctx, email=user.email, client=client, failure=failure if spend is None else None
+    )
+    used = _event(EventType.MFA_RECOVERY_CODE_USED, now, principal, stage="step_up")
+    method = await _spend(db, spend, on_match=_code_used(spend, used), on_miss=[failure])
     if method is None:
         raise _refused(user.id, "step_up")
     amr = tuple(dict.fromkeys(("pwd", *amr_of(principal), method)))
     mark = repository.mark_session_mfa(session_id=principal.session_id, amr=" ".join(amr), now=now)
-    await _forgive(db, ctx, counted, mark)
+    stepped = _event(EventType.MFA_STEP_UP, now, principal, method=method)
+    await _forgive(db, ctx, counted, mark, events=[stepped])
     token = _session_token(ctx, principal, amr=amr, now=now)
     logger.info("mfa step-up", extra={"user_id": str(user.id), "method": method})
     return token, ctx.settings.access_token_ttl_seconds
@@ -367,14 +511,26 @@ async def regenerate_recovery_codes(
     client: str,
 ) -> list[str]:
     """A new set of 10 recovery codes (the old set stops working); needs a fresh second factor."""
-    user = principal.user
+    user, now = principal.user, ctx.now()
     factor = await _active_factor(db, user.id)
     counted = await _count(db, ctx, email=user.email, client=client)
-    if await _spend(db, ctx, factor=factor, given=given) is None:
+    spend = _matching(ctx, factor, given)
+    used = _event(EventType.MFA_RECOVERY_CODE_USED, now, principal, stage="regenerate")
+    if await _spend(db, spend, on_match=_code_used(spend, used)) is None:
         raise _refused(user.id, "regenerate")
     new = _new_codes(ctx)
     stored = mfa.store_recovery_codes(user_id=user.id, key_id=new.key_id, hmacs=new.hmacs)
-    await _forgive(db, ctx, counted, mfa.forget_recovery_codes(user_id=user.id), stored)
+    regenerated = _event(
+        EventType.MFA_RECOVERY_CODES_REGENERATED, now, principal, count=len(new.codes)
+    )
+    await _forgive(
+        db,
+        ctx,
+        counted,
+        mfa.forget_recovery_codes(user_id=user.id),
+        stored,
+        events=[regenerated],
+    )
     logger.info("mfa recovery codes regenerated", extra={"user_id": str(user.id)})
     return new.codes
 
@@ -396,8 +552,14 @@ async def disable(
     require_recent_mfa(ctx, principal)
     counted = await _count(db, ctx, email=user.email, client=client)
     await _check_password(ctx, user, password)
-    if await _spend(db, ctx, factor=factor, given=given) is None:
+    spend = _matching(ctx, factor, given)
+    used = _event(EventType.MFA_RECOVERY_CODE_USED, now, principal, stage="disable")
+    method = await _spend(db, spend, on_match=_code_used(spend, used))
+    if method is None:
         raise _refused(user.id, "disable")
+    # recorded only if this statement removed the factor (not a concurrent disable or reset)
+    forgotten = mfa.forget_factor(user_id=user.id).cte("forgotten_factor")
+    disabled = _event(EventType.MFA_DISABLED, now, principal, method=method)
     await _forgive(
         db,
         ctx,
@@ -409,6 +571,8 @@ async def disable(
         # this session's own factor went with the factor: no refresh of it claims one (its
         # current access token stays valid until it expires, like any access token)
         repository.forget_session_mfa(session_id=principal.session_id),
-        mfa.forget_factor(user_id=user.id),
+        events=[disabled],
+        when=exists(select(forgotten.c.user_id)),
+        ctes=(forgotten,),
     )
     logger.info("mfa disabled", extra={"user_id": str(user.id)})

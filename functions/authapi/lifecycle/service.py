@@ -4,16 +4,28 @@
 Forgot and resend do the same work for every address (a throttled outbox row keyed by the
 address's HMAC, one queue message): which address has an account is only found out by the
 mailer, off the request path. No flow signs anyone in.
+
+Each flow's audit row rides in the statement that makes its change (lifecycle/statements.py,
+the throttled enqueue), left out on the schema before the audit trail's migration
+(`with_audit_fallback`). A forgot request's row names no account: the flow never looks one up
+(that is the mailer's, off the request path), so the row is the same for every address.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
+from authapi.audit.events import EventType
+from authapi.audit.record import AuditEntry, audit_writes, with_audit_fallback
 from authapi.auth.service import AuthContext, Principal, authenticate
 from authapi.auth.step_up import require_recent_mfa
 from authapi.exceptions import (
@@ -29,7 +41,7 @@ from authapi.observability.request_context import current_client_ip
 from authapi.outbox import messages
 from authapi.outbox.messages import OutboxMessage, submitted_address
 from authapi.outbox.notify import OutboxNotifier
-from authapi.outbox.throttled import enqueue_throttled
+from authapi.outbox.throttled import Throttled, enqueue_throttled
 from authapi.passwords import normalize_password
 from authapi.users import account_tokens
 from authapi.users.password_policy import check_password_policy
@@ -46,6 +58,27 @@ def _refused(flow: str, reason: str) -> InvalidAccountTokenError:
     return InvalidAccountTokenError()
 
 
+def _event(
+    type: EventType,
+    now: datetime,
+    principal: Principal | None = None,
+    **details: Any,
+) -> AuditEntry:
+    """An event of the caller (`principal`: their account, session and client), or of whoever
+    holds a token (the statement fills in the account it spent the token for)."""
+    if principal is None:
+        return AuditEntry(type, now=now, details=details)
+    claims = principal.claims
+    return AuditEntry(
+        type,
+        now=now,
+        user_id=principal.user.id,
+        session_id=principal.session_id,
+        client_id=claims.client_id if claims is not None else None,
+        details=details,
+    )
+
+
 async def _mail_to_address(
     db: AsyncSession,
     ctx: AuthContext,
@@ -53,19 +86,30 @@ async def _mail_to_address(
     message: OutboxMessage,
     *,
     email: str,
+    audit: AuditEntry | None = None,
     account_id: uuid.UUID | None = None,
     notice: OutboxMessage | None = None,
 ) -> None:
+    """Enqueue `message` (and `notice`) throttled per address, `audit` in the same statement
+    only when it was enqueued (a 429 is counted by the throttle, not audited)."""
     address = submitted_address(ctx.key_ring.data_keys, email)
-    throttled = await enqueue_throttled(
-        db,
-        ctx.settings,
-        message,
-        address=address,
-        now=ctx.now(),
-        account_id=account_id,
-        notice=notice,
-    )
+
+    def recorded(enqueued: ColumnElement[bool]) -> Sequence[UpdateBase]:
+        return () if audit is None else audit_writes(audit, when=enqueued)
+
+    async def enqueue(with_audit: bool) -> Throttled:
+        return await enqueue_throttled(
+            db,
+            ctx.settings,
+            message,
+            address=address,
+            now=ctx.now(),
+            account_id=account_id,
+            notice=notice,
+            along=recorded if with_audit else None,
+        )
+
+    throttled = await with_audit_fallback(enqueue)
     if not throttled.enqueued:
         metrics.count(metrics.MAIL_THROTTLED)
         logger.warning("mail throttled for this address", extra={"kind": message.kind})
@@ -78,7 +122,8 @@ async def forgot_password(
 ) -> None:
     """Queue a reset link for the address, whoever has it (nobody, maybe)."""
     message = OutboxMessage(kind=messages.PASSWORD_RESET, purpose=account_tokens.PASSWORD_RESET)
-    await _mail_to_address(db, ctx, notifier, message, email=email)
+    audit = _event(EventType.PASSWORD_RESET_REQUESTED, ctx.now())  # no account: see above
+    await _mail_to_address(db, ctx, notifier, message, email=email, audit=audit)
     metrics.count(metrics.PASSWORD_RESET_REQUESTED)
     logger.info("password reset requested", extra={"outbox_id": str(message.id)})
 
@@ -104,8 +149,14 @@ async def verify_email(
     code: str | None = None,
 ) -> None:
     now = ctx.now()
+    method = "link" if token is not None else "code"
+    audit = _event(EventType.EMAIL_VERIFIED, now, method=method)
     if token is not None:
-        account_id = await statements.verify_with_token(db, token=token, now=now)
+        account_id = await with_audit_fallback(
+            lambda recorded: statements.verify_with_token(
+                db, token=token, now=now, audit=audit if recorded else None
+            )
+        )
     elif email is not None and code is not None:
         codes = account_tokens.code_hashes(
             ctx.key_ring.data_keys,
@@ -113,7 +164,11 @@ async def verify_email(
             email=email,
             code=code,
         )
-        account_id = await statements.verify_with_code(db, codes=codes, email=email, now=now)
+        account_id = await with_audit_fallback(
+            lambda recorded: statements.verify_with_code(
+                db, codes=codes, email=email, now=now, audit=audit if recorded else None
+            )
+        )
     else:  # the schema refuses this first; this keeps the types honest
         account_id = None
     if account_id is None:
@@ -137,8 +192,17 @@ async def reset_password(
     check_password_policy(ctx.settings, password=password, email=email)
     password_hash = await ctx.hashing.hash(password)
     notice = OutboxMessage(kind=messages.PASSWORD_CHANGED, purpose=messages.PASSWORD_CHANGED)
-    spent_by = await statements.reset_password(
-        db, token=token, password_hash=password_hash, notice=notice, now=ctx.now()
+    now = ctx.now()
+    audit = _event(EventType.PASSWORD_RESET, now)
+    spent_by = await with_audit_fallback(
+        lambda recorded: statements.reset_password(
+            db,
+            token=token,
+            password_hash=password_hash,
+            notice=notice,
+            now=now,
+            audit=audit if recorded else None,
+        )
     )
     if spent_by is None:  # spent or outdated while the new password was hashed
         raise _refused("password_reset", "spent_meanwhile")
@@ -180,14 +244,20 @@ async def change_password(
     password = normalize_password(new_password)
     check_password_policy(ctx.settings, password=password, email=user.email)
     notice = OutboxMessage(kind=messages.PASSWORD_CHANGED, purpose=messages.PASSWORD_CHANGED)
-    changed = await statements.change_password(
-        db,
-        account_id=user.id,
-        old_hash=user.password_hash,
-        password_hash=await ctx.hashing.hash(password),
-        keep_session=principal.session_id,
-        notice=notice,
-        now=ctx.now(),
+    password_hash = await ctx.hashing.hash(password)
+    now = ctx.now()
+    audit = _event(EventType.PASSWORD_CHANGED, now, principal)
+    changed = await with_audit_fallback(
+        lambda recorded: statements.change_password(
+            db,
+            account_id=user.id,
+            old_hash=user.password_hash,
+            password_hash=password_hash,
+            keep_session=principal.session_id,
+            notice=notice,
+            now=now,
+            audit=audit if recorded else None,
+        )
     )
     if not changed:  # changed by another route since we checked it
         raise WrongPasswordError()
@@ -214,8 +284,16 @@ async def request_email_change(
         raise SameEmailError()
     message = OutboxMessage(kind=messages.EMAIL_CHANGE, purpose=account_tokens.EMAIL_CHANGE)
     notice = OutboxMessage(kind=messages.EMAIL_CHANGE_NOTICE, purpose=messages.EMAIL_CHANGE_NOTICE)
+    audit = _event(EventType.EMAIL_CHANGE_REQUESTED, ctx.now(), principal)
     await _mail_to_address(
-        db, ctx, notifier, message, email=new_email, account_id=user.id, notice=notice
+        db,
+        ctx,
+        notifier,
+        message,
+        email=new_email,
+        audit=audit,
+        account_id=user.id,
+        notice=notice,
     )
     metrics.count(metrics.EMAIL_CHANGE_REQUESTED)
     logger.info("email change requested", extra={"user_id": str(user.id)})
@@ -228,8 +306,13 @@ async def confirm_email_change(db: AsyncSession, ctx: AuthContext, *, token: str
         raise _refused("email_change", "not_live")
     account_id, _, new_email = found
     assert new_email is not None  # checked above
+    audit = _event(EventType.EMAIL_CHANGED, now)
     try:
-        changed = await statements.change_email(db, token=token, new_email=new_email, now=now)
+        changed = await with_audit_fallback(
+            lambda recorded: statements.change_email(
+                db, token=token, new_email=new_email, now=now, audit=audit if recorded else None
+            )
+        )
     except IntegrityError as error:
         # another account registered the address (or one that reads the same) meanwhile
         if "uq_users_email" in str(error.orig):
@@ -252,13 +335,19 @@ async def delete_account(
     principal = await _confirmed_principal(db, ctx, access_token=access_token, password=password)
     user = principal.user
     notice = OutboxMessage(kind=messages.ACCOUNT_DELETED, purpose=messages.ACCOUNT_DELETED)
-    deleted = await statements.delete_account(
-        db,
-        account_id=user.id,
-        password_hash=user.password_hash,
-        notice=notice,
-        address=submitted_address(ctx.key_ring.data_keys, user.email),
-        now=ctx.now(),
+    address = submitted_address(ctx.key_ring.data_keys, user.email)
+    now = ctx.now()
+    audit = _event(EventType.ACCOUNT_DELETED, now, principal)
+    deleted = await with_audit_fallback(
+        lambda recorded: statements.delete_account(
+            db,
+            account_id=user.id,
+            password_hash=user.password_hash,
+            notice=notice,
+            address=address,
+            now=now,
+            audit=audit if recorded else None,
+        )
     )
     if not deleted:
         raise WrongPasswordError()

@@ -1,5 +1,6 @@
 """The MFA rows: factors, recovery codes and login challenges. Reads and builds writes; the
-flows (authapi.auth.mfa_service) decide."""
+flows (authapi.auth.mfa_service) decide. A flow's audit rows ride in the statement that
+spends or stores (`audit` / `on_match` / `on_miss`: events recorded only when it did)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     DateTime,
     Delete,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     update,
@@ -35,8 +38,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.dml import ReturningDelete, UpdateBase
 
+from authapi.audit.record import AuditEntry, audit_writes
 from authapi.db.batches import delete_batch
 from authapi.db.expand import names_a_missing_table
 from authapi.mfa.totp import STEP_SECONDS
@@ -44,6 +48,14 @@ from authapi.models import MfaChallenge, MfaFactor, MfaRecoveryCode, User
 
 _TIMESTAMPTZ = DateTime(timezone=True)
 MAX_CODES_PER_CHALLENGE = 5  # issue 14: one challenge accepts at most 5 codes
+
+
+def recorded(
+    events: Sequence[AuditEntry], *, when: ColumnElement[bool] | None = None, name: str = "audit"
+) -> list[CTE]:
+    """The events' audit and outbox rows as CTEs of another statement, only `when`."""
+    writes = [write for entry in events for write in audit_writes(entry, when=when)]
+    return [write.cte(f"{name}_{index}") for index, write in enumerate(writes)]
 
 
 def _at(moment: datetime) -> ColumnElement[datetime]:
@@ -141,10 +153,16 @@ async def get_factor(db: AsyncSession, *, user_id: uuid.UUID) -> Factor | None:
 
 
 async def start_enrolment(
-    db: AsyncSession, *, user_id: uuid.UUID, key_id: str, sealed_secret: bytes, now: datetime
+    db: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    key_id: str,
+    sealed_secret: bytes,
+    now: datetime,
+    audit: AuditEntry | None = None,
 ) -> bool:
     """Store a new, inactive secret, replacing an earlier unfinished enrolment; False (nothing
-    written) when the account already has an active factor."""
+    written, nothing audited) when the account already has an active factor."""
     values = pg_insert(MfaFactor).values(
         user_id=user_id, key_id=key_id, sealed_secret=sealed_secret, created_at=now
     )
@@ -153,7 +171,11 @@ async def start_enrolment(
         set_={"key_id": key_id, "sealed_secret": sealed_secret, "created_at": now},
         where=MfaFactor.activated_at.is_(None),
     ).returning(MfaFactor.user_id)
-    return (await db.scalar(statement)) is not None
+    if audit is None:
+        return (await db.scalar(statement)) is not None
+    enrolled = statement.cte("enrolled")
+    events = recorded([audit], when=exists(select(enrolled.c.user_id)))
+    return (await db.scalar(select(enrolled.c.user_id).add_cte(*events))) is not None
 
 
 def accept_step(*, user_id: uuid.UUID, step: int, now: datetime) -> Update:
@@ -212,8 +234,9 @@ def store_recovery_codes_when(
     return when
 
 
-def forget_factor(*, user_id: uuid.UUID) -> Delete:
-    return delete(MfaFactor).where(MfaFactor.user_id == user_id)
+def forget_factor(*, user_id: uuid.UUID) -> ReturningDelete[Any]:
+    """RETURNING the account's id: no row when it had no factor left to forget."""
+    return delete(MfaFactor).where(MfaFactor.user_id == user_id).returning(MfaFactor.user_id)
 
 
 async def unused_recovery_codes(db: AsyncSession, *, user_id: uuid.UUID) -> int:
@@ -327,7 +350,11 @@ def _conditioned(
 
 
 async def all_matched(
-    db: AsyncSession, *writes: Update, along: Sequence[Update | Delete | Conditional] = ()
+    db: AsyncSession,
+    *writes: Update,
+    along: Sequence[Update | Delete | Conditional] = (),
+    on_match: Sequence[AuditEntry] = (),
+    on_miss: Sequence[AuditEntry] = (),
 ) -> bool:
     """Run `writes` (each RETURNING) as one statement; whether every one of them matched a row.
 
@@ -340,7 +367,10 @@ async def all_matched(
 
     `along`: writes on the same condition that need not match a row (what an activation
     stores with it: its recovery codes, the session's mark), so that a cut after the statement
-    never leaves one without the other. None of them may write a row another one writes."""
+    never leaves one without the other. None of them may write a row another one writes.
+
+    `on_match`: events recorded when the factor's write matched (it spent what was given);
+    `on_miss`: when it did not (a wrong, spent or replayed factor)."""
     first = writes[0].cte("spent_0")
     factor_matched = exists(select(first.c[0]))
     ctes = [first] + [
@@ -350,6 +380,10 @@ async def all_matched(
     statement = select(*(exists(select(cte.c[0])).label(cte.name) for cte in ctes))
     for index, write in enumerate(along):
         statement = statement.add_cte(_conditioned(write, factor_matched).cte(f"along_{index}"))
+    statement = statement.add_cte(
+        *recorded(on_match, when=factor_matched, name="matched_audit"),
+        *recorded(on_miss, when=not_(factor_matched), name="missed_audit"),
+    )
     row = (await db.execute(statement)).one()
     return all(row)
 

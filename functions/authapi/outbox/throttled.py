@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, insert, literal, select
+from sqlalchemy import ColumnElement, exists, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.config import Settings
 from authapi.models import MailOutbox
@@ -40,10 +42,12 @@ async def enqueue_throttled(
     now: datetime,
     account_id: uuid.UUID | None = None,
     notice: OutboxMessage | None = None,
+    along: Callable[[ColumnElement[bool]], Sequence[UpdateBase]] | None = None,
 ) -> Throttled:
     """Enqueue `message` to `address` (for `account_id`, if given) unless the address had its
     share of mail lately; one statement either way. `notice`: a second message, to the
-    account, enqueued only with the first (an email change's notice to the old address)."""
+    account, enqueued only with the first (an email change's notice to the old address).
+    `along`: further writes of the same statement, given the condition "it was enqueued"."""
     interval = timedelta(seconds=settings.mail_address_interval_seconds)
     columns = MailOutbox.__table__.c
     recent = (
@@ -96,6 +100,9 @@ async def enqueue_throttled(
                 notice, now=now, account_id=account_id, when=exists(select(inserted.c.id))
             ).cte("notice")
         )
+    if along is not None:
+        enqueued = exists(select(inserted.c.id))
+        ctes += [write.cte(f"along_{index}") for index, write in enumerate(along(enqueued))]
     statement = (
         select(
             select(func.count()).select_from(inserted).scalar_subquery().label("enqueued"),
