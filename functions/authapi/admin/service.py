@@ -168,7 +168,7 @@ async def authenticate(db: AsyncSession, ctx: AuthContext, *, admin_token: str) 
             db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
         )
     except ProgrammingError as error:
-        if not names_a_missing_column(error):
+        if not (names_a_missing_column(error) or names_a_missing_table(error)):
             raise
         raise _refuse_role(claims.user_id) from None
     if caller is None:
