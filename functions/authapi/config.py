@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     oauth_password_grant: bool = False
     access_token_ttl_seconds: int = Field(default=30 * 60, ge=60)
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300)
+    # Admin tokens (issue 17: `aud` <jwt_audience>:admin, after MFA, no refresh token): at most
+    # 15 minutes, whatever is configured
+    admin_token_ttl_seconds: int = Field(default=15 * 60, ge=60, le=15 * 60)
     # absolute: rotating refresh tokens never keeps one login alive longer than this
     session_max_age_seconds: int = Field(default=30 * 24 * 3600, ge=300)
     # A refresh token's immediate predecessor, presented within this many seconds after it was

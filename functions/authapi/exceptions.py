@@ -259,6 +259,68 @@ class SessionNotFoundError(AuthApiError):
     default_detail = "None of your live sessions has this id."
 
 
+class AdminTokenRequiredError(AuthApiError):
+    """A valid end-user access token at the admin API: a real token, but no admin credential."""
+
+    status = 403
+    code = "admin_token_required"
+    title = "Admin token required"
+    default_detail = (
+        "The admin API takes admin tokens only: POST /api/v1/admin/token with your own access "
+        "token (after a recent second factor) and call it with the token it returns."
+    )
+
+
+class AdminRoleRequiredError(AuthApiError):
+    """The account behind the token is not (or no longer) an administrator."""
+
+    status = 403
+    code = "admin_role_required"
+    title = "Admin role required"
+    default_detail = "This account is not an administrator."
+
+
+class UserNotFoundError(AuthApiError):
+    status = 404
+    code = "user_not_found"
+    title = "User not found"
+    default_detail = "No account has this id."
+
+
+class InvalidCursorError(AuthApiError):
+    status = 400
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+    default_detail = "The cursor is not one this listing returned: start again without it."
+
+
+class OwnAccountError(AuthApiError):
+    """An admin disabling, deleting or resetting the MFA of their own account through the API:
+    refused, so the last administrator cannot lock every administrator out by mistake."""
+
+    status = 409
+    code = "admin_own_account"
+    title = "Own account"
+    default_detail = "An administrator cannot do this to their own account through the admin API."
+
+
+class EmailAlreadyVerifiedError(AuthApiError):
+    status = 409
+    code = "email_already_verified"
+    title = "Email already verified"
+    default_detail = "The account's address is already verified: no mail was sent."
+
+
+class AccountDisabledError(AuthApiError):
+    """An admin action that a disabled account cannot take (a verification mail it would not
+    be sent)."""
+
+    status = 409
+    code = "account_disabled"
+    title = "Account disabled"
+    default_detail = "The account is disabled: enable it first."
+
+
 class CrossSiteRequestError(AuthApiError):
     """A form post from another site: what a page can make a visitor's browser send unasked."""
 

@@ -16,6 +16,7 @@ import jwt
 from authapi.auth import jws
 from authapi.config import Settings
 from authapi.exceptions import (
+    AdminTokenRequiredError,
     InvalidAccessTokenError,
     MfaEnrolmentRequiredError,
     UnknownSigningKeyError,
@@ -183,6 +184,114 @@ def verify_access_token(
             client_id=str(claims["client_id"]) if "client_id" in claims else None,
             claims=claims,
             enrol_only=token_use == MFA_ENROL,
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
+        raise InvalidAccessTokenError() from error
+
+
+# Admin tokens (issue 17): access tokens of the admin API, `aud` <jwt_audience>:admin, which no
+# end-user check accepts (their audience is not the API's) and which live at most 15 minutes
+ADMIN = "admin"
+
+
+def admin_audience(settings: Settings) -> str:
+    return f"{settings.jwt_audience}:admin"
+
+
+def issue_admin_token(
+    ring: KeyRing,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    now: datetime,
+    amr: tuple[str, ...],
+    mfa_at: datetime | None,
+    client_id: str | None = None,
+) -> str:
+    """An admin access token: the administrator's own session (`sid`, so ending it ends the
+    admin token too) and the second factor it gave; `token_use: admin`."""
+    issued_at = int(now.timestamp())
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": admin_audience(settings),
+        "sub": str(user_id),
+        "client_id": client_id or settings.default_client_id,
+        "sid": str(session_id),
+        "jti": uuid.uuid4().hex,
+        "iat": issued_at,
+        "nbf": issued_at,
+        "exp": issued_at + settings.admin_token_ttl_seconds,
+        "token_use": ADMIN,
+        **mfa_claims(amr, mfa_at),
+    }
+    return jwt.encode(
+        claims,
+        ring.signing_key,
+        algorithm=ALGORITHM,
+        headers={"kid": ring.signing_kid, "typ": ACCESS_TOKEN_TYPE},
+    )
+
+
+def _signed_claims(ring: KeyRing, token: str) -> dict[str, Any]:
+    """The payload of a token of ours whose header and signature hold; nothing else checked."""
+    parsed = jws.parse(token)
+    header = parsed.header
+    if header.get("alg") != ALGORITHM or header.get("typ") != ACCESS_TOKEN_TYPE:
+        raise InvalidAccessTokenError()
+    if FORBIDDEN_HEADERS.intersection(header) or UNSUPPORTED_HEADERS.intersection(header):
+        raise InvalidAccessTokenError()
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise InvalidAccessTokenError()
+    public_key = ring.verification_keys.get(kid)
+    if public_key is None:
+        raise UnknownSigningKeyError()
+    return jws.verified_payload(parsed, public_key)
+
+
+def _end_user_token_in_date(settings: Settings, claims: dict[str, Any], now: datetime) -> bool:
+    token_use = claims.get("token_use")
+    if token_use not in (ACCESS, MFA_ENROL):
+        return False
+    try:
+        jws.check_registered_claims(
+            claims,
+            required=REQUIRED_CLAIMS,
+            issuer=settings.jwt_issuer,
+            audience=MFA_ENROL_AUDIENCE if token_use == MFA_ENROL else settings.jwt_audience,
+        )
+    except jwt.PyJWTError:
+        return False
+    return _in_date(claims, now)
+
+
+def verify_admin_token(
+    ring: KeyRing, settings: Settings, token: str, *, now: datetime
+) -> AccessTokenClaims:
+    """An admin token's claims, checked as `verify_access_token` checks an end-user token's but
+    against the admin audience; a valid end-user token is AdminTokenRequiredError (403: a real
+    token, not an admin credential), anything else InvalidAccessTokenError."""
+    try:
+        claims = _signed_claims(ring, token)
+        if claims.get("token_use") != ADMIN:
+            if _end_user_token_in_date(settings, claims, now):
+                raise AdminTokenRequiredError()
+            raise InvalidAccessTokenError()
+        jws.check_registered_claims(
+            claims,
+            required=REQUIRED_CLAIMS,
+            issuer=settings.jwt_issuer,
+            audience=admin_audience(settings),
+        )
+        if not _in_date(claims, now):
+            raise InvalidAccessTokenError()
+        return AccessTokenClaims(
+            user_id=uuid.UUID(str(claims["sub"])),
+            session_id=uuid.UUID(str(claims["sid"])),
+            token_id=str(claims["jti"]),
+            client_id=str(claims["client_id"]) if "client_id" in claims else None,
+            claims=claims,
         )
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
         raise InvalidAccessTokenError() from error

@@ -4,7 +4,9 @@ CodeDeploy invokes it as the API function's PreTraffic hook on every update: the
 traffic until this has applied every pending migration, run the smoke flow against the new version
 (authapi.handlers.smoke: CodeDeploy takes one PreTraffic hook per deployment) and reported
 Succeeded; a failure of either reports Failed and the deploy rolls back with the old code still
-serving. Any other event means migrations only: the deploy workflow sends `{}` after every
+serving. An event `{"admin_create": "<email>"}` migrates, then grants the admin role to that
+existing account (docs/admin.md: the first administrator in AWS). Any other event means
+migrations only: the deploy workflow sends `{}` after every
 `sam deploy`, since CloudFormation runs no CodeDeploy deployment (so no hook) when it creates the
 stack, only when it updates the alias; after an update it finds nothing left to do. Either way it
 applies the migrations in one transaction, under an advisory lock, and returns the revisions the
@@ -21,6 +23,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authapi.admin.bootstrap import grant_admin
 from authapi.clock import SystemClock
 from authapi.config import get_settings
 from authapi.db.engine import Database, create_engine
@@ -113,6 +116,19 @@ def smoke_test(hook: DeploymentHook) -> None:
     ).run()
 
 
+def _grant_admin(email: str) -> bool:
+    """The admin role for the account with this address (admin.role_granted, actor the
+    service); whether there was one. Never creates an account: an event carries no password."""
+    now = SystemClock().now()
+    found: list[object] = []
+
+    async def grant(db: AsyncSession) -> None:
+        found.append(await grant_admin(db, email=email, now=now))
+
+    asyncio.run(_on_the_database(grant))
+    return found[0] is not None
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     hook = DeploymentHook.from_event(event)
@@ -126,6 +142,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         hook.report("Failed")  # CodeDeploy rolls the deploy back; the old code keeps serving
         return {"status": "Failed"}
     logger.info("database migrated", extra={"revisions": list(revisions)})
+    admin_email = event.get("admin_create")
+    if hook is None and isinstance(admin_email, str):
+        granted = _grant_admin(admin_email)
+        # the address is not logged (personal data); the caller knows which one it sent
+        logger.warning("admin role granted" if granted else "admin role: no such account")
+        return {
+            "status": "Succeeded" if granted else "Failed",
+            "revisions": list(revisions),
+            "admin_create": "granted" if granted else "no_account",
+        }
     if hook is not None:
         try:
             smoke_test(hook)

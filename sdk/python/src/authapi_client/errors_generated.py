@@ -22,6 +22,22 @@ from authapi_client.errors import (
 )
 
 
+class AccountDisabled(ConflictError):
+    """Account disabled (`account_disabled`)."""
+
+
+class AdminOwnAccount(ConflictError):
+    """Own account (`admin_own_account`)."""
+
+
+class AdminRoleRequired(ForbiddenError):
+    """Admin role required (`admin_role_required`)."""
+
+
+class AdminTokenRequired(ForbiddenError):
+    """Admin token required (`admin_token_required`)."""
+
+
 class ClientAddressUnknown(BadRequestError):
     """Client address unknown (`client_address_unknown`). OAuth `error`: `invalid_request`."""
 
@@ -34,6 +50,10 @@ class DatabaseUnavailable(ServiceUnavailableError):
     """`database_unavailable`, answered by the OAuth endpoints. OAuth `error`:
     `temporarily_unavailable`.
     """
+
+
+class EmailAlreadyVerified(ConflictError):
+    """Email already verified (`email_already_verified`)."""
 
 
 class EmailNotVerified(ForbiddenError):
@@ -54,6 +74,10 @@ class InvalidClient(ClientError):
 
 class InvalidCredentials(AuthenticationError):
     """Invalid credentials (`invalid_credentials`). OAuth `error`: `invalid_grant`."""
+
+
+class InvalidCursor(BadRequestError):
+    """Invalid cursor (`invalid_cursor`)."""
 
 
 class InvalidMfaChallenge(AuthenticationError):
@@ -140,6 +164,10 @@ class UnsupportedMediaType(UnsupportedMediaTypeError):
     """Unsupported media type (`unsupported_media_type`). OAuth `error`: `invalid_request`."""
 
 
+class UserNotFound(NotFoundError):
+    """User not found (`user_not_found`)."""
+
+
 class ValidationError(UnprocessableEntityError):
     """Validation error (`validation_error`)."""
 
@@ -170,14 +198,20 @@ class UnsupportedTokenType(BadRequestError):
 
 # every code the API documents: the class its answers raise
 CODE_CLASSES: dict[str, type[AuthApiError]] = {
+    "account_disabled": AccountDisabled,
+    "admin_own_account": AdminOwnAccount,
+    "admin_role_required": AdminRoleRequired,
+    "admin_token_required": AdminTokenRequired,
     "client_address_unknown": ClientAddressUnknown,
     "cross_site_request": CrossSiteRequest,
     "database_unavailable": DatabaseUnavailable,
+    "email_already_verified": EmailAlreadyVerified,
     "email_not_verified": EmailNotVerified,
     "email_taken": EmailTaken,
     "invalid_account_token": InvalidAccountToken,
     "invalid_client": InvalidClient,
     "invalid_credentials": InvalidCredentials,
+    "invalid_cursor": InvalidCursor,
     "invalid_mfa_challenge": InvalidMfaChallenge,
     "invalid_mfa_code": InvalidMfaCode,
     "invalid_refresh_token": InvalidRefreshToken,
@@ -198,6 +232,7 @@ CODE_CLASSES: dict[str, type[AuthApiError]] = {
     "too_many_attempts": TooManyAttempts,
     "unsupported_grant_type": UnsupportedGrantType,
     "unsupported_media_type": UnsupportedMediaType,
+    "user_not_found": UserNotFound,
     "validation_error": ValidationError,
     "weak_password": WeakPassword,
     "wrong_password": WrongPassword,
@@ -217,14 +252,20 @@ OAUTH_ERRORS: dict[str, type[AuthApiError]] = {
 __all__ = [
     "CODE_CLASSES",
     "OAUTH_ERRORS",
+    "AccountDisabled",
+    "AdminOwnAccount",
+    "AdminRoleRequired",
+    "AdminTokenRequired",
     "ClientAddressUnknown",
     "CrossSiteRequest",
     "DatabaseUnavailable",
+    "EmailAlreadyVerified",
     "EmailNotVerified",
     "EmailTaken",
     "InvalidAccountToken",
     "InvalidClient",
     "InvalidCredentials",
+    "InvalidCursor",
     "InvalidGrant",
     "InvalidMfaChallenge",
     "InvalidMfaCode",
@@ -249,6 +290,7 @@ __all__ = [
     "UnsupportedGrantType",
     "UnsupportedMediaType",
     "UnsupportedTokenType",
+    "UserNotFound",
     "ValidationError",
     "WeakPassword",
     "WrongPassword",

@@ -1,0 +1,289 @@
+"""The admin flows (issue 17): admin tokens, and what an administrator may do to an account.
+
+An admin token is an access token with `aud` <jwt_audience>:admin (auth/tokens.py), issued only
+to an account with the admin role whose own access token carries a second factor given within
+the step-up window, and living at most 15 minutes with no refresh token (docs/admin.md says why).
+Every admin request then checks, in one statement, that the account is still an active admin
+with a factor and the session the token came from is still live.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authapi.admin import repository
+from authapi.audit import record
+from authapi.audit.events import EventType
+from authapi.audit.record import AuditEntry
+from authapi.auth.service import AuthContext, log_refused_token, verified_claims
+from authapi.auth.tokens import (
+    SECOND_FACTORS,
+    AccessTokenClaims,
+    issue_admin_token,
+    verify_admin_token,
+)
+from authapi.db.expand import names_a_missing_column, names_a_missing_table
+from authapi.exceptions import (
+    AccountDisabledError,
+    AdminRoleRequiredError,
+    EmailAlreadyVerifiedError,
+    InvalidAccessTokenError,
+    MfaEnrolmentRequiredError,
+    MfaNotEnrolledError,
+    OwnAccountError,
+    StepUpRequiredError,
+    UnknownSigningKeyError,
+    UserNotFoundError,
+)
+from authapi.outbox import messages
+from authapi.outbox.messages import OutboxMessage
+from authapi.outbox.notify import OutboxNotifier
+from authapi.users import account_tokens
+
+logger = logging.getLogger(__name__)
+
+ADMIN_NEEDS_A_FACTOR = (
+    "Admin tokens are issued only after a second factor: enrol an authenticator "
+    "(POST /api/v1/auth/mfa/totp, then /api/v1/auth/mfa/totp/verify) first."
+)
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    access_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class AdminPrincipal:
+    """The administrator behind a verified admin token, checked live by this request."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+
+
+def _amr(claims: AccessTokenClaims) -> tuple[str, ...]:
+    amr = claims.claims.get("amr", ["pwd"])
+    return tuple(str(value) for value in amr) if isinstance(amr, list) else ("pwd",)
+
+
+def _factor_given_at(ctx: AuthContext, claims: AccessTokenClaims) -> datetime | None:
+    """When the token's session gave its second factor, if within the step-up window (the
+    rule of auth/step_up.py, read from the claims alone: no principal is loaded here)."""
+    given_at = claims.claims.get("mfa_time")
+    if isinstance(given_at, bool) or not isinstance(given_at, int):
+        return None
+    if not SECOND_FACTORS.intersection(_amr(claims)):
+        return None
+    now = ctx.now()
+    moment = datetime.fromtimestamp(given_at, tz=now.tzinfo)
+    recent = now - moment <= timedelta(seconds=ctx.settings.mfa_step_up_seconds)
+    return moment if recent else None
+
+
+def _refuse_role(user_id: uuid.UUID) -> AdminRoleRequiredError:
+    logger.warning("admin refused: not an administrator", extra={"user_id": str(user_id)})
+    return AdminRoleRequiredError()
+
+
+async def issue_token(db: AsyncSession, ctx: AuthContext, *, access_token: str) -> AdminToken:
+    """An admin token for the caller of an end-user access token, if their account is an active
+    admin with a second factor given recently in this session; the issue is recorded in the
+    statement that checks all that (admin.token_issued)."""
+    claims = await verified_claims(ctx, access_token)
+    now = ctx.now()
+    mfa_at = _factor_given_at(ctx, claims)
+    entry = AuditEntry(
+        EventType.ADMIN_TOKEN_ISSUED,
+        now=now,
+        user_id=claims.user_id,
+        actor=record.admin(claims.user_id),
+        session_id=claims.session_id,
+        client_id=claims.client_id,
+    )
+    try:
+        caller = await repository.find_caller(
+            db,
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            now=now,
+            audit=entry if mfa_at is not None else None,
+        )
+    except ProgrammingError as error:
+        # the schema before migration 0012: no role, no audit trail, so no administrator yet
+        if not (names_a_missing_column(error) or names_a_missing_table(error)):
+            raise
+        raise _refuse_role(claims.user_id) from None
+    if caller is None:
+        log_refused_token("access", reason="session_ended", session_id=claims.session_id)
+        raise InvalidAccessTokenError()
+    if not caller.is_admin:
+        raise _refuse_role(caller.user_id)
+    if not caller.has_factor:
+        raise MfaEnrolmentRequiredError(ADMIN_NEEDS_A_FACTOR)
+    if mfa_at is None:
+        logger.warning(
+            "admin token refused: step-up required", extra={"user_id": str(caller.user_id)}
+        )
+        raise StepUpRequiredError()
+    token = issue_admin_token(
+        ctx.key_ring,
+        ctx.settings,
+        user_id=caller.user_id,
+        session_id=claims.session_id,
+        now=now,
+        amr=_amr(claims),
+        mfa_at=mfa_at,
+        client_id=claims.client_id,
+    )
+    logger.warning("admin token issued", extra={"user_id": str(caller.user_id)})
+    return AdminToken(access_token=token, expires_in=ctx.settings.admin_token_ttl_seconds)
+
+
+async def _admin_claims(ctx: AuthContext, admin_token: str) -> AccessTokenClaims:
+    try:
+        try:
+            return verify_admin_token(ctx.key_ring, ctx.settings, admin_token, now=ctx.now())
+        except UnknownSigningKeyError:
+            ring = await ctx.key_provider.reload()  # a key rotated in since our last read
+            return verify_admin_token(ring, ctx.settings, admin_token, now=ctx.now())
+    except InvalidAccessTokenError:
+        log_refused_token("admin", reason="invalid")
+        raise
+
+
+async def authenticate(db: AsyncSession, ctx: AuthContext, *, admin_token: str) -> AdminPrincipal:
+    """The administrator behind an admin token: 401 for a token that is not one (or whose
+    session ended, or whose account is disabled), 403 for a valid end-user token or an account
+    that is no longer an admin (or lost its second factor)."""
+    claims = await _admin_claims(ctx, admin_token)
+    try:
+        caller = await repository.find_caller(
+            db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
+        )
+    except ProgrammingError as error:
+        if not (names_a_missing_column(error) or names_a_missing_table(error)):
+            raise
+        raise _refuse_role(claims.user_id) from None
+    if caller is None:
+        log_refused_token("admin", reason="session_ended", session_id=claims.session_id)
+        raise InvalidAccessTokenError()
+    if not caller.is_admin:
+        raise _refuse_role(caller.user_id)
+    if not caller.has_factor:
+        raise MfaEnrolmentRequiredError(ADMIN_NEEDS_A_FACTOR)
+    return AdminPrincipal(user_id=caller.user_id, session_id=claims.session_id)
+
+
+# -- actions on accounts
+
+
+def _entry(
+    ctx: AuthContext, admin: AdminPrincipal, kind: EventType, user_id: uuid.UUID
+) -> AuditEntry:
+    return AuditEntry(kind, now=ctx.now(), user_id=user_id, actor=record.admin(admin.user_id))
+
+
+def _not_self(admin: AdminPrincipal, user_id: uuid.UUID) -> None:
+    if admin.user_id == user_id:
+        raise OwnAccountError()
+
+
+def _done(
+    outcome: repository.Outcome, action: str, admin: AdminPrincipal, user_id: uuid.UUID
+) -> None:
+    if not outcome.found:
+        raise UserNotFoundError()
+    logger.warning(
+        f"admin: {action}", extra={"user_id": str(user_id), "admin_id": str(admin.user_id)}
+    )
+
+
+async def get_user(db: AsyncSession, *, user_id: uuid.UUID) -> repository.UserRow:
+    found = await repository.get_user(db, user_id=user_id)
+    if found is None:
+        raise UserNotFoundError()
+    return found
+
+
+async def set_active(
+    db: AsyncSession, ctx: AuthContext, admin: AdminPrincipal, *, user_id: uuid.UUID, active: bool
+) -> None:
+    """Enable or disable the account; disabling ends every session in the same statement."""
+    if not active:
+        _not_self(admin, user_id)
+    kind = EventType.ADMIN_USER_ENABLED if active else EventType.ADMIN_USER_DISABLED
+    outcome = await repository.set_active(
+        db, user_id=user_id, active=active, now=ctx.now(), audit=_entry(ctx, admin, kind, user_id)
+    )
+    _done(outcome, "account enabled" if active else "account disabled", admin, user_id)
+
+
+async def log_out(
+    db: AsyncSession, ctx: AuthContext, admin: AdminPrincipal, *, user_id: uuid.UUID
+) -> None:
+    entry = _entry(ctx, admin, EventType.ADMIN_USER_LOGGED_OUT, user_id)
+    outcome = await repository.end_sessions(db, user_id=user_id, now=ctx.now(), audit=entry)
+    _done(outcome, "every session ended", admin, user_id)
+
+
+async def delete_user(
+    db: AsyncSession, ctx: AuthContext, admin: AdminPrincipal, *, user_id: uuid.UUID
+) -> None:
+    _not_self(admin, user_id)
+    entry = _entry(ctx, admin, EventType.ADMIN_USER_DELETED, user_id)
+    outcome = await repository.delete_user(db, user_id=user_id, audit=entry)
+    _done(outcome, "account deleted", admin, user_id)
+
+
+async def reset_mfa(
+    db: AsyncSession, ctx: AuthContext, admin: AdminPrincipal, *, user_id: uuid.UUID
+) -> None:
+    """Remove the authenticator and recovery codes and end every session: 409 if none."""
+    _not_self(admin, user_id)
+    entry = _entry(ctx, admin, EventType.ADMIN_MFA_RESET, user_id)
+    outcome = await repository.reset_mfa(db, user_id=user_id, now=ctx.now(), audit=entry)
+    _done(outcome, "MFA reset", admin, user_id)
+    if not outcome.changed:
+        raise MfaNotEnrolledError()
+
+
+async def resend_verification(
+    db: AsyncSession,
+    ctx: AuthContext,
+    admin: AdminPrincipal,
+    *,
+    user_id: uuid.UUID,
+    notifier: OutboxNotifier,
+) -> None:
+    """Queue a new verification code and link for an active, unverified account."""
+    message = OutboxMessage(
+        kind=messages.EMAIL_VERIFICATION, purpose=account_tokens.EMAIL_VERIFICATION
+    )
+    entry = AuditEntry(
+        EventType.ADMIN_VERIFICATION_RESENT,
+        now=ctx.now(),
+        user_id=user_id,
+        actor=record.admin(admin.user_id),
+        details={"outbox_id": str(message.id)},
+    )
+    resend = await repository.resend_verification(
+        db, user_id=user_id, message=message, now=ctx.now(), audit=entry
+    )
+    if not resend.found:
+        raise UserNotFoundError()
+    if not resend.is_active:
+        raise AccountDisabledError()
+    if resend.verified:
+        raise EmailAlreadyVerifiedError()
+    await notifier.notify([message.id])
+    logger.warning(
+        "admin: verification resent",
+        extra={"user_id": str(user_id), "admin_id": str(admin.user_id)},
+    )
