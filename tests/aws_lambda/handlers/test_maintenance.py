@@ -1,5 +1,5 @@
 """The maintenance function as EventBridge Scheduler invokes it: the template's scheduled event,
-a Lambda context, the wall clock, on a database of its own, as the app role."""
+a Lambda context, the wall clock, on a database of its own, as the maintenance role."""
 
 from __future__ import annotations
 
@@ -45,11 +45,14 @@ def own_database() -> Iterator[ScratchDatabase]:
 def handler_module(
     own_database: ScratchDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ModuleType]:
-    """The handler module as a new execution environment imports it, connected as the app role."""
+    """The handler module as a new execution environment imports it, connected as the
+    maintenance role (no event bus configured: publishing is off)."""
     url = make_url(own_database.direct_url or own_database.url)
-    as_app = url.set(drivername="postgresql", username=f"{own_database.role_prefix}_app")
+    role = f"{own_database.role_prefix}_maintenance"
+    as_maintenance = url.set(drivername="postgresql", username=role)
     monkeypatch.setenv("AUTHAPI_ENVIRONMENT", "test")
-    monkeypatch.setenv("AUTHAPI_DATABASE_URL", as_app.render_as_string(hide_password=False))
+    monkeypatch.setenv("AUTHAPI_DATABASE_URL", as_maintenance.render_as_string(hide_password=False))
+    monkeypatch.delenv("AUTHAPI_EVENT_BUS_NAME", raising=False)
     monkeypatch.setenv("AUTHAPI_DB_ROLE_PREFIX", own_database.role_prefix)
     get_settings.cache_clear()
     import authapi.handlers.maintenance as module
@@ -128,6 +131,10 @@ async def test_an_invocation_with_no_time_left_deletes_nothing_and_warns(
         # no mail queue configured here: nothing re-queued, nothing refused
         "mail_requeued": 0,
         "mail_requeue_failed": False,
+        # and no event bus: nothing published
+        "events_published": 0,
+        "events_refused": 0,
+        "event_bus_unreachable": False,
     }
     remaining = await own_database.fetchval(
         "SELECT count(*) FROM auth_sessions WHERE id = $1", session_id
