@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     # were recorded (the maintenance run, as the maintenance role: the app's may not delete).
     audit_retention_days: int = Field(default=90, ge=1)
     # Where the maintenance run publishes audit events (EventBridge PutEvents, from the event
-    # outbox); unset: publishing is off and the outbox rows are dropped by the run, unsent.
+    # outbox); unset: publishing is off, and the outbox rows wait until the retention takes them.
     event_bus_name: str | None = Field(default=None, max_length=1600)
     # the events' `source` on EventBridge ("aws." is AWS's own); what customers' rules match on
     event_source: str = Field(default="authapi", pattern=r"^[A-Za-z0-9._/-]{1,256}$")

@@ -12,8 +12,9 @@ one least of all) can delete what limits it. The horizons, from one `now` read o
 - outbox rows written more than `mail_retention_days` ago, whatever their status;
 - MFA login challenges once spent or expired (`mfa_challenge_seconds` after the password step);
 - audit rows recorded more than `audit_retention_days` ago (only the maintenance role may), and
-  event outbox rows as old (their events can no longer be published), or every outbox row when
-  publishing is off (no event bus: nobody would ever send them).
+  event outbox rows as old: their events can no longer be published. With no event bus
+  configured (publishing off) the outbox rows wait until then, so a bus configured later (or
+  `make run` after `make maintenance`) still gets the events within the retention.
 
 Before the purges, mail that was never handed over (the queue was down after the request that
 wrote it, or its queue message went to the DLQ) is handed to the queue again: pending rows
@@ -79,14 +80,9 @@ class MaintenanceReport:
     event_bus_unreachable: bool = False  # a PutEvents call failed: the rest wait for the next run
 
 
-def purges(settings: Settings, now: datetime, *, publishing: bool = False) -> list[Purge]:
-    """One batch delete per table, each on its own horizon.
-
-    Args:
-        publishing: an event bus takes the outbox's events; else the outbox rows all go.
-    """
+def purges(settings: Settings, now: datetime) -> list[Purge]:
+    """One batch delete per table, each on its own horizon."""
     audit_floor = now - timedelta(days=settings.audit_retention_days)
-    outbox_floor = audit_floor if publishing else now
     rate_limit_floor = now - timedelta(seconds=settings.rate_limit_window_seconds)
     failure_floor = now - timedelta(seconds=settings.login_failure_window_seconds)
     retained_after = now - timedelta(days=settings.retention_days)
@@ -147,7 +143,7 @@ def purges(settings: Settings, now: datetime, *, publishing: bool = False) -> li
         Purge(
             "event_outbox",
             lambda db, limit: audit_retention.purge_old_outbox_rows(
-                db, created_before=outbox_floor, limit=limit
+                db, created_before=audit_floor, limit=limit
             ),
         ),
     ]
@@ -176,7 +172,7 @@ async def run_maintenance(
         batch_size: the most rows one statement deletes.
         mail_queue: where mail is handed over; None (no queue configured): no re-queue.
         event_sink: where audit events are published; None (no event bus configured): none
-            are, and the event outbox is emptied.
+            are, and the event outbox keeps them until the retention takes them.
     """
     report = MaintenanceReport(now=clock.now())
     reserve = batch_reserve_seconds(settings)
@@ -184,8 +180,7 @@ async def run_maintenance(
         await requeue_mail(database, settings, report, mail_queue, seconds_left, reserve)
     if event_sink is not None:
         await publish_events(database, settings, report, event_sink, seconds_left, reserve)
-    publishing = event_sink is not None
-    pending = {purge.table: purge for purge in purges(settings, report.now, publishing=publishing)}
+    pending = {purge.table: purge for purge in purges(settings, report.now)}
     report.deleted = dict.fromkeys(pending, 0)
     while pending:
         for purge in list(pending.values()):

@@ -51,8 +51,8 @@ async def purge_old_audit_events(db: AsyncSession, *, recorded_before: datetime,
 
 
 async def purge_old_outbox_rows(db: AsyncSession, *, created_before: datetime, limit: int) -> int:
-    """Outbox rows written before `created_before`: past the retention their event is gone (or
-    going) from the trail, so they can never be published; with publishing off, all of them."""
+    """Outbox rows written before `created_before` (the trail's horizon): their event is gone,
+    or going, from the trail, so they can never be published."""
     stale = (
         select(EventOutbox.event_id)
         .where(EventOutbox.created_at < created_before)

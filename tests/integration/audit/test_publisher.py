@@ -373,19 +373,27 @@ async def test_a_backlog_goes_ten_entries_per_call_in_batches(
     assert len(bridge.delivered()) == 205
 
 
-async def test_with_publishing_off_the_outbox_is_emptied_and_the_trail_kept(
-    maintenance: Database, app_database: Database, published_db: ScratchDatabase
+async def test_with_publishing_off_events_wait_until_the_retention_takes_them(
+    bridge: MotoEventBridge,
+    maintenance: Database,
+    app_database: Database,
+    published_db: ScratchDatabase,
 ) -> None:
-    await record(
+    recent = await record(
         app_database, AuditEntry(EventType.LOGOUT, now=NOW - timedelta(1), user_id=uuid.uuid4())
     )
+    await record(
+        app_database, AuditEntry(EventType.LOGOUT, now=NOW - timedelta(91), user_id=uuid.uuid4())
+    )
 
-    report = await maintain(maintenance, published_db, None, event_bus_name="")
+    off = await maintain(maintenance, published_db, None, event_bus_name="")
 
-    assert report.deleted["event_outbox"] == 1
-    assert report.deleted["audit_events"] == 0
-    assert await outbox(published_db) == {}
-    assert await published_db.fetchval("SELECT count(*) FROM audit_events") == 1
+    assert off.deleted["event_outbox"] == off.deleted["audit_events"] == 1
+    assert await outbox(published_db) == {recent.id: 0}
+    # a bus configured later still gets what the retention kept
+    on = await maintain(maintenance, published_db, bus())
+    assert on.events_published == 1
+    assert [event["detail"]["id"] for event in bridge.delivered()] == [str(recent.id)]
 
 
 async def test_a_schema_before_the_audit_trail_publishes_nothing_and_does_not_fail(
