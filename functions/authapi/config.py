@@ -143,7 +143,9 @@ class Settings(BaseSettings):
     event_bus_name: str | None = Field(default=None, max_length=1600)
     # the events' `source` on EventBridge ("aws." is AWS's own); what customers' rules match on
     event_source: str = Field(default="authapi", pattern=r"^[A-Za-z0-9._/-]{1,256}$")
-    event_publish_timeout_seconds: float = Field(default=5.0, gt=0)
+    # per HTTPS call (connect, then read): ten calls share a transaction whose role ends it when
+    # idle for 10 s, so a slow bus must fail fast (the rows wait for the next run)
+    event_publish_timeout_seconds: float = Field(default=2.0, gt=0)
 
     # HTTP. The browser origins allowed to call the API: API Gateway answers CORS in AWS (the
     # template fills both from one parameter); the app answers it where it is served itself.

@@ -78,6 +78,7 @@ class MaintenanceReport:
     events_published: int = 0
     events_failed: int = 0  # entries the bus refused: they wait, their attempts counted
     event_bus_unreachable: bool = False  # a PutEvents call failed: the rest wait for the next run
+    event_errors: set[str] = field(default_factory=set)  # the bus's error codes, for the log
 
 
 def purges(settings: Settings, now: datetime) -> list[Purge]:
@@ -257,6 +258,7 @@ async def publish_events(
             raise
         report.events_published += batch.published
         report.events_failed += batch.failed
+        report.event_errors |= batch.errors
         for _ in range(batch.published):
             metrics.count(metrics.AUDIT_EVENTS_PUBLISHED)
         for _ in range(batch.failed):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol
 
@@ -49,6 +49,8 @@ class PublishedBatch:
     failed: int = 0  # entries EventBridge refused: they stay, their attempts counted
     unreachable: bool = False  # a call failed as a whole: its rows and the rest wait, untouched
     found: int = 0  # outbox rows the batch took
+    # what went wrong: per-entry ErrorCodes, the failed call's error code (never a message)
+    errors: set[str] = field(default_factory=set)
 
 
 def _text(value: uuid.UUID | None) -> str | None:
@@ -110,11 +112,14 @@ async def publish_batch(
         chunk = rows[start : start + ENTRIES_PER_CALL]
         try:
             results = sink.put_events([put_events_entry(row, source=source) for row in chunk])
-        except Exception:  # whatever the client raised: this and the later chunks wait
+        except Exception as error:  # whatever the client raised: this and the later chunks wait
             batch.unreachable = True
+            batch.errors.add(str(getattr(error, "code", None) or type(error).__name__))
             break
-        for row, error in zip(chunk, results, strict=True):
-            (refused if error else accepted).append(row["id"])
+        for row, code in zip(chunk, results, strict=True):
+            (refused if code else accepted).append(row["id"])
+            if code:
+                batch.errors.add(code)
     if accepted:
         await db.execute(delete(EventOutbox).where(_OUTBOX.event_id.in_(accepted)))
     if refused:

@@ -78,12 +78,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deleted = " ".join(f"{table}={rows}" for table, rows in report.deleted.items())
     if report.requeue_failed:
         logger.warning("mail queue unreachable: pending mail waits for the next run")
+    errors = " ".join(sorted(report.event_errors))
     if report.event_bus_unreachable:
-        logger.warning("event bus unreachable: audit events wait in the outbox for the next run")
+        logger.warning(
+            "event bus unreachable: audit events wait in the outbox for the next run",
+            extra={"errors": errors},
+        )
     if report.events_failed:
         logger.warning(
             "the event bus refused some audit events: they wait for the next run",
-            extra={"events_refused": report.events_failed},
+            extra={"events_refused": report.events_failed, "errors": errors},
         )
     facts = {
         "deleted": deleted,

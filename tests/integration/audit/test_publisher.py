@@ -306,6 +306,7 @@ async def test_an_entry_the_bus_refuses_stays_and_its_attempts_grow(
     second = await maintain(maintenance, published_db, bus())
 
     assert (first.events_published, first.events_failed) == (1, 1)
+    assert first.event_errors == {"InvalidArgument"}  # EventBridge's own per-entry code
     assert (second.events_published, second.events_failed) == (0, 1)
     assert await outbox(published_db) == {refused: 2}
     assert [event["detail"]["id"] for event in bridge.delivered()] == [str(good.id)]
@@ -326,6 +327,7 @@ async def test_an_unreachable_bus_leaves_every_row_as_it_was(
     report = await maintain(maintenance, published_db, bus("no-such-bus"))
 
     assert report.event_bus_unreachable
+    assert report.event_errors == {"ResourceNotFoundException"}
     assert (report.events_published, report.events_failed) == (0, 0)
     assert await outbox(published_db) == {entry.id: 0 for entry in entries}
     assert report.finished  # the purges still ran
