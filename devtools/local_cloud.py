@@ -9,7 +9,9 @@
   never queues a synchronous invocation).
 - The deploy's PreTraffic hook (the migration function) once, before any request is served.
 - Scheduled functions (maintenance) through the scheduler's stand-in: at start, then every
-  `--maintenance-every` seconds (every 15 minutes in AWS).
+  `--maintenance-every` seconds (every minute in AWS by default); the audit events it publishes
+  go to EventBridge's stand-in (moto), whose one rule copies them to an SQS queue
+  (devtools.local_events).
 - Functions on an SQS queue (the mailer) through the event source mapping's stand-in
   (devtools.sqs_poller), on moto's SQS; what they send to SES's stand-in (moto's SES v2) shows
   in the local mailbox on http://127.0.0.1:8025 (devtools.mailbox).
@@ -237,7 +239,11 @@ def _start_mail(
         STATE_FILE.parent.mkdir(exist_ok=True)
         STATE_FILE.write_text(
             json.dumps(
-                {"mail_queue_url": stack.mail.queue_url, "aws_endpoint": stack.mail.endpoint}
+                {
+                    "mail_queue_url": stack.mail.queue_url,
+                    "aws_endpoint": stack.mail.endpoint,
+                    "audit_events_queue_url": stack.events.queue_url if stack.events else None,
+                }
             )
         )
     return pollers, mailbox
@@ -261,6 +267,12 @@ def serve(
         print(f"local cloud: {name} has no trigger stand-in here yet: not run", flush=True)
     stack = start_stand_ins()
     print(f"SSM stand-in (moto) on {stack.ssm_endpoint}; {stack.database_description}", flush=True)
+    if stack.events is not None:
+        print(
+            f"audit events: bus {stack.events.bus_name} (EventBridge stand-in, moto), every "
+            f"event copied to {stack.events.queue_url}",
+            flush=True,
+        )
     pools: list[FunctionPool] = []
     scheduler: Scheduler | None = None
     server: HttpApi | None = None

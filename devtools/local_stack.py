@@ -1,5 +1,6 @@
 """The local cloud's stand-ins: PostgreSQL (embedded), and moto's server for SSM Parameter Store,
-SQS (the mail queue) and SES v2 (where the mailer sends; the local mailbox reads it).
+SQS (the mail queue), SES v2 (where the mailer sends; the local mailbox reads it) and EventBridge
+(where the maintenance run publishes audit events; devtools.local_events).
 
 `start_local_stack()` prepares the environment the real Lambda handler expects, the way the SAM
 template does in AWS, so that importing `authapi.handlers.api` afterwards behaves as in Lambda:
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.embedded_postgres import local_database
+from devtools.local_events import LocalEvents, start_local_events
 from devtools.local_mail import LocalMail, start_local_mail
 from devtools.template_env import lambda_environment, load_template, template_variables
 
@@ -36,6 +38,8 @@ LOCAL_PARAMETERS = {
     # the mail queue's URL is the local stand-in's, given per stack (LocalStack.mail); a tool
     # with no stand-ins (make invoke) gets none: mail waits in the outbox
     "MailQueue": "",
+    # likewise the audit trail's bus (LocalStack.events): with none, events wait in the outbox
+    "AuditEventBus": "",
     "MailConfigurationSet": "authapi-local",
     "PublicAppUrl": "http://127.0.0.1:8000",
     "CustomDomains": ",".join(
@@ -87,9 +91,10 @@ def local_lambda_environment(
 class LocalStack:
     database_url: str
     database_description: str
-    ssm_endpoint: str  # moto's server: SSM, SQS and SES v2 on one port
+    ssm_endpoint: str  # moto's server: SSM, SQS, SES v2 and EventBridge on one port
     _moto: Any
     mail: LocalMail | None = None
+    events: LocalEvents | None = None
 
     def function_environment(self, function: str) -> dict[str, str]:
         """What `function`'s execution environments get: template.yaml's environment for it,
@@ -102,12 +107,15 @@ class LocalStack:
         environment["AUTHAPI_LOG_FORMAT"] = "json"
         if self.mail is not None:
             environment.update(self.mail.function_overrides(environment))
+        if self.events is not None:
+            environment.update(self.events.function_overrides(environment))
         return {
             **environment,
             **os.environ,
             "AWS_ENDPOINT_URL_SSM": self.ssm_endpoint,
             "AWS_ENDPOINT_URL_SQS": self.ssm_endpoint,
             "AWS_ENDPOINT_URL_SESV2": self.ssm_endpoint,
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": self.ssm_endpoint,
         }
 
     def stop(self) -> None:
@@ -193,6 +201,7 @@ def start_stand_ins(database_name: str = "authapi") -> LocalStack:
         ssm_endpoint=endpoint,
         _moto=moto_server,
         mail=start_local_mail(endpoint),
+        events=start_local_events(endpoint),
     )
 
 

@@ -43,7 +43,8 @@ def maintain_through_handler() -> dict[str, Any]:
         log_group_name="/aws/lambda/authapi-local-MaintenanceFunction",
         timeout_seconds=function_timeout(),
     )
-    return handler(scheduled_event(), cast(Any, context))
+    result: dict[str, Any] = handler(scheduled_event(), cast(Any, context))
+    return result
 
 
 def main() -> None:

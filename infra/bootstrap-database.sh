@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Create the database roles the functions connect as, once per environment, as the master user:
-#   <prefix>_app       the API: reads and writes rows, nothing else
-#   <prefix>_migrator  the PreTraffic hook: owns the schema, runs the migrations
-# both allowed to log in with IAM tokens (rds_iam), which is all RDS Proxy's end-to-end IAM
-# mode lets anyone use.
+#   <prefix>_app          the API: reads and writes rows, nothing else (audit rows: insert, read)
+#   <prefix>_maintenance  the maintenance run: the app's rights, plus deleting audit rows
+#   <prefix>_migrator     the PreTraffic hook: owns the schema, runs the migrations
+# all allowed to log in with IAM tokens (rds_iam), which is all RDS Proxy's end-to-end IAM
+# mode lets anyone use. Run it again after upgrading to a release that adds a role (the
+# maintenance role came with the audit trail): the migrator cannot create roles, so until then
+# the deploy's migration fails, before any traffic moves, and says to run this.
 #
 # Usage: infra/bootstrap-database.sh <dev|prod>
 # Needs python3 and the aws CLI with credentials for the environment's account and region, and
@@ -95,4 +98,4 @@ while IFS= read -r -d '' sql; do
         execute "$sql"
     fi
 done <"$statements"
-echo "database roles ready: ${role_prefix}_app, ${role_prefix}_migrator"
+echo "database roles ready: ${role_prefix}_app, ${role_prefix}_maintenance, ${role_prefix}_migrator"

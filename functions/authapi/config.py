@@ -138,6 +138,18 @@ class Settings(BaseSettings):
     # after it expired or was revoked (rate-limit and throttle rows go on their own horizons).
     retention_days: int = Field(default=30, ge=1)
 
+    # The audit trail (issue 17; docs/audit-events.md). Its rows go this many days after they
+    # were recorded (the maintenance run, as the maintenance role: the app's may not delete).
+    audit_retention_days: int = Field(default=90, ge=1)
+    # Where the maintenance run publishes audit events (EventBridge PutEvents, from the event
+    # outbox); unset: publishing is off, and the outbox rows wait until the retention takes them.
+    event_bus_name: str | None = Field(default=None, max_length=1600)
+    # the events' `source` on EventBridge ("aws." is AWS's own); what customers' rules match on
+    event_source: str = Field(default="authapi", pattern=r"^[A-Za-z0-9._/-]{1,256}$")
+    # per HTTPS call (connect, then read): ten calls share a transaction whose role ends it when
+    # idle for 10 s, so a slow bus must fail fast (the rows wait for the next run)
+    event_publish_timeout_seconds: float = Field(default=2.0, gt=0)
+
     # HTTP. The browser origins allowed to call the API: API Gateway answers CORS in AWS (the
     # template fills both from one parameter); the app answers it where it is served itself.
     allowed_origins: CommaList = Field(default_factory=list)
@@ -214,11 +226,19 @@ class Settings(BaseSettings):
         "mail_smtp_host",
         "mail_smtp_credentials_parameter",
         "db_tls_ca_file",
+        "event_bus_name",
         mode="before",
     )
     @classmethod
     def empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("event_source")
+    @classmethod
+    def not_aws_own_source(cls, value: str) -> str:
+        if value.startswith("aws."):
+            raise ValueError("AUTHAPI_EVENT_SOURCE may not start with 'aws.' (AWS's own sources)")
+        return value
 
     @field_validator("database_url")
     @classmethod

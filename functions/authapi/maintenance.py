@@ -1,8 +1,8 @@
 """The scheduled maintenance run: every table loses what nobody reads any more, on its own horizon.
 
-Run by the MaintenanceFunction every 15 minutes in AWS, by `make maintenance` and every minute by
-the local cloud; never from a request, so no request (a refused one least of all) can delete
-what limits it. The horizons, from one `now` read once from the clock:
+Run by the MaintenanceFunction every minute in AWS (its MaintenanceSchedule), by `make
+maintenance` and every minute by the local cloud; never from a request, so no request (a refused
+one least of all) can delete what limits it. The horizons, from one `now` read once from the clock:
 
 - rate-limit buckets whose window ended (`rate_limit_window_seconds` ago);
 - login throttles whose failure window ended (`login_failure_window_seconds`) and that lock
@@ -10,11 +10,16 @@ what limits it. The horizons, from one `now` read once from the clock:
 - sessions expired or revoked more than `retention_days` ago, their refresh tokens first;
 - device tokens that expired (a sign-in no longer accepts them);
 - outbox rows written more than `mail_retention_days` ago, whatever their status;
-- MFA login challenges once spent or expired (`mfa_challenge_seconds` after the password step).
+- MFA login challenges once spent or expired (`mfa_challenge_seconds` after the password step);
+- audit rows recorded more than `audit_retention_days` ago (only the maintenance role may), and
+  event outbox rows as old: their events can no longer be published. With no event bus
+  configured (publishing off) the outbox rows wait until then, so a bus configured later (or
+  `make run` after `make maintenance`) still gets the events within the retention.
 
 Before the purges, mail that was never handed over (the queue was down after the request that
 wrote it, or its queue message went to the DLQ) is handed to the queue again: pending rows
-nobody sent or re-queued for `mail_requeue_after_seconds` (authapi.outbox.repository).
+nobody sent or re-queued for `mail_requeue_after_seconds` (authapi.outbox.repository); then
+audit events waiting in the event outbox are put on the event bus (authapi.audit.publisher).
 
 Each statement deletes at most `BATCH_SIZE` rows and commits on its own, so no lock is held for
 long and what was deleted stays deleted if the run stops. The tables take turns, one batch each,
@@ -28,9 +33,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.abuse import retention as abuse_retention
+from authapi.audit import retention as audit_retention
+from authapi.audit.publisher import PUBLISH_BATCH_SIZE, EventSink, publish_batch
+from authapi.audit.record import names_a_missing_audit_table
 from authapi.auth import retention as auth_retention
 from authapi.clock import Clock
 from authapi.config import Settings
@@ -66,10 +75,15 @@ class MaintenanceReport:
     finished: bool = False
     requeued: int = 0
     requeue_failed: bool = False  # the queue refused: the rows wait for the next run
+    events_published: int = 0
+    events_failed: int = 0  # entries the bus refused: they wait, their attempts counted
+    event_bus_unreachable: bool = False  # a PutEvents call failed: the rest wait for the next run
+    event_errors: set[str] = field(default_factory=set)  # the bus's error codes, for the log
 
 
 def purges(settings: Settings, now: datetime) -> list[Purge]:
     """One batch delete per table, each on its own horizon."""
+    audit_floor = now - timedelta(days=settings.audit_retention_days)
     rate_limit_floor = now - timedelta(seconds=settings.rate_limit_window_seconds)
     failure_floor = now - timedelta(seconds=settings.login_failure_window_seconds)
     retained_after = now - timedelta(days=settings.retention_days)
@@ -121,6 +135,18 @@ def purges(settings: Settings, now: datetime) -> list[Purge]:
                 limit=limit,
             ),
         ),
+        Purge(
+            "audit_events",
+            lambda db, limit: audit_retention.purge_old_audit_events(
+                db, recorded_before=audit_floor, limit=limit
+            ),
+        ),
+        Purge(
+            "event_outbox",
+            lambda db, limit: audit_retention.purge_old_outbox_rows(
+                db, created_before=audit_floor, limit=limit
+            ),
+        ),
     ]
 
 
@@ -137,19 +163,24 @@ async def run_maintenance(
     seconds_left: Callable[[], float],
     batch_size: int = BATCH_SIZE,
     mail_queue: MailQueue | None = None,
+    event_sink: EventSink | None = None,
 ) -> MaintenanceReport:
-    """Re-queue mail never handed over, then delete what is due, batch by batch, while
-    `seconds_left()` still fits a batch.
+    """Re-queue mail never handed over, publish audit events, then delete what is due, batch by
+    batch, while `seconds_left()` still fits a batch.
 
     Args:
         seconds_left: the time the caller still has (in Lambda, what the context says remains).
         batch_size: the most rows one statement deletes.
         mail_queue: where mail is handed over; None (no queue configured): no re-queue.
+        event_sink: where audit events are published; None (no event bus configured): none
+            are, and the event outbox keeps them until the retention takes them.
     """
     report = MaintenanceReport(now=clock.now())
     reserve = batch_reserve_seconds(settings)
     if mail_queue is not None:
         await requeue_mail(database, settings, report, mail_queue, seconds_left, reserve)
+    if event_sink is not None:
+        await publish_events(database, settings, report, event_sink, seconds_left, reserve)
     pending = {purge.table: purge for purge in purges(settings, report.now)}
     report.deleted = dict.fromkeys(pending, 0)
     while pending:
@@ -201,4 +232,40 @@ async def requeue_mail(
         for _ in ids:
             metrics.count(metrics.MAIL_REQUEUED)
         if len(ids) < REQUEUE_BATCH_SIZE:
+            return
+
+
+async def publish_events(
+    database: Database,
+    settings: Settings,
+    report: MaintenanceReport,
+    sink: EventSink,
+    seconds_left: Callable[[], float],
+    reserve: float,
+) -> None:
+    """Put the event outbox's events on the bus, a batch per transaction, until it is empty,
+    the bus is unreachable, or the time left would not fit another batch. Rows the bus refused
+    stay (tried again after the others): a batch of only those ends the run's publishing."""
+    while seconds_left() >= reserve:
+        try:
+            async with unit_of_work(database) as db:
+                batch = await publish_batch(
+                    db, sink, source=settings.event_source, limit=PUBLISH_BATCH_SIZE
+                )
+        except ProgrammingError as error:
+            if names_a_missing_audit_table(error):  # the schema before migration 0012
+                return
+            raise
+        report.events_published += batch.published
+        report.events_failed += batch.failed
+        report.event_errors |= batch.errors
+        for _ in range(batch.published):
+            metrics.count(metrics.AUDIT_EVENTS_PUBLISHED)
+        for _ in range(batch.failed):
+            metrics.count(metrics.AUDIT_EVENTS_REFUSED)
+        if batch.unreachable:
+            report.event_bus_unreachable = True
+            metrics.count(metrics.EVENT_BUS_UNREACHABLE)
+            return
+        if batch.found < PUBLISH_BATCH_SIZE or batch.published == 0:
             return

@@ -479,3 +479,47 @@ async def test_mail_goes_outbox_queue_mailer_mailbox_in_the_local_cloud(
     )
     assert "authapi: test message" in page.text
     assert local_cloud.environments("MailerFunction")
+
+
+@pytest.mark.head_schema
+async def test_the_maintenance_run_publishes_audit_events_on_the_local_bus(
+    local_cloud: LocalCloud, test_database: ScratchDatabase
+) -> None:
+    """Issue 17: an event waiting in the outbox goes to EventBridge's stand-in (moto), whose
+    rule copies it to a queue; its outbox row is gone."""
+    import boto3
+
+    event_id = uuid.uuid4()
+    await test_database.execute(
+        "WITH event AS (INSERT INTO audit_events (id, occurred_at, type, actor_kind)"
+        " VALUES ($1, $2, 'logout', 'user') RETURNING id)"
+        " INSERT INTO event_outbox (event_id, created_at) SELECT id, $2 FROM event",
+        event_id,
+        datetime.now(UTC),
+    )
+    endpoint = local_cloud.wait_for(r"SSM stand-in \(moto\) on (http://\S+);").group(1)
+    queue_url = local_cloud.wait_for(r"every event copied to (\S+)").group(1)
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    deadline = time.monotonic() + 30
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not found:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        bodies = [json.loads(message["Body"]) for message in messages]
+        found = [body for body in bodies if body["detail"]["id"] == str(event_id)]
+        if not found:
+            await asyncio.sleep(0.3)
+    assert found, "no event reached the local bus:\n" + local_cloud.output()[-3000:]
+    (event,) = found
+    assert (event["source"], event["detail-type"]) == ("authapi", "logout")
+    waiting = await test_database.fetchval(
+        "SELECT count(*) FROM event_outbox WHERE event_id = $1", event_id
+    )
+    assert waiting == 0

@@ -51,6 +51,8 @@ TEMPLATE_DATA = cfn_lint_template()
 RESOURCE_STAND_INS = {
     "MailQueue": "https://sqs.example/mail",
     "MailConfigurationSet": "authapi-x",
+    # issue 17: the audit trail's bus
+    "AuditEventBus": "authapi-x-audit",
 }
 # every SSM-read parameter, and other values than the defaults for a few others
 STAND_INS = {

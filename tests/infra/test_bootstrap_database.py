@@ -104,7 +104,7 @@ def _service_calls(calls: list[list[str]]) -> list[str]:
 
 def test_runs_the_migrations_role_sql_as_the_master_secret_through_the_data_api(run: Run) -> None:
     result, calls = run("dev")
-    assert "authapi_app, authapi_migrator" in result.stdout
+    assert "authapi_app, authapi_maintenance, authapi_migrator" in result.stdout
     expected = bootstrap_statements("authapi")
     assert _service_calls(calls) == [
         "rds enable-http-endpoint",

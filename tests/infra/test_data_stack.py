@@ -25,7 +25,11 @@ def test_proxy_takes_iam_auth_end_to_end_over_tls(data_template: Template) -> No
     (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "rds-db:connect"
     users = [resource["Fn::Sub"].rsplit("/", 1)[1] for resource in statement["Resource"]]
-    assert users == ["${DbRolePrefix}_app", "${DbRolePrefix}_migrator"]
+    assert users == [
+        "${DbRolePrefix}_app",
+        "${DbRolePrefix}_migrator",
+        "${DbRolePrefix}_maintenance",
+    ]
 
 
 def test_database_is_encrypted_private_and_its_master_password_managed(
@@ -113,6 +117,8 @@ def test_lambdas_reach_ssm_sqs_ses_smtp_lambda_and_codedeploy_without_a_nat(
         "com.amazonaws.${AWS::Region}.email-smtp",
         "com.amazonaws.${AWS::Region}.lambda",
         "com.amazonaws.${AWS::Region}.codedeploy",
+        # the maintenance run's PutEvents (issue 17)
+        "com.amazonaws.${AWS::Region}.events",
     }
     for endpoint in endpoints:
         assert endpoint["Properties"]["PrivateDnsEnabled"] is True

@@ -595,11 +595,11 @@ def test_the_cost_page_prices_every_interface_endpoint_of_the_data_stack() -> No
         if resource["Type"] == "AWS::EC2::VPCEndpoint"
         and resource["Properties"]["VpcEndpointType"] == "Interface"
     ]
-    assert sorted(endpoints) == ["codedeploy", "email-smtp", "lambda", "sqs", "ssm"]
+    assert sorted(endpoints) == ["codedeploy", "email-smtp", "events", "lambda", "sqs", "ssm"]
     cost = (ROOT / "docs" / "operations" / "cost.md").read_text()
     (line,) = [row for row in cost.splitlines() if row.startswith("| VPC interface endpoints |")]
     monthly = len(endpoints) * 2 * 730 * 0.01  # two AZs, a month of hours, the hourly price
     assert f"${monthly:.2f}" in line
     assert f"{len(endpoints)} endpoints x 2 AZs" in line
-    for name in ("SSM", "SQS", "SES SMTP", "Lambda", "CodeDeploy"):
+    for name in ("SSM", "SQS", "SES SMTP", "Lambda", "CodeDeploy", "EventBridge"):
         assert name in line

@@ -75,7 +75,8 @@ PARAMETER_ENVIRONMENT = {
 DATABASE_ROLE = {
     "ApiFunction": "app",
     "MigrateFunction": "migrator",
-    "MaintenanceFunction": "app",
+    # the app's rights plus deleting audit rows by retention (issue 17)
+    "MaintenanceFunction": "maintenance",
     "WhoAmIFunction": None,
     "MailerFunction": "app",
 }
@@ -83,7 +84,12 @@ DATABASE_ROLE = {
 MAIL_QUEUE = {"AUTHAPI_MAIL_QUEUE_URL": {"Ref": "MailQueue"}}
 OWN_ENVIRONMENT: dict[str, dict[str, Any]] = {
     "ApiFunction": MAIL_QUEUE,
-    "MaintenanceFunction": MAIL_QUEUE,
+    "MaintenanceFunction": {
+        **MAIL_QUEUE,
+        # issue 17: the audit trail's bus and retention
+        "AUTHAPI_EVENT_BUS_NAME": {"Ref": "AuditEventBus"},
+        "AUTHAPI_AUDIT_RETENTION_DAYS": {"Ref": "AuditRetentionDays"},
+    },
     "MailerFunction": {
         "AUTHAPI_MAIL_FROM": {"Ref": "MailFromAddress"},
         "AUTHAPI_MAIL_CONFIGURATION_SET": {"Ref": "MailConfigurationSet"},
@@ -180,9 +186,26 @@ SEND_TO_THE_MAIL_QUEUE = {
     "Action": "sqs:SendMessage",
     "Resource": {"Fn::GetAtt": ["MailQueue", "Arn"]},
 }
-# the maintenance run deletes rows and re-queues mail: the app's database role, the queue, and
-# nothing else (no SSM, no keys)
-MAINTENANCE_STATEMENTS = [API_STATEMENTS[-1], {"Sid": "RequeueMail", **SEND_TO_THE_MAIL_QUEUE}]
+# the maintenance run deletes rows, re-queues mail and publishes audit events: its own database
+# role, the queue, the stack's audit bus, and nothing else (no SSM, no keys, no other bus)
+MAINTENANCE_STATEMENTS = [
+    {
+        "Sid": "ConnectThroughProxyAsMaintenanceUser",
+        "Effect": "Allow",
+        "Action": "rds-db:connect",
+        "Resource": {
+            "Fn::Sub": "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}"
+            ":dbuser:${DbProxyResourceId}/${DbRolePrefix}_maintenance"
+        },
+    },
+    {"Sid": "RequeueMail", **SEND_TO_THE_MAIL_QUEUE},
+    {
+        "Sid": "PublishAuditEvents",
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": {"Fn::GetAtt": ["AuditEventBus", "Arn"]},
+    },
+]
 MAIL_IDENTITY_AND_SET = [
     {
         "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"

@@ -151,7 +151,11 @@ def test_a_migration_never_runs_twice_for_one_deploy(
 
 @pytest.mark.parametrize(
     ("function", "role"),
-    [("ApiFunction", "app"), ("MigrateFunction", "migrator"), ("MaintenanceFunction", "app")],
+    [
+        ("ApiFunction", "app"),
+        ("MigrateFunction", "migrator"),
+        ("MaintenanceFunction", "maintenance"),
+    ],
 )
 def test_each_function_connects_as_its_own_database_role_only(
     deployed: tuple[Template, dict[str, str]], function: str, role: str

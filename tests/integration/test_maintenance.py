@@ -1,5 +1,6 @@
-"""The maintenance run on a database of its own, connected as the app role (as in AWS): what each
-table loses, on which horizon, in batches of at most 1,000 rows, within the time it is given.
+"""The maintenance run on a database of its own, connected as the maintenance role (as in AWS):
+what each table loses, on which horizon, in batches of at most 1,000 rows, within the time it is
+given.
 
 Issue 9, item 8: sessions and refresh tokens were never deleted. Issue 9, item 2: the abuse
 tables are purged on their own horizons (here), never from requests (tests/integration/abuse).
@@ -50,10 +51,10 @@ def maintained() -> Iterator[ScratchDatabase]:
 @pytest.fixture
 def settings(maintained: ScratchDatabase) -> Settings:
     url = make_url(maintained.direct_url or maintained.url)
-    as_app = url.set(username=f"{maintained.role_prefix}_app")
+    as_maintenance = url.set(username=f"{maintained.role_prefix}_maintenance")
     return Settings(
         environment="test",
-        database_url=as_app.render_as_string(hide_password=False),
+        database_url=as_maintenance.render_as_string(hide_password=False),
         db_role_prefix=maintained.role_prefix,
     )
 

@@ -96,7 +96,8 @@ async def _drop_database(admin_dsn: str, name: str, *, role_prefix: str | None =
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if role_prefix is not None:
             await connection.execute(
-                f'DROP ROLE IF EXISTS "{role_prefix}_app", "{role_prefix}_migrator"'
+                f'DROP ROLE IF EXISTS "{role_prefix}_app", "{role_prefix}_maintenance", '
+                f'"{role_prefix}_migrator"'
             )
     finally:
         await connection.close()
@@ -216,7 +217,8 @@ def dedicated_database() -> Iterator[DedicatedDatabase]:
 
 
 def as_role(database: ScratchDatabase, role: str, *, driver: str = "postgresql") -> str:
-    """The test database's URL for one of its roles (`app`, `migrator`), straight to PostgreSQL."""
+    """The test database's URL for one of its roles (`app`, `maintenance`, `migrator`), straight
+    to PostgreSQL."""
     url = make_url(database.direct_url or database.url)
     return url.set(drivername=driver, username=f"{database.role_prefix}_{role}").render_as_string(
         hide_password=False

@@ -47,6 +47,11 @@ EMAIL_CHANGED = "EmailChanged"
 ACCOUNT_DELETED = "AccountDeleted"
 ACCOUNT_TOKEN_REFUSED = "AccountTokenRefused"  # a token or code that could not be spent
 MAIL_THROTTLED = "MailThrottled"  # a request over the per-address mail limit
+# the audit trail on EventBridge (issue 17): events put on the bus, entries it refused (tried
+# again by the next runs), and a run whose PutEvents call failed as a whole
+AUDIT_EVENTS_PUBLISHED = "AuditEventsPublished"
+AUDIT_EVENTS_REFUSED = "AuditEventsRefused"
+EVENT_BUS_UNREACHABLE = "EventBusUnreachable"
 
 BUSINESS_METRICS = (
     USER_REGISTERED,
@@ -80,6 +85,9 @@ BUSINESS_METRICS = (
     ACCOUNT_DELETED,
     ACCOUNT_TOKEN_REFUSED,
     MAIL_THROTTLED,
+    AUDIT_EVENTS_PUBLISHED,
+    AUDIT_EVENTS_REFUSED,
+    EVENT_BUS_UNREACHABLE,
 )
 
 MetricSink = Callable[[str], None]

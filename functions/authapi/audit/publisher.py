@@ -1,0 +1,132 @@
+"""Publishing the audit trail on EventBridge, from the event outbox (docs/audit-events.md).
+
+Every audit row comes with an event_outbox row, written in the same statement (authapi.audit
+.record). The maintenance run takes the oldest outbox rows (`FOR UPDATE SKIP LOCKED`: a
+concurrent run takes others), joins their audit rows, puts them on the bus ten per PutEvents
+call, then, in the same transaction, deletes the rows EventBridge accepted and counts an
+attempt on each it refused (a partial failure names the entry). A refused row is tried again by
+the next runs, after the rows that never failed: one poison row never holds up the others.
+
+At least once: a run that stops between PutEvents and its commit leaves the rows to be sent
+again, so a consumer deduplicates on the event's own `id` (EventBridge's envelope id differs
+on each put). Ordering is not guaranteed either (EventBridge does not keep it).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any, Protocol
+
+from sqlalchemy import RowMapping, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authapi.models import AuditEvent, EventOutbox
+
+ENTRIES_PER_CALL = 10  # what PutEvents takes at most
+PUBLISH_BATCH_SIZE = 100  # ten PutEvents calls per transaction
+
+_EVENT = AuditEvent.__table__.c
+_OUTBOX = EventOutbox.__table__.c
+
+
+class EventSink(Protocol):
+    """Where events go: EventBridge (authapi.audit.eventbridge), or a test's stand-in."""
+
+    def put_events(self, entries: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        """At most 10 entries; per entry, None where it was accepted, else its error code."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class PublishedBatch:
+    published: int = 0
+    failed: int = 0  # entries EventBridge refused: they stay, their attempts counted
+    unreachable: bool = False  # a call failed as a whole: its rows and the rest wait, untouched
+    found: int = 0  # outbox rows the batch took
+    # what went wrong: per-entry ErrorCodes, the failed call's error code (never a message)
+    errors: set[str] = field(default_factory=set)
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def public_event(row: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
+    """The event as customers see it (EventBridge's `detail`): the same keys for every type.
+
+    Only what the audit row holds, which never is a secret or an email (authapi.audit.record).
+    """
+    return {
+        "id": str(row["id"]),
+        "type": row["type"],
+        "occurred_at": row["occurred_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "user_id": _text(row["user_id"]),
+        "actor": {"kind": row["actor_kind"], "id": _text(row["actor_id"])},
+        "session_id": _text(row["session_id"]),
+        "client_id": row["client_id"],
+        "ip": row["ip"],
+        "user_agent": row["user_agent"],
+        "request_id": row["request_id"],
+        "details": dict(row["details"] or {}),
+    }
+
+
+def put_events_entry(row: Mapping[str, Any] | RowMapping, *, source: str) -> dict[str, Any]:
+    """One PutEvents entry: `detail-type` is the event's type (what rules match on)."""
+    return {
+        "Source": source,
+        "DetailType": row["type"],
+        "Detail": json.dumps(public_event(row), separators=(",", ":")),
+        "Time": row["occurred_at"].timestamp(),
+    }
+
+
+async def _oldest_unpublished(db: AsyncSession, limit: int) -> Sequence[RowMapping]:
+    statement = (
+        select(*_EVENT)
+        .join(EventOutbox, _OUTBOX.event_id == _EVENT.id)
+        # rows that failed before go after those that never did; oldest first within each
+        .order_by(_OUTBOX.attempts, _OUTBOX.created_at, _OUTBOX.event_id)
+        .limit(limit)
+        .with_for_update(of=EventOutbox, skip_locked=True)
+    )
+    return (await db.execute(statement)).mappings().all()
+
+
+async def publish_batch(
+    db: AsyncSession, sink: EventSink, *, source: str, limit: int = PUBLISH_BATCH_SIZE
+) -> PublishedBatch:
+    """Put up to `limit` of the oldest unpublished events on the bus; three statements at most
+    (the SELECT, a DELETE of those taken, an UPDATE of those refused). The caller commits."""
+    rows = await _oldest_unpublished(db, limit)
+    batch = PublishedBatch(found=len(rows))
+    accepted: list[uuid.UUID] = []
+    refused: list[uuid.UUID] = []
+    for start in range(0, len(rows), ENTRIES_PER_CALL):
+        chunk = rows[start : start + ENTRIES_PER_CALL]
+        try:
+            results = sink.put_events([put_events_entry(row, source=source) for row in chunk])
+        except Exception as error:  # whatever the client raised: this and the later chunks wait
+            batch.unreachable = True
+            batch.errors.add(str(getattr(error, "code", None) or type(error).__name__))
+            break
+        for row, code in zip(chunk, results, strict=True):
+            (refused if code else accepted).append(row["id"])
+            if code:
+                batch.errors.add(code)
+    if accepted:
+        await db.execute(delete(EventOutbox).where(_OUTBOX.event_id.in_(accepted)))
+    if refused:
+        await db.execute(
+            update(EventOutbox)
+            .where(_OUTBOX.event_id.in_(refused))
+            .values(attempts=_OUTBOX.attempts + 1)
+        )
+    batch.published, batch.failed = len(accepted), len(refused)
+    return batch
