@@ -11,6 +11,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from authapi.admin import repository, service
 from authapi.admin.dependencies import CurrentAdmin
@@ -36,7 +39,26 @@ from authapi.exceptions import (
 from authapi.problems import problem_responses
 from authapi.resources import DbSession, OutboxNotifierDep
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+class _SharedPathRoute(APIRoute):
+    """Starlette answers a method no route of a path takes with the methods of the first route
+    of that path in `Allow`; /users/{user_id} has two (GET, DELETE), so `Allow` names both."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            allowed = sorted(
+                {
+                    method
+                    for route in router.routes
+                    if isinstance(route, APIRoute) and route.path_format == self.path_format
+                    for method in route.methods or ()
+                }
+            )
+            raise HTTPException(status_code=405, headers={"Allow": ", ".join(allowed)})
+        await super().handle(scope, receive, send)
+
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=_SharedPathRoute)
 
 # what every admin-token route may answer before it does anything
 ADMIN_ERRORS = (

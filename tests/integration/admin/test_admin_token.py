@@ -166,3 +166,9 @@ async def test_logging_out_the_session_ends_its_admin_token(
     assert (await api.post("/api/v1/auth/logout", headers=account.auth)).status == 204
     after = await api.get(f"{ADMIN}/users", headers=bearer(token))
     assert (after.status, after.code) == (401, "invalid_token")
+
+
+async def test_a_method_the_path_does_not_take_names_every_one_it_does(api: ApiClient) -> None:
+    reply = await api.request("PUT", f"{ADMIN}/users/{ANYONE}")
+    assert (reply.status, reply.code) == (405, "method_not_allowed")
+    assert reply.headers["allow"] == "DELETE, GET"
