@@ -490,6 +490,17 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# what follows this line in docs/benchmarks.md is written by hand (quick before/after figures of
+# `python -m devtools.bench.stack`) and kept when the page is generated again
+KEPT_MARKER = "<!-- Kept across runs: written by hand, not by devtools.bench.report. -->"
+
+
+def kept_section(existing: str) -> str:
+    """The hand-written tail of the page, if it has one."""
+    start = existing.find(KEPT_MARKER)
+    return "" if start < 0 else "\n" + existing[start:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
@@ -497,7 +508,8 @@ def main() -> None:
     args = parser.parse_args()
     report = json.loads(args.json.read_text())
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(report))
+    existing = args.out.read_text() if args.out.exists() else ""
+    args.out.write_text(render(report) + kept_section(existing))
     print(f"bench: wrote {args.out}")
 
 

@@ -20,14 +20,10 @@ from authapi.db.engine import Database
 from authapi.exception_handlers import register_exception_handlers
 from authapi.health import endpoints as health_endpoints
 from authapi.lifecycle import endpoints as lifecycle_endpoints
-from authapi.middleware.access_log import AccessLogMiddleware
 from authapi.middleware.body_limit import BodyLimitMiddleware
 from authapi.middleware.cors import ProblemCorsMiddleware
-from authapi.middleware.deprecation import DeprecationHeadersMiddleware
-from authapi.middleware.edge_origin import EdgeOriginMiddleware
-from authapi.middleware.errors import ErrorHandlingMiddleware
-from authapi.middleware.request_id import RequestIdMiddleware
-from authapi.middleware.security_headers import SecurityHeadersMiddleware
+from authapi.middleware.front import FrontMiddleware
+from authapi.middleware.route_table import StaticRouteTable
 from authapi.middleware.trusted_host import TrustedHostMiddleware
 from authapi.oauth import endpoints as oauth_endpoints
 from authapi.oauth import metadata as oauth_metadata
@@ -74,8 +70,9 @@ CORS_MAX_AGE_SECONDS = 600
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps each added middleware around the previous ones: add innermost first.
-    # Resulting order, outermost first: edge origin, deprecation headers, security headers,
-    # request id, access log, errors, CORS, GZip, trusted host, body limit.
+    # Resulting order, outermost first: the front (edge origin, deprecation and security
+    # headers, request id, access log, errors: authapi.middleware.front), CORS, GZip, trusted
+    # host, body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
@@ -90,20 +87,16 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             expose_headers=list(CORS_EXPOSED_HEADERS),
             max_age=CORS_MAX_AGE_SECONDS,
         )
-    app.add_middleware(ErrorHandlingMiddleware)
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(
-        DeprecationHeadersMiddleware, headers_by_path=auth_endpoints.legacy.headers_by_path()
-    )
 
     async def origin_secret() -> str | None:
         # read with the keys (one SSM call, cached), only for requests that carry the header
         return (await app_resources(app).key_provider.key_ring()).origin_verify_secret
 
-    # outermost: the viewer address is decided, and the secret header gone, before anything runs
-    app.add_middleware(EdgeOriginMiddleware, origin_secret=origin_secret)
+    app.add_middleware(
+        FrontMiddleware,
+        origin_secret=origin_secret,
+        deprecated_paths=auth_endpoints.legacy.headers_by_path(),
+    )
 
 
 def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
@@ -163,5 +156,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(oauth_metadata.router)
     register_exception_handlers(app)
     _add_middleware(app, settings)
+    # exact paths skip FastAPI's scan of every route (authapi.middleware.route_table)
+    app.router.middleware_stack = StaticRouteTable(app.router, app.router.middleware_stack)
     app.openapi = lambda: _openapi_with_problem_schema(app)  # type: ignore[method-assign]
     return app

@@ -16,10 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from authapi.client_address import VIEWER_ADDRESS_SCOPE_KEY, viewer_address
-from authapi.middleware.base import HttpMiddleware
 
 ORIGIN_VERIFY_HEADER = "x-origin-verify"
 VIEWER_ADDRESS_HEADER = "cloudfront-viewer-address"
@@ -30,18 +29,19 @@ OriginSecret = Callable[[], Awaitable[str | None]]
 """The expected X-Origin-Verify value, or None when no edge is configured."""
 
 
-class EdgeOriginMiddleware(HttpMiddleware):
-    def __init__(self, app: ASGIApp, *, origin_secret: OriginSecret):
-        super().__init__(app)
+class EdgeOrigin:
+    """Run first on every request, by `authapi.middleware.front`."""
+
+    def __init__(self, origin_secret: OriginSecret):
         self._origin_secret = origin_secret
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def admit(self, scope: Scope) -> None:
+        """The secret header taken out of `scope`; the viewer's address kept if it was right."""
         presented = _take_header(scope, ORIGIN_VERIFY_HEADER)
         if presented is not None and await self._verified(presented):
             address = viewer_address(_header(scope, VIEWER_ADDRESS_HEADER))
             if address is not None:
                 scope[VIEWER_ADDRESS_SCOPE_KEY] = address
-        await self.app(scope, receive, send)
 
     async def _verified(self, presented: bytes) -> bool:
         try:

@@ -1,4 +1,6 @@
-"""Gives every request an id, echoes it as `X-Request-ID`, and makes it visible to logging."""
+"""Every request's id: API Gateway's, else a plain one the client sent, else a new one.
+
+`authapi.middleware.front` echoes it as `X-Request-ID` and makes it visible to logging."""
 
 from __future__ import annotations
 
@@ -6,11 +8,7 @@ import re
 import uuid
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import Message, Receive, Scope, Send
-
-from authapi.middleware.base import HttpMiddleware
-from authapi.observability.request_context import current_request_id
+from starlette.types import Scope
 
 HEADER = "x-request-id"
 # A client-chosen id is echoed into logs and headers: only a short, plain token is safe to trust.
@@ -43,18 +41,5 @@ def _client_request_id(scope: Scope) -> str | None:
     return None
 
 
-class RequestIdMiddleware(HttpMiddleware):
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = _gateway_request_id(scope) or _client_request_id(scope) or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        token = current_request_id.set(request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[HEADER] = request_id
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            current_request_id.reset(token)
+def request_id_for(scope: Scope) -> str:
+    return _gateway_request_id(scope) or _client_request_id(scope) or uuid.uuid4().hex

@@ -33,6 +33,11 @@ _NOISE_KEYS = frozenset({"color_message", "taskName"})
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# What a JSON text can start with (after JSON's own whitespace): Powertools decodes a message that
+# is JSON; any other message is left as it is without trying, which costs a raised error per line
+_JSON_FIRST_CHARACTERS = frozenset('{["-0123456789tfnNI')
+
+
 def _escaped(value: object) -> str:
     return _CONTROL_CHARACTERS.sub(lambda match: repr(match.group())[1:-1], str(value))
 
@@ -63,6 +68,16 @@ class RedactingJsonFormatter(LambdaPowertoolsFormatter):
     def format(self, record: logging.LogRecord) -> str:
         record.logger = record.name
         return super().format(record)
+
+    def _extract_log_message(self, log_record: logging.LogRecord) -> Any:
+        message = log_record.msg
+        if (
+            isinstance(message, str)
+            and not log_record.args
+            and message.lstrip()[:1] not in _JSON_FIRST_CHARACTERS
+        ):
+            return message
+        return super()._extract_log_message(log_record)
 
 
 class RedactingConsoleFormatter(RedactingJsonFormatter):

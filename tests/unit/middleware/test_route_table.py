@@ -1,0 +1,87 @@
+"""The (method, path) table in front of FastAPI's router picks what the router would pick."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+
+from authapi.app import create_app
+from authapi.config import Settings
+from authapi.middleware.route_table import StaticRouteTable, build_table
+
+pytestmark = pytest.mark.unit
+
+
+def _app_with_table() -> FastAPI:
+    app = FastAPI()
+    early = APIRouter(prefix="/items")
+
+    @early.get("/{item_id}")
+    async def item(item_id: str) -> dict[str, str]:
+        return {"route": "param", "item_id": item_id}
+
+    late = APIRouter(prefix="/items")
+
+    @late.get("/special")
+    async def special() -> dict[str, str]:
+        return {"route": "special"}
+
+    @late.post("/special")
+    async def post_special() -> dict[str, str]:
+        return {"route": "post special"}
+
+    app.include_router(early)
+    app.include_router(late)
+    app.router.middleware_stack = StaticRouteTable(app.router, app.router.middleware_stack)
+    return app
+
+
+async def _get(app: FastAPI, method: str, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        return await client.request(method, path)
+
+
+async def test_an_exact_path_an_earlier_parameter_route_matches_goes_to_that_route() -> None:
+    app = _app_with_table()
+    assert (await _get(app, "GET", "/items/special")).json() == {
+        "route": "param",
+        "item_id": "special",
+    }
+    # the parameter route has no POST: the router goes on to the exact one
+    assert (await _get(app, "POST", "/items/special")).json() == {"route": "post special"}
+
+
+async def test_a_route_added_after_the_first_request_is_served() -> None:
+    app = _app_with_table()
+    assert (await _get(app, "GET", "/late")).status_code == 404
+
+    @app.get("/late")
+    async def late() -> dict[str, bool]:
+        return {"late": True}
+
+    assert (await _get(app, "GET", "/late")).json() == {"late": True}
+
+
+async def test_a_known_path_with_another_method_is_still_the_routers_405() -> None:
+    response = await _get(_app_with_table(), "DELETE", "/items/special")
+    assert response.status_code == 405
+
+
+def test_the_apps_hot_paths_are_in_the_table_and_parameter_paths_are_not() -> None:
+    app = create_app(Settings(environment="test"))
+    table = build_table(app.router)
+    for key in (
+        ("GET", "/api/v1/auth/me"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/refresh-token"),
+        ("POST", "/api/auth/logout"),
+        ("GET", "/health"),
+        ("GET", "/.well-known/jwks.json"),
+        ("GET", "/.well-known/openid-configuration"),
+    ):
+        assert key in table
+    assert not any("{" in path for _, path in table)
+    assert ("GET", "/api/v1/auth/login") not in table
