@@ -438,7 +438,8 @@ async def login(
         user_id=user.id,
         session_id=session.session_id,
         client_id=client_id,
-        details={"method": "password", "amr": ["pwd"]},
+        # new_device: no valid device token came with it (what a "new sign-in" notice keys on)
+        details={"method": "password", "amr": ["pwd"], "new_device": not attempt.device_trusted},
     )
     await repository.create_session(
         db, session=session, alongside=tuple(writes), audit=audit_writes(succeeded)

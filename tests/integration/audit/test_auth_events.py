@@ -144,7 +144,7 @@ async def test_a_login_records_its_session_and_how_it_signed_in(
     assert event["type"] == "login.succeeded"
     assert (event["user_id"], event["actor_kind"]) == (uuid.UUID(account.user_id), "user")
     assert event["session_id"] == _sid(reply.body["access_token"])
-    assert event["details"] == {"method": "password", "amr": ["pwd"]}
+    assert event["details"] == {"method": "password", "amr": ["pwd"], "new_device": True}
     _assert_no_secret(
         event,
         account.email,
@@ -208,6 +208,18 @@ async def test_attempts_refused_with_429_are_not_audited(
         limited = await api.post(LOGIN, json=account.credentials)
         assert limited.status == 429
         assert await _events(test_database, limited) == []
+
+
+async def test_a_login_from_a_known_device_is_not_a_new_device(
+    api: ApiClient, test_database: ScratchDatabase, address: str
+) -> None:
+    account = await register(api)
+    first = await api.post(LOGIN, json=account.credentials)
+    known = {**account.credentials, "device_token": first.body["device_token"]}
+    reply = await api.post(LOGIN, json=known, headers=_agent())
+    assert reply.status == 200
+    event = await _one(test_database, reply, address=address)
+    assert (event["type"], event["details"]["new_device"]) == ("login.succeeded", False)
 
 
 async def test_a_correct_password_of_an_mfa_account_records_the_challenge(

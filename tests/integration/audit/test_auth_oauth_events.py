@@ -65,7 +65,7 @@ async def test_the_password_grant_and_revocation_are_audited_with_their_client(
         address,
         USER_AGENT,
     )
-    assert login["details"] == {"method": "password", "amr": ["pwd"]}
+    assert login["details"] == {"method": "password", "amr": ["pwd"], "new_device": True}
     [failed] = await _events(test_database, wrong)
     assert (failed["type"], failed["client_id"]) == ("login.failed", PUBLIC_CLIENT)
     assert failed["details"] == {"reason": "wrong_password"}
