@@ -2,7 +2,7 @@
 
 Names are `<subject>.<what happened>`, past tense; they are a public contract (customers filter
 EventBridge rules on them), so one is never renamed: a new meaning gets a new name. The
-details each may carry are listed in docs/audit-events.md and checked by its test.
+details each may carry are listed in the pages docs/audit-events.md links to.
 """
 
 from __future__ import annotations
