@@ -82,3 +82,22 @@ def test_account_deletion(base_url: str) -> None:
         assert client.tokens is None
         with pytest.raises(sdk.InvalidCredentials):
             client.auth.login(email, STRONG_PASSWORD)
+
+
+def test_the_accounts_own_security_history(base_url: str) -> None:
+    email = unique_email()
+    with client_of(base_url, email) as client:
+        with pytest.raises(sdk.InvalidCredentials):
+            AuthApiClient(base_url, timeout=TIMEOUT).auth.login(email, "wrong " + STRONG_PASSWORD)
+        assert isinstance(client.auth.login(email, STRONG_PASSWORD), SignedIn)
+        page = client.account.events()
+        types = [event.type for event in page.events]
+        assert types[:3] == ["login.succeeded", "login.failed", "account.registered"]
+        assert page.events[0].details["method"] == "password"
+        assert page.events[1].details == {"reason": "wrong_password"}
+        failed = client.account.events("login.failed")
+        assert [event.type for event in failed.events] == ["login.failed"]
+        first = client.account.events(limit=1)
+        assert first.next_cursor is not None
+        older = client.account.events(limit=1, cursor=first.next_cursor)
+        assert older.events[0].id == page.events[1].id

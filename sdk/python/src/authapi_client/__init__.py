@@ -22,7 +22,9 @@ from authapi_client.errors import (
 from authapi_client.errors_generated import *  # noqa: F403  (one class per documented code)
 from authapi_client.errors_generated import __all__ as _generated
 from authapi_client.models import (
+    AuditEvent,
     Enrolment,
+    EventPage,
     Introspection,
     MfaChallenge,
     MfaFactor,
@@ -66,6 +68,8 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "ServiceUnavailableError",
+    "AuditEvent",
+    "EventPage",
     "Session",
     "SignedIn",
     "StepUp",

@@ -10,6 +10,7 @@ from authapi_client.async_transport import AsyncTransport
 from authapi_client.calls import Call, LogoutScope
 from authapi_client.models import (
     Enrolment,
+    EventPage,
     Introspection,
     MfaChallenge,
     OAuthToken,
@@ -101,6 +102,18 @@ class Account(Resource):
     async def delete(self, password: str) -> None:
         """Delete the account for good; the store is cleared."""
         return await self._send(calls.delete_account(password))
+
+    async def events(
+        self,
+        *types: str,
+        since: str | None = None,
+        until: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> EventPage:
+        """The account's own security history, newest first (sign-ins, failures, password and
+        MFA changes, admin actions...): `types` filters on event types, e.g. "login.failed"."""
+        return await self._send(calls.my_events(types, since, until, cursor, limit))
 
 
 class Mfa(Resource):

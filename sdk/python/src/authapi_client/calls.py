@@ -11,7 +11,16 @@ from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 
-from authapi_client.models import MfaChallenge, Registered, Session, SignedIn, Tokens, User
+from authapi_client.models import (
+    AuditEvent,
+    EventPage,
+    MfaChallenge,
+    Registered,
+    Session,
+    SignedIn,
+    Tokens,
+    User,
+)
 from authapi_client.retry import IDEMPOTENT_METHODS
 
 T = TypeVar("T")
@@ -42,7 +51,7 @@ class Call(Generic[T]):
     idempotent: bool | None = None  # None: by the method (RFC 9110 section 9.2.2)
     keeps: Callable[[T], Tokens | None] | None = None  # tokens to save in the store
     signs_out: bool = False  # clears the store once it succeeded
-    params: Mapping[str, str] | None = None
+    params: Mapping[str, str | list[str]] | None = None  # a list: the key repeated
 
     @property
     def retried(self) -> bool:
@@ -116,6 +125,27 @@ def list_sessions() -> Call[list[Session]]:
         return [Session(**session) for session in answer.json()["sessions"]]
 
     return Call("GET", "/auth/sessions", read, bearer=True)
+
+
+def my_events(
+    types: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    cursor: str | None,
+    limit: int | None,
+) -> Call[EventPage]:
+    def read(answer: Answer) -> EventPage:
+        body = answer.json()
+        known = set(AuditEvent.__dataclass_fields__)
+        events = [AuditEvent(**{k: v for k, v in e.items() if k in known}) for e in body["events"]]
+        return EventPage(events, body.get("next_cursor"))
+
+    # httpx repeats a key given a list: `type=a&type=b`
+    params: dict[str, str | list[str]] = {"type": list(types)} if types else {}
+    for name, value in (("since", since), ("until", until), ("cursor", cursor), ("limit", limit)):
+        if value is not None:
+            params[name] = str(value)
+    return Call("GET", "/auth/me/events", read, bearer=True, params=params)
 
 
 def revoke_session(session_id: str) -> Call[None]:

@@ -118,6 +118,33 @@ class Session:
 
 
 @dataclass(frozen=True)
+class AuditEvent:
+    """One security event of the account (`GET /api/v1/auth/me/events`): `type` such as
+    `login.succeeded`; `actor` `{"kind": "user"|"admin"|"service", "id": ...}` (an admin's id is
+    not shown to the user); `details` holds non-secret facts of the event."""
+
+    id: str
+    type: str
+    occurred_at: str
+    actor: dict[str, Any]
+    user_id: str | None = None
+    session_id: str | None = None
+    client_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """A page of events, newest first; `next_cursor`: pass it as `cursor` for older ones."""
+
+    events: list[AuditEvent]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
 class Enrolment:
     """A TOTP enrolment, inactive until `mfa.verify` with its first code."""
 

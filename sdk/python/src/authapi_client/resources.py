@@ -10,6 +10,7 @@ from authapi_client import calls, mfa_calls, oauth_calls
 from authapi_client.calls import Call, LogoutScope
 from authapi_client.models import (
     Enrolment,
+    EventPage,
     Introspection,
     MfaChallenge,
     OAuthToken,
@@ -102,6 +103,18 @@ class Account(Resource):
     def delete(self, password: str) -> None:
         """Delete the account for good; the store is cleared."""
         return self._send(calls.delete_account(password))
+
+    def events(
+        self,
+        *types: str,
+        since: str | None = None,
+        until: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> EventPage:
+        """The account's own security history, newest first (sign-ins, failures, password and
+        MFA changes, admin actions...): `types` filters on event types, e.g. "login.failed"."""
+        return self._send(calls.my_events(types, since, until, cursor, limit))
 
 
 class Mfa(Resource):
