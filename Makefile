@@ -124,6 +124,8 @@ typecheck: $(STAMP)  ## mypy: strict on functions/ and devtools/, typed definiti
 
 test: lint typecheck lint-delivery $(SAM_STAMP)  ## everything: lint, types, templates, workflows, all tests, and again through PgBouncer
 	@( $(install_chromium) ) || true
+	@# before the first pytest run too: tests/faults/test_pgbouncer.py is part of it
+	@( $(install_pgbouncer) ) || true
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-previous-schema
 	$(MAKE) --no-print-directory test-pgbouncer
