@@ -49,9 +49,11 @@ class EventOut(BaseModel):
             ),
             session_id=row.session_id,
             client_id=row.client_id,
-            ip=row.ip,
-            user_agent=row.user_agent,
-            request_id=row.request_id,
+            # an admin's address, browser and request id identify the operator as much as
+            # their id: the user sees that an administrator acted, not who or from where
+            ip=None if hide else row.ip,
+            user_agent=None if hide else row.user_agent,
+            request_id=None if hide else row.request_id,
             details=dict(row.details or {}),
         )
 

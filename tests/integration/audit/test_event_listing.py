@@ -68,6 +68,9 @@ async def test_a_user_sees_their_own_events_only_and_not_which_admin_acted(
     assert {"admin.user_disabled", "admin.user_enabled", "login.succeeded"} <= set(by_type)
     assert "admin.user_logged_out" not in by_type  # Bob's
     assert by_type["admin.user_enabled"]["actor"] == {"kind": "admin", "id": None}
+    # nor where from: the operator's address, browser and request are theirs
+    enabled = by_type["admin.user_enabled"]
+    assert (enabled["ip"], enabled["user_agent"], enabled["request_id"]) == (None, None, None)
     assert by_type["login.succeeded"]["actor"] == {"kind": "user", "id": ada.user_id}
     times = [event["occurred_at"] for event in listed]
     assert times == sorted(times, reverse=True)
