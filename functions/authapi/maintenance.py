@@ -29,11 +29,12 @@ fairly and finished by the next runs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.abuse import retention as abuse_retention
@@ -55,6 +56,8 @@ BATCH_SIZE = 1_000
 REQUEUE_BATCH_SIZE = 100  # ten SendMessageBatch calls
 
 DeleteBatch = Callable[[AsyncSession, int], Awaitable[int]]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,13 @@ async def run_maintenance(
     if mail_queue is not None:
         await requeue_mail(database, settings, report, mail_queue, seconds_left, reserve)
     if event_sink is not None:
-        await publish_events(database, settings, report, event_sink, seconds_left, reserve)
+        try:
+            await publish_events(database, settings, report, event_sink, seconds_left, reserve)
+        except (OperationalError, InterfaceError):
+            # a batch's session ended under it (nothing it sent is lost: its rows stay and go
+            # again); the purges below must not stop with it
+            logger.exception("audit event publishing failed; the purges go on")
+            report.event_bus_unreachable = True
     pending = {purge.table: purge for purge in purges(settings, report.now)}
     report.deleted = dict.fromkeys(pending, 0)
     while pending:
@@ -267,5 +276,5 @@ async def publish_events(
             report.event_bus_unreachable = True
             metrics.count(metrics.EVENT_BUS_UNREACHABLE)
             return
-        if batch.found < PUBLISH_BATCH_SIZE or batch.published == 0:
+        if (batch.found < PUBLISH_BATCH_SIZE and not batch.out_of_time) or batch.published == 0:
             return

@@ -15,6 +15,7 @@ on each put). Ordering is not guaranteed either (EventBridge does not keep it).
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,11 @@ from authapi.models import AuditEvent, EventOutbox
 
 ENTRIES_PER_CALL = 10  # what PutEvents takes at most
 PUBLISH_BATCH_SIZE = 100  # ten PutEvents calls per transaction
+# A batch's calls run while its transaction holds the rows; the maintenance role's
+# idle_in_transaction_session_timeout (10 s) would end a slow batch's session before its DELETE,
+# and every run would then send the same events again. So a batch takes no further call after
+# this long (a call in flight may take its own timeout more); the rest wait for the next batch.
+BATCH_BUDGET_SECONDS = 4.0
 
 _EVENT = AuditEvent.__table__.c
 _OUTBOX = EventOutbox.__table__.c
@@ -49,6 +55,7 @@ class PublishedBatch:
     failed: int = 0  # entries EventBridge refused: they stay, their attempts counted
     unreachable: bool = False  # a call failed as a whole: its rows and the rest wait, untouched
     found: int = 0  # outbox rows the batch took
+    out_of_time: bool = False  # stopped at BATCH_BUDGET_SECONDS: rows it took are left unsent
     # what went wrong: per-entry ErrorCodes, the failed call's error code (never a message)
     errors: set[str] = field(default_factory=set)
 
@@ -108,7 +115,11 @@ async def publish_batch(
     batch = PublishedBatch(found=len(rows))
     accepted: list[uuid.UUID] = []
     refused: list[uuid.UUID] = []
+    started = time.monotonic()
     for start in range(0, len(rows), ENTRIES_PER_CALL):
+        if time.monotonic() - started > BATCH_BUDGET_SECONDS:
+            batch.out_of_time = True  # the rest stay in the outbox, for the next batch
+            break
         chunk = rows[start : start + ENTRIES_PER_CALL]
         try:
             results = sink.put_events([put_events_entry(row, source=source) for row in chunk])

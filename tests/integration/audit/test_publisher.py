@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from authapi.audit import publisher
 from authapi.audit.eventbridge import EventBridgeBus
 from authapi.audit.events import EventType
 from authapi.audit.record import AuditEntry, admin, audit_statement
@@ -373,6 +375,45 @@ async def test_a_backlog_goes_ten_entries_per_call_in_batches(
     assert max(sink.calls) == 10
     assert sum(sink.calls) == 205
     assert len(bridge.delivered()) == 205
+
+
+@dataclass
+class SlowSink(CountingSink):
+    """A bus that answers each call slowly."""
+
+    def put_events(self, entries: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        time.sleep(0.05)
+        return super().put_events(entries)
+
+
+async def test_a_slow_bus_ends_a_batch_early_and_the_rest_goes_in_the_next_one(
+    bridge: MotoEventBridge,
+    maintenance: Database,
+    published_db: ScratchDatabase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a batch holds its rows in a transaction the role ends after 10 s idle: past its budget,
+    # it takes no further call, commits what the bus took, and the next batch goes on
+    monkeypatch.setattr(publisher, "BATCH_BUDGET_SECONDS", 0.01)
+    await published_db.execute(
+        """
+        WITH events AS (
+            INSERT INTO audit_events (id, occurred_at, type, actor_kind)
+            SELECT gen_random_uuid(), $1::timestamptz + n * interval '1 second', 'logout', 'user'
+            FROM generate_series(1, 30) AS n
+            RETURNING id, occurred_at
+        )
+        INSERT INTO event_outbox (event_id, created_at) SELECT id, occurred_at FROM events
+        """,
+        NOW - timedelta(hours=1),
+    )
+    sink = SlowSink(bus(), [])
+
+    report = await maintain(maintenance, published_db, sink)
+
+    assert report.events_published == 30
+    assert sink.calls == [10, 10, 10]  # one call per batch: each stopped after its first
+    assert await outbox(published_db) == {}
 
 
 async def test_with_publishing_off_events_wait_until_the_retention_takes_them(
