@@ -11,6 +11,7 @@ from authapi.models.mail_outbox import MailOutbox
 from authapi.models.mfa import MfaChallenge, MfaFactor, MfaRecoveryCode
 from authapi.models.rate_limit_bucket import RateLimitBucket
 from authapi.models.refresh_token import RefreshToken
+from authapi.models.tenant import Tenant
 from authapi.models.user import User
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "MfaRecoveryCode",
     "RateLimitBucket",
     "RefreshToken",
+    "Tenant",
     "User",
 ]
