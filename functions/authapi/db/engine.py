@@ -156,6 +156,10 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._autocommit_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        # whether the schema has migration 0014's tenant_id columns (authapi.db.tenancy): None
+        # until probed; False is probed again after a while (a migration may run meanwhile)
+        self.schema_has_tenants: bool | None = None
+        self.schema_probed_at = 0.0
 
     @property
     def engine(self) -> AsyncEngine:
