@@ -26,6 +26,7 @@ from sqlalchemy import RowMapping, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.models import AuditEvent, EventOutbox
+from authapi.tenant_scope import every_tenant
 
 ENTRIES_PER_CALL = 10  # what PutEvents takes at most
 PUBLISH_BATCH_SIZE = 100  # ten PutEvents calls per transaction
@@ -95,7 +96,8 @@ def put_events_entry(row: Mapping[str, Any] | RowMapping, *, source: str) -> dic
 
 
 async def _oldest_unpublished(db: AsyncSession, limit: int) -> Sequence[RowMapping]:
-    statement = (
+    # every tenant's events, each published with its tenant_id (a column of the row)
+    statement = every_tenant(
         select(*_EVENT)
         .join(EventOutbox, _OUTBOX.event_id == _EVENT.id)
         # rows that failed before go after those that never did; oldest first within each
@@ -132,12 +134,14 @@ async def publish_batch(
             if code:
                 batch.errors.add(code)
     if accepted:
-        await db.execute(delete(EventOutbox).where(_OUTBOX.event_id.in_(accepted)))
+        await db.execute(every_tenant(delete(EventOutbox).where(_OUTBOX.event_id.in_(accepted))))
     if refused:
         await db.execute(
-            update(EventOutbox)
-            .where(_OUTBOX.event_id.in_(refused))
-            .values(attempts=_OUTBOX.attempts + 1)
+            every_tenant(
+                update(EventOutbox)
+                .where(_OUTBOX.event_id.in_(refused))
+                .values(attempts=_OUTBOX.attempts + 1)
+            )
         )
     batch.published, batch.failed = len(accepted), len(refused)
     return batch

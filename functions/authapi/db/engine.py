@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from authapi.config import Settings
 from authapi.db.iam_auth import iam_token_provider
+from authapi.db.tenant_criteria import TenantSession
 from authapi.exceptions import DatabaseUnavailableError
 
 
@@ -170,7 +171,9 @@ class Database:
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
         if self._sessionmaker is None:
-            self._sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+            self._sessionmaker = async_sessionmaker(
+                self.engine, expire_on_commit=False, sync_session_class=TenantSession
+            )
         return self._sessionmaker
 
     @property
@@ -182,7 +185,9 @@ class Database:
         """
         if self._autocommit_sessionmaker is None:
             autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._autocommit_sessionmaker = async_sessionmaker(autocommit, expire_on_commit=False)
+            self._autocommit_sessionmaker = async_sessionmaker(
+                autocommit, expire_on_commit=False, sync_session_class=TenantSession
+            )
         return self._autocommit_sessionmaker
 
     async def dispose(self) -> None:

@@ -36,6 +36,7 @@ from authapi.db.batches import delete_batch
 from authapi.db.expand import names_a_missing_table
 from authapi.models import AccountToken, User
 from authapi.signing.keys import DataKeys
+from authapi.tenant_scope import tenant_keyed, tenant_values
 
 EMAIL_VERIFICATION = "email_verification"
 PASSWORD_RESET = "password_reset"
@@ -132,9 +133,17 @@ async def mint(
     written = (
         insert(AccountToken)
         .values(
-            id=uuid.uuid4(), outbox_id=outbox_id, account_id=account_id, purpose=purpose, **values
+            id=uuid.uuid4(),
+            outbox_id=outbox_id,
+            account_id=account_id,
+            purpose=purpose,
+            **values,
+            **tenant_values(),
         )
-        .on_conflict_do_update(index_elements=[AccountToken.outbox_id], set_=values)
+        .on_conflict_do_update(
+            index_elements=tenant_keyed(AccountToken.tenant_id, AccountToken.outbox_id),
+            set_=values,
+        )
     )
     superseded = (
         update(AccountToken)
