@@ -77,11 +77,3 @@ def tenant_selected() -> tuple[list[str], list[Any]]:
     if not schema_has_tenants.get():
         return [], []
     return ["tenant_id"], [literal(current_tenant.get(), String())]
-
-
-def tenant_keyed(tenant_column: Any, *columns: Any) -> list[Any]:
-    """An ON CONFLICT target: the unique constraint's columns, with tenant_id leading where the
-    schema has it (migration 0014 rebuilt the constraints so)."""
-    if not schema_has_tenants.get():
-        return list(columns)
-    return [tenant_column, *columns]

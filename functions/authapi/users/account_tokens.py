@@ -36,7 +36,7 @@ from authapi.db.batches import delete_batch
 from authapi.db.expand import names_a_missing_table
 from authapi.models import AccountToken, User
 from authapi.signing.keys import DataKeys
-from authapi.tenant_scope import tenant_keyed, tenant_values
+from authapi.tenant_scope import tenant_values
 
 EMAIL_VERIFICATION = "email_verification"
 PASSWORD_RESET = "password_reset"
@@ -140,10 +140,9 @@ async def mint(
             **values,
             **tenant_values(),
         )
-        .on_conflict_do_update(
-            index_elements=tenant_keyed(AccountToken.tenant_id, AccountToken.outbox_id),
-            set_=values,
-        )
+        # by name: (outbox_id) before migration 0014, (tenant_id, outbox_id) after, the same name
+        # (an environment may learn of the migration up to a minute late: authapi.db.tenancy)
+        .on_conflict_do_update(constraint="uq_account_tokens_outbox_id", set_=values)
     )
     superseded = (
         update(AccountToken)

@@ -1,89 +1,38 @@
 """Isolation below the application code (issue 17): every statement sent to a tenant-owned
 table names `tenant_id`, except those marked as acting across every tenant on purpose.
 
-Every SQL statement sent while one walk goes through the flows (register, login, MFA, refresh,
-sessions, logout, password change and reset, email change, admin actions, events, the OAuth
-token endpoint, account deletion) is recorded with SQLAlchemy's `before_cursor_execute`, on
-every engine; a statement that names a tenant-owned table in FROM, JOIN, UPDATE, DELETE or
-INSERT INTO without `tenant_id` fails the test, unless it carries the `every_tenant` execution
-option (authapi.tenant_scope.every_tenant: maintenance purges, the outbox jobs' claims).
+Every SQL statement any engine sends while one walk goes through the request flows (register,
+login, MFA, refresh, sessions, logout, password change, forgotten password, email change,
+admin actions, events, the OAuth token endpoint, account deletion) is recorded with
+SQLAlchemy's `before_cursor_execute`; a statement that names a tenant-owned table in FROM,
+JOIN, UPDATE, DELETE or INSERT INTO without `tenant_id` fails the test, unless it carries the
+`every_tenant` execution option (authapi.tenant_scope.every_tenant). The mail flows, the mailer
+and the maintenance run: tests/integration/mail/test_tenant_predicates_of_mail.py.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
-from authapi.tenant_scope import EVERY_TENANT
 from tests.support.accounts import STRONG_PASSWORD, register
 from tests.support.admin import ADMIN, make_admin
 from tests.support.clock import ManualClock
 from tests.support.db import ScratchDatabase
 from tests.support.http import ClientWith
 from tests.support.mfa import START, challenge_of, enrolled
+from tests.support.statement_log import Sent, recording, tenant_owned_tables, unscoped
 
 pytestmark = [pytest.mark.integration, pytest.mark.head_schema]
 
 V1 = "/api/v1/auth"
-TENANT_OWNED = (
-    "users",
-    "auth_sessions",
-    "refresh_tokens",
-    "device_tokens",
-    "account_tokens",
-    "mail_outbox",
-    "mfa_factors",
-    "mfa_recovery_codes",
-    "mfa_challenges",
-    "audit_events",
-    "event_outbox",
-)
-_NAMED = re.compile(
-    r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(" + "|".join(TENANT_OWNED) + r")\b", re.IGNORECASE
-)
-
-
-@dataclass(frozen=True)
-class Sent:
-    sql: str
-    every_tenant: bool
-
-
-def tenant_owned_tables(sql: str) -> set[str]:
-    return {match.lower() for match in _NAMED.findall(sql)}
-
-
-def unscoped(statements: list[Sent]) -> list[str]:
-    """The statements on a tenant-owned table without a tenant predicate, not marked."""
-    return [
-        sent.sql
-        for sent in statements
-        if tenant_owned_tables(sent.sql) and "tenant_id" not in sent.sql and not sent.every_tenant
-    ]
 
 
 @pytest.fixture
 def statements() -> Iterator[list[Sent]]:
-    """Every statement any engine of this process sends while the test runs."""
-    sent: list[Sent] = []
-
-    def record(
-        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
-    ) -> None:
-        options = getattr(context, "execution_options", None) or {}
-        sent.append(Sent(statement, bool(options.get(EVERY_TENANT, False))))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
+    with recording() as sent:
         yield sent
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 def test_the_parser_sees_a_missing_predicate() -> None:

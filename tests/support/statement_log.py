@@ -1,0 +1,71 @@
+"""Every SQL statement the process sends, and the check of issue 17's isolation: a statement on
+a tenant-owned table names `tenant_id`, unless it is marked as acting across every tenant
+(authapi.tenant_scope.every_tenant)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from authapi.tenant_scope import EVERY_TENANT
+
+TENANT_OWNED = (
+    "users",
+    "auth_sessions",
+    "refresh_tokens",
+    "device_tokens",
+    "account_tokens",
+    "mail_outbox",
+    "mfa_factors",
+    "mfa_recovery_codes",
+    "mfa_challenges",
+    "audit_events",
+    "event_outbox",
+)
+_NAMED = re.compile(
+    r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(" + "|".join(TENANT_OWNED) + r")\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Sent:
+    sql: str
+    every_tenant: bool = False
+
+
+def tenant_owned_tables(sql: str) -> set[str]:
+    return {match.lower() for match in _NAMED.findall(sql)}
+
+
+def unscoped(statements: list[Sent]) -> list[str]:
+    """The statements naming a tenant-owned table without `tenant_id`, and not marked."""
+    return [
+        sent.sql
+        for sent in statements
+        if tenant_owned_tables(sent.sql) and "tenant_id" not in sent.sql and not sent.every_tenant
+    ]
+
+
+@contextmanager
+def recording() -> Iterator[list[Sent]]:
+    """Every statement any engine of this process sends inside the block (SQLAlchemy's
+    `before_cursor_execute` on the Engine class: the app's, a mailer's, a maintenance run's)."""
+    sent: list[Sent] = []
+
+    def record(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        options = getattr(context, "execution_options", None) or {}
+        sent.append(Sent(statement, bool(options.get(EVERY_TENANT, False))))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
