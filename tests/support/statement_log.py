@@ -28,8 +28,11 @@ TENANT_OWNED = (
     "audit_events",
     "event_outbox",
 )
-_NAMED = re.compile(
-    r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(" + "|".join(TENANT_OWNED) + r")\b", re.IGNORECASE
+_TABLES = "|".join(TENANT_OWNED)
+_NAMED = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(" + _TABLES + r")\b", re.IGNORECASE)
+# each place a tenant-owned table is read or written, with its alias (FROM users AS users_1)
+_USE = re.compile(
+    r"\b(FROM|JOIN|UPDATE|INTO)\s+(" + _TABLES + r")\b(?:\s+AS\s+(\w+))?", re.IGNORECASE
 )
 
 
@@ -43,13 +46,25 @@ def tenant_owned_tables(sql: str) -> set[str]:
     return {match.lower() for match in _NAMED.findall(sql)}
 
 
+def unscoped_uses(sql: str) -> list[str]:
+    """The tables (or aliases) `sql` reads or writes without its own tenant predicate: a read,
+    UPDATE or DELETE of `users AS u` needs `u.tenant_id = ...` (a predicate, not the column in
+    a select list), an INSERT INTO a table needs `tenant_id` in its column list."""
+    missing = []
+    for keyword, table, alias in _USE.findall(sql):
+        if keyword.upper() == "INTO":
+            columns = re.search(rf"\bINTO\s+{table}\s*\(([^)]*)\)", sql, re.IGNORECASE)
+            if columns is None or "tenant_id" not in columns.group(1):
+                missing.append(table)
+        elif not re.search(rf"(?<![\w.]){alias or table}\.tenant_id\s*=", sql):
+            missing.append(alias or table)
+    return missing
+
+
 def unscoped(statements: list[Sent]) -> list[str]:
-    """The statements naming a tenant-owned table without `tenant_id`, and not marked."""
-    return [
-        sent.sql
-        for sent in statements
-        if tenant_owned_tables(sent.sql) and "tenant_id" not in sent.sql and not sent.every_tenant
-    ]
+    """The statements on a tenant-owned table one of whose uses lacks its tenant predicate,
+    unless marked `every_tenant`."""
+    return [sent.sql for sent in statements if not sent.every_tenant and unscoped_uses(sent.sql)]
 
 
 @contextmanager

@@ -42,6 +42,17 @@ def test_the_parser_sees_a_missing_predicate() -> None:
     assert unscoped([Sent("SELECT 1 FROM x JOIN auth_sessions ON true", False)])
     assert unscoped([Sent("INSERT INTO mail_outbox (id) VALUES (%(id)s)", False)])
     assert not unscoped([Sent("SELECT 1 FROM users WHERE users.tenant_id = %(t)s", False)])
+    # each use needs its own: the join's alias here has none
+    assert unscoped(
+        [
+            Sent(
+                "SELECT 1 FROM users JOIN auth_sessions AS s ON s.user_id = users.id"
+                " WHERE users.tenant_id = %(t)s"
+            )
+        ]
+    )
+    assert unscoped([Sent("INSERT INTO users (id, email) SELECT id, tenant_id FROM x")])
+    assert not unscoped([Sent("INSERT INTO users (id, tenant_id) VALUES (%(id)s, %(t)s)")])
     assert not unscoped([Sent("DELETE FROM audit_events WHERE id IN (1)", True)])
     assert not unscoped([Sent("SELECT 1 FROM rate_limit_buckets", False)])
 
