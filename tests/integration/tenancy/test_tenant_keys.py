@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from authapi.audit.publisher import publish_batch
+from authapi.auth.retention import purge_expired_device_tokens
 from authapi.config import Settings
 from authapi.db.engine import Database
 from authapi.db.session import request_session, unit_of_work
@@ -164,5 +165,28 @@ async def test_the_publisher_takes_every_tenants_events(
             pass
     left = await test_database.fetchval(
         "SELECT count(*) FROM event_outbox WHERE event_id = ANY($1::uuid[])", list(events.values())
+    )
+    assert left == 0
+
+
+async def test_a_purge_takes_every_tenants_rows_past_its_horizon(
+    database: Database, other_tenant: str, test_database: ScratchDatabase
+) -> None:
+    theirs = await _register(database, other_tenant, unique_email())
+    token_hash = uuid.uuid4().bytes * 2
+    await test_database.execute(
+        "INSERT INTO device_tokens (token_hash, tenant_id, user_id, created_at, expires_at)"
+        " VALUES ($1, $2, $3, $4, $4)",
+        token_hash,
+        other_tenant,
+        theirs,
+        NOW - timedelta(days=400),
+    )
+    current_tenant.set(DEFAULT_TENANT)  # the maintenance run's
+    async with unit_of_work(database) as db:
+        while await purge_expired_device_tokens(db, now=NOW, limit=1000):
+            pass
+    left = await test_database.fetchval(
+        "SELECT count(*) FROM device_tokens WHERE token_hash = $1", token_hash
     )
     assert left == 0
