@@ -21,16 +21,11 @@ class TenantSession(Session):
 
 
 def _tenant_owned() -> tuple[type[Any], ...]:
-    """The mapped classes whose table has `tenant_id` (migration 0014's tenant-owned tables)."""
-    global _owned_classes
-    if _owned_classes is None:
-        _owned_classes = tuple(
-            mapper.class_ for mapper in Base.registry.mappers if "tenant_id" in mapper.local_table.c
-        )
-    return _owned_classes
-
-
-_owned_classes: tuple[type[Any], ...] | None = None
+    """The mapped classes whose table has `tenant_id` (migration 0014's tenant-owned tables);
+    read each time (a dozen mappers), so a model imported late is never missed."""
+    return tuple(
+        mapper.class_ for mapper in Base.registry.mappers if "tenant_id" in mapper.local_table.c
+    )
 
 
 @event.listens_for(TenantSession, "do_orm_execute")
