@@ -4,8 +4,9 @@ Every audit row comes with an event_outbox row, written in the same statement (a
 .record). The maintenance run takes the oldest outbox rows (`FOR UPDATE SKIP LOCKED`: a
 concurrent run takes others), joins their audit rows, puts them on the bus ten per PutEvents
 call, then, in the same transaction, deletes the rows EventBridge accepted and counts an
-attempt on each it refused (a partial failure names the entry). A refused row is tried again by
-the next runs, after the rows that never failed: one poison row never holds up the others.
+attempt on each it refused for a reason of the entry's (a partial failure names the entry). A
+refused row is tried again by the next runs, after the rows that never failed: one poison row
+never holds up the others.
 
 Refusals are of two kinds (EventBridge's PutEventsResultEntry names them): `ThrottlingException`
 and `InternalFailure` are EventBridge's own state, retried by every run for as long as the
@@ -49,10 +50,11 @@ RETRYABLE_ERROR_CODES = frozenset({"ThrottlingException", "InternalFailure"})
 # Every other code (InvalidArgument, MalformedDetail, AccessDeniedException,
 # NotAuthorizedForSourceException...) refuses the entry itself: EventBridge calls them not
 # retryable, and the same entry sent again gets the same answer unless an operator changes the
-# bus policy. Eight attempts (a run or two each: eight minutes at the default schedule, two hours
-# at rate(15 minutes)) leave the audit-events-stuck alarm (3 refusals in 15 minutes) time to fire
-# first, while a poison row stops costing a PutEvents slot and an alarm every run; past them the
-# row is abandoned, and docs/runbooks/audit-events-abandoned.md re-queues it from its audit row.
+# bus policy. Eight attempts (one per run, two when a backlog fills more than one batch: about
+# eight minutes at the default schedule, two hours at rate(15 minutes)) leave the
+# audit-events-stuck alarm (3 refusals in 15 minutes) time to fire first, while a poison row
+# stops costing a PutEvents slot and an alarm every run; past them the row is abandoned, and
+# docs/runbooks/audit-events-abandoned.md re-queues it from its audit row.
 MAX_REFUSED_ATTEMPTS = 8
 
 _EVENT = AuditEvent.__table__.c
