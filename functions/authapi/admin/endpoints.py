@@ -10,33 +10,39 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
+from authapi.abuse.rate_limit import LOGIN, rate_limited
 from authapi.admin import repository, service
-from authapi.admin.dependencies import CurrentAdmin
-from authapi.admin.schemas import AdminTokenOut, AdminUserOut, AdminUsersOut
+from authapi.admin.dependencies import AdminApplicant, CurrentAdmin
+from authapi.admin.schemas import AdminTokenOut, AdminTokenRequest, AdminUserOut, AdminUsersOut
 from authapi.audit import reader
 from authapi.audit.events import ActorKind
 from authapi.audit.schemas import EventsOut
-from authapi.auth.dependencies import AuthCtx, BearerToken
+from authapi.auth import mfa_service
+from authapi.auth.dependencies import AuthCtx
+from authapi.auth.endpoints import BODY_ERRORS
+from authapi.client_address import client_ip
 from authapi.exceptions import (
     AccountDisabledError,
     AdminRoleRequiredError,
     AdminTokenRequiredError,
     AuthenticationError,
+    ClientAddressUnknownError,
     EmailAlreadyVerifiedError,
     InvalidAccessTokenError,
     InvalidCursorError,
+    InvalidMfaCodeError,
     MfaEnrolmentRequiredError,
     MfaNotEnrolledError,
     OwnAccountError,
-    StepUpRequiredError,
     UserNotFoundError,
 )
 from authapi.problems import problem_responses
+from authapi.request_body import require_json_body
 from authapi.resources import DbSession, OutboxNotifierDep
 
 
@@ -76,22 +82,41 @@ def _no_content() -> Response:
     return Response(status_code=NO_CONTENT)
 
 
+def _client(request: Request) -> str:
+    client = client_ip(request.scope)
+    if client is None:  # the rate limit refuses it first; this keeps the type honest
+        raise ClientAddressUnknownError()
+    return client
+
+
 @router.post(
     "/token",
+    # a code is guessed like a password: the login endpoint's rate limit, as MFA step-up's
+    dependencies=[rate_limited(LOGIN), Depends(require_json_body)],
     responses=problem_responses(
         AuthenticationError,
         InvalidAccessTokenError,
+        InvalidMfaCodeError,
         AdminRoleRequiredError,
         MfaEnrolmentRequiredError,
-        StepUpRequiredError,
-        validates_body=False,
+        MfaNotEnrolledError,
+        *BODY_ERRORS,
     ),
 )
 async def admin_token(
-    token: BearerToken, db: DbSession, ctx: AuthCtx, response: Response
+    applicant: AdminApplicant,
+    body: AdminTokenRequest,
+    db: DbSession,
+    ctx: AuthCtx,
+    request: Request,
+    response: Response,
 ) -> AdminTokenOut:
-    """An admin token (15 minutes at most, no refresh token) for an admin's recent-MFA token."""
-    issued = await service.issue_token(db, ctx, access_token=token)
+    """An admin token (15 minutes at most, no refresh token) for an admin's own token and a
+    second factor given now (a current authenticator code or a recovery code)."""
+    given = mfa_service.SecondFactor(code=body.code, recovery_code=body.recovery_code)
+    issued = await service.issue_token(
+        db, ctx, applicant=applicant, given=given, client=_client(request)
+    )
     response.headers.update(NO_STORE)
     return AdminTokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
 
