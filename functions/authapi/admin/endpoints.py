@@ -125,6 +125,7 @@ async def admin_token(
 async def list_users(
     admin: CurrentAdmin,
     db: DbSession,
+    ctx: AuthCtx,
     email: Annotated[
         str | None, Query(max_length=320, description="Addresses starting with this.")
     ] = None,
@@ -134,14 +135,15 @@ async def list_users(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=repository.MAX_PAGE)] = 50,
 ) -> AdminUsersOut:
-    """Accounts, newest first, filtered by address prefix, creation time and status."""
+    """Accounts, newest first, filtered by address prefix, creation time and status (the read
+    is recorded, with the filters' names: admin.users_listed)."""
     filters = repository.UserFilter(
         email_prefix=email.strip().lower() if email else None,
         created_after=created_after,
         created_before=created_before,
         status=status,
     )
-    page = await repository.list_users(db, filters=filters, cursor=cursor, limit=limit)
+    page = await service.list_users(db, ctx, admin, filters=filters, cursor=cursor, limit=limit)
     return AdminUsersOut(
         users=[AdminUserOut.of(row) for row in page.users], next_cursor=page.next_cursor
     )
@@ -151,9 +153,11 @@ async def list_users(
     "/users/{user_id}",
     responses=problem_responses(*ADMIN_ERRORS, UserNotFoundError),
 )
-async def get_user(user_id: uuid.UUID, admin: CurrentAdmin, db: DbSession) -> AdminUserOut:
-    """One account."""
-    return AdminUserOut.of(await service.get_user(db, user_id=user_id))
+async def get_user(
+    user_id: uuid.UUID, admin: CurrentAdmin, db: DbSession, ctx: AuthCtx
+) -> AdminUserOut:
+    """One account (the view is recorded: admin.user_viewed)."""
+    return AdminUserOut.of(await service.get_user(db, ctx, admin, user_id=user_id))
 
 
 @router.post(
@@ -246,6 +250,7 @@ async def resend_verification(
 async def list_events(
     admin: CurrentAdmin,
     db: DbSession,
+    ctx: AuthCtx,
     user_id: uuid.UUID | None = None,
     type: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
     actor_kind: ActorKind | None = None,
@@ -255,7 +260,8 @@ async def list_events(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=reader.MAX_PAGE)] = 50,
 ) -> EventsOut:
-    """The audit trail, newest first, filtered by account, type, actor and time."""
+    """The audit trail, newest first, filtered by account, type, actor and time (the read is
+    recorded, with the filters' names: admin.events_read)."""
     filters = reader.EventFilter(
         user_id=user_id,
         types=tuple(type or ()),
@@ -264,5 +270,5 @@ async def list_events(
         actor_kind=actor_kind,
         actor_id=actor_id,
     )
-    page = await reader.list_events(db, filters=filters, cursor=cursor, limit=limit)
+    page = await service.list_events(db, ctx, admin, filters=filters, cursor=cursor, limit=limit)
     return EventsOut.of(page)

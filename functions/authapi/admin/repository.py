@@ -23,6 +23,7 @@ from sqlalchemy import (
     exists,
     false,
     select,
+    true,
     tuple_,
     update,
 )
@@ -127,8 +128,11 @@ def _user_row(row: Any) -> UserRow:
     return UserRow(**{**row._asdict(), "mfa_enabled": bool(row.mfa_enabled)})
 
 
-async def get_user(db: AsyncSession, *, user_id: uuid.UUID) -> UserRow | None:
-    row = (await db.execute(select(*_USER_COLUMNS).where(User.id == user_id))).first()
+async def get_user(db: AsyncSession, *, user_id: uuid.UUID, audit: AuditEntry) -> UserRow | None:
+    """The account, its view recorded (`audit`) only if there is one; one statement."""
+    found = exists(select(User.id).where(User.id == user_id))
+    statement = select(*_USER_COLUMNS).where(User.id == user_id).add_cte(*_audit(audit, found))
+    row = (await db.execute(statement)).first()
     return None if row is None else _user_row(row)
 
 
@@ -163,9 +167,10 @@ class UserPage:
 
 
 async def list_users(
-    db: AsyncSession, *, filters: UserFilter, cursor: str | None, limit: int
+    db: AsyncSession, *, filters: UserFilter, cursor: str | None, limit: int, audit: AuditEntry
 ) -> UserPage:
-    """One page of accounts, newest first (keyset on created_at, id); one round trip."""
+    """One page of accounts, newest first (keyset on created_at, id), the read recorded
+    (`audit`) in the same statement; one round trip."""
     limit = max(1, min(limit, MAX_PAGE))
     conditions = filters.conditions()
     if cursor is not None:
@@ -176,6 +181,7 @@ async def list_users(
         .where(*conditions)
         .order_by(User.created_at.desc(), User.id.desc())
         .limit(limit + 1)
+        .add_cte(*_audit(audit, true()))
     )
     rows = [_user_row(row) for row in (await db.execute(statement)).all()]
     page, more = rows[:limit], len(rows) > limit

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.admin import repository
-from authapi.audit import record
+from authapi.audit import reader, record
 from authapi.audit.events import EventType
 from authapi.audit.record import AuditEntry, audit_statement
 from authapi.auth import mfa_service
@@ -199,11 +199,86 @@ def _done(
     )
 
 
-async def get_user(db: AsyncSession, *, user_id: uuid.UUID) -> repository.UserRow:
-    found = await repository.get_user(db, user_id=user_id)
+# -- reads, each recorded by its own statement (names of the filters used, never their values:
+# an email prefix is an email's start, and audit rows hold no email)
+
+
+def _read(
+    ctx: AuthContext, admin: AdminPrincipal, kind: EventType, **details: object
+) -> AuditEntry:
+    return AuditEntry(kind, now=ctx.now(), actor=record.admin(admin.user_id), details=details)
+
+
+def _given(filters: dict[str, object]) -> list[str]:
+    """The names (query parameters') of the filters given, never their values."""
+    return [name for name, value in filters.items() if value not in (None, (), "")]
+
+
+def _user_filters(filters: repository.UserFilter) -> list[str]:
+    return _given(
+        {
+            "email": filters.email_prefix,
+            "created_after": filters.created_after,
+            "created_before": filters.created_before,
+            "status": filters.status,
+        }
+    )
+
+
+def _event_filters(filters: reader.EventFilter) -> list[str]:
+    return _given(
+        {
+            "user_id": filters.user_id,
+            "type": tuple(filters.types),
+            "actor_kind": filters.actor_kind,
+            "actor_id": filters.actor_id,
+            "since": filters.since,
+            "until": filters.until,
+        }
+    )
+
+
+async def list_users(
+    db: AsyncSession,
+    ctx: AuthContext,
+    admin: AdminPrincipal,
+    *,
+    filters: repository.UserFilter,
+    cursor: str | None,
+    limit: int,
+) -> repository.UserPage:
+    """A page of accounts, recorded as admin.users_listed."""
+    entry = _read(
+        ctx, admin, EventType.ADMIN_USERS_LISTED, filters=_user_filters(filters), limit=limit
+    )
+    return await repository.list_users(db, filters=filters, cursor=cursor, limit=limit, audit=entry)
+
+
+async def get_user(
+    db: AsyncSession, ctx: AuthContext, admin: AdminPrincipal, *, user_id: uuid.UUID
+) -> repository.UserRow:
+    """One account, recorded as admin.user_viewed (about that account); 404 records nothing."""
+    entry = _entry(ctx, admin, EventType.ADMIN_USER_VIEWED, user_id)
+    found = await repository.get_user(db, user_id=user_id, audit=entry)
     if found is None:
         raise UserNotFoundError()
     return found
+
+
+async def list_events(
+    db: AsyncSession,
+    ctx: AuthContext,
+    admin: AdminPrincipal,
+    *,
+    filters: reader.EventFilter,
+    cursor: str | None,
+    limit: int,
+) -> reader.EventPage:
+    """A page of the audit trail, recorded as admin.events_read."""
+    entry = _read(
+        ctx, admin, EventType.ADMIN_EVENTS_READ, filters=_event_filters(filters), limit=limit
+    )
+    return await reader.list_events(db, filters=filters, cursor=cursor, limit=limit, record=entry)
 
 
 async def set_active(
