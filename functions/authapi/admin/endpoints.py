@@ -39,6 +39,7 @@ from authapi.exceptions import (
     MfaEnrolmentRequiredError,
     MfaNotEnrolledError,
     OwnAccountError,
+    TooManyAttemptsError,
     UserNotFoundError,
 )
 from authapi.problems import problem_responses
@@ -231,7 +232,11 @@ async def reset_mfa(
     "/users/{user_id}/verification/resend",
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(
-        *ADMIN_ERRORS, UserNotFoundError, AccountDisabledError, EmailAlreadyVerifiedError
+        *ADMIN_ERRORS,
+        UserNotFoundError,
+        AccountDisabledError,
+        EmailAlreadyVerifiedError,
+        TooManyAttemptsError,
     ),
 )
 async def resend_verification(
@@ -241,7 +246,8 @@ async def resend_verification(
     ctx: AuthCtx,
     notifier: OutboxNotifierDep,
 ) -> Response:
-    """Send the account a new verification code and link (through the mail outbox)."""
+    """Send the account a new verification code and link (through the mail outbox), throttled
+    per address like the user-facing resend (429 `too_many_attempts`)."""
     await service.resend_verification(db, ctx, admin, user_id=user_id, notifier=notifier)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Select,
     delete,
     exists,
-    false,
     select,
     true,
     tuple_,
@@ -33,7 +32,6 @@ from authapi.audit.reader import Position, decode_cursor, encode_cursor
 from authapi.audit.record import AuditEntry, audit_writes
 from authapi.mfa.repository import has_active_factor
 from authapi.models import AuthSession, MfaFactor, MfaRecoveryCode, User
-from authapi.outbox.messages import OutboxMessage, enqueue_when
 
 MAX_PAGE = 100
 Status = Literal["active", "disabled", "unverified"]
@@ -289,39 +287,29 @@ async def reset_mfa(
 
 
 @dataclass(frozen=True)
-class Resend:
-    found: bool
+class VerificationTarget:
+    email: str
     is_active: bool
     verified: bool
 
 
-async def resend_verification(
-    db: AsyncSession,
-    *,
-    user_id: uuid.UUID,
-    message: OutboxMessage,
-    now: datetime,
-    audit: AuditEntry,
-) -> Resend:
-    """Queue a verification mail for an active account whose address is not verified yet, with
-    its audit row; one statement. The mailer mints the code and link when it sends."""
-    target = (
-        select(
-            User.id,
-            User.is_active,
-            User.email_verified_at.is_not(None).label("verified"),
+async def verification_target(db: AsyncSession, *, user_id: uuid.UUID) -> VerificationTarget | None:
+    """What a resend of the verification mail needs to know of the account, or None; one
+    statement (the throttled enqueue needs the address's HMAC, made from the address)."""
+    row = (
+        await db.execute(
+            select(
+                User.email,
+                User.is_active,
+                User.email_verified_at.is_not(None).label("verified"),
+            ).where(User.id == user_id)
         )
-        .where(User.id == user_id)
-        .cte("target")
-    )
-    due = exists(select(target.c.id).where(target.c.is_active, target.c.verified.is_(false())))
-    mail = enqueue_when(message, now=now, account_id=user_id, when=due).cte("mail")
-    statement = select(target.c.is_active, target.c.verified).add_cte(mail, *_audit(audit, due))
-    row = (await db.execute(statement)).first()
+    ).first()
     if row is None:
-        # the CTEs ran and found no account either: nothing was queued or recorded
-        return Resend(found=False, is_active=False, verified=False)
-    return Resend(found=True, is_active=bool(row.is_active), verified=bool(row.verified))
+        return None
+    return VerificationTarget(
+        email=row.email, is_active=bool(row.is_active), verified=bool(row.verified)
+    )
 
 
 async def grant_admin_role(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authapi.admin import repository
 from authapi.audit import reader, record
 from authapi.audit.events import EventType
-from authapi.audit.record import AuditEntry, audit_statement
+from authapi.audit.record import AuditEntry, audit_statement, audit_writes
 from authapi.auth import mfa_service
 from authapi.auth.service import AuthContext, Principal, log_refused_token
 from authapi.auth.step_up import amr_of
@@ -34,12 +34,15 @@ from authapi.exceptions import (
     MfaEnrolmentRequiredError,
     MfaNotEnrolledError,
     OwnAccountError,
+    TooManyAttemptsError,
     UnknownSigningKeyError,
     UserNotFoundError,
 )
+from authapi.observability import metrics
 from authapi.outbox import messages
-from authapi.outbox.messages import OutboxMessage
+from authapi.outbox.messages import OutboxMessage, submitted_address
 from authapi.outbox.notify import OutboxNotifier
+from authapi.outbox.throttled import enqueue_throttled
 from authapi.users import account_tokens
 
 logger = logging.getLogger(__name__)
@@ -331,26 +334,46 @@ async def resend_verification(
     user_id: uuid.UUID,
     notifier: OutboxNotifier,
 ) -> None:
-    """Queue a new verification code and link for an active, unverified account."""
+    """Queue a new verification code and link for an active, unverified account, throttled per
+    address like every mail to an address (outbox/throttled.py): an administrator cannot flood
+    an inbox either, and gets the user-facing resend's 429 when the address had its share."""
+    now = ctx.now()
+    target = await repository.verification_target(db, user_id=user_id)
+    if target is None:
+        raise UserNotFoundError()
+    if not target.is_active:
+        raise AccountDisabledError()
+    if target.verified:
+        raise EmailAlreadyVerifiedError()
     message = OutboxMessage(
         kind=messages.EMAIL_VERIFICATION, purpose=account_tokens.EMAIL_VERIFICATION
     )
     entry = AuditEntry(
         EventType.ADMIN_VERIFICATION_RESENT,
-        now=ctx.now(),
+        now=now,
         user_id=user_id,
         actor=record.admin(admin.user_id),
         details={"outbox_id": str(message.id)},
     )
-    resend = await repository.resend_verification(
-        db, user_id=user_id, message=message, now=ctx.now(), audit=entry
+    # recorded only when queued: a 429 is counted (by the throttle's own rows), not audited.
+    # The account may be verified or disabled between the two statements: the mailer checks
+    # both again when it sends (a resend for an account verified meanwhile sends nothing).
+    throttled = await enqueue_throttled(
+        db,
+        ctx.settings,
+        message,
+        address=submitted_address(ctx.key_ring.data_keys, target.email),
+        now=now,
+        account_id=user_id,
+        along=lambda queued: audit_writes(entry, when=queued),
     )
-    if not resend.found:
-        raise UserNotFoundError()
-    if not resend.is_active:
-        raise AccountDisabledError()
-    if resend.verified:
-        raise EmailAlreadyVerifiedError()
+    if not throttled.enqueued:
+        metrics.count(metrics.MAIL_THROTTLED)
+        logger.warning(
+            "admin: verification resend throttled for this address",
+            extra={"user_id": str(user_id), "admin_id": str(admin.user_id)},
+        )
+        raise TooManyAttemptsError(retry_after_seconds=throttled.retry_after_seconds)
     await notifier.notify([message.id])
     logger.warning(
         "admin: verification resent",
