@@ -67,22 +67,12 @@ def _live_session_of(
 
 
 async def find_caller(
-    db: AsyncSession,
-    *,
-    user_id: uuid.UUID,
-    session_id: uuid.UUID,
-    now: datetime,
-    audit: AuditEntry | None = None,
+    db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
 ) -> Caller | None:
     """The active account and live session a token names, its role and whether it has an
-    active second factor, or None; one statement. `audit`: recorded in it, only if the caller is
-    an admin with a factor (an admin token's issue)."""
+    active second factor, or None; one statement."""
     caller = _live_session_of(user_id, session_id, now).cte("caller")
     statement = select(caller.c.user_id, caller.c.is_admin, caller.c.has_factor)
-    if audit is not None:
-        eligible = exists(select(caller.c.user_id).where(caller.c.is_admin, caller.c.has_factor))
-        audit_rows, outbox = audit_writes(audit, when=eligible)
-        statement = statement.add_cte(audit_rows.cte("audit"), outbox.cte("audit_outbox"))
     row = (await db.execute(statement)).first()
     if row is None:
         return None

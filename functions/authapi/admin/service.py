@@ -202,8 +202,8 @@ def _done(
     )
 
 
-# -- reads, each recorded by its own statement (names of the filters used, never their values:
-# an email prefix is an email's start, and audit rows hold no email)
+# -- reads, each recorded by the statement that reads (the names of the filters used, never
+# their values: an email prefix is an email's start, and audit rows hold no email)
 
 
 def _read(
