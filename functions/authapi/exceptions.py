@@ -267,7 +267,7 @@ class AdminTokenRequiredError(AuthApiError):
     title = "Admin token required"
     default_detail = (
         "The admin API takes admin tokens only: POST /api/v1/admin/token with your own access "
-        "token (after a recent second factor) and call it with the token it returns."
+        "token and a code of your second factor, and call it with the token it returns."
     )
 
 
