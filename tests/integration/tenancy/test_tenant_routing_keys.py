@@ -1,0 +1,88 @@
+"""A tenant's signing keys: made by the admin CLI function under `<prefix>tenants/<id>/` (moto's
+SSM), read by the API's key provider on the tenant's first use, apart from the default's."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from authapi.clock import SystemClock
+from authapi.key_material import generate_private_key_pem, load_private_key
+from authapi.signing.keys import SettingsKeyProvider, key_id
+from authapi.signing.ssm import SsmKeyProvider
+from authapi.tenant_scope import current_tenant
+from devtools.tenants import TenantRefused, create_tenant_keys
+from tests.support.aws import PREFIX, lambda_settings, put_keys, put_kms_key_arn
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mypy_boto3_ssm import SSMClient
+
+    from authapi.config import Settings
+    from tests.support.db import ScratchDatabase
+
+SMALL_KEY_BITS = 2048  # production makes 3072; the size changes nothing here
+
+
+def test_create_tenant_keys_writes_the_deployments_layout_under_tenants(ssm: SSMClient) -> None:
+    put_kms_key_arn(ssm)
+    kid = create_tenant_keys("acme", ssm=ssm, prefix=PREFIX, key_bits=SMALL_KEY_BITS)
+    signing = ssm.get_parameter(Name=f"{PREFIX}tenants/acme/jwt/signing-key", WithDecryption=True)
+    assert signing["Parameter"]["Type"] == "SecureString"
+    assert key_id(load_private_key(signing["Parameter"]["Value"]).public_key()) == kid
+    retired = ssm.get_parameter(Name=f"{PREFIX}tenants/acme/jwt/retired-public-keys")
+    assert retired["Parameter"]["Value"] == "none"
+    # again: the key that exists is kept
+    assert create_tenant_keys("acme", ssm=ssm, prefix=PREFIX, key_bits=SMALL_KEY_BITS) == kid
+
+
+def test_create_tenant_keys_refuses_bad_ids_and_an_environment_without_kms(ssm: SSMClient) -> None:
+    for bad in ("default", "Acme", "-x", "a" * 33, "a/b"):
+        with pytest.raises(TenantRefused):
+            create_tenant_keys(bad, ssm=ssm, prefix=PREFIX)
+    with pytest.raises(TenantRefused, match="kms"):
+        create_tenant_keys("acme", ssm=ssm, prefix=PREFIX, key_bits=SMALL_KEY_BITS)
+
+
+async def test_create_tenant_keys_locally_writes_the_file_the_development_provider_reads(
+    tmp_path: Path, settings: Settings
+) -> None:
+    key_file = tmp_path / "dev-signing-key.pem"
+    kid = create_tenant_keys("acme", key_file=key_file)
+    assert (tmp_path / "tenants" / "acme" / "dev-signing-key.pem").exists()
+    development = settings.model_copy(
+        update={"environment": "development", "jwt_private_key_file": key_file}
+    )
+    provider = SettingsKeyProvider(development)
+    token = current_tenant.set("acme")
+    try:
+        assert (await provider.key_ring()).signing_kid == kid
+    finally:
+        current_tenant.reset(token)
+
+
+async def test_the_ssm_provider_reads_a_tenants_ring_apart_from_the_default(
+    ssm: SSMClient, test_database: ScratchDatabase
+) -> None:
+    default_pem = generate_private_key_pem()
+    put_keys(ssm, default_pem)
+    put_kms_key_arn(ssm)
+    tenant_kid = create_tenant_keys("acme", ssm=ssm, prefix=PREFIX, key_bits=SMALL_KEY_BITS)
+    provider = SsmKeyProvider(lambda_settings(test_database), clock=SystemClock())
+    default_ring = await provider.key_ring()
+    token = current_tenant.set("acme")
+    try:
+        tenant_ring = await provider.key_ring()
+        # cached: the same ring on the tenant's next request
+        assert await provider.key_ring() is tenant_ring
+    finally:
+        current_tenant.reset(token)
+    assert default_ring.signing_kid == key_id(load_private_key(default_pem).public_key())
+    assert tenant_ring.signing_kid == tenant_kid
+    assert set(tenant_ring.verification_keys) == {tenant_kid}
+    assert tenant_kid not in default_ring.verification_keys
+    # one data key ring: the tenant's hashes and seals are the deployment's
+    assert tenant_ring.data_keys == default_ring.data_keys
+    assert await provider.key_ring() is default_ring
