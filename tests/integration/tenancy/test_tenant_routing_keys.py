@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from authapi.config import Settings
     from tests.support.db import ScratchDatabase
 
+pytestmark = pytest.mark.integration
+
 SMALL_KEY_BITS = 2048  # production makes 3072; the size changes nothing here
 
 
