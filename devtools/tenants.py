@@ -96,6 +96,28 @@ def create_tenant_keys(
     return key_id(load_private_key(pem).public_key())
 
 
+def store_local_tenant_keys(
+    ssm: SSMClient, prefix: str, *, key_file: Path = LOCAL_KEY_FILE
+) -> list[str]:
+    """Copy the developer's tenant keys into an SSM stand-in (the local cloud's, at start), as
+    `create_tenant_keys` lays them out in AWS; the tenants copied."""
+    copied = []
+    for path in sorted((key_file.parent / "tenants").glob(f"*/{key_file.name}")):
+        tenant_id = path.parent.name
+        if tenant_id == DEFAULT_TENANT or not valid_tenant_id(tenant_id):
+            continue
+        keys_prefix = tenant_parameter_prefix(prefix, tenant_id)
+        ssm.put_parameter(
+            Name=keys_prefix + SIGNING_KEY_PARAMETER,
+            Value=path.read_text(),
+            Type="SecureString",
+            Overwrite=True,
+        )
+        _put_retired(ssm, keys_prefix)
+        copied.append(tenant_id)
+    return copied
+
+
 def _get(ssm: SSMClient, name: str) -> str | None:
     try:
         return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]

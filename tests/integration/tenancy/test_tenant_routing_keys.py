@@ -12,7 +12,7 @@ from authapi.key_material import generate_private_key_pem, load_private_key
 from authapi.signing.keys import SettingsKeyProvider, key_id
 from authapi.signing.ssm import SsmKeyProvider
 from authapi.tenant_scope import current_tenant
-from devtools.tenants import TenantRefused, create_tenant_keys
+from devtools.tenants import TenantRefused, create_tenant_keys, store_local_tenant_keys
 from tests.support.aws import PREFIX, lambda_settings, put_keys, put_kms_key_arn
 
 if TYPE_CHECKING:
@@ -88,3 +88,18 @@ async def test_the_ssm_provider_reads_a_tenants_ring_apart_from_the_default(
     # one data key ring: the tenant's hashes and seals are the deployment's
     assert tenant_ring.data_keys == default_ring.data_keys
     assert await provider.key_ring() is default_ring
+
+
+async def test_the_local_clouds_ssm_gets_the_developers_tenant_keys(
+    tmp_path: Path, ssm: SSMClient, test_database: ScratchDatabase
+) -> None:
+    key_file = tmp_path / "dev-signing-key.pem"
+    kid = create_tenant_keys("acme", key_file=key_file)
+    put_keys(ssm, generate_private_key_pem())
+    assert store_local_tenant_keys(ssm, PREFIX, key_file=key_file) == ["acme"]
+    provider = SsmKeyProvider(lambda_settings(test_database), clock=SystemClock())
+    token = current_tenant.set("acme")
+    try:
+        assert (await provider.key_ring()).signing_kid == kid
+    finally:
+        current_tenant.reset(token)
