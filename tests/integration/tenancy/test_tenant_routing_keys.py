@@ -3,6 +3,7 @@ SSM), read by the API's key provider on the tenant's first use, apart from the d
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,8 +13,18 @@ from authapi.key_material import generate_private_key_pem, load_private_key
 from authapi.signing.keys import SettingsKeyProvider, key_id
 from authapi.signing.ssm import SsmKeyProvider
 from authapi.tenant_scope import current_tenant
+from devtools.key_rotation import Rotation, Waits
+from devtools.rotate_signing_key import main as rotate_main
 from devtools.tenants import TenantRefused, create_tenant_keys, store_local_tenant_keys
-from tests.support.aws import PREFIX, lambda_settings, put_keys, put_kms_key_arn
+from tests.support.aws import (
+    DATA_KEYS_PARAMETER,
+    PREFIX,
+    SIGNING_KEY_PARAMETER,
+    lambda_settings,
+    put_keys,
+    put_kms_key_arn,
+)
+from tests.support.clock import ManualClock
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -103,3 +114,72 @@ async def test_the_local_clouds_ssm_gets_the_developers_tenant_keys(
         assert (await provider.key_ring()).signing_kid == kid
     finally:
         current_tenant.reset(token)
+
+
+async def test_a_tenants_key_rotates_alone_the_deployments_keys_untouched(
+    ssm: SSMClient, test_database: ScratchDatabase
+) -> None:
+    put_keys(ssm, generate_private_key_pem())
+    put_kms_key_arn(ssm)
+    old_kid = create_tenant_keys("acme", ssm=ssm, prefix=PREFIX, key_bits=SMALL_KEY_BITS)
+    before = {
+        name: ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        for name in (SIGNING_KEY_PARAMETER, DATA_KEYS_PARAMETER)
+    }
+    clock = ManualClock()
+    waits = Waits(publish_to_promote=timedelta(seconds=10), promote_to_retire=timedelta(seconds=5))
+    rotation = Rotation(
+        ssm, prefix=PREFIX, waits=waits, clock=clock, key_bits=SMALL_KEY_BITS, tenant="acme"
+    )
+    rotation.publish()
+
+    async def ring_kids() -> tuple[str, set[str]]:
+        # a provider of its own each time: no cache between phases
+        provider = SsmKeyProvider(lambda_settings(test_database), clock=SystemClock())
+        token = current_tenant.set("acme")
+        try:
+            ring = await provider.key_ring()
+        finally:
+            current_tenant.reset(token)
+        return ring.signing_kid, set(ring.verification_keys)
+
+    signing, published = await ring_kids()
+    assert signing == old_kid
+    assert len(published) == 2
+    clock.advance(10)
+    rotation.promote()
+    new_signing, after_promote = await ring_kids()
+    assert new_signing != old_kid
+    assert after_promote == published  # the old key stays until retired
+    clock.advance(5)
+    rotation.retire()
+    assert (await ring_kids())[1] == {new_signing}
+    after = {
+        name: ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        for name in (SIGNING_KEY_PARAMETER, DATA_KEYS_PARAMETER)
+    }
+    assert after == before
+
+
+def test_the_rotation_command_copies_a_tenants_keys_to_the_dr_region(
+    ssm: SSMClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    assert PREFIX == "/authapi/dev/"  # what `rotate_main(["dev", ...])` rotates
+    kms = boto3.client("kms", region_name=ssm.meta.region_name)
+    primary = kms.create_key(MultiRegion=True)["KeyMetadata"]
+    replica = kms.replicate_key(KeyId=primary["KeyId"], ReplicaRegion="us-west-2")
+    ssm.put_parameter(Name=f"{PREFIX}kms/key-arn", Value=primary["Arn"], Type="String")
+    ssm.put_parameter(Name=f"{PREFIX}dr/region", Value="us-west-2", Type="String")
+    put_keys(ssm, generate_private_key_pem())
+    create_tenant_keys("acme", ssm=ssm, prefix=PREFIX, key_bits=SMALL_KEY_BITS)
+    dr = boto3.client("ssm", region_name="us-west-2")
+
+    status = rotate_main(["dev", "replicate", "--tenant", "acme"], ssm=ssm, dr_ssm=dr)
+    assert status == 0, capsys.readouterr().err
+    copies = {p["Name"]: p for p in dr.describe_parameters()["Parameters"]}
+    tenant_key = f"{PREFIX}tenants/acme/jwt/signing-key"
+    assert set(copies) == {tenant_key, f"{PREFIX}tenants/acme/jwt/retired-public-keys"}
+    assert copies[tenant_key]["KeyId"] == replica["ReplicaKeyMetadata"]["Arn"]
+    assert rotate_main(["dev", "publish", "--tenant", "Not An Id"], ssm=ssm, dr_ssm=dr) == 1
