@@ -19,8 +19,11 @@ from authapi.resources import app_resources
 from authapi.tenants import directory
 from devtools.tenants import create_tenant_keys, insert_tenant
 from tests.support.accounts import STRONG_PASSWORD, unique_email
+from tests.support.admin import ADMIN, bearer, make_admin
 from tests.support.aws import PREFIX, lambda_settings, put_keys, put_kms_key_arn
-from tests.support.http import ApiClient
+from tests.support.clock import ManualClock
+from tests.support.http import ApiClient, ClientWith
+from tests.support.mfa import START
 from tests.support.problems import assert_problem
 
 if TYPE_CHECKING:
@@ -212,3 +215,21 @@ async def test_each_tenant_has_its_discovery_and_jwks_listing_only_its_keys(
         assert header["kid"] == tenant_kid
         assert issuer_of(token) == issuer
         assert_problem(await client.get(f"/t/{other}{ME}", token=token), 401, "invalid_token")
+
+
+async def test_an_admin_token_is_its_tenants_alone(
+    client_with: ClientWith, test_database: ScratchDatabase, two_tenants: tuple[str, str]
+) -> None:
+    tenant, _ = two_tenants
+    clock = ManualClock(START)
+    async with client_with(clock=clock) as api:
+        admin = await make_admin(api, clock, test_database)
+        assert (await api.get(f"{ADMIN}/events", headers=admin.auth)).status == 200
+        assert_problem(
+            await api.get(f"/t/{tenant}{ADMIN}/events", headers=admin.auth), 401, "invalid_token"
+        )
+        # and a tenant's end-user token is no token at all to the default tenant's admin API
+        tenant_token = str((await register_in(api, f"/t/{tenant}"))["access_token"])
+        assert_problem(
+            await api.get(f"{ADMIN}/events", headers=bearer(tenant_token)), 401, "invalid_token"
+        )
