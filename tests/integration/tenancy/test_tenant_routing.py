@@ -7,6 +7,7 @@ these tests prove the isolation that tokens and issuers give, whatever the rows.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from tests.support.aws import PREFIX, lambda_settings, put_keys, put_kms_key_arn
 from tests.support.clock import ManualClock
 from tests.support.http import ApiClient, ClientWith
 from tests.support.mfa import START
+from tests.support.oauth import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, OAUTH_SETTINGS
 from tests.support.problems import assert_problem
 
 if TYPE_CHECKING:
@@ -138,6 +140,21 @@ async def test_unknown_disabled_and_default_tenant_paths_are_one_404(
     }
 
 
+async def test_urls_the_app_builds_keep_the_tenants_prefix(
+    client: ApiClient, settings: Settings, two_tenants: tuple[str, str]
+) -> None:
+    tenant, _ = two_tenants
+    assert not settings.jwt_issuer.startswith("http")  # a name: documents name the host asked
+    reply = await client.get(f"/t/{tenant}/.well-known/openid-configuration")
+    assert reply.status == 200, reply
+    assert reply.body == {
+        "issuer": f"{settings.jwt_issuer}/t/{tenant}",
+        "jwks_uri": f"http://testserver/t/{tenant}/.well-known/jwks.json",
+    }
+    metadata = await client.get(f"/t/{tenant}/.well-known/oauth-authorization-server")
+    assert metadata.body["token_endpoint"] == f"http://testserver/t/{tenant}/api/v1/oauth/token"
+
+
 async def test_the_deprecated_aliases_belong_to_the_default_tenant_alone(
     client: ApiClient, two_tenants: tuple[str, str]
 ) -> None:
@@ -233,3 +250,24 @@ async def test_an_admin_token_is_its_tenants_alone(
         assert_problem(
             await api.get(f"{ADMIN}/events", headers=bearer(tenant_token)), 401, "invalid_token"
         )
+
+
+async def test_introspection_sees_a_token_active_only_in_its_own_tenant(
+    client_with: ClientWith, two_tenants: tuple[str, str]
+) -> None:
+    tenant, other = two_tenants
+    basic = base64.b64encode(f"{CONFIDENTIAL_CLIENT}:{CONFIDENTIAL_SECRET}".encode()).decode()
+    headers = {"Authorization": f"Basic {basic}"}
+    async with client_with(**OAUTH_SETTINGS) as api:
+        token = str((await register_in(api, f"/t/{tenant}"))["access_token"])
+
+        async def active_at(prefix: str) -> bool:
+            reply = await api.post(
+                f"{prefix}/api/v1/oauth/introspect", data={"token": token}, headers=headers
+            )
+            assert reply.status == 200, reply
+            return bool(reply.body["active"])
+
+        assert await active_at(f"/t/{tenant}")
+        assert not await active_at(f"/t/{other}")
+        assert not await active_at("")
