@@ -29,6 +29,8 @@ from tests.support.oauth import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, OAUTH_
 from tests.support.problems import assert_problem
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from fastapi import FastAPI
     from mypy_boto3_ssm import SSMClient
 
@@ -61,10 +63,10 @@ def issuer_of(token: str) -> str:
 
 
 @pytest.fixture
-async def two_tenants(test_database: ScratchDatabase, tmp_path: object) -> tuple[str, str]:
+async def two_tenants(test_database: ScratchDatabase, tmp_path: Path) -> tuple[str, str]:
     # locally a tenant's key is a file; this app's provider (settings, not development) makes
     # a throwaway one per tenant, so the files only prove the CLI path runs
-    key_file = tmp_path / "dev-signing-key.pem"  # type: ignore[operator]
+    key_file = tmp_path / "dev-signing-key.pem"
     return (
         await new_tenant(test_database, key_file=key_file),
         await new_tenant(test_database, key_file=key_file),
@@ -271,3 +273,24 @@ async def test_introspection_sees_a_token_active_only_in_its_own_tenant(
         assert await active_at(f"/t/{tenant}")
         assert not await active_at(f"/t/{other}")
         assert not await active_at("")
+
+
+def test_make_tenant_create_adds_the_row_and_the_key_file(
+    test_database: ScratchDatabase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from devtools import embedded_postgres
+    from devtools.tenants import main
+
+    monkeypatch.chdir(tmp_path)  # the key goes to ./.local/tenants/<id>/, as in a checkout
+    local = embedded_postgres.LocalDatabase(test_database.url, None, "the test database")
+    monkeypatch.setattr(embedded_postgres, "local_database", lambda name: local)
+    tenant_id = f"t-{uuid.uuid4().hex[:12]}"
+    assert main([tenant_id, "--name", "Acme"]) == 0
+    assert "created" in capsys.readouterr().out
+    assert (tmp_path / ".local" / "tenants" / tenant_id / "dev-signing-key.pem").exists()
+    assert main([tenant_id]) == 0  # again: nothing changes
+    assert "exists already" in capsys.readouterr().out
+    assert main(["default"]) == 1
