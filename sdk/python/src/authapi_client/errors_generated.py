@@ -150,6 +150,10 @@ class SessionNotFound(NotFoundError):
     """Session not found (`session_not_found`)."""
 
 
+class TenantNotFound(NotFoundError):
+    """Tenant not found (`tenant_not_found`)."""
+
+
 class TooManyAttempts(RateLimitedError):
     """Too many attempts (`too_many_attempts`). OAuth `error`: `temporarily_unavailable`."""
 
@@ -229,6 +233,7 @@ CODE_CLASSES: dict[str, type[AuthApiError]] = {
     "same_email": SameEmail,
     "secrets_unavailable": SecretsUnavailable,
     "session_not_found": SessionNotFound,
+    "tenant_not_found": TenantNotFound,
     "too_many_attempts": TooManyAttempts,
     "unsupported_grant_type": UnsupportedGrantType,
     "unsupported_media_type": UnsupportedMediaType,
@@ -285,6 +290,7 @@ __all__ = [
     "SameEmail",
     "SecretsUnavailable",
     "SessionNotFound",
+    "TenantNotFound",
     "TooManyAttempts",
     "UnauthorizedClient",
     "UnsupportedGrantType",
