@@ -40,6 +40,12 @@ def detail_properties(event_type: EventType) -> dict[str, Any]:
             "least once; EventBridge's envelope id differs on each delivery attempt).",
         },
         "type": {"const": event_type.value},
+        "tenant": {
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9-]{0,31}$",
+            "description": "The tenant (realm) it belongs to: `default` for a single-tenant "
+            "deployment and for every event before tenancy (docs/tenancy.md).",
+        },
         "occurred_at": {
             "type": "string",
             "format": "date-time",

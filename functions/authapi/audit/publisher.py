@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.models import AuditEvent, EventOutbox
 from authapi.observability import metrics
-from authapi.tenant_scope import every_tenant
+from authapi.tenant_scope import DEFAULT_TENANT, every_tenant
 
 ENTRIES_PER_CALL = 10  # what PutEvents takes at most
 PUBLISH_BATCH_SIZE = 100  # ten PutEvents calls per transaction
@@ -109,6 +109,9 @@ def public_event(row: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
         "type": row["type"],
+        # whose event: a rule or consumer serving one tenant filters on it (the column is
+        # there from migration 0014; every event before it is the default tenant's)
+        "tenant": row.get("tenant_id") or DEFAULT_TENANT,
         "occurred_at": row["occurred_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "user_id": _text(row["user_id"]),
         "actor": {"kind": row["actor_kind"], "id": _text(row["actor_id"])},

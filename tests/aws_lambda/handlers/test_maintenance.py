@@ -167,15 +167,17 @@ def moto_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    # a name of its own: moto's state is the process's, and the publisher tests make buses too
+    name = f"authapi-test-audit-{uuid.uuid4().hex[:8]}"
     boto3.client(
         "events",
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-    ).create_event_bus(Name="authapi-test-audit")
+    ).create_event_bus(Name=name)
     try:
-        yield "authapi-test-audit"
+        yield name
     finally:
         server.stop()
 

@@ -43,6 +43,7 @@ BUS = "authapi-test-audit"
 PUBLIC_KEYS = {
     "id",
     "type",
+    "tenant",
     "occurred_at",
     "user_id",
     "actor",
@@ -243,6 +244,7 @@ async def test_events_are_published_once_with_their_type_and_public_detail(
     assert first["detail"] == {
         "id": str(login.id),
         "type": "login.succeeded",
+        "tenant": "default",
         "occurred_at": "2030-06-01T11:58:00Z",
         "user_id": str(user_id),
         "actor": {"kind": "user", "id": str(user_id)},

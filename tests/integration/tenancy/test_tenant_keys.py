@@ -6,6 +6,7 @@ for a request."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -167,6 +168,12 @@ async def test_the_publisher_takes_every_tenants_events(
         "SELECT count(*) FROM event_outbox WHERE event_id = ANY($1::uuid[])", list(events.values())
     )
     assert left == 0
+    # each event names its own tenant, so a consumer serving one tenant can filter on it
+    published = {
+        json.loads(e["Detail"])["id"]: json.loads(e["Detail"])["tenant"] for e in bus.entries
+    }
+    assert {published[str(event_id)] for event_id in events.values()} == set(events)
+    assert all(published[str(event_id)] == tenant_id for tenant_id, event_id in events.items())
 
 
 async def test_a_purge_takes_every_tenants_rows_past_its_horizon(
