@@ -4,6 +4,7 @@ run with. The tenant is set as the path middleware sets it (authapi.tenant_scope
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -203,7 +204,7 @@ async def test_a_changed_setting_reaches_requests_after_forget_or_the_ttl(
         tenant_id,
     )
     assert await expires_in() == 300  # cached in this environment
-    now = directory.time.monotonic()
+    now = time.monotonic()
     monkeypatch.setattr(
         directory,
         "time",
