@@ -40,6 +40,10 @@ class EventType(StrEnum):
     ADMIN_MFA_RESET = "admin.mfa_reset"
     ADMIN_VERIFICATION_RESENT = "admin.verification_resent"
     ADMIN_ROLE_GRANTED = "admin.role_granted"
+    TENANT_CREATED = "tenant.created"
+    TENANT_SETTINGS_CHANGED = "tenant.settings_changed"
+    TENANT_DISABLED = "tenant.disabled"
+    TENANT_ENABLED = "tenant.enabled"
 
 
 class ActorKind(StrEnum):
