@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 # what the operator runs after creating a tenant (README, "Tenants"): its signing key under
 # <prefix>tenants/<id>/, which the API only reads
-SIGNING_KEYS_COMMAND = "make tenant-keys TENANT={tenant_id}"
+SIGNING_KEYS_COMMAND = "make tenant-create TENANT={tenant_id} ENV=<dev|prod>"
 
 
 @dataclass(frozen=True)
