@@ -28,9 +28,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.config import Settings
 from authapi.db.engine import Database
+from authapi.models.tenant import Tenant
 from authapi.tenant_scope import DEFAULT_TENANT, current_tenant
 from authapi.tenants.directory import TenantRecord, find_tenant
 
@@ -242,3 +245,20 @@ async def tenant_settings(
         # tenant is gone sends as the deployment
         return settings
     return effective_settings(settings, record)
+
+
+async def tenant_settings_in(db: AsyncSession, settings: Settings, tenant_id: str) -> Settings:
+    """`tenant_settings` for a job holding a connection (the mailer's claim): read through its
+    own session, never a second checkout (its pool holds one), one statement for a tenant's
+    message and none for the default tenant's."""
+    if tenant_id == DEFAULT_TENANT:
+        return settings
+    found = (
+        await db.execute(
+            select(Tenant.id, Tenant.name, Tenant.settings).where(Tenant.id == tenant_id)
+        )
+    ).one_or_none()
+    if found is None:
+        return settings
+    record = TenantRecord(id=found.id, name=found.name, settings=dict(found.settings or {}))
+    return overlay(settings, stored_tenant_settings(record.settings))
