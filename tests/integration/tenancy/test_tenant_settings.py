@@ -217,3 +217,27 @@ async def test_a_changed_setting_reaches_requests_after_forget_or_the_ttl(
     )
     directory.forget(tenant_id)  # what the admin API does after its own write
     assert await expires_in() == 900
+
+
+async def test_a_tenant_requiring_mfa_gives_an_account_without_a_factor_enrol_only_tokens(
+    api: ApiClient, test_database: ScratchDatabase
+) -> None:
+    strict = await _tenant(test_database, {"mfa_required": True})
+    with _InTenant(strict):
+        reply = await api.post(REGISTER, json={"email": unique_email(), "password": TWELVE})
+        assert reply.status == 201, reply.body
+        claims = jwt.decode(reply.body["access_token"], options={"verify_signature": False})
+        assert claims["token_use"] == "mfa_enrol"
+        auth = {"Authorization": f"Bearer {reply.body['access_token']}"}
+        me = await api.get("/api/v1/auth/me", headers=auth)
+        assert (me.status, me.code) == (403, "mfa_enrolment_required")
+        login = await api.post(
+            "/api/v1/auth/login",
+            json={"email": reply.body["user"]["email"], "password": TWELVE},
+        )
+        assert login.status == 200, login.body
+        login_claims = jwt.decode(login.body["access_token"], options={"verify_signature": False})
+        assert login_claims["token_use"] == "mfa_enrol"
+    default = await api.post(REGISTER, json={"email": unique_email(), "password": TWELVE})
+    claims = jwt.decode(default.body["access_token"], options={"verify_signature": False})
+    assert claims["token_use"] == "access"
