@@ -241,3 +241,12 @@ async def test_a_tenant_requiring_mfa_gives_an_account_without_a_factor_enrol_on
     default = await api.post(REGISTER, json={"email": unique_email(), "password": TWELVE})
     claims = jwt.decode(default.body["access_token"], options={"verify_signature": False})
     assert claims["token_use"] == "access"
+
+
+def test_the_deployment_lists_identities_by_name_or_by_the_arn_its_policy_names() -> None:
+    listed = Settings(
+        tenant_mail_identities=(
+            "arn:aws:ses:eu-west-1:123456789012:identity/acme.example, solo@other.example"
+        )
+    )
+    assert listed.tenant_mail_identities == ["acme.example", "solo@other.example"]
