@@ -188,9 +188,9 @@ async def deliver(
     clock: Clock,
     data_keys: DataKeys | None = None,
 ) -> Outcome:
-    """Deliver one outbox row (see the module's docstring); what happened to it."""
-    # the row's tenant is current while its message is made; the caller's again afterwards
-    scope = current_tenant.set(current_tenant.get())
+    """Deliver one outbox row (see the module's docstring); what happened to it. Everything
+    after the claim runs in the row's tenant (its account, its tokens, its outbox row)."""
+    token = current_tenant.set(current_tenant.get())
     try:
         return await _deliver(
             database,
@@ -201,7 +201,7 @@ async def deliver(
             data_keys=data_keys,
         )
     finally:
-        current_tenant.reset(scope)
+        current_tenant.reset(token)
 
 
 async def _deliver(
@@ -211,9 +211,8 @@ async def _deliver(
     outbox_id: uuid.UUID,
     provider: MailProvider,
     clock: Clock,
-    data_keys: DataKeys | None = None,
+    data_keys: DataKeys | None,
 ) -> Outcome:
-    """Deliver one outbox row (see the module's docstring); what happened to it."""
     now = clock.now()
     rendered: RenderedMail | None = None
     recipient: tuple[uuid.UUID | None, str] | None = None
