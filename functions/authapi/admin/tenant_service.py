@@ -17,15 +17,19 @@ from typing import Any
 from sqlalchemy import CTE, exists, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from authapi.admin.service import AdminPrincipal
 from authapi.audit import record
 from authapi.audit.events import EventType
 from authapi.audit.record import AuditEntry, audit_writes
 from authapi.auth.service import AuthContext
+from authapi.db.expand import names_a_missing_table
 from authapi.exceptions import (
     DefaultTenantFixedError,
+    ServiceUnavailableError,
     TenantExistsError,
     TenantNotFoundError,
 )
@@ -75,11 +79,24 @@ def _audit(entry: AuditEntry, target: CTE) -> tuple[CTE, CTE]:
     return audit_rows.cte("audit"), outbox.cte("audit_outbox")
 
 
+async def _execute(db: AsyncSession, statement: Executable) -> Any:
+    try:
+        return await db.execute(statement)
+    except ProgrammingError as error:
+        if not names_a_missing_table(error):
+            raise
+        # the schema before migration 0013 (a deploy under way): no tenants to manage yet
+        raise ServiceUnavailableError(
+            "Tenants can be managed once this release's migrations have run.",
+            retry_after_seconds=60,
+        ) from None
+
+
 async def _changed(db: AsyncSession, target: CTE, *writes: CTE) -> TenantRow | None:
     """The statement whose CTE `target` writes the tenant (RETURNING its columns), with the
     audit rows riding along; the row written, or None when `target` matched none."""
     statement = select(target).add_cte(target, *writes)
-    found = (await db.execute(statement)).one_or_none()
+    found = (await _execute(db, statement)).one_or_none()
     return None if found is None else _row(found)
 
 
@@ -111,11 +128,12 @@ async def create_tenant(
 async def list_tenants(db: AsyncSession) -> Sequence[TenantRow]:
     """Every tenant, the default first, then by id (a deployment serves a handful, not pages)."""
     statement = select(*_COLUMNS).order_by((Tenant.id != DEFAULT_TENANT), Tenant.id)
-    return [_row(found) for found in (await db.execute(statement)).all()]
+    return [_row(found) for found in (await _execute(db, statement)).all()]
 
 
 async def get_tenant(db: AsyncSession, *, tenant_id: str) -> TenantRow:
-    found = (await db.execute(select(*_COLUMNS).where(Tenant.id == tenant_id))).one_or_none()
+    statement = select(*_COLUMNS).where(Tenant.id == tenant_id)
+    found = (await _execute(db, statement)).one_or_none()
     if found is None:
         raise TenantNotFoundError()
     return _row(found)
