@@ -250,3 +250,27 @@ def test_the_deployment_lists_identities_by_name_or_by_the_arn_its_policy_names(
         )
     )
     assert listed.tenant_mail_identities == ["acme.example", "solo@other.example"]
+
+
+async def test_a_password_change_checks_the_tenant_minimum_even_on_a_cold_directory(
+    api: ApiClient, test_database: ScratchDatabase
+) -> None:
+    tenant_id = await _tenant(test_database, {})
+    with _InTenant(tenant_id):
+        reply = await api.post(REGISTER, json={"email": unique_email(), "password": TWELVE})
+        assert reply.status == 201, reply.body
+        auth = {"Authorization": f"Bearer {reply.body['access_token']}"}
+        await test_database.execute(
+            "UPDATE tenants SET settings = '{\"password_min_length\": 16}' WHERE id = $1",
+            tenant_id,
+        )
+        # cold: the rate limit's statement runs first on the request's one connection, and the
+        # tenant is read after it (a second checkout would wait for the first forever)
+        directory.forget()
+        change = "/api/v1/auth/password/change"
+        body = {"current_password": TWELVE, "new_password": "maple-orchard"}
+        refused = await api.post(change, json=body, headers=auth)
+        assert (refused.status, refused.code) == (422, "weak_password"), refused.body
+        body["new_password"] = "maple-orchard-river"
+        changed = await api.post(change, json=body, headers=auth)
+        assert changed.status == 204, changed.body
