@@ -23,11 +23,15 @@ from authapi.auth.dependencies import AuthCtx
 from authapi.exceptions import (
     DefaultTenantAdminRequiredError,
     DefaultTenantFixedError,
+    InvalidRequestError,
     InvalidTenantSettingsError,
+    PayloadTooLargeError,
     TenantExistsError,
     TenantNotFoundError,
+    UnsupportedMediaTypeError,
 )
 from authapi.problems import problem_response, problem_responses
+from authapi.request_body import require_json_body
 from authapi.resources import DbSession
 from authapi.tenant_scope import TENANT_ID_PATTERN, is_default_tenant
 from authapi.tenants.settings import TenantSettings, TenantSettingsInvalid
@@ -64,6 +68,9 @@ async def get_operator(admin: CurrentAdmin) -> AdminPrincipal:
 Operator = Annotated[AdminPrincipal, Depends(get_operator, scope="function")]
 TenantId = Annotated[str, Path(pattern=TENANT_ID_PATTERN.pattern, max_length=32)]
 TENANT_ERRORS = (*ADMIN_ERRORS, DefaultTenantAdminRequiredError)
+# a route with a body: JSON, labelled as JSON, within the size limit
+BODY_ERRORS = (InvalidRequestError, UnsupportedMediaTypeError, PayloadTooLargeError)
+JSON_BODY = [Depends(require_json_body)]
 # the PATCH body is checked by authapi.tenants.settings (its own 422 code, every field named),
 # so OpenAPI is told its schema here
 SETTINGS_BODY = {
@@ -77,7 +84,8 @@ SETTINGS_BODY = {
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(*TENANT_ERRORS, TenantExistsError),
+    dependencies=JSON_BODY,
+    responses=problem_responses(*TENANT_ERRORS, *BODY_ERRORS, TenantExistsError),
 )
 async def create_tenant(
     body: TenantIn, operator: Operator, db: DbSession, ctx: AuthCtx
@@ -105,8 +113,13 @@ async def get_tenant(tenant_id: TenantId, operator: Operator, db: DbSession) -> 
 @router.patch(
     "/{tenant_id}/settings",
     response_model=TenantOut,
+    dependencies=JSON_BODY,
     responses=problem_responses(
-        *TENANT_ERRORS, TenantNotFoundError, DefaultTenantFixedError, InvalidTenantSettingsError
+        *TENANT_ERRORS,
+        *BODY_ERRORS,
+        TenantNotFoundError,
+        DefaultTenantFixedError,
+        InvalidTenantSettingsError,
     ),
     openapi_extra=SETTINGS_BODY,
 )
