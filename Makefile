@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Before any rule: a prerequisite like $(SAM_STAMP) is expanded when its rule is read.
 include mk/aws.mk mk/faults.mk mk/perf.mk mk/quality.mk mk/mail.mk mk/delivery.mk
 
-.PHONY: help install run dev invoke smoke test test-previous-schema lint typecheck clean account-disable account-enable admin-create oauth-client oauth-client-remove
+.PHONY: help install run dev invoke smoke test test-previous-schema lint typecheck clean account-disable account-enable admin-create tenant-create oauth-client oauth-client-remove
 
 help:  ## list the commands
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -85,6 +85,12 @@ account-enable: $(STAMP)  ## enable it again (its old sessions stay ended): make
 admin-create: $(STAMP)  ## make an account an administrator, creating it (password at a prompt) if missing: make admin-create EMAIL=ada@example.com
 	@test -n "$(EMAIL)" || { echo "usage: make admin-create EMAIL=..." >&2; exit 2; }
 	$(BIN)/python -m devtools.admins "$(EMAIL)"
+
+TENANT ?=
+NAME ?=
+tenant-create: $(STAMP)  ## a tenant served at /t/<id>/ and its signing key (local: row + key file; ENV=dev|prod: the key in SSM): make tenant-create TENANT=acme NAME="Acme"
+	@test -n "$(TENANT)" || { echo "usage: make tenant-create TENANT=... [NAME=...] [ENV=dev|prod]" >&2; exit 2; }
+	$(BIN)/python -m devtools.tenants "$(TENANT)" $(if $(NAME),--name "$(NAME)") $(if $(ENV),--env "$(ENV)")
 
 CLIENT_ID ?=
 CONFIDENTIAL ?=

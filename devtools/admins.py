@@ -2,7 +2,7 @@
 gets the admin role; a missing one is created first, with a password read from the prompt (or
 stdin when it is not a terminal). Records admin.role_granted (actor: the service). Runs against
 AUTHAPI_DATABASE_URL, else the local embedded database. The account still needs a second factor
-before it gets an admin token (docs/admin.md)."""
+before it gets an admin token, and sends a current code of it for each one (docs/admin.md)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None, *, password: Callable[[], str] = read_pa
     except WeakPasswordError as error:
         print(f"password refused: {error.detail}", file=sys.stderr)
         return 1
-    print("next: enrol an authenticator (MFA) on this account, then POST /api/v1/admin/token")
+    print(
+        "next: enrol an authenticator (MFA) on this account, then POST /api/v1/admin/token "
+        'with its current code ({"code": "123456"}) for each admin token'
+    )
     return 0
 
 

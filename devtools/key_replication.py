@@ -85,10 +85,15 @@ def dr_region(primary: SSMClient, *, prefix: str, override: str | None = None) -
     return None if value == NO_DR_REGION else value
 
 
-def replicate(primary: SSMClient, dr: SSMClient, *, prefix: str) -> Replication:
+def replicate(
+    primary: SSMClient, dr: SSMClient, *, prefix: str, keys_prefix: str | None = None
+) -> Replication:
     """Make `dr` hold the primary's value of every replicated parameter (absent where the
     primary has none), SecureStrings under the replica key. Raises botocore's errors as they
-    come: what was written before stays, and running it again writes the rest."""
+    come: what was written before stays, and running it again writes the rest.
+
+    keys_prefix: where the keys are when not under `prefix` (a tenant's, `<prefix>tenants/<id>/`:
+    no data keys there, so none are copied); the KMS key is always `prefix`'s."""
     region = dr.meta.region_name
     if region == primary.meta.region_name:
         raise ReplicationError(f"the DR region {region} is the primary region")
@@ -97,7 +102,7 @@ def replicate(primary: SSMClient, dr: SSMClient, *, prefix: str) -> Replication:
     except primary.exceptions.ParameterNotFound:
         raise ReplicationError(f"no {prefix}{KMS_KEY_PARAMETER}: deploy the data stack") from None
     replica_key = replica_key_arn(key_arn, region)
-    names = [prefix + name for name in REPLICATED_PARAMETERS]
+    names = [(keys_prefix or prefix) + name for name in REPLICATED_PARAMETERS]
     source = {
         p["Name"]: p for p in primary.get_parameters(Names=names, WithDecryption=True)["Parameters"]
     }

@@ -13,6 +13,10 @@ interrupted half-way is finished by running it again. The pending private key wa
 `<prefix>jwt/next-signing-key`, which the app never reads; the app reads its public half from
 `<prefix>jwt/next-public-key`. `rotate_signing_key.py` is the command line; after each phase it
 copies the parameters to the DR region (`devtools/key_replication.py`).
+
+A tenant's key (`tenant=`: `<prefix>tenants/<id>/`, authapi.signing.ssm) rotates the same way,
+its state and pending key beside it; the data keys are the deployment's and rotate only with the
+deployment's key.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from authapi.signing.ssm import (
     NO_KEYS,
     RETIRED_KEYS_PARAMETER,
     SIGNING_KEY_PARAMETER,
+    tenant_parameter_prefix,
 )
+from authapi.tenant_scope import DEFAULT_TENANT
 from devtools.key_replication import (
     KMS_KEY_PARAMETER,
     NEXT_SIGNING_KEY_PARAMETER,
@@ -123,17 +129,21 @@ class Rotation:
         waits: Waits,
         clock: Clock,
         key_bits: int = PRODUCTION_KEY_BITS,
+        tenant: str = DEFAULT_TENANT,
     ) -> None:
         self._ssm = ssm
-        self._prefix = prefix
+        self._kms_prefix = prefix  # the data stack's KMS key is the environment's
+        self._prefix = tenant_parameter_prefix(prefix, tenant)
+        self._rotates_data_keys = tenant == DEFAULT_TENANT
         self._waits = waits
         self._clock = clock
         self._key_bits = key_bits
 
     # SSM, one parameter at a time: the tool runs rarely and by hand, clarity beats round trips
     def _get(self, name: str) -> str | None:
+        prefix = self._kms_prefix if name == KMS_KEY_PARAMETER else self._prefix
         try:
-            response = self._ssm.get_parameter(Name=self._prefix + name, WithDecryption=True)
+            response = self._ssm.get_parameter(Name=prefix + name, WithDecryption=True)
         except self._ssm.exceptions.ParameterNotFound:
             return None
         return response["Parameter"]["Value"]
@@ -143,7 +153,7 @@ class Rotation:
             kms_key = self._get(KMS_KEY_PARAMETER)
             if kms_key is None:
                 raise RotationRefused(
-                    f"no {self._prefix}{KMS_KEY_PARAMETER}: deploy the data stack"
+                    f"no {self._kms_prefix}{KMS_KEY_PARAMETER}: deploy the data stack"
                 )
             self._ssm.put_parameter(
                 Name=self._prefix + name,
@@ -199,18 +209,22 @@ class Rotation:
         public = load_private_key(pending).public_key()
         kid = key_id(public)
         data_key_id = data_key_id_for(kid)
-        data_keys = self._get(DATA_KEYS_PARAMETER)
-        if data_keys is None:
-            raise RotationRefused(f"no {self._prefix}{DATA_KEYS_PARAMETER}: run the bootstrap")
-        if data_key_id not in {entry_id for entry_id, _ in parse_data_keys(data_keys)}:
-            entry = generate_data_key_entry(data_key_id)
-            self._put(DATA_KEYS_PARAMETER, f"{data_keys},{entry}", secret=True)
+        if self._rotates_data_keys:
+            self._publish_data_key(data_key_id)
         self._put(NEXT_PUBLIC_KEY_PARAMETER, public_key_pem(public))
         not_before = self._clock.now() + self._waits.publish_to_promote
         self._put(
             STATE_PARAMETER, RotationState("published", kid, data_key_id, not_before).to_json()
         )
         return f"published key {kid} (not signing yet); promote not before {not_before}"
+
+    def _publish_data_key(self, data_key_id: str) -> None:
+        data_keys = self._get(DATA_KEYS_PARAMETER)
+        if data_keys is None:
+            raise RotationRefused(f"no {self._prefix}{DATA_KEYS_PARAMETER}: run the bootstrap")
+        if data_key_id not in {entry_id for entry_id, _ in parse_data_keys(data_keys)}:
+            entry = generate_data_key_entry(data_key_id)
+            self._put(DATA_KEYS_PARAMETER, f"{data_keys},{entry}", secret=True)
 
     def promote(self) -> str:
         state = self._state()
@@ -231,7 +245,8 @@ class Rotation:
                 # first, so that no instance ever reads a new signing key without the old one
                 self._put(RETIRED_KEYS_PARAMETER, _bundle([*retired, old]))
             self._put(SIGNING_KEY_PARAMETER, pending, secret=True)
-        self._promote_data_key(state.data_key_id)
+        if self._rotates_data_keys:
+            self._promote_data_key(state.data_key_id)
         self._put(NEXT_PUBLIC_KEY_PARAMETER, NO_KEYS)
         # already gone when this run finishes an interrupted one
         with contextlib.suppress(self._ssm.exceptions.ParameterNotFound):

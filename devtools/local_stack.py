@@ -146,7 +146,8 @@ def store_signing_key(
 ) -> None:
     """Put the keys where the template's bootstrap script puts them in AWS: the signing key and
     the data keys as SecureStrings, next to the (empty) list of retired public keys; and the
-    OAuth client registry where `make oauth-client ENV=` puts it, when there is one."""
+    OAuth client registry where `make oauth-client ENV=` puts it, when there is one; and the
+    tenants' keys `make tenant-create` made."""
     import boto3
 
     from authapi.key_material import generate_data_key_entry
@@ -178,6 +179,9 @@ def store_signing_key(
             Type="SecureString",
             Overwrite=True,
         )
+    from devtools.tenants import store_local_tenant_keys  # `make tenant-create`'s key files
+
+    store_local_tenant_keys(ssm, SSM_PREFIX)
 
 
 def start_stand_ins(database_name: str = "authapi") -> LocalStack:

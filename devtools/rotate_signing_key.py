@@ -20,6 +20,9 @@ copied to its DR region (the data stack's DrRegion, or DR_REGION=), encrypted wi
 the multi-Region key there (`devtools/key_replication.py`). A copy that fails leaves the primary
 region rotated and consistent and the DR region behind: the command says so and exits 2, and
 running the same phase again (done already, so it only copies) or PHASE=replicate catches up.
+
+TENANT=<id> rotates that tenant's signing key (`<prefix>tenants/<id>/`) instead, with the same
+phases and waits; the data keys stay as they are (they are the deployment's).
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ from authapi.auth.jwks import JWKS_MAX_AGE_SECONDS
 from authapi.auth.tokens import CLOCK_SKEW_SECONDS
 from authapi.clock import SystemClock
 from authapi.config import Settings
+from authapi.signing.ssm import tenant_parameter_prefix
+from authapi.tenant_scope import DEFAULT_TENANT
 from devtools.key_replication import dr_region, replicate
 from devtools.key_rotation import Rotation, RotationRefused, Waits
 from devtools.template_env import TemplateValueError, load_template, template_variables
+from devtools.tenants import TenantRefused, check_tenant_id
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -106,9 +112,11 @@ def replicate_to_dr(
     phase: str,
     region_override: str | None,
     dr_client: SSMClient | None = None,
+    tenant: str = DEFAULT_TENANT,
 ) -> int:
     """Copy the keys to the DR region; 0 when it holds them (or none is set), DR_FAILED loudly."""
     prefix = f"/authapi/{environment}/"
+    keys_prefix = tenant_parameter_prefix(prefix, tenant)
     region: str | None = region_override or "the DR region"
     try:
         region = dr_region(primary, prefix=prefix, override=region_override)
@@ -123,18 +131,19 @@ def replicate_to_dr(
             import boto3
 
             dr_client = boto3.client("ssm", region_name=region)
-        print(replicate(primary, dr_client, prefix=prefix).summary())
+        print(replicate(primary, dr_client, prefix=prefix, keys_prefix=keys_prefix).summary())
     # ReplicationError, or any of botocore's (ClientError, BotoCoreError: no common base
     # but Exception): whatever stopped the copy is reported the same way
     except Exception as error:
+        again_tenant = "" if tenant == DEFAULT_TENANT else f" TENANT={tenant}"
         done = "nothing rotated" if phase == "replicate" else f"{phase} is done"
         print(
             f"DR COPY FAILED: {done} in {primary.meta.region_name}, but {region} does not hold "
-            f"all of {prefix}'s keys ({type(error).__name__}: {error}).\n"
+            f"all of {keys_prefix}'s keys ({type(error).__name__}: {error}).\n"
             "The primary region is consistent and serves as before; the DR region is behind "
             "(a restore there would miss this phase). Fix the cause, then run "
-            f"`make rotate-signing-key ENV={environment} PHASE={phase}` again (a phase already "
-            "done only copies) before the next phase.",
+            f"`make rotate-signing-key ENV={environment} PHASE={phase}{again_tenant}` again "
+            "(a phase already done only copies) before the next phase.",
             file=sys.stderr,
         )
         return DR_FAILED
@@ -151,7 +160,14 @@ def main(
     parser.add_argument("environment", choices=ENVIRONMENTS)
     parser.add_argument("phase", choices=PHASES)
     parser.add_argument("--dr-region", default=None, help="instead of the data stack's DrRegion")
+    parser.add_argument("--tenant", default=DEFAULT_TENANT, help="a tenant's key instead")
     args = parser.parse_args(argv)
+    if args.tenant != DEFAULT_TENANT:
+        try:
+            check_tenant_id(args.tenant)
+        except TenantRefused as refusal:
+            print(f"refused: {refusal}", file=sys.stderr)
+            return 1
     if ssm is None:
         import boto3
 
@@ -162,6 +178,7 @@ def main(
             prefix=f"/authapi/{args.environment}/",
             waits=template_waits(),
             clock=SystemClock(),
+            tenant=args.tenant,
         )
         status = run_phase(rotation, args.phase)
         if status != 0:
@@ -172,6 +189,7 @@ def main(
         phase=args.phase,
         region_override=args.dr_region,
         dr_client=dr_ssm,
+        tenant=args.tenant,
     )
 
 

@@ -64,6 +64,6 @@ validate: $(STAMP) $(SAM_STAMP)  ## cfn-lint both templates, then sam validate -
 # PHASE=replicate only copies (docs/operations/disaster-recovery.md).
 DR_REGION ?=
 .PHONY: rotate-signing-key
-rotate-signing-key: $(STAMP)  ## one phase of a key rotation, never before its time, then the DR copy: make rotate-signing-key ENV=dev PHASE=publish|promote|retire|replicate [DR_REGION=us-west-2]
-	@test -n "$(ENV)" -a -n "$(PHASE)" || { echo "usage: make rotate-signing-key ENV=dev|prod PHASE=publish|promote|retire|replicate [DR_REGION=...]" >&2; exit 2; }
-	$(BIN)/python -m devtools.rotate_signing_key "$(ENV)" "$(PHASE)" $(if $(DR_REGION),--dr-region "$(DR_REGION)")
+rotate-signing-key: $(STAMP)  ## one phase of a key rotation, never before its time, then the DR copy: make rotate-signing-key ENV=dev PHASE=publish|promote|retire|replicate [DR_REGION=us-west-2] [TENANT=<id>: that tenant's key]
+	@test -n "$(ENV)" -a -n "$(PHASE)" || { echo "usage: make rotate-signing-key ENV=dev|prod PHASE=publish|promote|retire|replicate [DR_REGION=...] [TENANT=...]" >&2; exit 2; }
+	$(BIN)/python -m devtools.rotate_signing_key "$(ENV)" "$(PHASE)" $(if $(DR_REGION),--dr-region "$(DR_REGION)") $(if $(TENANT),--tenant "$(TENANT)")

@@ -25,6 +25,7 @@ from authapi.middleware.body_limit import BodyLimitMiddleware
 from authapi.middleware.cors import ProblemCorsMiddleware
 from authapi.middleware.front import FrontMiddleware
 from authapi.middleware.route_table import StaticRouteTable
+from authapi.middleware.tenant_path import TenantPathMiddleware
 from authapi.middleware.trusted_host import TrustedHostMiddleware
 from authapi.oauth import endpoints as oauth_endpoints
 from authapi.oauth import metadata as oauth_metadata
@@ -35,6 +36,7 @@ from authapi.passwords import PasswordHashing
 from authapi.problems import PROBLEM_SCHEMA
 from authapi.resources import Resources, app_resources
 from authapi.signing.keys import KeyProvider, SettingsKeyProvider
+from authapi.tenants.directory import find_tenant
 
 
 def key_provider_for(settings: Settings, clock: Clock) -> KeyProvider:
@@ -73,7 +75,13 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette wraps each added middleware around the previous ones: add innermost first.
     # Resulting order, outermost first: the front (edge origin, deprecation and security
     # headers, request id, access log, errors: authapi.middleware.front), CORS, GZip, trusted
-    # host, body limit.
+    # host, body limit, tenant paths.
+
+    async def tenant_served(tenant_id: str) -> bool:
+        record = await find_tenant(app_resources(app).database, tenant_id)
+        return record is not None and not record.disabled
+
+    app.add_middleware(TenantPathMiddleware, tenant_served=tenant_served)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)

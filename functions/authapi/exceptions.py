@@ -71,6 +71,15 @@ class NotFoundError(AuthApiError):
     default_detail = "No resource lives at this path."
 
 
+class TenantNotFoundError(NotFoundError):
+    """`/t/<id>/...` of a tenant that does not exist or is disabled: one answer for both, so
+    disabled tenants cannot be told from unknown ones."""
+
+    code = "tenant_not_found"
+    title = "Tenant not found"
+    default_detail = "No tenant is served at this path."
+
+
 class MethodNotAllowedError(AuthApiError):
     status = 405
     code = "method_not_allowed"
@@ -267,7 +276,7 @@ class AdminTokenRequiredError(AuthApiError):
     title = "Admin token required"
     default_detail = (
         "The admin API takes admin tokens only: POST /api/v1/admin/token with your own access "
-        "token (after a recent second factor) and call it with the token it returns."
+        "token and a code of your second factor, and call it with the token it returns."
     )
 
 
@@ -439,13 +448,6 @@ class DefaultTenantAdminRequiredError(AuthApiError):
     code = "default_tenant_admin_required"
     title = "Default tenant's administrator required"
     default_detail = "Only administrators of the default tenant manage tenants."
-
-
-class TenantNotFoundError(AuthApiError):
-    status = 404
-    code = "tenant_not_found"
-    title = "Tenant not found"
-    default_detail = "No tenant has this id."
 
 
 class TenantExistsError(AuthApiError):

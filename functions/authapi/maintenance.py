@@ -39,7 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.abuse import retention as abuse_retention
 from authapi.audit import retention as audit_retention
-from authapi.audit.publisher import PUBLISH_BATCH_SIZE, EventSink, publish_batch
+from authapi.audit.publisher import (
+    PUBLISH_BATCH_SIZE,
+    EventSink,
+    publish_batch,
+    report_abandoned,
+)
 from authapi.audit.record import names_a_missing_audit_table
 from authapi.auth import retention as auth_retention
 from authapi.clock import Clock
@@ -80,6 +85,7 @@ class MaintenanceReport:
     requeue_failed: bool = False  # the queue refused: the rows wait for the next run
     events_published: int = 0
     events_failed: int = 0  # entries the bus refused: they wait, their attempts counted
+    events_abandoned: int = 0  # of those, refused too often: out of the outbox, audit row kept
     event_bus_unreachable: bool = False  # a PutEvents call failed: the rest wait for the next run
     event_errors: set[str] = field(default_factory=set)  # the bus's error codes, for the log
 
@@ -267,6 +273,8 @@ async def publish_events(
             raise
         report.events_published += batch.published
         report.events_failed += batch.failed
+        report.events_abandoned += len(batch.abandoned)
+        report_abandoned(batch)
         report.event_errors |= batch.errors
         for _ in range(batch.published):
             metrics.count(metrics.AUDIT_EVENTS_PUBLISHED)

@@ -8,6 +8,7 @@ those and raise their own typed errors.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -26,6 +27,8 @@ from authapi.observability.request_context import current_request_id
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:authapi:problem:"
 OAUTH_PATH_PREFIX = "/api/v1/oauth/"
+# a tenant's copy of them (`/t/<id>/api/v1/oauth/...`) answers as they do
+_TENANT_PATH = re.compile(r"^/t/[^/]+(?=/)")
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -70,7 +73,7 @@ def problem_body(error: AuthApiError, **extra: Any) -> dict[str, Any]:
 
 def problem_response(error: AuthApiError, *, path: str | None = None, **extra: Any) -> Response:
     """The error as problem+json, or as RFC 6749's error body for a request under /api/v1/oauth/."""
-    if path is not None and path.startswith(OAUTH_PATH_PREFIX):
+    if path is not None and _TENANT_PATH.sub("", path, count=1).startswith(OAUTH_PATH_PREFIX):
         return oauth_error_response(error)
     return ProblemResponse(
         problem_body(error, **extra), status_code=error.status, headers=error.headers

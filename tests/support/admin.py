@@ -1,4 +1,5 @@
-"""Administrators the tests make: an account with MFA, given the admin role, and its admin token."""
+"""Administrators the tests make: an account with MFA, given the admin role, and its admin token
+(asked for with a code given now)."""
 
 from __future__ import annotations
 
@@ -52,18 +53,23 @@ async def stepped_up(api: ApiClient, clock: ManualClock, user: MfaAccount) -> Ac
     return with_token(user.account, reply.body["access_token"])
 
 
-async def admin_token(api: ApiClient, account: Account) -> str:
-    reply = await api.post(f"{ADMIN}/token", headers=account.auth)
+async def admin_token(
+    api: ApiClient, clock: ManualClock, user: MfaAccount, account: Account | None = None
+) -> str:
+    """An admin token for `account`'s session (default: the user's own), with a code of the
+    clock's current step; the clock then moves a step on, so the next code is never a replay."""
+    reply = await api.post(
+        f"{ADMIN}/token",
+        json={"code": user.code(clock)},
+        headers=(account or user.account).auth,
+    )
     assert reply.status == 200, reply.body
+    clock.advance(30)
     return str(reply.body["access_token"])
 
 
 async def make_admin(api: ApiClient, clock: ManualClock, database: DirectReads) -> Admin:
-    """A new account with MFA and the admin role, and an admin token of a stepped-up session."""
+    """A new account with MFA and the admin role, and an admin token of its session."""
     user = await enrolled(api, clock)
     await grant_role(database, user.account.user_id)
-    account = await stepped_up(api, clock, user)
-    return Admin(
-        user=MfaAccount(account, user.secret, user.recovery_codes),
-        token=await admin_token(api, account),
-    )
+    return Admin(user=user, token=await admin_token(api, clock, user))

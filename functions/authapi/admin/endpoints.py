@@ -10,33 +10,40 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
+from authapi.abuse.rate_limit import LOGIN, rate_limited
 from authapi.admin import repository, service
-from authapi.admin.dependencies import CurrentAdmin
-from authapi.admin.schemas import AdminTokenOut, AdminUserOut, AdminUsersOut
+from authapi.admin.dependencies import AdminApplicant, CurrentAdmin
+from authapi.admin.schemas import AdminTokenOut, AdminTokenRequest, AdminUserOut, AdminUsersOut
 from authapi.audit import reader
 from authapi.audit.events import ActorKind
 from authapi.audit.schemas import EventsOut
-from authapi.auth.dependencies import AuthCtx, BearerToken
+from authapi.auth import mfa_service
+from authapi.auth.dependencies import AuthCtx
+from authapi.auth.endpoints import BODY_ERRORS
+from authapi.client_address import client_ip
 from authapi.exceptions import (
     AccountDisabledError,
     AdminRoleRequiredError,
     AdminTokenRequiredError,
     AuthenticationError,
+    ClientAddressUnknownError,
     EmailAlreadyVerifiedError,
     InvalidAccessTokenError,
     InvalidCursorError,
+    InvalidMfaCodeError,
     MfaEnrolmentRequiredError,
     MfaNotEnrolledError,
     OwnAccountError,
-    StepUpRequiredError,
+    TooManyAttemptsError,
     UserNotFoundError,
 )
 from authapi.problems import problem_responses
+from authapi.request_body import require_json_body
 from authapi.resources import DbSession, OutboxNotifierDep
 
 
@@ -76,22 +83,41 @@ def _no_content() -> Response:
     return Response(status_code=NO_CONTENT)
 
 
+def _client(request: Request) -> str:
+    client = client_ip(request.scope)
+    if client is None:  # the rate limit refuses it first; this keeps the type honest
+        raise ClientAddressUnknownError()
+    return client
+
+
 @router.post(
     "/token",
+    # a code is guessed like a password: the login endpoint's rate limit, as MFA step-up's
+    dependencies=[rate_limited(LOGIN), Depends(require_json_body)],
     responses=problem_responses(
         AuthenticationError,
         InvalidAccessTokenError,
+        InvalidMfaCodeError,
         AdminRoleRequiredError,
         MfaEnrolmentRequiredError,
-        StepUpRequiredError,
-        validates_body=False,
+        MfaNotEnrolledError,
+        *BODY_ERRORS,
     ),
 )
 async def admin_token(
-    token: BearerToken, db: DbSession, ctx: AuthCtx, response: Response
+    applicant: AdminApplicant,
+    body: AdminTokenRequest,
+    db: DbSession,
+    ctx: AuthCtx,
+    request: Request,
+    response: Response,
 ) -> AdminTokenOut:
-    """An admin token (15 minutes at most, no refresh token) for an admin's recent-MFA token."""
-    issued = await service.issue_token(db, ctx, access_token=token)
+    """An admin token (15 minutes at most, no refresh token) for an admin's own token and a
+    second factor given now (a current authenticator code or a recovery code)."""
+    given = mfa_service.SecondFactor(code=body.code, recovery_code=body.recovery_code)
+    issued = await service.issue_token(
+        db, ctx, applicant=applicant, given=given, client=_client(request)
+    )
     response.headers.update(NO_STORE)
     return AdminTokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
 
@@ -100,6 +126,7 @@ async def admin_token(
 async def list_users(
     admin: CurrentAdmin,
     db: DbSession,
+    ctx: AuthCtx,
     email: Annotated[
         str | None, Query(max_length=320, description="Addresses starting with this.")
     ] = None,
@@ -109,14 +136,15 @@ async def list_users(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=repository.MAX_PAGE)] = 50,
 ) -> AdminUsersOut:
-    """Accounts, newest first, filtered by address prefix, creation time and status."""
+    """Accounts, newest first, filtered by address prefix, creation time and status (the read
+    is recorded, with the filters' names: admin.users_listed)."""
     filters = repository.UserFilter(
         email_prefix=email.strip().lower() if email else None,
         created_after=created_after,
         created_before=created_before,
         status=status,
     )
-    page = await repository.list_users(db, filters=filters, cursor=cursor, limit=limit)
+    page = await service.list_users(db, ctx, admin, filters=filters, cursor=cursor, limit=limit)
     return AdminUsersOut(
         users=[AdminUserOut.of(row) for row in page.users], next_cursor=page.next_cursor
     )
@@ -126,9 +154,11 @@ async def list_users(
     "/users/{user_id}",
     responses=problem_responses(*ADMIN_ERRORS, UserNotFoundError),
 )
-async def get_user(user_id: uuid.UUID, admin: CurrentAdmin, db: DbSession) -> AdminUserOut:
-    """One account."""
-    return AdminUserOut.of(await service.get_user(db, user_id=user_id))
+async def get_user(
+    user_id: uuid.UUID, admin: CurrentAdmin, db: DbSession, ctx: AuthCtx
+) -> AdminUserOut:
+    """One account (the view is recorded: admin.user_viewed)."""
+    return AdminUserOut.of(await service.get_user(db, ctx, admin, user_id=user_id))
 
 
 @router.post(
@@ -202,7 +232,11 @@ async def reset_mfa(
     "/users/{user_id}/verification/resend",
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(
-        *ADMIN_ERRORS, UserNotFoundError, AccountDisabledError, EmailAlreadyVerifiedError
+        *ADMIN_ERRORS,
+        UserNotFoundError,
+        AccountDisabledError,
+        EmailAlreadyVerifiedError,
+        TooManyAttemptsError,
     ),
 )
 async def resend_verification(
@@ -212,7 +246,8 @@ async def resend_verification(
     ctx: AuthCtx,
     notifier: OutboxNotifierDep,
 ) -> Response:
-    """Send the account a new verification code and link (through the mail outbox)."""
+    """Send the account a new verification code and link (through the mail outbox), throttled
+    per address like the user-facing resend (429 `too_many_attempts`)."""
     await service.resend_verification(db, ctx, admin, user_id=user_id, notifier=notifier)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
@@ -221,6 +256,7 @@ async def resend_verification(
 async def list_events(
     admin: CurrentAdmin,
     db: DbSession,
+    ctx: AuthCtx,
     user_id: uuid.UUID | None = None,
     type: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
     actor_kind: ActorKind | None = None,
@@ -230,7 +266,8 @@ async def list_events(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=reader.MAX_PAGE)] = 50,
 ) -> EventsOut:
-    """The audit trail, newest first, filtered by account, type, actor and time."""
+    """The audit trail, newest first, filtered by account, type, actor and time (the read is
+    recorded, with the filters' names: admin.events_read)."""
     filters = reader.EventFilter(
         user_id=user_id,
         types=tuple(type or ()),
@@ -239,5 +276,5 @@ async def list_events(
         actor_kind=actor_kind,
         actor_id=actor_id,
     )
-    page = await reader.list_events(db, filters=filters, cursor=cursor, limit=limit)
+    page = await service.list_events(db, ctx, admin, filters=filters, cursor=cursor, limit=limit)
     return EventsOut.of(page)

@@ -21,8 +21,8 @@ from sqlalchemy import (
     Select,
     delete,
     exists,
-    false,
     select,
+    true,
     tuple_,
     update,
 )
@@ -32,7 +32,6 @@ from authapi.audit.reader import Position, decode_cursor, encode_cursor
 from authapi.audit.record import AuditEntry, audit_writes
 from authapi.mfa.repository import has_active_factor
 from authapi.models import AuthSession, MfaFactor, MfaRecoveryCode, User
-from authapi.outbox.messages import OutboxMessage, enqueue_when
 
 MAX_PAGE = 100
 Status = Literal["active", "disabled", "unverified"]
@@ -68,22 +67,12 @@ def _live_session_of(
 
 
 async def find_caller(
-    db: AsyncSession,
-    *,
-    user_id: uuid.UUID,
-    session_id: uuid.UUID,
-    now: datetime,
-    audit: AuditEntry | None = None,
+    db: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
 ) -> Caller | None:
     """The active account and live session a token names, its role and whether it has an
-    active second factor, or None; one statement. `audit`: recorded in it, only if the caller is
-    an admin with a factor (an admin token's issue)."""
+    active second factor, or None; one statement."""
     caller = _live_session_of(user_id, session_id, now).cte("caller")
     statement = select(caller.c.user_id, caller.c.is_admin, caller.c.has_factor)
-    if audit is not None:
-        eligible = exists(select(caller.c.user_id).where(caller.c.is_admin, caller.c.has_factor))
-        audit_rows, outbox = audit_writes(audit, when=eligible)
-        statement = statement.add_cte(audit_rows.cte("audit"), outbox.cte("audit_outbox"))
     row = (await db.execute(statement)).first()
     if row is None:
         return None
@@ -127,8 +116,11 @@ def _user_row(row: Any) -> UserRow:
     return UserRow(**{**row._asdict(), "mfa_enabled": bool(row.mfa_enabled)})
 
 
-async def get_user(db: AsyncSession, *, user_id: uuid.UUID) -> UserRow | None:
-    row = (await db.execute(select(*_USER_COLUMNS).where(User.id == user_id))).first()
+async def get_user(db: AsyncSession, *, user_id: uuid.UUID, audit: AuditEntry) -> UserRow | None:
+    """The account, its view recorded (`audit`) only if there is one; one statement."""
+    found = exists(select(User.id).where(User.id == user_id))
+    statement = select(*_USER_COLUMNS).where(User.id == user_id).add_cte(*_audit(audit, found))
+    row = (await db.execute(statement)).first()
     return None if row is None else _user_row(row)
 
 
@@ -163,9 +155,10 @@ class UserPage:
 
 
 async def list_users(
-    db: AsyncSession, *, filters: UserFilter, cursor: str | None, limit: int
+    db: AsyncSession, *, filters: UserFilter, cursor: str | None, limit: int, audit: AuditEntry
 ) -> UserPage:
-    """One page of accounts, newest first (keyset on created_at, id); one round trip."""
+    """One page of accounts, newest first (keyset on created_at, id), the read recorded
+    (`audit`) in the same statement; one round trip."""
     limit = max(1, min(limit, MAX_PAGE))
     conditions = filters.conditions()
     if cursor is not None:
@@ -176,6 +169,7 @@ async def list_users(
         .where(*conditions)
         .order_by(User.created_at.desc(), User.id.desc())
         .limit(limit + 1)
+        .add_cte(*_audit(audit, true()))
     )
     rows = [_user_row(row) for row in (await db.execute(statement)).all()]
     page, more = rows[:limit], len(rows) > limit
@@ -283,39 +277,29 @@ async def reset_mfa(
 
 
 @dataclass(frozen=True)
-class Resend:
-    found: bool
+class VerificationTarget:
+    email: str
     is_active: bool
     verified: bool
 
 
-async def resend_verification(
-    db: AsyncSession,
-    *,
-    user_id: uuid.UUID,
-    message: OutboxMessage,
-    now: datetime,
-    audit: AuditEntry,
-) -> Resend:
-    """Queue a verification mail for an active account whose address is not verified yet, with
-    its audit row; one statement. The mailer mints the code and link when it sends."""
-    target = (
-        select(
-            User.id,
-            User.is_active,
-            User.email_verified_at.is_not(None).label("verified"),
+async def verification_target(db: AsyncSession, *, user_id: uuid.UUID) -> VerificationTarget | None:
+    """What a resend of the verification mail needs to know of the account, or None; one
+    statement (the throttled enqueue needs the address's HMAC, made from the address)."""
+    row = (
+        await db.execute(
+            select(
+                User.email,
+                User.is_active,
+                User.email_verified_at.is_not(None).label("verified"),
+            ).where(User.id == user_id)
         )
-        .where(User.id == user_id)
-        .cte("target")
-    )
-    due = exists(select(target.c.id).where(target.c.is_active, target.c.verified.is_(false())))
-    mail = enqueue_when(message, now=now, account_id=user_id, when=due).cte("mail")
-    statement = select(target.c.is_active, target.c.verified).add_cte(mail, *_audit(audit, due))
-    row = (await db.execute(statement)).first()
+    ).first()
     if row is None:
-        # the CTEs ran and found no account either: nothing was queued or recorded
-        return Resend(found=False, is_active=False, verified=False)
-    return Resend(found=True, is_active=bool(row.is_active), verified=bool(row.verified))
+        return None
+    return VerificationTarget(
+        email=row.email, is_active=bool(row.is_active), verified=bool(row.verified)
+    )
 
 
 async def grant_admin_role(

@@ -9,6 +9,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from authapi.admin.repository import UserRow
+from authapi.auth.mfa_schemas import StepUpRequest
+
+
+class AdminTokenRequest(StepUpRequest):
+    """A second factor given now: `code` (the authenticator's current code, never one already
+    accepted) or `recovery_code` (spent by this request)."""
 
 
 class AdminTokenOut(BaseModel):

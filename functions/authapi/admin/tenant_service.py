@@ -40,6 +40,8 @@ from authapi.tenants.settings import TenantSettings, parse_tenant_settings, stor
 
 logger = logging.getLogger(__name__)
 
+NO_SUCH_TENANT = "No tenant has this id."
+
 # what the operator runs after creating a tenant (README, "Tenants"): its signing key under
 # <prefix>tenants/<id>/, which the API only reads
 SIGNING_KEYS_COMMAND = "make tenant-create TENANT={tenant_id} ENV=<dev|prod>"
@@ -135,7 +137,7 @@ async def get_tenant(db: AsyncSession, *, tenant_id: str) -> TenantRow:
     statement = select(*_COLUMNS).where(Tenant.id == tenant_id)
     found = (await _execute(db, statement)).one_or_none()
     if found is None:
-        raise TenantNotFoundError()
+        raise TenantNotFoundError(NO_SUCH_TENANT)
     return _row(found)
 
 
@@ -173,7 +175,7 @@ async def change_settings(
     )
     written = await _changed(db, target, *_audit(entry, target))
     if written is None:
-        raise TenantNotFoundError()
+        raise TenantNotFoundError(NO_SUCH_TENANT)
     directory.forget(tenant_id)  # this environment at once; the others within the TTL
     _log("tenant settings changed", admin, tenant_id)
     return written

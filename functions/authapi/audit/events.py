@@ -40,6 +40,10 @@ class EventType(StrEnum):
     ADMIN_MFA_RESET = "admin.mfa_reset"
     ADMIN_VERIFICATION_RESENT = "admin.verification_resent"
     ADMIN_ROLE_GRANTED = "admin.role_granted"
+    # an administrator's reads: which filters (names only, never values) and the page size
+    ADMIN_USERS_LISTED = "admin.users_listed"
+    ADMIN_USER_VIEWED = "admin.user_viewed"  # user_id: the account viewed
+    ADMIN_EVENTS_READ = "admin.events_read"
     TENANT_CREATED = "tenant.created"
     TENANT_SETTINGS_CHANGED = "tenant.settings_changed"
     TENANT_DISABLED = "tenant.disabled"

@@ -4,8 +4,16 @@ Every audit row comes with an event_outbox row, written in the same statement (a
 .record). The maintenance run takes the oldest outbox rows (`FOR UPDATE SKIP LOCKED`: a
 concurrent run takes others), joins their audit rows, puts them on the bus ten per PutEvents
 call, then, in the same transaction, deletes the rows EventBridge accepted and counts an
-attempt on each it refused (a partial failure names the entry). A refused row is tried again by
-the next runs, after the rows that never failed: one poison row never holds up the others.
+attempt on each it refused for a reason of the entry's (a partial failure names the entry). A
+refused row is tried again by the next runs, after the rows that never failed: one poison row
+never holds up the others.
+
+Refusals are of two kinds (EventBridge's PutEventsResultEntry names them): `ThrottlingException`
+and `InternalFailure` are EventBridge's own state, retried by every run for as long as the
+retention keeps the row, without counting an attempt; any other code is the entry's (or the
+bus policy's) and counts one. At `MAX_REFUSED_ATTEMPTS` the row is abandoned: deleted from the
+outbox, with an ERROR log line and the `AuditEventsAbandoned` metric. Its audit row stays in
+audit_events: the trail loses nothing, only the bus never sees that event.
 
 At least once: a run that stops between PutEvents and its commit leaves the rows to be sent
 again, so a consumer deduplicates on the event's own `id` (EventBridge's envelope id differs
@@ -15,6 +23,7 @@ on each put). Ordering is not guaranteed either (EventBridge does not keep it).
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -26,6 +35,7 @@ from sqlalchemy import RowMapping, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.models import AuditEvent, EventOutbox
+from authapi.observability import metrics
 
 ENTRIES_PER_CALL = 10  # what PutEvents takes at most
 PUBLISH_BATCH_SIZE = 100  # ten PutEvents calls per transaction
@@ -34,9 +44,24 @@ PUBLISH_BATCH_SIZE = 100  # ten PutEvents calls per transaction
 # and every run would then send the same events again. So a batch takes no further call after
 # this long (a call in flight may take its own timeout more); the rest wait for the next batch.
 BATCH_BUDGET_SECONDS = 4.0
+# EventBridge's retryable per-entry ErrorCodes (PutEventsResultEntry): its own throttle or fault,
+# nothing wrong with the entry, so they never count towards abandoning it.
+RETRYABLE_ERROR_CODES = frozenset({"ThrottlingException", "InternalFailure"})
+# Every other code (InvalidArgument, MalformedDetail, AccessDeniedException,
+# NotAuthorizedForSourceException...) refuses the entry itself: EventBridge calls them not
+# retryable, and the same entry sent again gets the same answer unless an operator changes the
+# bus policy. Eight attempts (one per run, two when a backlog fills more than one batch: about
+# eight minutes at the default schedule, two hours at rate(15 minutes)) leave the
+# audit-events-stuck alarm (3 refusals in 15 minutes) time to fire first, while a poison row
+# stops costing a PutEvents slot and an alarm every run; past them the row is abandoned, and
+# docs/runbooks/audit-events-abandoned.md re-queues it from its audit row.
+MAX_REFUSED_ATTEMPTS = 8
 
 _EVENT = AuditEvent.__table__.c
 _OUTBOX = EventOutbox.__table__.c
+_ATTEMPTS = "outbox_attempts"  # the row's refusals so far, selected beside the event's columns
+
+logger = logging.getLogger(__name__)
 
 
 class EventSink(Protocol):
@@ -49,10 +74,21 @@ class EventSink(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Abandoned:
+    """An event the publisher stopped sending: what the operator's log line names, no more."""
+
+    event_id: uuid.UUID
+    error_code: str
+    attempts: int
+
+
 @dataclass
 class PublishedBatch:
     published: int = 0
-    failed: int = 0  # entries EventBridge refused: they stay, their attempts counted
+    failed: int = 0  # entries EventBridge refused: they stay (a retryable code) or count one
+    # of those, refused for the MAX_REFUSED_ATTEMPTS-th time: deleted (report_abandoned logs them)
+    abandoned: list[Abandoned] = field(default_factory=list)
     unreachable: bool = False  # a call failed as a whole: its rows and the rest wait, untouched
     found: int = 0  # outbox rows the batch took
     out_of_time: bool = False  # stopped at BATCH_BUDGET_SECONDS: rows it took are left unsent
@@ -96,7 +132,7 @@ def put_events_entry(row: Mapping[str, Any] | RowMapping, *, source: str) -> dic
 
 async def _oldest_unpublished(db: AsyncSession, limit: int) -> Sequence[RowMapping]:
     statement = (
-        select(*_EVENT)
+        select(*_EVENT, _OUTBOX.attempts.label(_ATTEMPTS))
         .join(EventOutbox, _OUTBOX.event_id == _EVENT.id)
         # rows that failed before go after those that never did; oldest first within each
         .order_by(_OUTBOX.attempts, _OUTBOX.created_at, _OUTBOX.event_id)
@@ -110,11 +146,12 @@ async def publish_batch(
     db: AsyncSession, sink: EventSink, *, source: str, limit: int = PUBLISH_BATCH_SIZE
 ) -> PublishedBatch:
     """Put up to `limit` of the oldest unpublished events on the bus; three statements at most
-    (the SELECT, a DELETE of those taken, an UPDATE of those refused). The caller commits."""
+    (the SELECT, a DELETE of those taken or abandoned, an UPDATE of those refused). The caller
+    commits."""
     rows = await _oldest_unpublished(db, limit)
     batch = PublishedBatch(found=len(rows))
-    accepted: list[uuid.UUID] = []
-    refused: list[uuid.UUID] = []
+    done: list[uuid.UUID] = []  # accepted, or abandoned: out of the outbox
+    refused: list[uuid.UUID] = []  # refused for a reason of the entry's: one more attempt
     started = time.monotonic()
     for start in range(0, len(rows), ENTRIES_PER_CALL):
         if time.monotonic() - started > BATCH_BUDGET_SECONDS:
@@ -128,16 +165,42 @@ async def publish_batch(
             batch.errors.add(str(getattr(error, "code", None) or type(error).__name__))
             break
         for row, code in zip(chunk, results, strict=True):
-            (refused if code else accepted).append(row["id"])
-            if code:
-                batch.errors.add(code)
-    if accepted:
-        await db.execute(delete(EventOutbox).where(_OUTBOX.event_id.in_(accepted)))
+            if not code:
+                batch.published += 1
+                done.append(row["id"])
+                continue
+            batch.failed += 1
+            batch.errors.add(code)
+            if code in RETRYABLE_ERROR_CODES:
+                continue  # left as it is: tried again by the next run, forever
+            attempts = row[_ATTEMPTS] + 1
+            if attempts < MAX_REFUSED_ATTEMPTS:
+                refused.append(row["id"])
+                continue
+            batch.abandoned.append(Abandoned(row["id"], code, attempts))
+            done.append(row["id"])
+    if done:
+        await db.execute(delete(EventOutbox).where(_OUTBOX.event_id.in_(done)))
     if refused:
         await db.execute(
             update(EventOutbox)
             .where(_OUTBOX.event_id.in_(refused))
             .values(attempts=_OUTBOX.attempts + 1)
         )
-    batch.published, batch.failed = len(accepted), len(refused)
     return batch
+
+
+def report_abandoned(batch: PublishedBatch) -> None:
+    """One ERROR line and one `AuditEventsAbandoned` per event the batch gave up on; called
+    once its transaction has committed, so a batch rolled back reports nothing it did not do."""
+    for event in batch.abandoned:
+        # the id, the code and the count only: the event's details are the audit row's
+        logger.error(
+            "audit event abandoned: the event bus refused it too often",
+            extra={
+                "event_id": str(event.event_id),
+                "error_code": event.error_code,
+                "attempts": event.attempts,
+            },
+        )
+        metrics.count(metrics.AUDIT_EVENTS_ABANDONED)

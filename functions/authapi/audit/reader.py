@@ -22,7 +22,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.audit.events import ActorKind
-from authapi.audit.record import names_a_missing_audit_table
+from authapi.audit.record import AuditEntry, audit_writes, names_a_missing_audit_table
 from authapi.exceptions import InvalidCursorError
 from authapi.models import AuditEvent
 
@@ -120,10 +120,16 @@ _COLUMNS = (
 
 
 async def list_events(
-    db: AsyncSession, *, filters: EventFilter, cursor: str | None = None, limit: int = 50
+    db: AsyncSession,
+    *,
+    filters: EventFilter,
+    cursor: str | None = None,
+    limit: int = 50,
+    record: AuditEntry | None = None,
 ) -> EventPage:
     """One page of the events `filters` select, newest first, after `cursor`; one round trip
-    (a row more than the page, to know whether another follows)."""
+    (a row more than the page, to know whether another follows). `record`: an event of this
+    read (an admin's), written by the same statement (not seen by it: a CTE's rows are not)."""
     limit = max(1, min(limit, MAX_PAGE))
     conditions = filters.conditions()
     if cursor is not None:
@@ -137,6 +143,9 @@ async def list_events(
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
         .limit(limit + 1)
     )
+    if record is not None:
+        audit, outbox = audit_writes(record)
+        statement = statement.add_cte(audit.cte("audit"), outbox.cte("audit_outbox"))
     try:
         rows = (await db.execute(statement)).all()
     except ProgrammingError as error:

@@ -1,4 +1,5 @@
-"""GET /.well-known/jwks.json: the public keys that verify our access tokens."""
+"""GET /.well-known/jwks.json: the public keys that verify our access tokens; a tenant's
+(`/t/<id>/.well-known/jwks.json`) lists that tenant's keys alone (its key ring)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from authapi.exceptions import TenantNotFoundError
+from authapi.problems import problem_responses
 from authapi.resources import KeyProviderDep
 
 router = APIRouter(tags=["keys"])
@@ -15,7 +18,11 @@ router = APIRouter(tags=["keys"])
 JWKS_MAX_AGE_SECONDS = 300
 
 
-@router.get("/.well-known/jwks.json")
+# documented here, where a tenant's verifier starts: every `/t/<id>/` path may answer it
+TENANT_ERRORS = problem_responses(TenantNotFoundError, validates_body=False)
+
+
+@router.get("/.well-known/jwks.json", responses=TENANT_ERRORS)
 async def jwks(key_provider: KeyProviderDep, response: Response) -> dict[str, list[dict[str, Any]]]:
     """The JSON Web Key Set of the keys that sign access tokens."""
     ring = await key_provider.key_ring()

@@ -42,7 +42,7 @@ from authapi.exceptions import (
 )
 from authapi.mfa import recovery, totp
 from authapi.mfa import repository as mfa
-from authapi.mfa.challenges import hash_challenge_token
+from authapi.mfa.challenges import challenge_new_device, hash_challenge_token
 from authapi.models import User
 from authapi.observability import metrics
 from authapi.passwords import normalize_password
@@ -419,13 +419,19 @@ async def answer_challenge(
         ),
         device.insert(),
     ]
+    details: dict[str, object] = {"method": f"password+{method}", "amr": list(amr)}
+    # as a password-only login's: the password step's device check, which its challenge's token
+    # carries (authapi.mfa.challenges); authentic, since the token's hash just found it
+    new_device = challenge_new_device(challenge)
+    if new_device is not None:
+        details["new_device"] = new_device
     succeeded = AuditEntry(
         EventType.LOGIN_SUCCEEDED,
         now=now,
         user_id=claimed.user_id,
         session_id=session.session_id,
         client_id=claimed.client_id,
-        details={"method": f"password+{method}", "amr": list(amr)},
+        details=details,
     )
 
     async def open_session(with_audit: bool) -> None:

@@ -414,7 +414,13 @@ async def login(
             keys, settings, now=now, account_counted=attempt.account_counted
         )
         return await _open_challenge(
-            db, ctx, user=user, origin=origin, client_id=client_id, alongside=given_back
+            db,
+            ctx,
+            user=user,
+            origin=origin,
+            client_id=client_id,
+            device_trusted=attempt.device_trusted,
+            alongside=given_back,
         )
     session, refresh_token = new_session(
         ctx, user_id=user.id, origin=origin, now=now, client_id=client_id
@@ -465,10 +471,12 @@ async def _open_challenge(
     user: User,
     origin: SessionOrigin,
     client_id: str,
+    device_trusted: bool,
     alongside: Sequence[UpdateBase] = (),
 ) -> ChallengeIssued:
     now = ctx.now()
-    token = new_challenge_token()
+    # the token carries this step's device check to the answer's login.succeeded
+    token = new_challenge_token(device_trusted=device_trusted)
     lifetime = ctx.settings.mfa_challenge_seconds
     challenge = mfa_repository.NewChallenge(
         token_hash=hash_challenge_token(token),

@@ -22,6 +22,7 @@ from authapi.exceptions import (
     UnknownSigningKeyError,
 )
 from authapi.signing.keys import DataKeys, KeyRing
+from authapi.tenant_scope import DEFAULT_TENANT, current_tenant
 
 ALGORITHM = "RS256"
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: a JWT of another kind can never pass as an access token
@@ -47,6 +48,19 @@ MFA_ENROL_AUDIENCE = "urn:authapi:mfa-enrolment"
 
 REFRESH_TOKEN_PREFIX = "rt_"  # lets log redaction and secret scanners recognise a leaked token
 REFRESH_TOKEN_BYTES = 32  # 256 bits from `secrets`
+
+
+TENANT_PATH_PREFIX = "/t/"
+
+
+def tenant_issuer(settings: Settings) -> str:
+    """The issuer of the current tenant's tokens: the deployment's own (`AUTHAPI_JWT_ISSUER`)
+    for the default tenant, `<issuer>/t/<id>` for another. Issued in `iss` and required of
+    every token verified in that tenant, so a token of one tenant is refused by every other."""
+    tenant = current_tenant.get()
+    if tenant == DEFAULT_TENANT:
+        return settings.jwt_issuer
+    return f"{settings.jwt_issuer.rstrip('/')}{TENANT_PATH_PREFIX}{tenant}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,7 @@ def issue_access_token(
     """
     issued_at = int(now.timestamp())
     claims = {
-        "iss": settings.jwt_issuer,
+        "iss": tenant_issuer(settings),
         "aud": MFA_ENROL_AUDIENCE if enrol_only else settings.jwt_audience,
         "sub": str(user_id),
         "client_id": client_id or settings.default_client_id,
@@ -170,7 +184,7 @@ def verify_access_token(
         jws.check_registered_claims(
             claims,
             required=REQUIRED_CLAIMS,
-            issuer=settings.jwt_issuer,
+            issuer=tenant_issuer(settings),
             audience=MFA_ENROL_AUDIENCE if token_use == MFA_ENROL else settings.jwt_audience,
         )
         if token_use not in (ACCESS, MFA_ENROL) or not _in_date(claims, now):
@@ -213,7 +227,7 @@ def issue_admin_token(
     admin token too) and the second factor it gave; `token_use: admin`."""
     issued_at = int(now.timestamp())
     claims = {
-        "iss": settings.jwt_issuer,
+        "iss": tenant_issuer(settings),
         "aud": admin_audience(settings),
         "sub": str(user_id),
         "client_id": client_id or settings.default_client_id,
@@ -258,7 +272,7 @@ def _end_user_token_in_date(settings: Settings, claims: dict[str, Any], now: dat
         jws.check_registered_claims(
             claims,
             required=REQUIRED_CLAIMS,
-            issuer=settings.jwt_issuer,
+            issuer=tenant_issuer(settings),
             audience=MFA_ENROL_AUDIENCE if token_use == MFA_ENROL else settings.jwt_audience,
         )
     except jwt.PyJWTError:
@@ -281,7 +295,7 @@ def verify_admin_token(
         jws.check_registered_claims(
             claims,
             required=REQUIRED_CLAIMS,
-            issuer=settings.jwt_issuer,
+            issuer=tenant_issuer(settings),
             audience=admin_audience(settings),
         )
         if not _in_date(claims, now):

@@ -105,5 +105,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "mail_requeue_failed": report.requeue_failed,
         "events_published": report.events_published,
         "events_refused": report.events_failed,
+        "events_abandoned": report.events_abandoned,
         "event_bus_unreachable": report.event_bus_unreachable,
     }

@@ -5,7 +5,9 @@ Every member is explicit and true: no authorization endpoint exists, so `respons
 is empty, and the password grant is listed only when it is enabled. For an issuer with a path
 (`https://example.com/tenant`) RFC 8414 section 3.1 inserts the well-known segment before it:
 `/.well-known/oauth-authorization-server/tenant`; the document also answers under the issuer
-itself, where the OpenID-style lookup (`<issuer>/.well-known/...`) finds it.
+itself, where the OpenID-style lookup (`<issuer>/.well-known/...`) finds it. A tenant's
+(`<issuer>/t/<id>`) answers at `/t/<id>/.well-known/oauth-authorization-server` and, path-inserted,
+at `/.well-known/oauth-authorization-server/t/<id>` (both routed by authapi.middleware.tenant_path).
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 
-from authapi.auth.discovery import DISCOVERY_CACHE_CONTROL, JWKS_PATH, issuer_base_url
+from authapi.auth.discovery import (
+    DISCOVERY_CACHE_CONTROL,
+    JWKS_PATH,
+    issuer_base_url,
+    tenant_base_url,
+)
+from authapi.auth.tokens import tenant_issuer
 from authapi.config import Settings
 from authapi.exceptions import NotFoundError
 from authapi.oauth.client_auth import AUTH_METHODS
@@ -33,7 +41,7 @@ INTROSPECTION_PATH = "/api/v1/oauth/introspect"
 def authorization_server_metadata(settings: Settings, base: str) -> dict[str, Any]:
     grants = ["refresh_token", *(["password"] if settings.oauth_password_grant else [])]
     return {
-        "issuer": settings.jwt_issuer,
+        "issuer": tenant_issuer(settings),
         "jwks_uri": base + JWKS_PATH,
         "token_endpoint": base + TOKEN_PATH,
         "grant_types_supported": grants,
@@ -48,9 +56,8 @@ def authorization_server_metadata(settings: Settings, base: str) -> dict[str, An
 
 
 def _document(settings: Settings, request: Request, response: Response) -> dict[str, Any]:
-    base = issuer_base_url(settings.jwt_issuer) or str(request.base_url).rstrip("/")
     response.headers["Cache-Control"] = DISCOVERY_CACHE_CONTROL
-    return authorization_server_metadata(settings, base)
+    return authorization_server_metadata(settings, tenant_base_url(settings, request))
 
 
 @router.get(METADATA_PATH)
@@ -69,7 +76,7 @@ async def oauth_authorization_server_for_path(
     issuer_path: str, settings: SettingsDep, request: Request, response: Response
 ) -> dict[str, Any]:
     """RFC 8414 metadata, path-inserted form, for an issuer with a path."""
-    base = issuer_base_url(settings.jwt_issuer)
+    base = issuer_base_url(tenant_issuer(settings))
     path = urlsplit(base).path.strip("/") if base else ""
     if not path or issuer_path.strip("/") != path:
         raise NotFoundError()

@@ -48,9 +48,11 @@ ACCOUNT_DELETED = "AccountDeleted"
 ACCOUNT_TOKEN_REFUSED = "AccountTokenRefused"  # a token or code that could not be spent
 MAIL_THROTTLED = "MailThrottled"  # a request over the per-address mail limit
 # the audit trail on EventBridge (issue 17): events put on the bus, entries it refused (tried
-# again by the next runs), and a run whose PutEvents call failed as a whole
+# again by the next runs), entries refused too often and dropped from the outbox (never
+# published; their audit rows stay), and a run whose PutEvents call failed as a whole
 AUDIT_EVENTS_PUBLISHED = "AuditEventsPublished"
 AUDIT_EVENTS_REFUSED = "AuditEventsRefused"
+AUDIT_EVENTS_ABANDONED = "AuditEventsAbandoned"
 EVENT_BUS_UNREACHABLE = "EventBusUnreachable"
 
 BUSINESS_METRICS = (
@@ -87,6 +89,7 @@ BUSINESS_METRICS = (
     MAIL_THROTTLED,
     AUDIT_EVENTS_PUBLISHED,
     AUDIT_EVENTS_REFUSED,
+    AUDIT_EVENTS_ABANDONED,
     EVENT_BUS_UNREACHABLE,
 )
 

@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ from jwt.algorithms import RSAAlgorithm
 from pydantic import SecretStr
 
 from authapi.config import Settings
+from authapi.exceptions import SecretsUnavailableError
 from authapi.key_material import (
     generate_data_key_entry,
     generate_private_key_pem,
@@ -30,6 +31,7 @@ from authapi.key_material import (
     parse_data_keys,
 )
 from authapi.signing.clients import ClientRegistry
+from authapi.tenant_scope import DEFAULT_TENANT, current_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +154,14 @@ def development_data_keys(path: Path) -> str:
     return _development_secret(path, generate_data_key_entry, "data key")
 
 
+def tenant_key_file(default_key_file: Path, tenant_id: str) -> Path:
+    """A tenant's development signing key: `tenants/<id>/` beside the default tenant's
+    (`.local/tenants/<id>/dev-signing-key.pem`), as SSM has it under `<prefix>tenants/<id>/`."""
+    if tenant_id == DEFAULT_TENANT:
+        return default_key_file
+    return default_key_file.parent / "tenants" / tenant_id / default_key_file.name
+
+
 def development_key_pem(path: Path) -> str:
     """The developer's own signing key: generated once, kept in .local/ (git-ignored), 0600."""
     return _development_secret(path, generate_private_key_pem, "signing key")
@@ -172,22 +182,52 @@ class KeyProvider(Protocol):
 
 
 class SettingsKeyProvider:
-    """Keys from `AUTHAPI_JWT_PRIVATE_KEY`; in development, from a generated file."""
+    """Keys from `AUTHAPI_JWT_PRIVATE_KEY`; in development, from a generated file.
+
+    Another tenant than the default signs with a key of its own: in development the file
+    `make tenant-create` writes (`tenant_key_file`), made on first use if missing; in tests a
+    throwaway key per tenant; in production there is none (tenants need SSM): 503. Its ring
+    shares the default ring's data keys, clients and origin secret.
+    """
 
     def __init__(self, settings: Settings):
         self._settings = settings
         self._ring: KeyRing | None = None
+        self._tenant_rings: dict[str, KeyRing] = {}
 
     async def key_ring(self) -> KeyRing:
         if self._ring is None:
             self._ring = self._load()
-        return self._ring
+        tenant = current_tenant.get()
+        if tenant == DEFAULT_TENANT:
+            return self._ring
+        ring = self._tenant_rings.get(tenant)
+        if ring is None:
+            ring = self._tenant_rings[tenant] = self._load_tenant(self._ring, tenant)
+        return ring
 
     async def reload(self) -> KeyRing:
         return await self.key_ring()  # settings do not change while the process runs
 
     def forget(self) -> None:
         self._ring = None
+        self._tenant_rings.clear()
+
+    def _load_tenant(self, default: KeyRing, tenant: str) -> KeyRing:
+        settings = self._settings
+        if settings.environment == "production":
+            logger.error("tenant signing keys need SSM", extra={"tenant": tenant})
+            raise SecretsUnavailableError()
+        if settings.environment == "development":
+            pem = development_key_pem(tenant_key_file(settings.jwt_private_key_file, tenant))
+        else:
+            pem = generate_private_key_pem()
+        return replace(
+            default,
+            signing_key=load_private_key(pem),
+            retired_public_keys=(),
+            next_public_keys=(),
+        )
 
     def _secret(
         self,

@@ -13,6 +13,12 @@ are accepted meanwhile. If SSM cannot be reached:
 - after that, the last key read keeps working for up to `ssm_max_stale_seconds`, and SSM is not
   asked again for `RETRY_AFTER_FAILURE_SECONDS`, so an outage does not add SSM timeouts to every
   request. Past that age, 503 again: a key nobody can confirm is not trusted forever.
+
+A tenant other than the default (authapi.tenant_scope) signs with keys of its own, under
+`<prefix>tenants/<id>/` in the same layout (`jwt/signing-key`, `jwt/retired-public-keys`,
+`jwt/next-public-key`), written by `make tenant-create` (devtools/tenants.py), never by the API.
+Its ring is read on the tenant's first request and cached like the default one; the data keys,
+the client registry and the origin secret stay the deployment's (one data key ring).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from authapi.key_material import load_private_key, load_public_keys
 from authapi.signing.clients import NO_CLIENTS, ClientRegistry
 from authapi.signing.keys import DataKeys, KeyRing
 from authapi.signing.ssm_api import SsmParameters
+from authapi.tenant_scope import DEFAULT_TENANT, current_tenant
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -52,29 +59,50 @@ SSM_WORST_CASE_SECONDS = SSM_MAX_ATTEMPTS * (SSM_CONNECT_TIMEOUT_SECONDS + SSM_R
 # a token signed with an unknown key makes us re-read SSM early, at most this often: a rotated
 # key is accepted everywhere at once, and forged `kid`s cannot turn into a flood of SSM calls
 MIN_SECONDS_BETWEEN_RELOADS = 30.0
+TENANTS_PARAMETER_PREFIX = "tenants/"
+
+
+def tenant_parameter_prefix(prefix: str, tenant_id: str) -> str:
+    """Where a tenant's signing keys live: `<prefix>tenants/<id>/`, the default tenant's at
+    `<prefix>` itself."""
+    if tenant_id == DEFAULT_TENANT:
+        return prefix
+    return f"{prefix}{TENANTS_PARAMETER_PREFIX}{tenant_id}/"
 
 
 class SsmKeyProvider:
     """The key ring from SSM, cached on the app's clock (Powertools' own cache is not used: its
     expiry would read the wall clock, and one clock decides every age here)."""
 
-    def __init__(self, settings: Settings, *, clock: Clock):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        tenant: str = DEFAULT_TENANT,
+        parameters: SsmParameters | None = None,
+    ):
         assert settings.ssm_parameter_prefix is not None
+        self._settings = settings
         self._clock = clock
-        self.signing_key_name = settings.ssm_parameter_prefix + SIGNING_KEY_PARAMETER
-        self.retired_keys_name = settings.ssm_parameter_prefix + RETIRED_KEYS_PARAMETER
-        self.next_public_key_name = settings.ssm_parameter_prefix + NEXT_PUBLIC_KEY_PARAMETER
+        self.tenant = tenant
+        keys_prefix = tenant_parameter_prefix(settings.ssm_parameter_prefix, tenant)
+        self.signing_key_name = keys_prefix + SIGNING_KEY_PARAMETER
+        self.retired_keys_name = keys_prefix + RETIRED_KEYS_PARAMETER
+        self.next_public_key_name = keys_prefix + NEXT_PUBLIC_KEY_PARAMETER
         self.data_keys_name = settings.ssm_parameter_prefix + DATA_KEYS_PARAMETER
         self.oauth_clients_name = settings.ssm_parameter_prefix + OAUTH_CLIENTS_PARAMETER
         self.origin_verify_name = settings.ssm_parameter_prefix + ORIGIN_VERIFY_PARAMETER
         self._cache_seconds = settings.ssm_cache_seconds
         self._max_stale_seconds = settings.ssm_max_stale_seconds
-        self._parameters = SsmParameters(
+        self._parameters = parameters or SsmParameters(
             region=settings.aws_region,
             connect_timeout=SSM_CONNECT_TIMEOUT_SECONDS,
             read_timeout=SSM_READ_TIMEOUT_SECONDS,
             max_attempts=SSM_MAX_ATTEMPTS,
         )
+        # the other tenants' rings, each read on its tenant's first use (the default's only)
+        self._tenants: dict[str, SsmKeyProvider] = {}
         self._ring: KeyRing | None = None
         # the parameter values `_ring` was built from
         self._source: tuple[str, ...] | None = None
@@ -82,7 +110,24 @@ class SsmKeyProvider:
         self._retry_at = 0.0
         self._reloaded_at = -MIN_SECONDS_BETWEEN_RELOADS
 
+    def _for_tenant(self) -> SsmKeyProvider:
+        """The provider of the current tenant's ring: this one, or one of its own (sharing
+        this one's SSM client)."""
+        tenant = current_tenant.get()
+        if tenant == self.tenant or self.tenant != DEFAULT_TENANT:
+            return self
+        provider = self._tenants.get(tenant)
+        if provider is None:
+            provider = SsmKeyProvider(
+                self._settings, clock=self._clock, tenant=tenant, parameters=self._parameters
+            )
+            self._tenants[tenant] = provider
+        return provider
+
     async def key_ring(self) -> KeyRing:
+        provider = self._for_tenant()
+        if provider is not self:
+            return await provider.key_ring()
         # Called on the event loop without a thread hop: almost every call is a cache hit, and in
         # Lambda the rare SSM round trip blocks no other request.
         now = self._clock.now().timestamp()
@@ -110,6 +155,9 @@ class SsmKeyProvider:
         return self._ring
 
     async def reload(self) -> KeyRing:
+        provider = self._for_tenant()
+        if provider is not self:
+            return await provider.reload()
         now = self._clock.now().timestamp()
         if self._ring is not None and now - self._reloaded_at >= MIN_SECONDS_BETWEEN_RELOADS:
             self._reloaded_at = now
@@ -122,6 +170,9 @@ class SsmKeyProvider:
         SSM again. Before a SnapStart snapshot, so no private key is copied into it (a snapshot
         outlives a rotation), and after a restore, so the client signs with the credentials the
         restored environment got, not the ones of the environment that was snapshotted."""
+        for provider in self._tenants.values():
+            provider.forget()
+        self._tenants.clear()
         self._ring = None
         self._source = None
         self._parameters.close()

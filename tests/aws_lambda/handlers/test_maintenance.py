@@ -134,6 +134,7 @@ async def test_an_invocation_with_no_time_left_deletes_nothing_and_warns(
         # and no event bus: nothing published
         "events_published": 0,
         "events_refused": 0,
+        "events_abandoned": 0,
         "event_bus_unreachable": False,
     }
     remaining = await own_database.fetchval(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.accounts import Account, register
+from tests.support.accounts import Account, register, unique_email
 from tests.support.admin import ADMIN, Admin, make_admin
 from tests.support.clock import ManualClock
 from tests.support.db import ScratchDatabase
@@ -192,6 +192,40 @@ async def test_resending_verification_queues_the_mail_for_an_unverified_account(
         f"{ADMIN}/users/{uuid.uuid4()}/verification/resend", headers=admin.auth
     )
     assert (unknown.status, unknown.code) == (404, "user_not_found")
+
+
+async def _verification_mails(database: ScratchDatabase, account_id: uuid.UUID) -> int:
+    count: int = await database.fetchval(
+        "SELECT count(*) FROM mail_outbox WHERE account_id = $1 AND kind = 'email_verification'",
+        account_id,
+    )
+    return count
+
+
+async def test_resending_verification_is_throttled_per_address_like_the_users_resend(
+    api: ApiClient, clock: ManualClock, admin: Admin, test_database: ScratchDatabase
+) -> None:
+    user = await register(api)
+    account_id = uuid.UUID(user.user_id)
+    resend = f"{ADMIN}/users/{user.user_id}/verification/resend"
+    queued = await _verification_mails(test_database, account_id)
+    assert (await api.post(resend, headers=admin.auth)).status == 202
+    clock.advance(5)
+    again = await api.post(resend, headers=admin.auth)
+    assert (again.status, again.code) == (429, "too_many_attempts")
+    assert 1 <= int(again.headers["retry-after"]) <= 55
+    # the user-facing resend counts the same address's rows, and answers the same
+    own = await api.post(f"{V1}/email/verify/resend", json={"email": user.email})
+    assert (own.status, own.code) == (429, "too_many_attempts")
+    # per address, not per client: another address from the same client is still served
+    other = await api.post(f"{V1}/email/verify/resend", json={"email": unique_email()})
+    assert other.status == 202, other.body
+    assert await _verification_mails(test_database, account_id) == queued + 1
+    # one mail, one audit row: a refused resend is counted, not audited
+    assert len(await _audit_rows(test_database, user.user_id, "admin.verification_resent")) == 1
+    clock.advance(60)  # the interval is over
+    assert (await api.post(resend, headers=admin.auth)).status == 202
+    assert await _verification_mails(test_database, account_id) == queued + 2
 
 
 async def test_an_unknown_account_is_404_and_records_nothing(

@@ -16,7 +16,7 @@ async def test_a_user_gets_no_admin_token_and_their_token_opens_no_admin_route(
     client: ApiClient,
 ) -> None:
     user = await register(client)
-    token = await client.post(f"{ADMIN}/token", headers=user.auth)
+    token = await client.post(f"{ADMIN}/token", headers=user.auth)  # refused before any body
     assert (token.status, token.code) == (403, "admin_role_required")
     for path in (f"{ADMIN}/users", f"{ADMIN}/events"):
         reply = await client.get(path, headers=user.auth)

@@ -1,8 +1,10 @@
-"""Admin tokens (issue 17): only for admins, only after a recent second factor, 15 minutes at
-most; every admin endpoint refuses everything else, and end-user endpoints refuse them."""
+"""Admin tokens (issue 17): only for admins, only for a second factor given with the request,
+15 minutes at most; every admin endpoint refuses everything else, and end-user endpoints refuse
+them."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,7 +17,7 @@ from tests.support.accounts import register
 from tests.support.admin import ADMIN, admin_token, bearer, grant_role, make_admin, stepped_up
 from tests.support.clock import ManualClock
 from tests.support.db import ScratchDatabase
-from tests.support.http import ApiClient, ClientWith
+from tests.support.http import ApiClient, ClientWith, RequestOptions
 from tests.support.mfa import START, enrolled
 
 pytestmark = [pytest.mark.integration, pytest.mark.head_schema]
@@ -47,37 +49,60 @@ async def api(client_with: ClientWith, clock: ManualClock) -> AsyncIterator[ApiC
         yield client
 
 
-async def test_an_admin_token_needs_the_role_a_factor_and_a_recent_one(
+def _sent(body: dict[str, str] | None, headers: dict[str, str] | None = None) -> RequestOptions:
+    """A request with this JSON body, or none at all."""
+    options = RequestOptions(headers=headers)
+    if body is not None:
+        options["json"] = body
+    return options
+
+
+async def _issued(test_database: ScratchDatabase, user_id: str) -> list[dict[str, object]]:
+    rows = await test_database.fetch(
+        "SELECT actor_kind, actor_id, session_id, details FROM audit_events "
+        "WHERE type = 'admin.token_issued' AND user_id = $1 ORDER BY occurred_at",
+        uuid.UUID(user_id),
+    )
+    return [dict(row) for row in rows]
+
+
+async def test_an_admin_token_needs_the_role_and_a_factor(
     api: ApiClient, clock: ManualClock, test_database: ScratchDatabase
 ) -> None:
-    nobody = await api.post(f"{ADMIN}/token")
-    assert (nobody.status, nobody.code) == (401, "not_authenticated")
+    # refused before the body is read: with a code or without one, the same answer
     plain = await register(api)
-    refused = await api.post(f"{ADMIN}/token", headers=plain.auth)
-    assert (refused.status, refused.code) == (403, "admin_role_required")
+    for body in ({"code": "123456"}, None):
+        nobody = await api.post(f"{ADMIN}/token", **_sent(body))
+        assert (nobody.status, nobody.code) == (401, "not_authenticated")
+        refused = await api.post(f"{ADMIN}/token", **_sent(body, plain.auth))
+        assert (refused.status, refused.code) == (403, "admin_role_required")
     await grant_role(test_database, plain.user_id)
-    no_factor = await api.post(f"{ADMIN}/token", headers=plain.auth)
-    assert (no_factor.status, no_factor.code) == (403, "mfa_enrolment_required")
+    for body in ({"code": "123456"}, None):
+        no_factor = await api.post(f"{ADMIN}/token", **_sent(body, plain.auth))
+        assert (no_factor.status, no_factor.code) == (403, "mfa_enrolment_required")
+    assert await _issued(test_database, plain.user_id) == []
 
+
+async def test_an_admin_token_needs_a_code_given_now_not_an_earlier_step_up(
+    api: ApiClient, clock: ManualClock, test_database: ScratchDatabase
+) -> None:
     user = await enrolled(api, clock)
     await grant_role(test_database, user.account.user_id)
-    clock.advance(STEP_UP_SECONDS + 1)
-    # the enrolment's token carries the factor, but it is no longer recent
-    stale = await api.post(f"{ADMIN}/token", headers=bearer(str(user.verified["access_token"])))
-    assert (stale.status, stale.code) == (403, "mfa_required")
-    # registration's token: a password alone
-    password_only = await api.post(f"{ADMIN}/token", headers=user.account.auth)
-    assert (password_only.status, password_only.code) == (403, "mfa_required")
-    assert (
-        await test_database.fetchval(
-            "SELECT count(*) FROM audit_events WHERE type = 'admin.token_issued' AND user_id = $1",
-            uuid.UUID(user.account.user_id),
-        )
-        == 0
-    )
+    # a token whose session gave its factor a moment ago buys nothing without a code of its own
+    fresh = await stepped_up(api, clock, user)
+    missing = [await api.post(f"{ADMIN}/token", headers=fresh.auth)]  # no body at all
+    for body in ({}, {"code": None}, {"recovery_code": ""}):
+        missing.append(await api.post(f"{ADMIN}/token", json=body, headers=fresh.auth))
+    for reply in missing:
+        assert (reply.status, reply.code) == (422, "validation_error"), reply.body
+        assert reply.headers["content-type"].startswith("application/problem+json")
+    wrong_code = user.code(clock, steps=-3)  # a real code of the authenticator, long gone
+    wrong = await api.post(f"{ADMIN}/token", json={"code": wrong_code}, headers=fresh.auth)
+    assert (wrong.status, wrong.code) == (401, "invalid_mfa_code")
+    assert await _issued(test_database, user.account.user_id) == []
 
-    account = await stepped_up(api, clock, user)
-    issued = await api.post(f"{ADMIN}/token", headers=account.auth)
+    code = user.code(clock)
+    issued = await api.post(f"{ADMIN}/token", json={"code": code}, headers=user.account.auth)
     assert issued.status == 200, issued.body
     assert issued.body["expires_in"] == 900
     assert "refresh_token" not in issued.body
@@ -87,13 +112,32 @@ async def test_an_admin_token_needs_the_role_a_factor_and_a_recent_one(
     assert claims["token_use"] == "admin"
     assert claims["exp"] - claims["iat"] == 900
     assert "otp" in claims["amr"]
-    [row] = await test_database.fetch(
-        "SELECT actor_kind, actor_id, session_id FROM audit_events "
-        "WHERE type = 'admin.token_issued' AND user_id = $1",
-        uuid.UUID(user.account.user_id),
-    )
+    assert claims["mfa_time"] == int(clock.now().timestamp())
+    [row] = await _issued(test_database, user.account.user_id)
     assert (row["actor_kind"], row["actor_id"]) == ("admin", uuid.UUID(user.account.user_id))
-    assert row["session_id"] == account.session_id
+    assert row["session_id"] == user.account.session_id
+    assert json.loads(str(row["details"])) == {"method": "totp"}
+
+    # the same code again, within its own 30 s: a replay, refused
+    replayed = await api.post(f"{ADMIN}/token", json={"code": code}, headers=user.account.auth)
+    assert (replayed.status, replayed.code) == (401, "invalid_mfa_code")
+    assert len(await _issued(test_database, user.account.user_id)) == 1
+
+
+async def test_a_recovery_code_gets_one_admin_token(
+    api: ApiClient, clock: ManualClock, test_database: ScratchDatabase
+) -> None:
+    user = await enrolled(api, clock)
+    await grant_role(test_database, user.account.user_id)
+    body = {"recovery_code": user.recovery_codes[0]}
+    issued = await api.post(f"{ADMIN}/token", json=body, headers=user.account.auth)
+    assert issued.status == 200, issued.body
+    claims = jwt.decode(issued.body["access_token"], options={"verify_signature": False})
+    assert "recovery_code" in claims["amr"]
+    [row] = await _issued(test_database, user.account.user_id)
+    assert json.loads(str(row["details"])) == {"method": "recovery_code"}
+    spent = await api.post(f"{ADMIN}/token", json=body, headers=user.account.auth)
+    assert (spent.status, spent.code) == (401, "invalid_mfa_code")
 
 
 def test_the_lifetime_setting_cannot_pass_15_minutes(settings: Settings) -> None:
@@ -161,8 +205,8 @@ async def test_logging_out_the_session_ends_its_admin_token(
     api: ApiClient, clock: ManualClock, test_database: ScratchDatabase
 ) -> None:
     admin = await make_admin(api, clock, test_database)
-    account = await stepped_up(api, clock, admin.user)
-    token = await admin_token(api, account)  # the same session as `account`
+    account = await stepped_up(api, clock, admin.user)  # another token of the same session
+    token = await admin_token(api, clock, admin.user, account)
     assert (await api.post("/api/v1/auth/logout", headers=account.auth)).status == 204
     after = await api.get(f"{ADMIN}/users", headers=bearer(token))
     assert (after.status, after.code) == (401, "invalid_token")

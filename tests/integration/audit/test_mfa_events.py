@@ -3,7 +3,9 @@ that counts the refused code), with the request's facts and no code, secret or t
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 import jwt
 import pyotp
@@ -14,8 +16,8 @@ from tests.support.accounts import register
 from tests.support.audit_flows import USER_AGENT, assert_event, events_of, only_event
 from tests.support.clock import ManualClock
 from tests.support.db import ScratchDatabase
-from tests.support.http import ClientWith, unique_client_ip
-from tests.support.mfa import MFA, START, MfaAccount, challenge_of, enrolled
+from tests.support.http import ClientWith, Reply, unique_client_ip
+from tests.support.mfa import LOGIN, MFA, START, MfaAccount, challenge_of, enrolled
 
 pytestmark = [pytest.mark.integration, pytest.mark.head_schema]
 
@@ -109,7 +111,11 @@ async def test_every_mfa_flow_records_its_events(
             user_id=user_id,
             ip=ip,
             session_id=_session_of(tokens[0]),
-            details={"method": "password+recovery_code", "amr": ["pwd", "recovery_code"]},
+            details={
+                "method": "password+recovery_code",
+                "amr": ["pwd", "recovery_code"],
+                "new_device": True,  # the login sent no device token
+            },
             secrets=(*secrets, *tokens),
         )
         assert succeeded["client_id"] == settings.default_client_id
@@ -206,3 +212,64 @@ async def test_a_code_refused_with_429_is_counted_not_audited(
                 ["mfa.challenge_failed"] if reply.status == 401 else []
             )
         assert statuses == [401, 401, 429]
+
+
+async def _login_succeeded(database: ScratchDatabase, reply: Reply) -> dict[str, Any]:
+    """The details of the request's login.succeeded."""
+    assert reply.status == 200, reply.body
+    (event,) = [row for row in await events_of(database, reply) if row["type"] == "login.succeeded"]
+    details: dict[str, Any] = json.loads(event["details"])
+    return details
+
+
+async def test_a_login_through_the_challenge_says_new_device_as_a_password_login_does(
+    client_with: ClientWith, test_database: ScratchDatabase
+) -> None:
+    clock = ManualClock(START)
+    async with client_with(clock=clock) as api:
+        # the password-only path: a first sign-in from a device, then one with its device token
+        plain = await register(api)
+        first = await api.post(LOGIN, json=plain.credentials)
+        again = await api.post(
+            LOGIN, json={**plain.credentials, "device_token": first.body["device_token"]}
+        )
+        password_path = [
+            (await _login_succeeded(test_database, reply))["new_device"] for reply in (first, again)
+        ]
+
+        # the challenge path: the same two sign-ins, each answered with a code
+        user = await enrolled(api, clock)
+        challenge_path = []
+        device_token: str | None = None
+        for _ in range(2):
+            credentials = dict(user.account.credentials)
+            if device_token is not None:
+                credentials["device_token"] = device_token
+            challenged = await api.post(LOGIN, json=credentials)
+            assert challenged.status == 202, challenged.body
+            answer = {"challenge": challenged.body["challenge"], "code": user.code(clock)}
+            signed_in = await api.post(f"{MFA}/challenge", json=answer)
+            details = await _login_succeeded(test_database, signed_in)
+            assert details["method"] == "password+otp"
+            challenge_path.append(details["new_device"])
+            device_token = signed_in.body["device_token"]
+            clock.advance(30)  # the next code is of another step: no replay
+
+    assert password_path == challenge_path == [True, False]
+
+
+async def test_a_challenge_whose_device_marker_was_changed_is_refused(
+    client_with: ClientWith,
+) -> None:
+    # the marker is part of the token its hash was taken of: a client claiming a known device
+    # for a new one's challenge holds a challenge that does not exist
+    clock = ManualClock(START)
+    async with client_with(clock=clock) as api:
+        user = await enrolled(api, clock)
+        challenge = await challenge_of(api, user)
+        assert challenge.endswith("n")
+        forged = {"challenge": challenge[:-1] + "k", "code": user.code(clock)}
+        refused = await api.post(f"{MFA}/challenge", json=forged)
+        assert (refused.status, refused.code) == (401, "invalid_mfa_challenge")
+        answer = {"challenge": challenge, "code": user.code(clock)}
+        assert (await api.post(f"{MFA}/challenge", json=answer)).status == 200

@@ -1,11 +1,13 @@
 """Audit events on EventBridge through the event outbox (moto's EventBridge on a real port, a rule
 on the bus to an SQS queue that the test reads): published once, with the event's type as
 detail-type and its public JSON as detail, deleted from the outbox; refused entries stay and
-count their attempts; an unreachable bus leaves every row as it was."""
+count their attempts, up to the cap that abandons them (throttled ones never count); an
+unreachable bus leaves every row as it was."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 import uuid
@@ -27,6 +29,7 @@ from authapi.config import Settings
 from authapi.db.engine import Database
 from authapi.db.session import unit_of_work
 from authapi.maintenance import run_maintenance
+from authapi.observability import metrics
 from authapi.observability.request_context import current_client_ip, current_request_id
 from devtools.local_stack import free_port
 from tests.support.aws import REGION
@@ -459,3 +462,124 @@ async def test_a_schema_before_the_audit_trail_publishes_nothing_and_does_not_fa
     assert (report.events_published, report.events_failed) == (0, 0)
     assert not report.event_bus_unreachable
     assert report.deleted["audit_events"] == report.deleted["event_outbox"] == 0
+
+
+@pytest.fixture
+def counted_metrics() -> Iterator[list[str]]:
+    names: list[str] = []
+    metrics.install_sink(names.append)
+    yield names
+    metrics.install_sink(None)
+
+
+async def refused_event(published_db: ScratchDatabase, *, attempts: int) -> uuid.UUID:
+    """An event EventBridge refuses on its own (an empty detail-type: InvalidArgument), its
+    outbox row refused `attempts` times before."""
+    event_id = uuid.uuid4()
+    await published_db.execute(
+        "INSERT INTO audit_events (id, occurred_at, type, actor_kind, details)"
+        " VALUES ($1, $2, '', 'service', '{\"secret_looking\": \"never-logged\"}')",
+        event_id,
+        NOW - timedelta(minutes=5),
+    )
+    await published_db.execute(
+        "INSERT INTO event_outbox (event_id, created_at, attempts) VALUES ($1, $2, $3)",
+        event_id,
+        NOW - timedelta(minutes=5),
+        attempts,
+    )
+    return event_id
+
+
+async def test_an_entry_refused_the_last_allowed_time_is_abandoned_and_its_audit_row_kept(
+    bridge: MotoEventBridge,
+    maintenance: Database,
+    published_db: ScratchDatabase,
+    caplog: pytest.LogCaptureFixture,
+    counted_metrics: list[str],
+) -> None:
+    cap = publisher.MAX_REFUSED_ATTEMPTS
+    last_chance = await refused_event(published_db, attempts=cap - 1)
+    younger = await refused_event(published_db, attempts=cap - 2)
+
+    with caplog.at_level(logging.ERROR, logger="authapi.audit.publisher"):
+        report = await maintain(maintenance, published_db, bus())
+
+    assert (report.events_failed, report.events_abandoned) == (2, 1)
+    # the one refused for the cap-th time is out of the outbox; the other counts one more
+    assert await outbox(published_db) == {younger: cap - 1}
+    assert counted_metrics.count("AuditEventsAbandoned") == 1
+    (line,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert line.name == "authapi.audit.publisher"
+    fields = {key: getattr(line, key, None) for key in ("event_id", "error_code", "attempts")}
+    assert fields == {
+        "event_id": str(last_chance),
+        "error_code": "InvalidArgument",
+        "attempts": cap,
+    }
+    assert "never-logged" not in caplog.text  # the event's details are the audit row's alone
+    # the trail keeps both events: abandoning stops the publishing, not the record
+    kept = await published_db.fetchval(
+        "SELECT count(*) FROM audit_events WHERE id = ANY($1::uuid[])", [last_chance, younger]
+    )
+    assert kept == 2
+
+    # the next run abandons the other one, now at the cap too
+    again = await maintain(maintenance, published_db, bus())
+    assert again.events_abandoned == 1
+    assert await outbox(published_db) == {}
+    assert bridge.delivered() == []
+
+
+@dataclass
+class ThrottlingSink(CountingSink):
+    """The real bus, except that it answers ThrottlingException for the entries of `throttled`
+    event ids (EventBridge's per-entry throttle), or InternalFailure for `failing` ones."""
+
+    throttled: frozenset[str] = frozenset()
+    failing: frozenset[str] = frozenset()
+
+    def put_events(self, entries: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        codes: list[str | None] = []
+        for entry in entries:
+            event_id = json.loads(entry["Detail"])["id"]
+            if event_id in self.throttled:
+                codes.append("ThrottlingException")
+            elif event_id in self.failing:
+                codes.append("InternalFailure")
+            else:
+                codes.extend(super().put_events([entry]))
+        return codes
+
+
+async def test_a_throttled_entry_is_retried_forever_without_counting_an_attempt(
+    bridge: MotoEventBridge,
+    maintenance: Database,
+    app_database: Database,
+    published_db: ScratchDatabase,
+) -> None:
+    cap = publisher.MAX_REFUSED_ATTEMPTS
+    throttled = await record(
+        app_database, AuditEntry(EventType.LOGOUT, now=NOW, user_id=uuid.uuid4())
+    )
+    failing = await record(
+        app_database, AuditEntry(EventType.LOGOUT, now=NOW, user_id=uuid.uuid4())
+    )
+    # even past the cap (refused for good before, throttled now): a retryable code never abandons
+    await published_db.execute(
+        "UPDATE event_outbox SET attempts = $1 WHERE event_id = $2", cap + 3, throttled.id
+    )
+    sink = ThrottlingSink(
+        bus(), [], throttled=frozenset({str(throttled.id)}), failing=frozenset({str(failing.id)})
+    )
+
+    reports = [await maintain(maintenance, published_db, sink) for _ in range(cap + 1)]
+
+    assert all(report.events_failed == 2 for report in reports)
+    assert all(report.events_abandoned == 0 for report in reports)
+    assert reports[0].event_errors == {"ThrottlingException", "InternalFailure"}
+    assert await outbox(published_db) == {throttled.id: cap + 3, failing.id: 0}
+    # once EventBridge takes them again, they are published
+    recovered = await maintain(maintenance, published_db, bus())
+    assert recovered.events_published == 2
+    assert await outbox(published_db) == {}

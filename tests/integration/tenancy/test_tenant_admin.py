@@ -103,19 +103,27 @@ async def test_no_token_is_401_and_an_end_user_token_403_on_every_route(
 
 
 async def test_an_administrator_of_another_tenant_gets_403_on_every_route(
-    api: ApiClient, admin: Admin
+    api: ApiClient, admin: Admin, clock: ManualClock, test_database: ScratchDatabase
 ) -> None:
     tenant_id = await _create(api, admin)
-    token = current_tenant.set(tenant_id)  # what /t/{tenant}/api/v1/admin/... sets
+    # an administrator of that tenant: their account, MFA and admin token all made in it
+    token = current_tenant.set(tenant_id)
     try:
-        for method, path, body in _routes(tenant_id):
-            refused = await api.request(method, path, json=body, headers=admin.auth)
-            assert (refused.status, refused.code) == (403, "default_tenant_admin_required"), (
-                method,
-                path,
-            )
+        tenant_admin = await make_admin(api, clock, test_database)
     finally:
         current_tenant.reset(token)
+    for method, path, body in _routes(tenant_id):
+        # at the tenant's own admin API (the path sets the tenant, as in production)
+        refused = await api.request(
+            method, f"/t/{tenant_id}{path}", json=body, headers=tenant_admin.auth
+        )
+        assert (refused.status, refused.code) == (403, "default_tenant_admin_required"), (
+            method,
+            path,
+        )
+        # and at the default tenant's: its token names another issuer
+        other = await api.request(method, path, json=body, headers=tenant_admin.auth)
+        assert (other.status, other.code) == (401, "invalid_token"), (method, path)
 
 
 async def test_create_list_and_get(

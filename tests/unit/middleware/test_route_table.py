@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from authapi.app import create_app
 from authapi.config import Settings
@@ -63,6 +63,60 @@ async def test_a_route_added_after_the_first_request_is_served() -> None:
         return {"late": True}
 
     assert (await _get(app, "GET", "/late")).json() == {"late": True}
+
+
+async def test_a_route_replaced_by_another_after_the_first_request_is_served() -> None:
+    app = _app_with_table()
+
+    @app.get("/swapped")
+    async def before() -> dict[str, str]:
+        return {"route": "before"}
+
+    assert (await _get(app, "GET", "/swapped")).json() == {"route": "before"}
+    # the same count of routes, another object in the old one's place (and its endpoint too)
+    replacement = APIRouter()
+
+    @replacement.get("/swapped")
+    async def after() -> dict[str, str]:
+        return {"route": "after"}
+
+    (new_route,) = replacement.routes
+    position = next(
+        i for i, route in enumerate(app.router.routes) if getattr(route, "path", "") == "/swapped"
+    )
+    count = len(app.router.routes)
+    app.router.routes[position] = new_route
+
+    assert len(app.router.routes) == count
+    assert (await _get(app, "GET", "/swapped")).json() == {"route": "after"}
+
+
+async def test_a_route_replaced_by_an_equal_one_is_served_by_the_new_object() -> None:
+    # starlette's Route.__eq__ calls two routes equal on path, endpoint and methods: the table
+    # must still hand the request to the object the router now holds
+    app = _app_with_table()
+
+    async def shared() -> dict[str, str]:
+        return {"route": "shared"}
+
+    app.add_api_route("/same", shared, methods=["GET"])
+    assert (await _get(app, "GET", "/same")).status_code == 200
+    position = next(
+        i for i, route in enumerate(app.router.routes) if getattr(route, "path", "") == "/same"
+    )
+    old = app.router.routes[position]
+    served: list[str] = []
+    replacement = APIRouter()
+    replacement.add_api_route(
+        "/same", shared, methods=["GET"], dependencies=[Depends(lambda: served.append("new"))]
+    )
+    (new_route,) = replacement.routes
+    assert new_route == old
+    assert new_route is not old
+    app.router.routes[position] = new_route
+
+    assert (await _get(app, "GET", "/same")).json() == {"route": "shared"}
+    assert served == ["new"]
 
 
 async def test_a_known_path_with_another_method_is_still_the_routers_405() -> None:
