@@ -99,15 +99,19 @@ async def create_tenant(
 
 
 @router.get("", responses=problem_responses(*TENANT_ERRORS, validates_body=False))
-async def list_tenants(operator: Operator, db: DbSession) -> TenantsOut:
+async def list_tenants(operator: Operator, db: DbSession, ctx: AuthCtx) -> TenantsOut:
     """Every tenant, the default first."""
-    return TenantsOut(tenants=[TenantOut.of(row) for row in await tenant_service.list_tenants(db)])
+    rows = await tenant_service.list_tenants(db, ctx, operator)
+    return TenantsOut(tenants=[TenantOut.of(row) for row in rows])
 
 
 @router.get("/{tenant_id}", responses=problem_responses(*TENANT_ERRORS, TenantNotFoundError))
-async def get_tenant(tenant_id: TenantId, operator: Operator, db: DbSession) -> TenantOut:
+async def get_tenant(
+    tenant_id: TenantId, operator: Operator, db: DbSession, ctx: AuthCtx
+) -> TenantOut:
     """One tenant, with the settings it changes."""
-    return TenantOut.of(await tenant_service.get_tenant(db, tenant_id=tenant_id))
+    row = await tenant_service.get_tenant(db, tenant_id=tenant_id, ctx=ctx, admin=operator)
+    return TenantOut.of(row)
 
 
 @router.patch(

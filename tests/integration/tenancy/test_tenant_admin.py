@@ -149,8 +149,19 @@ async def test_create_list_and_get(
     assert tenant_id in ids
     shown = await api.get(f"{TENANTS}/{tenant_id}", headers=admin.auth)
     assert (shown.status, shown.body["name"]) == (200, "Acme")
-    missing = await api.get(f"{TENANTS}/{_new_id()}", headers=admin.auth)
+    missing_id = _new_id()
+    missing = await api.get(f"{TENANTS}/{missing_id}", headers=admin.auth)
     assert (missing.status, missing.code) == (404, "tenant_not_found")
+    # reads are recorded too, by the statement that reads; a 404 records nothing
+    await _audited(test_database, admin, "admin.tenant_viewed", tenant_id)
+    assert not await test_database.fetch(
+        "SELECT 1 FROM audit_events WHERE details->>'tenant_id' = $1", missing_id
+    )
+    listed_rows = await test_database.fetchval(
+        "SELECT count(*) FROM audit_events WHERE type = 'admin.tenants_listed' AND actor_id = $1",
+        admin.id,
+    )
+    assert listed_rows == 1
 
 
 async def test_settings_change_applies_at_once_here_and_is_audited_without_values(
