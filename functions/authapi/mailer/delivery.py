@@ -40,7 +40,7 @@ from authapi.observability import metrics
 from authapi.outbox.messages import ADDRESS_PURPOSE
 from authapi.signing.keys import DataKeys
 from authapi.signing.sealing import SealedDataUnreadable, open_sealed
-from authapi.tenant_scope import DEFAULT_TENANT, current_tenant
+from authapi.tenant_scope import DEFAULT_TENANT, current_tenant, every_tenant, schema_has_tenants
 from authapi.tenants.settings import tenant_settings_in
 from authapi.users.repository import active_account_address
 
@@ -106,11 +106,14 @@ async def claim(
             MailOutbox.sealed_address,
             MailOutbox.key_id,
             MailOutbox.attempts,
+            *((MailOutbox.tenant_id,) if schema_has_tenants.get() else ()),
         )
         .cte("claimed")
     )
     anchor = select(literal(1).label("one")).subquery("anchor")
-    statement = (
+    # the queue message names the row, not its tenant: claimed across tenants, then handled in
+    # the row's own (`deliver`)
+    statement = every_tenant(
         select(
             claimed,
             exists(select(circuit_open.c.name)).label("circuit_open"),
