@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 DEFAULT_TENANT = "default"
 # a path segment and part of an issuer URL and an SSM path: lower case, digits, hyphens
@@ -24,6 +24,12 @@ TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 current_tenant: ContextVar[str] = ContextVar("current_tenant", default=DEFAULT_TENANT)
 # set once per database by authapi.db (a probe of the catalogue); False until then
 schema_has_tenants: ContextVar[bool] = ContextVar("schema_has_tenants", default=False)
+
+
+# the execution option of a statement that acts across tenants on purpose (`every_tenant`)
+EVERY_TENANT = "every_tenant"
+
+_S = TypeVar("_S")
 
 
 def valid_tenant_id(value: str) -> bool:
@@ -53,3 +59,21 @@ def tenant_values() -> dict[str, str]:
     if not schema_has_tenants.get():
         return {}
     return {"tenant_id": current_tenant.get()}
+
+
+def every_tenant(statement: _S) -> _S:
+    """Mark `statement` as acting across every tenant on purpose (a maintenance purge by age, the
+    outbox jobs' claims): authapi.db adds no tenant predicate to it, and the statement-log test
+    allows it. A job that then acts on one row does so in that row's tenant (`current_tenant`)."""
+    marked: _S = statement.execution_options(**{EVERY_TENANT: True})  # type: ignore[attr-defined]
+    return marked
+
+
+def tenant_selected() -> tuple[list[str], list[Any]]:
+    """The `tenant_id` column name and value for an INSERT ... SELECT, or nothing on a schema
+    without tenants: `insert(T).from_select([*names, ...], select(*values, ...))`."""
+    from sqlalchemy import String, literal
+
+    if not schema_has_tenants.get():
+        return [], []
+    return ["tenant_id"], [literal(current_tenant.get(), String())]

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.models import AuditEvent, EventOutbox
 from authapi.observability import metrics
+from authapi.tenant_scope import every_tenant
 
 ENTRIES_PER_CALL = 10  # what PutEvents takes at most
 PUBLISH_BATCH_SIZE = 100  # ten PutEvents calls per transaction
@@ -131,7 +132,8 @@ def put_events_entry(row: Mapping[str, Any] | RowMapping, *, source: str) -> dic
 
 
 async def _oldest_unpublished(db: AsyncSession, limit: int) -> Sequence[RowMapping]:
-    statement = (
+    # every tenant's events, each published with its tenant_id (a column of the row)
+    statement = every_tenant(
         select(*_EVENT, _OUTBOX.attempts.label(_ATTEMPTS))
         .join(EventOutbox, _OUTBOX.event_id == _EVENT.id)
         # rows that failed before go after those that never did; oldest first within each
@@ -180,12 +182,14 @@ async def publish_batch(
             batch.abandoned.append(Abandoned(row["id"], code, attempts))
             done.append(row["id"])
     if done:
-        await db.execute(delete(EventOutbox).where(_OUTBOX.event_id.in_(done)))
+        await db.execute(every_tenant(delete(EventOutbox).where(_OUTBOX.event_id.in_(done))))
     if refused:
         await db.execute(
-            update(EventOutbox)
-            .where(_OUTBOX.event_id.in_(refused))
-            .values(attempts=_OUTBOX.attempts + 1)
+            every_tenant(
+                update(EventOutbox)
+                .where(_OUTBOX.event_id.in_(refused))
+                .values(attempts=_OUTBOX.attempts + 1)
+            )
         )
     return batch
 

@@ -31,6 +31,7 @@ from authapi.observability.request_context import (
     current_request_id,
     current_user_agent,
 )
+from authapi.tenant_scope import tenant_selected, tenant_values
 
 _AUDIT_TABLES = (AuditEvent.__tablename__, EventOutbox.__tablename__)
 USER_AGENT_MAX = 256  # the column's width
@@ -106,6 +107,7 @@ def audit_writes(
         "ip": current_client_ip.get(),
         "user_agent": _recordable(current_user_agent()),
         "request_id": current_request_id.get(),
+        **tenant_values(),
     }
     selected = [_value(value, columns[name]).label(name) for name, value in values.items()]
     details = entry.details
@@ -115,12 +117,14 @@ def audit_writes(
     condition = true() if when is None else when
     audit = insert(AuditEvent).from_select([*values, "details"], select(*selected).where(condition))
     outbox_columns = EventOutbox.__table__.c
+    tenant_names, tenant_columns = tenant_selected()
     outbox = insert(EventOutbox).from_select(
-        ["event_id", "created_at", "attempts"],
+        ["event_id", "created_at", "attempts", *tenant_names],
         select(
             literal(entry.id, outbox_columns.event_id.type),
             literal(entry.now, outbox_columns.created_at.type),
             literal(0, outbox_columns.attempts.type),
+            *tenant_columns,
         ).where(condition),
     )
     return audit, outbox

@@ -38,6 +38,7 @@ from authapi.db.expand import execute_on_either_schema, names_a_missing_column
 from authapi.db.lock_timeout import LockWaitExceeded, with_bounded_lock_wait
 from authapi.exceptions import RefreshInProgressError
 from authapi.models import AuthSession, RefreshToken, User
+from authapi.tenant_scope import tenant_selected
 
 _TIMESTAMPTZ = DateTime(timezone=True)
 
@@ -147,7 +148,12 @@ def _rotation(
         func.least(bindparam("successor_expires_at", type_=_TIMESTAMPTZ), consumed.c.expires_at),
         bindparam("successor_key_id", type_=String()),
     ]
-    inserted = insert(RefreshToken).from_select(columns, select(*values)).cte("successor")
+    tenant_names, tenant_columns = tenant_selected()
+    inserted = (
+        insert(RefreshToken)
+        .from_select([*columns, *tenant_names], select(*values, *tenant_columns))
+        .cte("successor")
+    )
     used = (
         update(AuthSession)
         .where(AuthSession.id == select(consumed.c.session_id).scalar_subquery())

@@ -49,6 +49,7 @@ from authapi.mfa.repository import (
     has_active_factor,
 )
 from authapi.models import AuthSession, DeviceToken, RefreshToken, User
+from authapi.tenant_scope import tenant_values
 from authapi.users import repository as users
 
 _TIMESTAMPTZ = DateTime(timezone=True)
@@ -86,6 +87,7 @@ class NewSession:
                 ip=self.origin.ip,
                 last_used_at=self.now,
                 **client,
+                **tenant_values(),
             ),
             insert(RefreshToken).values(
                 id=uuid.uuid4(),
@@ -93,6 +95,7 @@ class NewSession:
                 token_hash=self.token_hash,
                 created_at=self.now,
                 expires_at=self.token_expires_at,
+                **tenant_values(),
             ),
         )
 
@@ -112,6 +115,7 @@ class NewDeviceToken:
             user_id=self.user_id,
             created_at=self.now,
             expires_at=self.expires_at,
+            **tenant_values(),
         )
 
 

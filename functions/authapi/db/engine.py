@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from authapi.config import Settings
 from authapi.db.iam_auth import iam_token_provider
+from authapi.db.tenant_criteria import TenantSession
 from authapi.exceptions import DatabaseUnavailableError
 
 
@@ -156,6 +157,10 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._autocommit_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        # whether the schema has migration 0014's tenant_id columns (authapi.db.tenancy): None
+        # until probed; False is probed again after a while (a migration may run meanwhile)
+        self.schema_has_tenants: bool | None = None
+        self.schema_probed_at = 0.0
 
     @property
     def engine(self) -> AsyncEngine:
@@ -166,7 +171,9 @@ class Database:
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
         if self._sessionmaker is None:
-            self._sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+            self._sessionmaker = async_sessionmaker(
+                self.engine, expire_on_commit=False, sync_session_class=TenantSession
+            )
         return self._sessionmaker
 
     @property
@@ -178,7 +185,9 @@ class Database:
         """
         if self._autocommit_sessionmaker is None:
             autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._autocommit_sessionmaker = async_sessionmaker(autocommit, expire_on_commit=False)
+            self._autocommit_sessionmaker = async_sessionmaker(
+                autocommit, expire_on_commit=False, sync_session_class=TenantSession
+            )
         return self._autocommit_sessionmaker
 
     async def dispose(self) -> None:

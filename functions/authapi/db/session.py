@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.config import get_settings
 from authapi.db.engine import Database
+from authapi.db.tenancy import scope_schema
 
 
 @asynccontextmanager
@@ -25,6 +26,7 @@ async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
     """Commit on success, roll back on any error: an error never decides what is kept."""
     async with database.sessionmaker() as session:
         try:
+            await scope_schema(database, session)
             yield session
         except BaseException:
             await session.rollback()
@@ -42,6 +44,7 @@ async def request_session(database: Database) -> AsyncIterator[AsyncSession]:
     (a rate-limit hit, a counted login attempt) need anyway.
     """
     async with database.autocommit_sessionmaker() as session:
+        await scope_schema(database, session)
         yield session
 
 

@@ -27,6 +27,7 @@ from authapi.admin.bootstrap import grant_admin
 from authapi.clock import SystemClock
 from authapi.config import get_settings
 from authapi.db.engine import Database, create_engine
+from authapi.db.session import unit_of_work
 from authapi.handlers.smoke import SmokeFlow
 from authapi.handlers.smoke_transport import TargetVersion, lambda_invoke
 from authapi.migrations import upgrade_to_head
@@ -84,7 +85,7 @@ async def _on_the_database(change: Callable[[AsyncSession], Awaitable[object]]) 
     """One transaction on the migrator's own connection (the smoke account's direct changes)."""
     database = Database(settings)
     try:
-        async with database.sessionmaker() as db, db.begin():
+        async with unit_of_work(database) as db:
             await change(db)
     finally:
         await database.dispose()

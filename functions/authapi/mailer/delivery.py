@@ -40,6 +40,7 @@ from authapi.observability import metrics
 from authapi.outbox.messages import ADDRESS_PURPOSE
 from authapi.signing.keys import DataKeys
 from authapi.signing.sealing import SealedDataUnreadable, open_sealed
+from authapi.tenant_scope import DEFAULT_TENANT, current_tenant, every_tenant, schema_has_tenants
 from authapi.users.repository import active_account_address
 
 logger = logging.getLogger(__name__)
@@ -98,11 +99,14 @@ async def claim(
             MailOutbox.sealed_address,
             MailOutbox.key_id,
             MailOutbox.attempts,
+            *((MailOutbox.tenant_id,) if schema_has_tenants.get() else ()),
         )
         .cte("claimed")
     )
     anchor = select(literal(1).label("one")).subquery("anchor")
-    statement = (
+    # the queue message names the row, not its tenant: claimed across tenants, then handled in
+    # the row's own (`deliver`)
+    statement = every_tenant(
         select(
             claimed,
             exists(select(circuit_open.c.name)).label("circuit_open"),
@@ -180,7 +184,31 @@ async def deliver(
     clock: Clock,
     data_keys: DataKeys | None = None,
 ) -> Outcome:
-    """Deliver one outbox row (see the module's docstring); what happened to it."""
+    """Deliver one outbox row (see the module's docstring); what happened to it. Everything
+    after the claim runs in the row's tenant (its account, its tokens, its outbox row)."""
+    token = current_tenant.set(current_tenant.get())
+    try:
+        return await _deliver(
+            database,
+            settings,
+            outbox_id=outbox_id,
+            provider=provider,
+            clock=clock,
+            data_keys=data_keys,
+        )
+    finally:
+        current_tenant.reset(token)
+
+
+async def _deliver(
+    database: Database,
+    settings: Settings,
+    *,
+    outbox_id: uuid.UUID,
+    provider: MailProvider,
+    clock: Clock,
+    data_keys: DataKeys | None,
+) -> Outcome:
     now = clock.now()
     rendered: RenderedMail | None = None
     recipient: tuple[uuid.UUID | None, str] | None = None
@@ -194,6 +222,7 @@ async def deliver(
                     return Outcome.CIRCUIT_OPEN
                 return Outcome.HELD if claimed.status == "pending" else Outcome.ALREADY_DONE
             row = claimed.row
+            current_tenant.set(row.get("tenant_id") or DEFAULT_TENANT)
             kind = KINDS.get(row["kind"])
             if kind is None:
                 # a kind this code does not know: a newer release wrote it (a deploy under way);

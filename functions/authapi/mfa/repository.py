@@ -45,6 +45,7 @@ from authapi.db.batches import delete_batch
 from authapi.db.expand import names_a_missing_table
 from authapi.mfa.totp import STEP_SECONDS
 from authapi.models import MfaChallenge, MfaFactor, MfaRecoveryCode, User
+from authapi.tenant_scope import tenant_selected, tenant_values
 
 _TIMESTAMPTZ = DateTime(timezone=True)
 MAX_CODES_PER_CHALLENGE = 5  # issue 14: one challenge accepts at most 5 codes
@@ -164,7 +165,11 @@ async def start_enrolment(
     """Store a new, inactive secret, replacing an earlier unfinished enrolment; False (nothing
     written, nothing audited) when the account already has an active factor."""
     values = pg_insert(MfaFactor).values(
-        user_id=user_id, key_id=key_id, sealed_secret=sealed_secret, created_at=now
+        user_id=user_id,
+        key_id=key_id,
+        sealed_secret=sealed_secret,
+        created_at=now,
+        **tenant_values(),
     )
     statement = values.on_conflict_do_update(
         index_elements=[MfaFactor.user_id],
@@ -212,7 +217,10 @@ def forget_recovery_codes(*, user_id: uuid.UUID) -> Delete:
 
 def store_recovery_codes(*, user_id: uuid.UUID, key_id: str, hmacs: list[bytes]) -> Insert:
     return insert(MfaRecoveryCode).values(
-        [{"user_id": user_id, "code_hmac": digest, "key_id": key_id} for digest in hmacs]
+        [
+            {"user_id": user_id, "code_hmac": digest, "key_id": key_id, **tenant_values()}
+            for digest in hmacs
+        ]
     )
 
 
@@ -226,10 +234,13 @@ def store_recovery_codes_when(
     )
 
     def when(condition: ColumnElement[bool]) -> Insert:
-        rows = select(literal(user_id, Uuid), new_codes.c.code_hmac, literal(key_id, String)).where(
-            condition
+        tenant_names, tenant_columns = tenant_selected()
+        rows = select(
+            literal(user_id, Uuid), new_codes.c.code_hmac, literal(key_id, String), *tenant_columns
+        ).where(condition)
+        return insert(MfaRecoveryCode).from_select(
+            ["user_id", "code_hmac", "key_id", *tenant_names], rows
         )
-        return insert(MfaRecoveryCode).from_select(["user_id", "code_hmac", "key_id"], rows)
 
     return when
 
@@ -267,6 +278,7 @@ class NewChallenge:
             ip=self.ip,
             created_at=self.now,
             expires_at=self.expires_at,
+            **tenant_values(),
             attempts=0,  # explicit: as the final statement of chained_writes it was sent as NULL
         )
 

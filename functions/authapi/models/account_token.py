@@ -12,21 +12,28 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Uuid
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.db.base import Base
+from authapi.models.tenancy import owned_by, tenant_id_column, tenant_unique
 
 
 class AccountToken(Base):
     __tablename__ = "account_tokens"
-    __table_args__ = (Index("ix_account_tokens_account_id", "account_id", "purpose"),)
+    __table_args__ = (
+        Index("ix_account_tokens_account_id", "account_id", "purpose"),
+        tenant_unique("account_tokens", "outbox_id"),
+        tenant_unique("account_tokens", "token_hash"),
+        owned_by("account_tokens", "account_id", "users"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    outbox_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)  # the message that carried it
-    account_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = tenant_id_column()
+    outbox_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # the message that carried it
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     purpose: Mapped[str] = mapped_column(String(40))  # email_verification, password_reset, ...
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     code_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=None)
     code_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     binding: Mapped[bytes] = mapped_column(LargeBinary(32))

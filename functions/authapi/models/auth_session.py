@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Uuid, func, text
+from sqlalchemy import DateTime, Index, String, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.db.base import Base
+from authapi.models.tenancy import owned_by, tenant_id_column, tenant_key
 
 
 class AuthSession(Base):
@@ -20,12 +21,13 @@ class AuthSession(Base):
             "revoked_at",
             postgresql_where=text("revoked_at IS NOT NULL"),
         ),
+        tenant_key("auth_sessions"),
+        owned_by("auth_sessions", "user_id", "users"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    tenant_id: Mapped[str] = tenant_id_column()
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # absolute lifetime: rotation extends refresh tokens, never the session itself
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -14,6 +14,7 @@ from sqlalchemy import DateTime, Integer, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.db.base import Base
+from authapi.models.tenancy import tenant_id_column
 
 
 class EventOutbox(Base):
@@ -21,6 +22,8 @@ class EventOutbox(Base):
 
     # the audit event's id (no foreign key: the trail's retention purge must not wait on it)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # migration 0014: the tenant whose event it is (published with it)
+    tenant_id: Mapped[str] = tenant_id_column()
     # indexed: the publisher takes the oldest first
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

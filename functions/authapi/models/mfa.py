@@ -5,22 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.db.base import Base
-
-
-def _user() -> ForeignKey:
-    return ForeignKey("users.id", ondelete="CASCADE")
+from authapi.models.tenancy import owned_by, tenant_id_column
 
 
 class MfaFactor(Base):
     """One TOTP authenticator per account; active once a code proved it (`activated_at`)."""
 
     __tablename__ = "mfa_factors"
+    __table_args__ = (owned_by("mfa_factors", "user_id", "users"),)
 
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, _user(), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    tenant_id: Mapped[str] = tenant_id_column()
     # the TOTP secret sealed under a data key (signing/sealing.py): the database alone cannot
     # read it
     key_id: Mapped[str] = mapped_column(String(64))
@@ -35,8 +34,10 @@ class MfaRecoveryCode(Base):
     """A single-use recovery code, stored only as its HMAC under a data key."""
 
     __tablename__ = "mfa_recovery_codes"
+    __table_args__ = (owned_by("mfa_recovery_codes", "user_id", "users"),)
 
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, _user(), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    tenant_id: Mapped[str] = tenant_id_column()
     code_hmac: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     key_id: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -47,9 +48,11 @@ class MfaChallenge(Base):
     codes; the token itself is never stored, only its SHA-256."""
 
     __tablename__ = "mfa_challenges"
+    __table_args__ = (owned_by("mfa_challenges", "user_id", "users"),)
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, _user(), index=True)
+    tenant_id: Mapped[str] = tenant_id_column()
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     client_id: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(256), default=None)
     ip: Mapped[str | None] = mapped_column(String(45), default=None)

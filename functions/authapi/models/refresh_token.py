@@ -5,20 +5,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, LargeBinary, String, Uuid, func
+from sqlalchemy import DateTime, LargeBinary, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.db.base import Base
+from authapi.models.tenancy import owned_by, tenant_id_column, tenant_unique
 
 
 class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        tenant_unique("refresh_tokens", "token_hash"),
+        owned_by("refresh_tokens", "session_id", "auth_sessions"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    session_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
-    )
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    tenant_id: Mapped[str] = tenant_id_column()
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # set once, when the token is exchanged; presenting it again is reuse

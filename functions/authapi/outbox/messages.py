@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Insert, exists, insert, literal, not_, sel
 from authapi.models import MailOutbox
 from authapi.signing.keys import DataKeys
 from authapi.signing.sealing import seal
+from authapi.tenant_scope import tenant_selected, tenant_values
 
 # The kinds the mailer knows (authapi/mailer/kinds.py holds their templates).
 TEST_MESSAGE = "test_message"  # `make mail-test`: the whole path with no flow behind it
@@ -88,7 +89,7 @@ def enqueue(
             "sealed_address": address.sealed_address,
             "key_id": address.key_id,
         }
-    return insert(MailOutbox).values(**values)
+    return insert(MailOutbox).values(**values, **tenant_values())
 
 
 def enqueue_for_account(
@@ -115,15 +116,17 @@ def enqueue_for_account(
         )
         conditions.append(not_(exists(earlier)))
     columns = MailOutbox.__table__.c
+    tenant_names, tenant_columns = tenant_selected()
     rows = select(
         literal(message.id, columns.id.type),
         literal(message.kind, columns.kind.type),
         literal(message.purpose, columns.purpose.type),
         account_id,
         literal(now, columns.created_at.type),
+        *tenant_columns,
     ).where(*conditions)
     return insert(MailOutbox).from_select(
-        ["id", "kind", "purpose", "account_id", "created_at"], rows
+        ["id", "kind", "purpose", "account_id", "created_at", *tenant_names], rows
     )
 
 
@@ -160,4 +163,7 @@ def enqueue_when(
             literal(address.sealed_address, columns.sealed_address.type),
             literal(address.key_id, columns.key_id.type),
         ]
+    tenant_names, tenant_columns = tenant_selected()
+    names += tenant_names
+    values += tenant_columns
     return insert(MailOutbox).from_select(names, select(*values).where(when))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authapi.db.batches import delete_batch
 from authapi.db.expand import names_a_missing_table
 from authapi.models import MailOutbox
+from authapi.tenant_scope import every_tenant
 
 PENDING = "pending"
 
@@ -43,7 +44,8 @@ async def mark_for_requeue(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    statement = (
+    # every tenant's mail: the queue message names the row, the mailer finds its tenant there
+    statement = every_tenant(
         update(MailOutbox)
         .where(MailOutbox.id.in_(due.scalar_subquery()))
         .values(requeued_at=now)

@@ -23,6 +23,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from authapi.config import Settings
 from authapi.models import MailOutbox
 from authapi.outbox.messages import OutboxMessage, SubmittedAddress, enqueue_when
+from authapi.tenant_scope import tenant_selected
 
 HOUR = timedelta(hours=1)
 
@@ -60,6 +61,7 @@ async def enqueue_throttled(
         .where(MailOutbox.address_hmac == address.address_hmac, MailOutbox.created_at > now - HOUR)
         .cte("recent")
     )
+    tenant_names, tenant_columns = tenant_selected()
     rows = select(
         literal(message.id, columns.id.type),
         literal(message.kind, columns.kind.type),
@@ -71,6 +73,7 @@ async def enqueue_throttled(
         literal(now, columns.created_at.type),
         literal("pending", columns.status.type),
         literal(0, columns.attempts.type),
+        *tenant_columns,
     ).where(recent.c.in_interval == 0, recent.c.in_hour < settings.mail_address_per_hour)
 
     inserted = (
@@ -87,6 +90,7 @@ async def enqueue_throttled(
                 "created_at",
                 "status",
                 "attempts",
+                *tenant_names,
             ],
             rows,
         )

@@ -36,6 +36,7 @@ from authapi.db.batches import delete_batch
 from authapi.db.expand import names_a_missing_table
 from authapi.models import AccountToken, User
 from authapi.signing.keys import DataKeys
+from authapi.tenant_scope import tenant_values
 
 EMAIL_VERIFICATION = "email_verification"
 PASSWORD_RESET = "password_reset"
@@ -132,9 +133,16 @@ async def mint(
     written = (
         insert(AccountToken)
         .values(
-            id=uuid.uuid4(), outbox_id=outbox_id, account_id=account_id, purpose=purpose, **values
+            id=uuid.uuid4(),
+            outbox_id=outbox_id,
+            account_id=account_id,
+            purpose=purpose,
+            **values,
+            **tenant_values(),
         )
-        .on_conflict_do_update(index_elements=[AccountToken.outbox_id], set_=values)
+        # by name: (outbox_id) before migration 0014, (tenant_id, outbox_id) after, the same name
+        # (an environment may learn of the migration up to a minute late: authapi.db.tenancy)
+        .on_conflict_do_update(constraint="uq_account_tokens_outbox_id", set_=values)
     )
     superseded = (
         update(AccountToken)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import undefer
 from sqlalchemy.sql.base import ExecutableOption
 
 from authapi.models import User
+from authapi.tenant_scope import tenant_values
 from authapi.users.confusables import skeleton
 
 
@@ -47,6 +48,7 @@ class NewUser:
             is_active=self.is_active,
             created_at=self.created_at,
             updated_at=self.created_at,
+            **tenant_values(),
         )
 
 
