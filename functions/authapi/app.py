@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
 
 from authapi.admin import endpoints as admin_endpoints
+from authapi.admin import tenant_endpoints
 from authapi.auth import discovery, event_endpoints, jwks, mfa_endpoints, session_endpoints
 from authapi.auth import endpoints as auth_endpoints
 from authapi.clock import Clock, SystemClock
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(mfa_endpoints.router)
     app.include_router(event_endpoints.router)
     app.include_router(admin_endpoints.router)
+    app.include_router(tenant_endpoints.router)
     app.include_router(health_endpoints.router)
     app.include_router(jwks.router)
     app.include_router(discovery.router)

@@ -164,6 +164,10 @@ class Settings(BaseSettings):
     # where links in mail point (the web app, not the API); its paths come with the flows
     public_app_url: str = "http://127.0.0.1:8000"
     mail_configuration_set: str | None = None
+    # the SES identities (domains, or single addresses; names or ARNs) a tenant's own mail
+    # sender may be at (authapi.tenants.settings); the mailer's IAM policy lists the same ones
+    # (template.yaml, TenantMailIdentityArns). Empty: every tenant sends as AUTHAPI_MAIL_FROM.
+    tenant_mail_identities: CommaList = Field(default_factory=list)
     # how long one mailer holds a message it is sending: a second copy of it waits that long
     mail_lease_seconds: int = Field(default=60, ge=5)
     # a pending row nobody has sent or re-queued for this long is handed to the queue again
@@ -213,7 +217,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
 
-    @field_validator("allowed_origins", "trusted_hosts", mode="before")
+    @field_validator("allowed_origins", "trusted_hosts", "tenant_mail_identities", mode="before")
     @classmethod
     def split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -232,6 +236,13 @@ class Settings(BaseSettings):
     @classmethod
     def empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("tenant_mail_identities")
+    @classmethod
+    def identity_names(cls, value: list[str]) -> list[str]:
+        # the template passes the identities' ARNs, which its IAM policy lists: the name is the
+        # part after `identity/`
+        return [item.rpartition(":identity/")[2] or item for item in value]
 
     @field_validator("event_source")
     @classmethod

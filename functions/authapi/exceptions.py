@@ -435,3 +435,45 @@ class UnsupportedGrantTypeError(OAuthError):
     code = "unsupported_grant_type"
     title = "Unsupported grant type"
     default_detail = "This grant type is not supported here."
+
+
+# -- tenants (issue 17: the admin API's /tenants routes)
+
+
+class DefaultTenantAdminRequiredError(AuthApiError):
+    """An administrator of another tenant at the tenant routes: only the default tenant's
+    administrators (the deployment's operators) create, change or disable tenants."""
+
+    status = 403
+    code = "default_tenant_admin_required"
+    title = "Default tenant's administrator required"
+    default_detail = "Only administrators of the default tenant manage tenants."
+
+
+class TenantExistsError(AuthApiError):
+    status = 409
+    code = "tenant_exists"
+    title = "Tenant exists"
+    default_detail = "A tenant with this id exists already (ids are never reused)."
+
+
+class DefaultTenantFixedError(AuthApiError):
+    """The default tenant is the deployment itself: never disabled, and its settings are the
+    deployment's own (AUTHAPI_*), changed by a deploy rather than through the API."""
+
+    status = 409
+    code = "default_tenant_fixed"
+    title = "Default tenant is fixed"
+    default_detail = (
+        "The default tenant cannot be disabled, and its settings are the deployment's own "
+        "(AUTHAPI_* settings)."
+    )
+
+
+class InvalidTenantSettingsError(AuthApiError):
+    """Tenant settings a deployment refuses; the problem's `errors` name each field."""
+
+    status = 422
+    code = "invalid_tenant_settings"
+    title = "Invalid tenant settings"
+    default_detail = "One or more tenant settings are not allowed."

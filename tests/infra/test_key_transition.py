@@ -31,7 +31,8 @@ def decrypt_grants(parameters: dict[str, str]) -> dict[str, list[Any]]:
             continue
         for policy in resource["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
-                if "kms:Decrypt" in statement["Action"]:
+                # a statement under Fn::If (a tenant's mail identities) has no Action of its own
+                if "kms:Decrypt" in statement.get("Action", ()):
                     resources = resolve(statement["Resource"], template, values)
                     grants[name] = resources if isinstance(resources, list) else [resources]
     return grants

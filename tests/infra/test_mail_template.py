@@ -3,6 +3,8 @@ timeouts, SES's configuration set and event destination, IAM scoped to the ident
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from authapi.config import Settings
@@ -85,16 +87,42 @@ def test_sending_is_scoped_to_the_identity_and_the_configuration_set(template: T
     }
     user = template["Resources"]["MailSmtpUser"]["Properties"]
     (policy,) = user["Policies"]
-    (statement,) = policy["PolicyDocument"]["Statement"]
+    statement, tenants = policy["PolicyDocument"]["Statement"]
     assert statement["Action"] == "ses:SendRawEmail"  # what SES's SMTP interface authorizes
     assert statement["Resource"] == [identity, configuration_set]
+    assert tenants == _tenant_identities("ses:SendRawEmail")
     ses_statements = [
         statement
         for role in resources(template, "AWS::IAM::Role").values()
         for policy in role["Properties"].get("Policies", [])
         for statement in policy["PolicyDocument"]["Statement"]
-        if str(statement["Action"]).startswith("ses:")
+        if str(statement.get("Action")).startswith("ses:")
     ]
     assert ses_statements
     for statement in ses_statements:
         assert statement["Resource"] == [identity, configuration_set]
+    tenant_statements = [
+        statement
+        for role in resources(template, "AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "Fn::If" in statement
+    ]
+    assert tenant_statements == [_tenant_identities("ses:SendEmail")]
+
+
+def _tenant_identities(action: str) -> dict[str, Any]:
+    """Issue 17: a tenant's own sender, only as the identities the deployment lists (the list
+    the app checks a tenant's `mail_from` against), and only when it lists some."""
+    return {
+        "Fn::If": [
+            "HasTenantMailIdentities",
+            {
+                "Sid": "SendAsTheTenantIdentities",
+                "Effect": "Allow",
+                "Action": action,
+                "Resource": {"Fn::Split": [",", {"Ref": "TenantMailIdentityArns"}]},
+            },
+            {"Ref": "AWS::NoValue"},
+        ]
+    }

@@ -82,8 +82,10 @@ DATABASE_ROLE = {
 }
 # each function's own variables beyond the database URL (issue 13: the mail path)
 MAIL_QUEUE = {"AUTHAPI_MAIL_QUEUE_URL": {"Ref": "MailQueue"}}
+# issue 17: the SES identities a tenant's sender may be at, the same list the IAM policies name
+TENANT_MAIL_IDENTITIES = {"AUTHAPI_TENANT_MAIL_IDENTITIES": {"Ref": "TenantMailIdentityArns"}}
 OWN_ENVIRONMENT: dict[str, dict[str, Any]] = {
-    "ApiFunction": MAIL_QUEUE,
+    "ApiFunction": {**MAIL_QUEUE, **TENANT_MAIL_IDENTITIES},
     "MaintenanceFunction": {
         **MAIL_QUEUE,
         # issue 17: the audit trail's bus and retention
@@ -100,6 +102,7 @@ OWN_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "AUTHAPI_MAIL_SMTP_CREDENTIALS_PARAMETER": {
             "Fn::Sub": "/authapi/${Env}/mail/smtp-credentials"
         },
+        **TENANT_MAIL_IDENTITIES,
     },
 }
 
@@ -236,6 +239,18 @@ MAILER_STATEMENTS = [
         "Effect": "Allow",
         "Action": "ses:SendEmail",
         "Resource": MAIL_IDENTITY_AND_SET,
+    },
+    {
+        "Fn::If": [
+            "HasTenantMailIdentities",
+            {
+                "Sid": "SendAsTheTenantIdentities",
+                "Effect": "Allow",
+                "Action": "ses:SendEmail",
+                "Resource": {"Fn::Split": [",", {"Ref": "TenantMailIdentityArns"}]},
+            },
+            {"Ref": "AWS::NoValue"},
+        ]
     },
 ]
 STATEMENTS = {
@@ -384,7 +399,8 @@ def _statements(template: Template) -> list[dict[str, Any]]:
             found.extend(policy["PolicyDocument"]["Statement"])
     for policy in resources(template, "AWS::IAM::Policy").values():
         found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return found
+    # a statement under a condition is checked as the statement it becomes
+    return [statement["Fn::If"][1] if "Fn::If" in statement else statement for statement in found]
 
 
 @pytest.mark.parametrize("path", ["template.yaml", "infra/data.yaml"])

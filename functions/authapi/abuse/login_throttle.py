@@ -33,6 +33,7 @@ from authapi.client_address import client_network
 from authapi.config import Settings
 from authapi.exceptions import TooManyAttemptsError
 from authapi.signing.keys import DataKeys
+from authapi.tenants.throttle_keys import tenant_subject
 
 ACCOUNT_PURPOSE = "login-throttle:account"
 ACCOUNT_CLIENT_PURPOSE = "login-throttle:account-client"
@@ -46,6 +47,7 @@ class LoginKeys:
 
 
 def login_keys(data_keys: DataKeys, *, email: str, client: str) -> LoginKeys:
+    email = tenant_subject(email)  # the default tenant's keys as before tenants existed
     return LoginKeys(
         account=data_keys.hmac(ACCOUNT_PURPOSE, email),
         account_client=data_keys.hmac(ACCOUNT_CLIENT_PURPOSE, f"{email}\0{client_network(client)}"),

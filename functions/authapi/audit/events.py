@@ -44,6 +44,10 @@ class EventType(StrEnum):
     ADMIN_USERS_LISTED = "admin.users_listed"
     ADMIN_USER_VIEWED = "admin.user_viewed"  # user_id: the account viewed
     ADMIN_EVENTS_READ = "admin.events_read"
+    TENANT_CREATED = "tenant.created"
+    TENANT_SETTINGS_CHANGED = "tenant.settings_changed"
+    TENANT_DISABLED = "tenant.disabled"
+    TENANT_ENABLED = "tenant.enabled"
 
 
 class ActorKind(StrEnum):

@@ -9,8 +9,10 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import HTTPConnection
 
 from authapi.auth import service
+from authapi.config import Settings
 from authapi.exceptions import AuthenticationError
 from authapi.resources import DbSession, app_resources
+from authapi.tenants.settings import tenant_settings
 
 # auto_error=False: a missing token is our own 401 problem, not FastAPI's plain one. The scheme
 # still documents itself in OpenAPI, which is what gives /docs its "Authorize" button.
@@ -22,7 +24,9 @@ async def get_auth_context(connection: HTTPConnection) -> service.AuthContext:
     # sub-dependency on every request, four resolutions for four field reads
     resources = app_resources(connection.app)
     return service.AuthContext(
-        settings=resources.settings,
+        # the current tenant's (authapi.tenants.settings): password minimum, MFA required,
+        # token lifetimes; the deployment's own for the default tenant
+        settings=await tenant_settings(resources.database, resources.settings),
         hashing=resources.hashing,
         key_ring=await resources.key_provider.key_ring(),
         key_provider=resources.key_provider,
@@ -31,6 +35,15 @@ async def get_auth_context(connection: HTTPConnection) -> service.AuthContext:
 
 
 AuthCtx = Annotated[service.AuthContext, Depends(get_auth_context)]
+
+
+async def get_tenant_settings(connection: HTTPConnection) -> Settings:
+    resources = app_resources(connection.app)
+    return await tenant_settings(resources.database, resources.settings)
+
+
+# the current tenant's effective settings, for a route that needs them without the flows' context
+TenantSettingsDep = Annotated[Settings, Depends(get_tenant_settings)]
 
 
 async def get_bearer_token(token: Annotated[str | None, Depends(bearer_scheme)]) -> str:

@@ -41,6 +41,7 @@ from authapi.outbox.messages import ADDRESS_PURPOSE
 from authapi.signing.keys import DataKeys
 from authapi.signing.sealing import SealedDataUnreadable, open_sealed
 from authapi.tenant_scope import DEFAULT_TENANT, current_tenant, every_tenant, schema_has_tenants
+from authapi.tenants.settings import tenant_settings_in
 from authapi.users.repository import active_account_address
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,13 @@ PROVIDER = "ses"  # the circuit breaker's row
 
 
 class MailProvider(Protocol):
-    def send(self, *, to: str, raw: bytes) -> str: ...
+    def send(self, *, to: str, raw: bytes, sender: str | None = None) -> str: ...
+
+
+def row_tenant(row: dict[str, Any]) -> str:
+    """The tenant an outbox row's message is sent for: its `tenant_id` (migration 0014), the
+    default tenant on a schema or a claim without one."""
+    return str(row.get("tenant_id") or DEFAULT_TENANT)
 
 
 class Outcome(enum.Enum):
@@ -222,7 +229,10 @@ async def _deliver(
                     return Outcome.CIRCUIT_OPEN
                 return Outcome.HELD if claimed.status == "pending" else Outcome.ALREADY_DONE
             row = claimed.row
-            current_tenant.set(row.get("tenant_id") or DEFAULT_TENANT)
+            # the row's tenant decides the links, the sender and the lifetimes in its mail
+            tenant_id = row_tenant(row)
+            current_tenant.set(tenant_id)  # deliver() restores the caller's
+            settings = await tenant_settings_in(db, settings, tenant_id)
             kind = KINDS.get(row["kind"])
             if kind is None:
                 # a kind this code does not know: a newer release wrote it (a deploy under way);
@@ -263,7 +273,7 @@ async def _deliver(
         logger.info("mail skipped: nothing to send", extra=_log(row, outcome))
         return outcome
     try:
-        message_id = provider.send(to=recipient[1], raw=rendered.raw)
+        message_id = provider.send(to=recipient[1], raw=rendered.raw, sender=settings.mail_from)
     except SendFailure as failure:
         return await _record_failure(database, settings, row, failure, now=clock.now())
     async with unit_of_work(database) as db:

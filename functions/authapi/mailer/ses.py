@@ -63,12 +63,13 @@ class SesMailer:
         self._pool: urllib3.PoolManager | None = None
         self._credentials = CredentialSource()
 
-    def send(self, *, to: str, raw: bytes) -> str:
-        """SES's message id; raises SendFailure (transient unless said otherwise)."""
+    def send(self, *, to: str, raw: bytes, sender: str | None = None) -> str:
+        """SES's message id; raises SendFailure (transient unless said otherwise). `sender`: a
+        tenant's own From (an identity the IAM policy lists), else the deployment's."""
         from urllib3.exceptions import HTTPError
 
         payload: dict[str, Any] = {
-            "FromEmailAddress": self._sender,
+            "FromEmailAddress": sender or self._sender,
             "Destination": {"ToAddresses": [to]},
             "Content": {"Raw": {"Data": base64.b64encode(raw).decode()}},
         }

@@ -55,7 +55,7 @@ class SesSmtpMailer:
         self._timeout = timeout_seconds
         self._starttls = starttls
 
-    def send(self, *, to: str, raw: bytes) -> str:
+    def send(self, *, to: str, raw: bytes, sender: str | None = None) -> str:
         from email.utils import parseaddr
 
         if self._configuration_set:
@@ -66,7 +66,7 @@ class SesSmtpMailer:
                 if self._starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 smtp.login(user, password)
-                code, reply = smtp.mail(parseaddr(self._sender)[1])
+                code, reply = smtp.mail(parseaddr(sender or self._sender)[1])
                 if code == 250:
                     code, reply = smtp.rcpt(to)
                 if code in (250, 251):

@@ -21,6 +21,7 @@ from authapi.models import MailOutbox
 from authapi.signing.keys import DataKeys
 from authapi.signing.sealing import seal
 from authapi.tenant_scope import tenant_selected, tenant_values
+from authapi.tenants.throttle_keys import tenant_subject
 
 # The kinds the mailer knows (authapi/mailer/kinds.py holds their templates).
 TEST_MESSAGE = "test_message"  # `make mail-test`: the whole path with no flow behind it
@@ -58,7 +59,10 @@ class SubmittedAddress:
 def submitted_address(data_keys: DataKeys, email: str) -> SubmittedAddress:
     key_id, sealed = seal(data_keys, ADDRESS_PURPOSE, email)
     return SubmittedAddress(
-        address_hmac=data_keys.hmac(ADDRESS_PURPOSE, email), sealed_address=sealed, key_id=key_id
+        # the mail throttle counts per address in the tenant (the default's: the address alone)
+        address_hmac=data_keys.hmac(ADDRESS_PURPOSE, tenant_subject(email)),
+        sealed_address=sealed,
+        key_id=key_id,
     )
 
 

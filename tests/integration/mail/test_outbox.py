@@ -194,9 +194,9 @@ async def test_ses_down_opens_the_circuit_then_sends_exactly_once_after_recovery
     calls: list[str] = []
     send = provider.send
 
-    def counted(*, to: str, raw: bytes) -> str:
+    def counted(*, to: str, raw: bytes, sender: str | None = None) -> str:
         calls.append(to)
-        return send(to=to, raw=raw)
+        return send(to=to, raw=raw, sender=sender)
 
     monkeypatch.setattr(provider, "send", counted)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", mail.down_url)

@@ -52,6 +52,14 @@ class DatabaseUnavailable(ServiceUnavailableError):
     """
 
 
+class DefaultTenantAdminRequired(ForbiddenError):
+    """Default tenant's administrator required (`default_tenant_admin_required`)."""
+
+
+class DefaultTenantFixed(ConflictError):
+    """Default tenant is fixed (`default_tenant_fixed`)."""
+
+
 class EmailAlreadyVerified(ConflictError):
     """Email already verified (`email_already_verified`)."""
 
@@ -94,6 +102,10 @@ class InvalidRefreshToken(AuthenticationError):
 
 class InvalidRequest(BadRequestError):
     """Invalid request (`invalid_request`). OAuth `error`: `invalid_request`."""
+
+
+class InvalidTenantSettings(UnprocessableEntityError):
+    """Invalid tenant settings (`invalid_tenant_settings`)."""
 
 
 class InvalidToken(AuthenticationError):
@@ -148,6 +160,10 @@ class SecretsUnavailable(ServiceUnavailableError):
 
 class SessionNotFound(NotFoundError):
     """Session not found (`session_not_found`)."""
+
+
+class TenantExists(ConflictError):
+    """Tenant exists (`tenant_exists`)."""
 
 
 class TenantNotFound(NotFoundError):
@@ -209,6 +225,8 @@ CODE_CLASSES: dict[str, type[AuthApiError]] = {
     "client_address_unknown": ClientAddressUnknown,
     "cross_site_request": CrossSiteRequest,
     "database_unavailable": DatabaseUnavailable,
+    "default_tenant_admin_required": DefaultTenantAdminRequired,
+    "default_tenant_fixed": DefaultTenantFixed,
     "email_already_verified": EmailAlreadyVerified,
     "email_not_verified": EmailNotVerified,
     "email_taken": EmailTaken,
@@ -220,6 +238,7 @@ CODE_CLASSES: dict[str, type[AuthApiError]] = {
     "invalid_mfa_code": InvalidMfaCode,
     "invalid_refresh_token": InvalidRefreshToken,
     "invalid_request": InvalidRequest,
+    "invalid_tenant_settings": InvalidTenantSettings,
     "invalid_token": InvalidToken,
     "mfa_already_enabled": MfaAlreadyEnabled,
     "mfa_enrolment_required": MfaEnrolmentRequired,
@@ -233,6 +252,7 @@ CODE_CLASSES: dict[str, type[AuthApiError]] = {
     "same_email": SameEmail,
     "secrets_unavailable": SecretsUnavailable,
     "session_not_found": SessionNotFound,
+    "tenant_exists": TenantExists,
     "tenant_not_found": TenantNotFound,
     "too_many_attempts": TooManyAttempts,
     "unsupported_grant_type": UnsupportedGrantType,
@@ -264,6 +284,8 @@ __all__ = [
     "ClientAddressUnknown",
     "CrossSiteRequest",
     "DatabaseUnavailable",
+    "DefaultTenantAdminRequired",
+    "DefaultTenantFixed",
     "EmailAlreadyVerified",
     "EmailNotVerified",
     "EmailTaken",
@@ -277,6 +299,7 @@ __all__ = [
     "InvalidRefreshToken",
     "InvalidRequest",
     "InvalidScope",
+    "InvalidTenantSettings",
     "InvalidToken",
     "MfaAlreadyEnabled",
     "MfaEnrolmentRequired",
@@ -290,6 +313,7 @@ __all__ = [
     "SameEmail",
     "SecretsUnavailable",
     "SessionNotFound",
+    "TenantExists",
     "TenantNotFound",
     "TooManyAttempts",
     "UnauthorizedClient",
