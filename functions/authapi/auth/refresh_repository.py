@@ -38,7 +38,7 @@ from authapi.db.expand import execute_on_either_schema, names_a_missing_column
 from authapi.db.lock_timeout import LockWaitExceeded, with_bounded_lock_wait
 from authapi.exceptions import RefreshInProgressError
 from authapi.models import AuthSession, RefreshToken, User
-from authapi.tenant_scope import tenant_selected
+from authapi.tenant_scope import current_tenant, schema_has_tenants
 
 _TIMESTAMPTZ = DateTime(timezone=True)
 
@@ -84,7 +84,7 @@ def client_matches(
 
 @cache
 def _rotation(
-    *, with_client: bool, with_verification: bool = False, with_mfa: bool = False
+    *, with_tenant: bool, with_client: bool, with_verification: bool = False, with_mfa: bool = False
 ) -> Executable:
     now = bindparam("now", type_=_TIMESTAMPTZ)
     # on the schema before migration 0008 sessions record no client: none can be checked
@@ -148,7 +148,13 @@ def _rotation(
         func.least(bindparam("successor_expires_at", type_=_TIMESTAMPTZ), consumed.c.expires_at),
         bindparam("successor_key_id", type_=String()),
     ]
-    tenant_names, tenant_columns = tenant_selected()
+    # the successor's tenant is a parameter, not a literal: this statement is cached for the
+    # life of the environment, and a literal would hold the first tenant that refreshed
+    tenant_names, tenant_columns = (
+        (["tenant_id"], [bindparam("successor_tenant", type_=String())])
+        if with_tenant
+        else ([], [])
+    )
     inserted = (
         insert(RefreshToken)
         .from_select([*columns, *tenant_names], select(*values, *tenant_columns))
@@ -201,25 +207,35 @@ async def rotate_refresh_token(
         "successor_key_id": successor.key_id,
         "presenting_client": client.client_id,
         "default_client": client.default_client_id,
+        "successor_tenant": current_tenant.get(),
     }
+    with_tenant = schema_has_tenants.get()
 
     async def attempt() -> Result[object]:
         try:
             # the newest schema (0011: the session's amr and mfa_at) first
             return await db.execute(
-                _rotation(with_client=True, with_verification=True, with_mfa=True), parameters
+                _rotation(
+                    with_tenant=with_tenant, with_client=True, with_verification=True, with_mfa=True
+                ),
+                parameters,
             )
         except ProgrammingError as error:
             if not names_a_missing_column(error):
                 raise
         try:
             # 0010: the account's email_verified_at
-            return await db.execute(_rotation(with_client=True, with_verification=True), parameters)
+            return await db.execute(
+                _rotation(with_tenant=with_tenant, with_client=True, with_verification=True),
+                parameters,
+            )
         except ProgrammingError as error:
             if not names_a_missing_column(error):
                 raise
         return await execute_on_either_schema(
-            db, lambda with_client: _rotation(with_client=with_client), parameters
+            db,
+            lambda with_client: _rotation(with_tenant=with_tenant, with_client=with_client),
+            parameters,
         )
 
     try:
