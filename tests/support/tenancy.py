@@ -10,17 +10,21 @@ tenant's alone: `register_in` uses `/api/v1/auth/register`, which every tenant s
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 
+from authapi.app import create_app
+from authapi.config import Settings
 from authapi.tenant_scope import DEFAULT_TENANT
 from devtools.tenants import insert_tenant
-from tests.support.accounts import STRONG_PASSWORD, Account
+from tests.support.accounts import STRONG_PASSWORD, Account, unique_email
 from tests.support.clock import ManualClock
 from tests.support.db import ScratchDatabase
-from tests.support.http import ApiClient, Reply, Transport
-from tests.support.mfa import MFA, MfaAccount, activate
+from tests.support.http import ApiClient, Reply, Transport, serving, unique_client_ip
+from tests.support.mfa import MFA, START, MfaAccount, activate
 
 V1 = "/api/v1/auth"
 REGISTER = f"{V1}/register"
@@ -64,6 +68,43 @@ async def new_tenant(database: ScratchDatabase) -> str:
     return tenant_id
 
 
+# (tenant A, tenant B): A's account is attacked from B; "X" and "Y" are made per module
+DIRECTIONS = [(DEFAULT_TENANT, "X"), ("X", DEFAULT_TENANT), ("X", "Y")]
+
+
+def direction_id(direction: tuple[str, str]) -> str:
+    return f"{direction[0]}-vs-{direction[1]}"
+
+
+@dataclass(frozen=True)
+class World:
+    """One app, its clock, and the tenants a module's tests speak to by name."""
+
+    client: ApiClient
+    clock: ManualClock
+    tenants: dict[str, str]  # "default", "X", "Y" -> the tenant's id
+
+    def at(self, name: str) -> ApiClient:
+        return in_tenant(self.client, self.tenants[name])
+
+
+@asynccontextmanager
+async def two_tenant_world(
+    settings: Settings, database: ScratchDatabase, **overrides: object
+) -> AsyncIterator[World]:
+    """A module's app (the session's settings changed by `overrides`, a manual clock, an address
+    of its own) and two new tenants X and Y beside the default one."""
+    clock = ManualClock(START)
+    changed = settings.model_copy(update={**UNLIMITED_CHECKS, **overrides})
+    tenants = {
+        DEFAULT_TENANT: DEFAULT_TENANT,
+        "X": await new_tenant(database),
+        "Y": await new_tenant(database),
+    }
+    async with serving(create_app(changed, clock=clock), client_ip=unique_client_ip()) as client:
+        yield World(client, clock, tenants)
+
+
 async def register_in(api: ApiClient, email: str, password: str = STRONG_PASSWORD) -> Account:
     """Register `email` in `api`'s tenant."""
     reply = await api.post(REGISTER, json={"email": email, "password": password})
@@ -94,3 +135,18 @@ class Twin:
 def password_for(tenant: str) -> str:
     """A password of its own per tenant (long enough for any tenant's minimum)."""
     return f"{STRONG_PASSWORD} of {tenant}"
+
+
+async def make_twin(world: World, direction: tuple[str, str]) -> Twin:
+    """One new email registered in A and in B, with a password of its own in each."""
+    a_name, b_name = direction
+    email = unique_email()
+    a = await register_in(world.at(a_name), email, password_for(a_name))
+    b = await register_in(world.at(b_name), email, password_for(b_name))
+    return Twin(a_name, b_name, a, b)
+
+
+def same_answer(reply: Reply, expected: Reply) -> None:
+    """`reply` tells nothing `expected` does not: the same status and body but the request id."""
+    assert reply.status == expected.status, reply
+    assert {**reply.body, "request_id": None} == {**expected.body, "request_id": None}

@@ -13,17 +13,11 @@ from __future__ import annotations
 import uuid
 from base64 import b64encode
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
-from authapi.app import create_app
-from authapi.tenant_scope import DEFAULT_TENANT
 from tests.support.accounts import unique_email
-from tests.support.clock import ManualClock
-from tests.support.http import ApiClient, Reply, serving, unique_client_ip
-from tests.support.mfa import START
 from tests.support.oauth import (
     CONFIDENTIAL_CLIENT,
     CONFIDENTIAL_SECRET,
@@ -32,13 +26,15 @@ from tests.support.oauth import (
 )
 from tests.support.problems import assert_problem
 from tests.support.tenancy import (
-    UNLIMITED_CHECKS,
+    DIRECTIONS,
     V1,
     Twin,
-    in_tenant,
-    new_tenant,
-    password_for,
+    World,
+    direction_id,
+    make_twin,
     register_in,
+    same_answer,
+    two_tenant_world,
 )
 
 if TYPE_CHECKING:
@@ -48,50 +44,17 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.integration, pytest.mark.head_schema]
 
 OAUTH = "/api/v1/oauth"
-# (tenant A, tenant B): A's account is attacked from B; "X" and "Y" are made per module
-DIRECTIONS = [(DEFAULT_TENANT, "X"), ("X", DEFAULT_TENANT), ("X", "Y")]
-
-
-@dataclass(frozen=True)
-class World:
-    client: ApiClient
-    clock: ManualClock
-    tenants: dict[str, str]  # "default", "X", "Y" -> the tenant's id
-
-    def at(self, name: str) -> ApiClient:
-        return in_tenant(self.client, self.tenants[name])
 
 
 @pytest.fixture(scope="module")
 async def world(settings: Settings, test_database: ScratchDatabase) -> AsyncIterator[World]:
-    """One app for the module (its own address: no other test's limits), the tenants X and Y."""
-    clock = ManualClock(START)
-    app = create_app(
-        settings.model_copy(update={**OAUTH_SETTINGS, **UNLIMITED_CHECKS}), clock=clock
-    )
-    tenants = {
-        DEFAULT_TENANT: DEFAULT_TENANT,
-        "X": await new_tenant(test_database),
-        "Y": await new_tenant(test_database),
-    }
-    async with serving(app, client_ip=unique_client_ip()) as client:
-        yield World(client, clock, tenants)
+    async with two_tenant_world(settings, test_database, **OAUTH_SETTINGS) as world:
+        yield world
 
 
-@pytest.fixture(params=DIRECTIONS, ids=lambda d: f"{d[0]}-vs-{d[1]}")
+@pytest.fixture(params=DIRECTIONS, ids=direction_id)
 async def twin(request: pytest.FixtureRequest, world: World) -> Twin:
-    """One new email registered in A and in B, with a password of its own in each."""
-    a_name, b_name = request.param
-    email = unique_email()
-    a = await register_in(world.at(a_name), email, password_for(a_name))
-    b = await register_in(world.at(b_name), email, password_for(b_name))
-    return Twin(a_name, b_name, a, b)
-
-
-def same_answer(reply: Reply, expected: Reply) -> None:
-    """`reply` tells nothing `expected` does not: the same status and body but the request id."""
-    assert reply.status == expected.status, reply
-    assert {**reply.body, "request_id": None} == {**expected.body, "request_id": None}
+    return await make_twin(world, request.param)
 
 
 async def test_the_same_email_is_two_accounts_each_with_its_own_password(
