@@ -9,6 +9,7 @@ tenant's alone: `register_in` uses `/api/v1/auth/register`, which every tenant s
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from tests.support.accounts import STRONG_PASSWORD, Account, unique_email
 from tests.support.clock import ManualClock
 from tests.support.db import ScratchDatabase
 from tests.support.http import ApiClient, Reply, Transport, serving, unique_client_ip
+from tests.support.mail import SentMail
 from tests.support.mfa import MFA, START, MfaAccount, activate
 
 V1 = "/api/v1/auth"
@@ -150,3 +152,13 @@ def same_answer(reply: Reply, expected: Reply) -> None:
     """`reply` tells nothing `expected` does not: the same status and body but the request id."""
     assert reply.status == expected.status, reply
     assert {**reply.body, "request_id": None} == {**expected.body, "request_id": None}
+
+
+def link_token(sent: SentMail, app_url: str, path: str) -> str:
+    """The token of the link to `app_url` + `path` in `sent` (text and HTML parts alike): the
+    link must point at that app, so a mail with another tenant's links fails here."""
+    pattern = re.escape(f"{app_url}{path}#token=") + r"([A-Za-z0-9_\-%]+)"
+    found = re.search(pattern, sent.text)
+    assert found is not None, (app_url, sent.text)
+    assert found.group(0) in sent.html
+    return found.group(1)
