@@ -22,7 +22,7 @@ from authapi.tenants import directory
 from tests.support.accounts import unique_email
 from tests.support.aws import AWS_ENVIRONMENT, REGION
 from tests.support.lifecycle import APP_URL, Mailer
-from tests.support.mail import SENDER, MailStandIns
+from tests.support.mail import SENDER, MailStandIns, SentMail
 from tests.support.problems import assert_problem
 from tests.support.settings import SESSION_DATA_KEYS
 from tests.support.tenancy import (
@@ -107,7 +107,7 @@ class Inbox:
     mailer: Mailer
     seen: int = 0
 
-    async def new_mail(self, to: str, subject_has: str) -> list[object]:
+    async def new_mail(self, to: str, subject_has: str) -> list[SentMail]:
         await self.mailer.run(self.world.clock)
         sent = self.mailer.mail.sent()
         fresh, self.seen = sent[self.seen :], len(sent)
@@ -121,7 +121,7 @@ def inbox(world: World, mailer: Mailer) -> Inbox:
 
 @pytest.fixture(params=DIRECTIONS, ids=direction_id)
 def direction(request: pytest.FixtureRequest) -> tuple[str, str]:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 async def test_mail_asked_at_b_for_an_address_only_a_s_never_reaches_a_s_account(
