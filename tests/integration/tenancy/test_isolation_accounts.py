@@ -148,6 +148,12 @@ async def test_a_refresh_token_of_a_is_refused_at_b_and_still_valid_at_a(
     # refused, not spent or taken as reuse: A's session refreshes at A, and its successor too
     refreshed = await a.post(f"{V1}/refresh-token", json={"refresh_token": twin.a.refresh_token})
     assert refreshed.status == 200, refreshed
+    # A's token is spent now: at B still an unknown one, and no reuse detection ends A's session
+    spent = {"refresh_token": twin.a.refresh_token}
+    same_answer(await b.post(f"{V1}/refresh-token", json=spent), unknown)
+    assert (await b.post(f"{OAUTH}/token", data={**grant, **spent})).body[
+        "error"
+    ] == "invalid_grant"
     again = await a.post(
         f"{V1}/refresh-token", json={"refresh_token": refreshed.body["refresh_token"]}
     )
