@@ -84,8 +84,15 @@ def client_matches(
 
 @cache
 def _rotation(
-    *, with_tenant: bool, with_client: bool, with_verification: bool = False, with_mfa: bool = False
+    *,
+    with_client: bool,
+    with_verification: bool = False,
+    with_mfa: bool = False,
+    with_tenant: bool = False,
 ) -> Executable:
+    """`with_tenant`: the schema has migration 0014's tenant_id; the successor's tenant is a
+    bind parameter (`successor_tenant_id`), never a value built into this cached statement.
+    Its reads and updates get their tenant predicates at execution (db/tenant_criteria.py)."""
     now = bindparam("now", type_=_TIMESTAMPTZ)
     # on the schema before migration 0008 sessions record no client: none can be checked
     same_client = (
@@ -148,18 +155,10 @@ def _rotation(
         func.least(bindparam("successor_expires_at", type_=_TIMESTAMPTZ), consumed.c.expires_at),
         bindparam("successor_key_id", type_=String()),
     ]
-    # the successor's tenant is a parameter, not a literal: this statement is cached for the
-    # life of the environment, and a literal would hold the first tenant that refreshed
-    tenant_names, tenant_columns = (
-        (["tenant_id"], [bindparam("successor_tenant", type_=String())])
-        if with_tenant
-        else ([], [])
-    )
-    inserted = (
-        insert(RefreshToken)
-        .from_select([*columns, *tenant_names], select(*values, *tenant_columns))
-        .cte("successor")
-    )
+    if with_tenant:
+        columns.append("tenant_id")
+        values.append(bindparam("successor_tenant_id", type_=String()))
+    inserted = insert(RefreshToken).from_select(columns, select(*values)).cte("successor")
     used = (
         update(AuthSession)
         .where(AuthSession.id == select(consumed.c.session_id).scalar_subquery())
@@ -207,7 +206,7 @@ async def rotate_refresh_token(
         "successor_key_id": successor.key_id,
         "presenting_client": client.client_id,
         "default_client": client.default_client_id,
-        "successor_tenant": current_tenant.get(),
+        "successor_tenant_id": current_tenant.get(),
     }
     with_tenant = schema_has_tenants.get()
 
@@ -216,7 +215,7 @@ async def rotate_refresh_token(
             # the newest schema (0011: the session's amr and mfa_at) first
             return await db.execute(
                 _rotation(
-                    with_tenant=with_tenant, with_client=True, with_verification=True, with_mfa=True
+                    with_client=True, with_verification=True, with_mfa=True, with_tenant=with_tenant
                 ),
                 parameters,
             )
@@ -226,7 +225,7 @@ async def rotate_refresh_token(
         try:
             # 0010: the account's email_verified_at
             return await db.execute(
-                _rotation(with_tenant=with_tenant, with_client=True, with_verification=True),
+                _rotation(with_client=True, with_verification=True, with_tenant=with_tenant),
                 parameters,
             )
         except ProgrammingError as error:
@@ -234,7 +233,7 @@ async def rotate_refresh_token(
                 raise
         return await execute_on_either_schema(
             db,
-            lambda with_client: _rotation(with_tenant=with_tenant, with_client=with_client),
+            lambda with_client: _rotation(with_client=with_client, with_tenant=with_tenant),
             parameters,
         )
 
