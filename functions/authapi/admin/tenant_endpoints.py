@@ -23,11 +23,15 @@ from authapi.auth.dependencies import AuthCtx
 from authapi.exceptions import (
     DefaultTenantAdminRequiredError,
     DefaultTenantFixedError,
+    InvalidRequestError,
     InvalidTenantSettingsError,
+    PayloadTooLargeError,
     TenantExistsError,
     TenantNotFoundError,
+    UnsupportedMediaTypeError,
 )
 from authapi.problems import problem_response, problem_responses
+from authapi.request_body import require_json_body
 from authapi.resources import DbSession
 from authapi.tenant_scope import TENANT_ID_PATTERN, is_default_tenant
 from authapi.tenants.settings import TenantSettings, TenantSettingsInvalid
@@ -64,6 +68,9 @@ async def get_operator(admin: CurrentAdmin) -> AdminPrincipal:
 Operator = Annotated[AdminPrincipal, Depends(get_operator, scope="function")]
 TenantId = Annotated[str, Path(pattern=TENANT_ID_PATTERN.pattern, max_length=32)]
 TENANT_ERRORS = (*ADMIN_ERRORS, DefaultTenantAdminRequiredError)
+# a route with a body: JSON, labelled as JSON, within the size limit
+BODY_ERRORS = (InvalidRequestError, UnsupportedMediaTypeError, PayloadTooLargeError)
+JSON_BODY = [Depends(require_json_body)]
 # the PATCH body is checked by authapi.tenants.settings (its own 422 code, every field named),
 # so OpenAPI is told its schema here
 SETTINGS_BODY = {
@@ -77,7 +84,8 @@ SETTINGS_BODY = {
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(*TENANT_ERRORS, TenantExistsError),
+    dependencies=JSON_BODY,
+    responses=problem_responses(*TENANT_ERRORS, *BODY_ERRORS, TenantExistsError),
 )
 async def create_tenant(
     body: TenantIn, operator: Operator, db: DbSession, ctx: AuthCtx
@@ -91,22 +99,31 @@ async def create_tenant(
 
 
 @router.get("", responses=problem_responses(*TENANT_ERRORS, validates_body=False))
-async def list_tenants(operator: Operator, db: DbSession) -> TenantsOut:
+async def list_tenants(operator: Operator, db: DbSession, ctx: AuthCtx) -> TenantsOut:
     """Every tenant, the default first."""
-    return TenantsOut(tenants=[TenantOut.of(row) for row in await tenant_service.list_tenants(db)])
+    rows = await tenant_service.list_tenants(db, ctx, operator)
+    return TenantsOut(tenants=[TenantOut.of(row) for row in rows])
 
 
 @router.get("/{tenant_id}", responses=problem_responses(*TENANT_ERRORS, TenantNotFoundError))
-async def get_tenant(tenant_id: TenantId, operator: Operator, db: DbSession) -> TenantOut:
+async def get_tenant(
+    tenant_id: TenantId, operator: Operator, db: DbSession, ctx: AuthCtx
+) -> TenantOut:
     """One tenant, with the settings it changes."""
-    return TenantOut.of(await tenant_service.get_tenant(db, tenant_id=tenant_id))
+    row = await tenant_service.get_tenant(db, tenant_id=tenant_id, ctx=ctx, admin=operator)
+    return TenantOut.of(row)
 
 
 @router.patch(
     "/{tenant_id}/settings",
     response_model=TenantOut,
+    dependencies=JSON_BODY,
     responses=problem_responses(
-        *TENANT_ERRORS, TenantNotFoundError, DefaultTenantFixedError, InvalidTenantSettingsError
+        *TENANT_ERRORS,
+        *BODY_ERRORS,
+        TenantNotFoundError,
+        DefaultTenantFixedError,
+        InvalidTenantSettingsError,
     ),
     openapi_extra=SETTINGS_BODY,
 )

@@ -40,6 +40,8 @@ from authapi.tenants.settings import TenantSettings, parse_tenant_settings, stor
 
 logger = logging.getLogger(__name__)
 
+NO_SUCH_TENANT = "No tenant has this id."
+
 # what the operator runs after creating a tenant (README, "Tenants"): its signing key under
 # <prefix>tenants/<id>/, which the API only reads
 SIGNING_KEYS_COMMAND = "make tenant-create TENANT={tenant_id} ENV=<dev|prod>"
@@ -125,18 +127,41 @@ async def create_tenant(
     return created
 
 
-async def list_tenants(db: AsyncSession) -> Sequence[TenantRow]:
-    """Every tenant, the default first, then by id (a deployment serves a handful, not pages)."""
-    statement = select(*_COLUMNS).order_by((Tenant.id != DEFAULT_TENANT), Tenant.id)
+async def list_tenants(
+    db: AsyncSession, ctx: AuthContext, admin: AdminPrincipal
+) -> Sequence[TenantRow]:
+    """Every tenant, the default first, then by id (a deployment serves a handful, not pages);
+    recorded as admin.tenants_listed by the statement that reads."""
+    audit_rows, outbox = audit_writes(_entry(ctx, admin, EventType.ADMIN_TENANTS_LISTED, {}))
+    statement = (
+        select(*_COLUMNS)
+        .order_by((Tenant.id != DEFAULT_TENANT), Tenant.id)
+        .add_cte(audit_rows.cte("audit"), outbox.cte("audit_outbox"))
+    )
     return [_row(found) for found in (await _execute(db, statement)).all()]
 
 
-async def get_tenant(db: AsyncSession, *, tenant_id: str) -> TenantRow:
-    statement = select(*_COLUMNS).where(Tenant.id == tenant_id)
-    found = (await _execute(db, statement)).one_or_none()
-    if found is None:
-        raise TenantNotFoundError()
-    return _row(found)
+async def get_tenant(
+    db: AsyncSession,
+    *,
+    tenant_id: str,
+    ctx: AuthContext | None = None,
+    admin: AdminPrincipal | None = None,
+) -> TenantRow:
+    """One tenant; with the admin who asks, recorded as admin.tenant_viewed (a 404 records
+    nothing) by the statement that reads."""
+    if ctx is None or admin is None:
+        statement = select(*_COLUMNS).where(Tenant.id == tenant_id)
+        found = (await _execute(db, statement)).one_or_none()
+        if found is None:
+            raise TenantNotFoundError(NO_SUCH_TENANT)
+        return _row(found)
+    target = select(*_COLUMNS).where(Tenant.id == tenant_id).cte("target")
+    entry = _entry(ctx, admin, EventType.ADMIN_TENANT_VIEWED, {"tenant_id": tenant_id})
+    viewed = await _changed(db, target, *_audit(entry, target))
+    if viewed is None:
+        raise TenantNotFoundError(NO_SUCH_TENANT)
+    return viewed
 
 
 async def change_settings(
@@ -173,7 +198,7 @@ async def change_settings(
     )
     written = await _changed(db, target, *_audit(entry, target))
     if written is None:
-        raise TenantNotFoundError()
+        raise TenantNotFoundError(NO_SUCH_TENANT)
     directory.forget(tenant_id)  # this environment at once; the others within the TTL
     _log("tenant settings changed", admin, tenant_id)
     return written

@@ -44,6 +44,8 @@ class EventType(StrEnum):
     ADMIN_USERS_LISTED = "admin.users_listed"
     ADMIN_USER_VIEWED = "admin.user_viewed"  # user_id: the account viewed
     ADMIN_EVENTS_READ = "admin.events_read"
+    ADMIN_TENANTS_LISTED = "admin.tenants_listed"
+    ADMIN_TENANT_VIEWED = "admin.tenant_viewed"  # details.tenant_id: the tenant viewed
     TENANT_CREATED = "tenant.created"
     TENANT_SETTINGS_CHANGED = "tenant.settings_changed"
     TENANT_DISABLED = "tenant.disabled"

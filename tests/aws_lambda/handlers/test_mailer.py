@@ -118,10 +118,10 @@ def test_a_batch_reports_only_the_record_that_must_come_back(
     provider = handler_module.provider
     real_send = provider.send
 
-    def send(*, to: str, raw: bytes) -> str:
+    def send(*, to: str, raw: bytes, sender: str | None = None) -> str:
         if to == other_account.email:  # SES throttles this one
             raise SendFailure("TooManyRequestsException", 429, permanent=False)
-        return str(real_send(to=to, raw=raw))
+        return str(real_send(to=to, raw=raw, sender=sender))
 
     monkeypatch.setattr(provider, "send", send)
     event = batch(outbox_id_1=first, outbox_id_2=second)

@@ -7,10 +7,9 @@ import uuid
 
 import pytest
 
-from authapi.mailer import delivery
 from authapi.tenant_scope import current_tenant
 from authapi.tenants import directory
-from tests.support.accounts import register
+from tests.support.accounts import STRONG_PASSWORD, register, unique_email
 from tests.support.aws import REGION
 from tests.support.clock import ManualClock
 from tests.support.db import ScratchDatabase
@@ -31,7 +30,6 @@ async def test_the_rows_tenant_gives_its_links_and_sender(
     mail: MailStandIns,
     lifecycle: dict[str, object],
     test_database: ScratchDatabase,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tenant_id = f"t-{uuid.uuid4().hex[:12]}"
     await test_database.execute(
@@ -49,28 +47,25 @@ async def test_the_rows_tenant_gives_its_links_and_sender(
     clock = ManualClock()
     async with client_with(clock=clock, **lifecycle) as client:
         default_account = await register(client)
-        tenant_account = await register(client)
-    ids = mail.queued_outbox_ids()
-    rows = {
-        str(row["id"]): row["account_email"]
-        for row in await test_database.fetch(
-            "SELECT o.id, u.email AS account_email FROM mail_outbox o "
-            "JOIN users u ON u.id = o.account_id WHERE o.id = ANY($1::uuid[])",
-            [uuid.UUID(i) for i in ids],
+        # the same kind of account in the tenant, through its path: its mail rows are its own
+        tenant_email = unique_email()
+        reply = await client.post(
+            f"/t/{tenant_id}/api/v1/auth/register",
+            json={"email": tenant_email, "password": STRONG_PASSWORD},
         )
-    }
-    # until the outbox row carries tenant_id (migration 0014), the seam says which row is whose
-    monkeypatch.setattr(
-        delivery,
-        "row_tenant",
-        lambda row: tenant_id if rows.get(str(row["id"])) == tenant_account.email else "default",
+        assert reply.status == 201, reply.body
+    ids = mail.queued_outbox_ids()
+    rows = await test_database.fetch(
+        "SELECT tenant_id FROM mail_outbox WHERE id = ANY($1::uuid[])",
+        [uuid.UUID(i) for i in ids],
     )
+    assert sorted(row["tenant_id"] for row in rows) == sorted(["default", tenant_id])
     directory.forget()
     for outbox_id in ids:
         await tenant_mailer.deliver(clock, outbox_id)
     assert current_tenant.get() == "default"  # the mailer restores its caller's tenant
 
-    [tenant_mail] = [m for m in tenant_mailer.sent_to(tenant_account.email) if CONFIRM in m.subject]
+    [tenant_mail] = [m for m in tenant_mailer.sent_to(tenant_email) if CONFIRM in m.subject]
     assert tenant_mail.headers["From"] == TENANT_SENDER
     assert f"{TENANT_URL}/verify-email#token=" in tenant_mail.text
     assert f"{TENANT_URL}/verify-email#token=" in tenant_mail.html
@@ -80,7 +75,7 @@ async def test_the_rows_tenant_gives_its_links_and_sender(
     assert default_mail.headers["From"] == mailer.settings.mail_from
     assert token_of(default_mail, "/verify-email")  # the deployment's app URL
     assert TENANT_URL not in default_mail.text
-    sources = _sources(tenant_account.email)
+    sources = _sources(tenant_email)
     assert sources == ["hello@tenant.test"] or sources == [TENANT_SENDER]
 
 

@@ -103,19 +103,27 @@ async def test_no_token_is_401_and_an_end_user_token_403_on_every_route(
 
 
 async def test_an_administrator_of_another_tenant_gets_403_on_every_route(
-    api: ApiClient, admin: Admin
+    api: ApiClient, admin: Admin, clock: ManualClock, test_database: ScratchDatabase
 ) -> None:
     tenant_id = await _create(api, admin)
-    token = current_tenant.set(tenant_id)  # what /t/{tenant}/api/v1/admin/... sets
+    # an administrator of that tenant: their account, MFA and admin token all made in it
+    token = current_tenant.set(tenant_id)
     try:
-        for method, path, body in _routes(tenant_id):
-            refused = await api.request(method, path, json=body, headers=admin.auth)
-            assert (refused.status, refused.code) == (403, "default_tenant_admin_required"), (
-                method,
-                path,
-            )
+        tenant_admin = await make_admin(api, clock, test_database)
     finally:
         current_tenant.reset(token)
+    for method, path, body in _routes(tenant_id):
+        # at the tenant's own admin API (the path sets the tenant, as in production)
+        refused = await api.request(
+            method, f"/t/{tenant_id}{path}", json=body, headers=tenant_admin.auth
+        )
+        assert (refused.status, refused.code) == (403, "default_tenant_admin_required"), (
+            method,
+            path,
+        )
+        # and at the default tenant's: its token names another issuer
+        other = await api.request(method, path, json=body, headers=tenant_admin.auth)
+        assert (other.status, other.code) == (401, "invalid_token"), (method, path)
 
 
 async def test_create_list_and_get(
@@ -141,8 +149,19 @@ async def test_create_list_and_get(
     assert tenant_id in ids
     shown = await api.get(f"{TENANTS}/{tenant_id}", headers=admin.auth)
     assert (shown.status, shown.body["name"]) == (200, "Acme")
-    missing = await api.get(f"{TENANTS}/{_new_id()}", headers=admin.auth)
+    missing_id = _new_id()
+    missing = await api.get(f"{TENANTS}/{missing_id}", headers=admin.auth)
     assert (missing.status, missing.code) == (404, "tenant_not_found")
+    # reads are recorded too, by the statement that reads; a 404 records nothing
+    await _audited(test_database, admin, "admin.tenant_viewed", tenant_id)
+    assert not await test_database.fetch(
+        "SELECT 1 FROM audit_events WHERE details->>'tenant_id' = $1", missing_id
+    )
+    listed_rows = await test_database.fetchval(
+        "SELECT count(*) FROM audit_events WHERE type = 'admin.tenants_listed' AND actor_id = $1",
+        admin.id,
+    )
+    assert listed_rows == 1
 
 
 async def test_settings_change_applies_at_once_here_and_is_audited_without_values(
