@@ -193,6 +193,22 @@ async def test_events_of_a_never_show_at_b(world: World, twin: Twin) -> None:
     assert not {"login.failed", "password.changed"} & {e["type"] for e in b_events}
 
 
+async def test_a_password_change_at_b_leaves_a_s_password(world: World, twin: Twin) -> None:
+    a, b = world.at(twin.a_tenant), world.at(twin.b_tenant)
+    # A's password is not B's current one; B's own change applies to B's account alone
+    wrong = {"current_password": twin.a.password, "new_password": "a brand new passphrase 42"}
+    refused = await b.post(f"{V1}/password/change", json=wrong, headers=twin.b.auth)
+    assert (refused.status, refused.code) == (403, "wrong_password")
+    change = {**wrong, "current_password": twin.b.password}
+    assert (await b.post(f"{V1}/password/change", json=change, headers=twin.b.auth)).status == 204
+    new_login = {"email": twin.b.email, "password": change["new_password"]}
+    assert (await b.post(f"{V1}/login", json=new_login)).status == 200
+    assert (await a.post(f"{V1}/login", json=new_login)).code == "invalid_credentials"
+    assert (await a.post(f"{V1}/login", json=twin.a.credentials)).status == 200
+    # a password change ends the account's other sessions: B's, never A's
+    assert (await a.get(f"{V1}/me", headers=twin.a.auth)).status == 200
+
+
 async def test_deleting_b_s_account_leaves_a_s_intact(world: World, twin: Twin) -> None:
     a, b = world.at(twin.a_tenant), world.at(twin.b_tenant)
     # A's password is refused as B's own confirmation, then B's deletes B's account
