@@ -3,6 +3,7 @@ Mangum in Lambda, and chooses what it runs on (key provider, clock, database).""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -78,8 +79,16 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # host, body limit, tenant paths.
 
     async def tenant_served(tenant_id: str) -> bool:
-        record = await find_tenant(app_resources(app).database, tenant_id)
-        return record is not None and not record.disabled
+        database = app_resources(app).database
+        record = await find_tenant(database, tenant_id)
+        if record is None or record.disabled:
+            return False
+        if database.schema_has_tenants is not True:
+            # a tenant other than the default exists, so migration 0014 may have run since this
+            # environment last asked: ask again now rather than within the minute (until then
+            # its statements refuse to run unscoped: authapi.db.tenant_criteria)
+            database.schema_probed_at = -math.inf
+        return True
 
     app.add_middleware(TenantPathMiddleware, tenant_served=tenant_served)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

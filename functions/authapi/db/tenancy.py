@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.db.engine import Database
-from authapi.tenant_scope import schema_has_tenants
+from authapi.tenant_scope import every_tenant, schema_has_tenants
 
 REPROBE_SECONDS = 60.0
 # `users` stands for every tenant-owned table: migration 0014 adds the column to all at once
@@ -33,7 +33,8 @@ async def scope_schema(database: Database, session: AsyncSession) -> None:
     # a cache's age, not a decision on user data: no injectable clock
     now = time.monotonic()
     if known is None or (not known and now - database.schema_probed_at >= REPROBE_SECONDS):
-        known = bool(await session.scalar(_PROBE))
+        # every_tenant: the catalogue is no tenant's, and it runs while the answer is unknown
+        known = bool(await session.scalar(every_tenant(_PROBE)))
         database.schema_has_tenants = known
         database.schema_probed_at = now
     schema_has_tenants.set(known)

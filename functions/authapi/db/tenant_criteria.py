@@ -13,7 +13,13 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from authapi.db.base import Base
-from authapi.tenant_scope import EVERY_TENANT, current_tenant, schema_has_tenants
+from authapi.exceptions import ServiceUnavailableError
+from authapi.tenant_scope import (
+    DEFAULT_TENANT,
+    EVERY_TENANT,
+    current_tenant,
+    schema_has_tenants,
+)
 
 
 class TenantSession(Session):
@@ -38,7 +44,16 @@ def _scope_to_the_tenant(state: ORMExecuteState) -> None:
     act across tenants (the maintenance purges, the outbox jobs' claims) says so with
     `every_tenant(statement)`; the statement-log test (tests/integration/tenancy) allows only
     those without a tenant predicate."""
-    if not schema_has_tenants.get() or state.execution_options.get(EVERY_TENANT, False):
+    if state.execution_options.get(EVERY_TENANT, False):
+        return
+    if not schema_has_tenants.get():
+        if current_tenant.get() != DEFAULT_TENANT:
+            # fail closed: without the column nothing scopes the statement, and an INSERT would
+            # land in the default tenant. An environment that probed just before migration 0014
+            # (it asks again once a tenant is served: app.py) answers 503 until it knows.
+            raise ServiceUnavailableError(
+                "This tenant cannot be served until the database upgrade completes."
+            )
         return
     if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
         return

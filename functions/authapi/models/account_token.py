@@ -16,7 +16,12 @@ from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.db.base import Base
-from authapi.models.tenancy import owned_by, tenant_id_column, tenant_unique
+from authapi.models.tenancy import (
+    lookup_without_tenant,
+    owned_by,
+    tenant_id_column,
+    tenant_unique,
+)
 
 
 class AccountToken(Base):
@@ -24,7 +29,9 @@ class AccountToken(Base):
     __table_args__ = (
         Index("ix_account_tokens_account_id", "account_id", "purpose"),
         tenant_unique("account_tokens", "outbox_id"),
+        lookup_without_tenant("account_tokens", "outbox_id"),
         tenant_unique("account_tokens", "token_hash"),
+        lookup_without_tenant("account_tokens", "token_hash"),
         owned_by("account_tokens", "account_id", "users"),
     )
 

@@ -9,13 +9,19 @@ from sqlalchemy import DateTime, LargeBinary, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.db.base import Base
-from authapi.models.tenancy import owned_by, tenant_id_column, tenant_unique
+from authapi.models.tenancy import (
+    lookup_without_tenant,
+    owned_by,
+    tenant_id_column,
+    tenant_unique,
+)
 
 
 class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
     __table_args__ = (
         tenant_unique("refresh_tokens", "token_hash"),
+        lookup_without_tenant("refresh_tokens", "token_hash"),
         owned_by("refresh_tokens", "session_id", "auth_sessions"),
     )
 

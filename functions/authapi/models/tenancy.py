@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import MappedColumn, deferred, mapped_column
 
 TENANT_ID_LENGTH = 32
@@ -43,6 +43,14 @@ def tenant_unique(table: str, column: str) -> UniqueConstraint:
     """A unique constraint with tenant_id leading, under the name it had before 0014 (so the
     error mappings by name, in this release and the previous one, still find it)."""
     return UniqueConstraint("tenant_id", column, name=f"uq_{table}_{column}")
+
+
+def lookup_without_tenant(table: str, column: str) -> Index:
+    """A plain index on `column` beside its (tenant_id, column) unique constraint: the previous
+    release looks accounts and tokens up by `column` alone, which the new constraint cannot serve
+    without a skip scan (PostgreSQL 15-17 have none: a sequential scan of users at each login).
+    Dropped by a later contract migration, once no release without tenant predicates runs."""
+    return Index(f"ix_{table}_{column}", column)
 
 
 def owned_by(

@@ -19,7 +19,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from authapi.db.base import Base
-from authapi.models.tenancy import tenant_id_column, tenant_key, tenant_unique
+from authapi.models.tenancy import (
+    lookup_without_tenant,
+    tenant_id_column,
+    tenant_key,
+    tenant_unique,
+)
 
 
 class User(Base):
@@ -34,9 +39,11 @@ class User(Base):
         # registrations race on that index and exactly one wins.
         CheckConstraint("email = lower(email)", name="email_lower_case"),
         tenant_unique("users", "email"),
+        lookup_without_tenant("users", "email"),
         # and one account per address as it reads: a look-alike (fullwidth, Cyrillic a, ...)
         # collides with its original, whichever registered first (users/confusables.py)
         tenant_unique("users", "email_skeleton"),
+        lookup_without_tenant("users", "email_skeleton"),
         CheckConstraint("role IN ('user', 'admin')", name="role_known"),
         tenant_key("users"),
     )

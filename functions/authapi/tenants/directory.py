@@ -25,6 +25,9 @@ from authapi.models.tenant import Tenant
 from authapi.tenant_scope import DEFAULT_TENANT
 
 CACHE_SECONDS = 30.0
+# anyone may ask for /t/<any id>/: past this many entries the expired ones go, and past it still
+# an unknown id's answer is not kept (a warm environment's memory must not grow per request)
+MAX_ENTRIES = 1024
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,28 @@ async def find_tenant(database: Database, tenant_id: str) -> TenantRecord | None
     if cached is not None and now - cached[1] < CACHE_SECONDS:
         return cached[0]
     record = await _read(database, tenant_id)
-    _cache[tenant_id] = (record, now)
+    remember(tenant_id, record, now)
     return record
+
+
+def remember(tenant_id: str, record: TenantRecord | None, now: float) -> None:
+    if len(_cache) >= MAX_ENTRIES:
+        for stale in [
+            key for key, (_, read_at) in _cache.items() if now - read_at >= CACHE_SECONDS
+        ]:
+            del _cache[stale]
+    if len(_cache) >= MAX_ENTRIES:
+        if record is None:
+            return  # an unknown id: asked again next time rather than held
+        for unknown in [key for key, (known, _) in _cache.items() if known is None]:
+            del _cache[unknown]
+    if len(_cache) < MAX_ENTRIES:
+        _cache[tenant_id] = (record, now)
+
+
+def cached_ids() -> list[str]:
+    """The ids this environment holds an answer for (oldest first)."""
+    return list(_cache)
 
 
 def forget(tenant_id: str | None = None) -> None:

@@ -96,6 +96,10 @@ def upgrade() -> None:
     for table, column in UNIQUE:
         op.drop_constraint(f"uq_{table}_{column}", table, type_="unique")
         op.create_unique_constraint(f"uq_{table}_{column}", table, ["tenant_id", column])
+        # the previous release looks these up by the column alone, which an index led by
+        # tenant_id cannot serve (no skip scan before PostgreSQL 18): a plain index keeps its
+        # login and refresh off a sequential scan while it still runs (models/tenancy.py)
+        op.create_index(f"ix_{table}_{column}", table, [column])
     for table, column, parent in CHILDREN:
         op.drop_constraint(f"fk_{table}_{column}_{parent}", table, type_="foreignkey")
         op.create_foreign_key(
@@ -115,6 +119,7 @@ def downgrade() -> None:
             f"fk_{table}_{column}_{parent}", table, parent, [column], ["id"], ondelete="CASCADE"
         )
     for table, column in UNIQUE:
+        op.drop_index(f"ix_{table}_{column}", table_name=table)
         op.drop_constraint(f"uq_{table}_{column}", table, type_="unique")
         op.create_unique_constraint(f"uq_{table}_{column}", table, [column])
     for table in PARENTS:
