@@ -149,7 +149,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app = FastAPI(
         title="authapi",
         version="0.1.0",
-        description="Register, log in, refresh and revoke sessions; RS256 access tokens.",
+        description=(
+            "Register, log in, refresh and revoke sessions; RS256 access tokens. Every "
+            "`/api/v1/...` and `/.well-known/...` path below is the default tenant's; tenant "
+            "`<id>` serves the same at `/t/<id>/api/v1/...` and `/t/<id>/.well-known/...`, with "
+            "its own issuer `<issuer>/t/<id>` and keys (an unknown or disabled tenant: 404 "
+            "`tenant_not_found`)."
+        ),
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
