@@ -63,9 +63,10 @@ async def test_an_admin_of_b_sees_only_b_s_account(
     a_admin, b_admin = admins[twin.a_tenant], admins[twin.b_tenant]
     listed = await b.get(f"{ADMIN}/users", params={"email": twin.a.email}, headers=b_admin.auth)
     assert [u["id"] for u in listed.body["users"]] == [twin.b.user_id], listed
+    # unfiltered: the default tenant holds every other test's accounts too, so only the first
+    # page is read, and it must not hold A's (B's own is found by the filter above)
     everyone = await b.get(f"{ADMIN}/users", params={"limit": "100"}, headers=b_admin.auth)
     assert twin.a.user_id not in {u["id"] for u in everyone.body["users"]}
-    assert twin.b.user_id in {u["id"] for u in everyone.body["users"]}
 
     assert (await b.get(f"{ADMIN}/users/{twin.b.user_id}", headers=b_admin.auth)).status == 200
     assert_problem(
@@ -76,9 +77,16 @@ async def test_an_admin_of_b_sees_only_b_s_account(
 
     events = await b.get(f"{ADMIN}/events", params={"limit": "100"}, headers=b_admin.auth)
     assert events.status == 200, events
-    about = {str(e.get("user_id")) for e in events.body["events"]}
-    assert twin.b.user_id in about  # B's registration
-    assert twin.a.user_id not in about
+    assert twin.a.user_id not in {str(e.get("user_id")) for e in events.body["events"]}
+    # asked by account: B's registration is there, A's history is not B's to read
+    own = await b.get(f"{ADMIN}/events", params={"user_id": twin.b.user_id}, headers=b_admin.auth)
+    assert "account.registered" in {e["type"] for e in own.body["events"]}, own
+    theirs = await b.get(
+        f"{ADMIN}/events", params={"user_id": twin.a.user_id}, headers=b_admin.auth
+    )
+    assert (theirs.status, theirs.body["events"]) == (200, []), theirs
+    mine = await a.get(f"{ADMIN}/events", params={"user_id": twin.a.user_id}, headers=a_admin.auth)
+    assert "account.registered" in {e["type"] for e in mine.body["events"]}, mine
 
 
 async def test_no_admin_action_at_b_touches_a_s_account(
