@@ -13,21 +13,13 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+import authapi.models  # noqa: F401  (registers every table on Base.metadata)
+from authapi.db.base import Base
 from authapi.tenant_scope import EVERY_TENANT
 
-TENANT_OWNED = (
-    "users",
-    "auth_sessions",
-    "refresh_tokens",
-    "device_tokens",
-    "account_tokens",
-    "mail_outbox",
-    "mfa_factors",
-    "mfa_recovery_codes",
-    "mfa_challenges",
-    "audit_events",
-    "event_outbox",
-)
+# every table with migration 0014's tenant key, from the models (the migration's own list is
+# history and stays as written)
+TENANT_OWNED = tuple(table.name for table in Base.metadata.sorted_tables if "tenant_id" in table.c)
 _TABLES = "|".join(TENANT_OWNED)
 _NAMED = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(" + _TABLES + r")\b", re.IGNORECASE)
 # each place a tenant-owned table is read or written, with its alias (FROM users AS users_1)

@@ -11,14 +11,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
-from starlette.types import Receive, Scope, Send
 
 from authapi.abuse.rate_limit import LOGIN, rate_limited
 from authapi.admin import repository, service
 from authapi.admin.dependencies import AdminApplicant, CurrentAdmin
 from authapi.admin.schemas import AdminTokenOut, AdminTokenRequest, AdminUserOut, AdminUsersOut
+from authapi.admin.shared_path_route import shared_path_route
 from authapi.audit import reader
 from authapi.audit.events import ActorKind
 from authapi.audit.schemas import EventsOut
@@ -46,26 +44,9 @@ from authapi.problems import problem_responses
 from authapi.request_body import require_json_body
 from authapi.resources import DbSession, OutboxNotifierDep
 
-
-class _SharedPathRoute(APIRoute):
-    """Starlette answers a method no route of a path takes with the methods of the first route
-    of that path in `Allow`; /users/{user_id} has two (GET, DELETE), so `Allow` names both."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods and scope["method"] not in self.methods:
-            allowed = sorted(
-                {
-                    method
-                    for route in router.routes
-                    if isinstance(route, APIRoute) and route.path_format == self.path_format
-                    for method in route.methods or ()
-                }
-            )
-            raise HTTPException(status_code=405, headers={"Allow": ", ".join(allowed)})
-        await super().handle(scope, receive, send)
-
-
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=_SharedPathRoute)
+router: APIRouter = APIRouter(
+    prefix="/api/v1/admin", tags=["admin"], route_class=shared_path_route(lambda: router.routes)
+)
 
 # what every admin-token route may answer before it does anything
 ADMIN_ERRORS = (

@@ -10,14 +10,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
-from starlette.types import Receive, Scope, Send
 
 from authapi.admin import tenant_service
 from authapi.admin.dependencies import CurrentAdmin
 from authapi.admin.endpoints import ADMIN_ERRORS
 from authapi.admin.service import AdminPrincipal
+from authapi.admin.shared_path_route import shared_path_route
 from authapi.admin.tenant_schemas import TenantCreatedOut, TenantIn, TenantOut, TenantsOut
 from authapi.auth.dependencies import AuthCtx
 from authapi.exceptions import (
@@ -36,26 +34,11 @@ from authapi.resources import DbSession
 from authapi.tenant_scope import TENANT_ID_PATTERN, is_default_tenant
 from authapi.tenants.settings import TenantSettings, TenantSettingsInvalid
 
-
-class _SharedPathRoute(APIRoute):
-    """/tenants has two methods (GET, POST): a method neither takes answers 405 with both in
-    `Allow` (Starlette names the first route's only), as admin/endpoints.py does for its own."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods and scope["method"] not in self.methods:
-            allowed = sorted(
-                {
-                    method
-                    for route in router.routes
-                    if isinstance(route, APIRoute) and route.path_format == self.path_format
-                    for method in route.methods or ()
-                }
-            )
-            raise HTTPException(status_code=405, headers={"Allow": ", ".join(allowed)})
-        await super().handle(scope, receive, send)
-
-
-router = APIRouter(prefix="/api/v1/admin/tenants", tags=["admin"], route_class=_SharedPathRoute)
+router: APIRouter = APIRouter(
+    prefix="/api/v1/admin/tenants",
+    tags=["admin"],
+    route_class=shared_path_route(lambda: router.routes),
+)
 
 
 async def get_operator(admin: CurrentAdmin) -> AdminPrincipal:
