@@ -254,3 +254,9 @@ async def test_disable_and_enable_and_the_default_tenant_stays_fixed(
     assert (settings.status, settings.code) == (409, "default_tenant_fixed")
     missing = await api.post(f"{TENANTS}/{_new_id()}/disable", headers=admin.auth)
     assert (missing.status, missing.code) == (404, "tenant_not_found")
+
+
+async def test_a_method_the_tenants_path_does_not_take_names_both_it_does(api: ApiClient) -> None:
+    reply = await api.request("PUT", f"{ADMIN}/tenants")
+    assert (reply.status, reply.code) == (405, "method_not_allowed")
+    assert reply.headers["allow"] == "GET, POST"
