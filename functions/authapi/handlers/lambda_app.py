@@ -40,6 +40,10 @@ CORRELATION_ID_PATH = 'requestContext.requestId || headers."x-amzn-trace-id"'
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
+# the invocation's X-Ray trace header, as the Lambda runtime sets it, and its "not sampled" flag
+TRACE_ENVIRONMENT_VARIABLE = "_X_AMZN_TRACE_ID"
+UNSAMPLED = "Sampled=0"
+
 _TRUTHY = frozenset({"1", "y", "yes", "t", "true", "on"})  # Powertools' own reading of env flags
 
 
@@ -56,6 +60,28 @@ def tracing_enabled() -> bool:
     if os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE"):
         return False
     return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in _TRUTHY
+
+
+def skipping_unsampled(traced: LambdaHandler, plain: LambdaHandler) -> LambdaHandler:
+    """`traced` for invocations X-Ray samples and for the first one; `plain` for the others.
+
+    An unsampled invocation's subsegment is a dummy that X-Ray never receives, yet the Tracer's
+    wrapper still builds and annotates it: about 0.04 ms of every warm request, most requests
+    being unsampled (X-Ray's default rule samples 1 a second and 5%). Lambda sets the trace
+    header per invocation in `_X_AMZN_TRACE_ID`. The first invocation always goes through the
+    Tracer, whatever its header says: it consumes the Tracer's ColdStart annotation, which
+    would otherwise mark the next sampled invocation as the cold one.
+    """
+    first = True
+
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        nonlocal first
+        if first or UNSAMPLED not in os.environ.get(TRACE_ENVIRONMENT_VARIABLE, ""):
+            first = False
+            return traced(event, context)
+        return plain(event, context)
+
+    return handler
 
 
 @dataclass(frozen=True)
@@ -121,7 +147,9 @@ def build_lambda_app(settings: Settings, *, clock: Clock | None = None) -> Lambd
         # botocore client, and the RDS IAM token is signed locally. Patching costs cold-start
         # time for nothing. capture_response=False keeps tokens in response bodies out of X-Ray.
         tracer = Tracer(service=SERVICE, auto_patch=False)
-        traced = tracer.capture_lambda_handler(capture_response=False)(handler)
+        traced = skipping_unsampled(
+            tracer.capture_lambda_handler(capture_response=False)(handler), handler
+        )
     measured = metrics.log_metrics(capture_cold_start_metric=True)(traced)
     # the Powertools decorators are typed as returning Any
     return LambdaApp(handler=cast(LambdaHandler, measured), app=app, loop=loop)

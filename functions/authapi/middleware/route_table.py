@@ -3,24 +3,32 @@
 FastAPI tries the app's routes in order, and an included router's own routes in order inside it
 (twice: once to match, once to handle), so a request for one of the last paths (the health
 check, the JWKS) pays for every route declared before it. For a path with no parameters, the
-route the router would choose is known in advance: the table holds it, found by asking the
-router itself (`route.matches`) for each such path and method, in the router's own order. A hit
+route the router chooses is the same on every request: the table remembers it, found by asking
+the router's own routes (`route.matches`), in the router's own order. A hit
 skips the scan of the app's routes and hands the request to that route as the router would
 (`route.handle`: an included router still matches its few routes itself). Anything else (a path
 parameter, an unknown path, a known path with another method: the 404 and 405 answers) goes to
 the router unchanged, as does any app the table cannot vouch for (mounts, host routes, form
 limits, root paths, FastAPI's telemetry).
 
-The table is built on the first request, and again whenever the app's route list holds other
-route objects than it was built from: one added, removed or replaced after `create_app`, even
-with the same count (a route replaced, a mount put in another's place), or the list itself
-swapped. The check compares each entry by identity against the list as built: a C loop over the
-app's top-level entries (16 in create_app's app, an included router being one), about 0.4 us
-per request. An included router's own routes are matched by that router on every request (the
-table only names the entry to hand the request to), so a route replaced inside one is served
-too. Not watched, since it would take a walk of every included router per request: a router
-included before another gaining, after the first request, an exact path the later one serves
-(the table still hands it to the later one). Nothing of the table reaches the OpenAPI document.
+Each (method, path) is looked up once, when first asked for: a scan of the app's routes in the
+router's own order, stopping at the first full match, as the router's does. Learning every path
+at once would build FastAPI's per-route state for every included router on the first request
+(FastAPI builds it lazily, as a router is first matched against): 40-60 ms of a cold start whose
+request needs one router. What is remembered is bounded: a hit only for a path one of the chosen
+entry's routes declares as it is (so at most the app's exact paths), a miss in a set that is
+cleared when full (any path can be asked for).
+
+Both are forgotten whenever the app's route list holds other route objects than they were
+learned from: one added, removed or replaced after `create_app`, even with the same count (a
+route replaced, a mount put in another's place), or the list itself swapped. The check compares
+each entry by identity against the list as learned: a C loop over the app's top-level entries
+(16 in create_app's app, an included router being one), about 0.4 us per request. An included
+router's own routes are matched by that router on every request (the table only names the
+entry to hand the request to), so a route replaced inside one is served too. Not watched, since
+it would take a walk of every included router per request: a router included before another
+gaining, after a path was learned, that exact path (the table still hands it to the later
+one). Nothing of the table reaches the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -39,6 +47,10 @@ Key = tuple[str, str]  # (method, path)
 _FASTAPI_SCOPE_KEY = "fastapi"
 
 
+# misses remembered at most: every unknown path and every parameter path is one
+MAX_REMEMBERED_MISSES = 512
+
+
 class StaticRouteTable:
     """The router's own choice for each exact (method, path), remembered."""
 
@@ -46,7 +58,8 @@ class StaticRouteTable:
         self.router = router
         self.fallback = fallback  # the router as it was: FastAPI's own matching
         self._routes: dict[Key, BaseRoute] = {}
-        self._built_from: tuple[BaseRoute, ...] | None = None  # the app's routes the table knows
+        self._misses: set[Key] = set()  # keys the table leaves to the router
+        self._learned_from: tuple[BaseRoute, ...] | None = None  # the app's routes, as learned
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._route_for(scope) if scope["type"] == "http" else None
@@ -66,37 +79,43 @@ class StaticRouteTable:
     def _route_for(self, scope: Scope) -> BaseRoute | None:
         if scope.get("root_path") or "fastapi.telemetry" in scope:
             return None
-        routes, built_from = self.router.routes, self._built_from
+        routes, learned_from = self.router.routes, self._learned_from
         # by identity, not `==`: starlette's Route.__eq__ calls a replacement with the same path,
         # endpoint and methods equal, and its dependencies or response model may differ
         if (
-            built_from is None
-            or len(routes) != len(built_from)
-            or not all(map(is_, routes, built_from))
+            learned_from is None
+            or len(routes) != len(learned_from)
+            or not all(map(is_, routes, learned_from))
         ):
-            self._routes = build_table(self.router)
-            self._built_from = tuple(routes)
-        return self._routes.get((scope["method"], scope["path"]))
+            self._routes, self._misses = {}, set()
+            self._learned_from = tuple(routes)
+        key = (scope["method"], scope["path"])
+        route = self._routes.get(key)
+        if route is not None or key in self._misses:
+            return route
+        route = exact_route(self.router, *key)
+        if route is not None:
+            self._routes[key] = route
+        else:
+            if len(self._misses) >= MAX_REMEMBERED_MISSES:
+                self._misses.clear()
+            self._misses.add(key)
+        return route
 
 
-def build_table(router: APIRouter) -> dict[Key, BaseRoute]:
-    """Each exact path's route, per method, as `router` matches it; empty when the router has
-    anything whose match depends on more than the method and the path."""
-    if getattr(router, "form_limits", None) or not all(
-        _path_only(route) for route in router.routes
-    ):
-        return {}
-    table: dict[Key, BaseRoute] = {}
-    for method, path in _static_keys(router):
-        if (method, path) in table:
-            continue
-        scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
-        for route in router.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                table[(method, path)] = route
-                break
-    return table
+def exact_route(router: APIRouter, method: str, path: str) -> BaseRoute | None:
+    """The entry of `router` that serves `method` `path`, if the router would choose it by the
+    method and path alone and one of its routes declares that path as it is; else None."""
+    if getattr(router, "form_limits", None):
+        return None
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+    for route in router.routes:
+        if not _path_only(route):
+            return None  # a mount or host route: its match may depend on more than the path
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return route if (method, path) in set(_exact_keys(route)) else None
+    return None
 
 
 def _included(route: BaseRoute) -> Any | None:
@@ -112,15 +131,14 @@ def _path_only(route: BaseRoute) -> bool:
     return isinstance(route, Route)
 
 
-def _static_keys(router: APIRouter) -> Iterator[Key]:
-    for route in router.routes:
-        contexts = _included(route)
-        entries = (
-            [(context.path_format, context.methods) for context in contexts]
-            if contexts is not None
-            else [(getattr(route, "path_format", ""), getattr(route, "methods", None))]
-        )
-        for path, methods in entries:
-            if path and "{" not in path:
-                for method in sorted(methods or ()):
-                    yield method, path
+def _exact_keys(route: BaseRoute) -> Iterator[Key]:
+    contexts = _included(route)
+    entries = (
+        [(context.path_format, context.methods) for context in contexts]
+        if contexts is not None
+        else [(getattr(route, "path_format", ""), getattr(route, "methods", None))]
+    )
+    for path, methods in entries:
+        if path and "{" not in path:
+            for method in methods or ():
+                yield method, path

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from authapi.handlers.lambda_app import tracing_enabled
+from authapi.handlers.lambda_app import skipping_unsampled, tracing_enabled
 
 pytestmark = pytest.mark.aws_lambda
 
@@ -111,3 +111,27 @@ def test_in_lambda_the_tracer_patches_nothing(settings: dict[str, str]) -> None:
     # for X-Ray to patch, and building the handler never imports botocore
     report = build_in_fresh_process(settings, LAMBDA_RUNTIME)
     assert report == {"xray_sdk": True, "botocore": False, "botocore_patched": False}
+
+
+def test_only_sampled_invocations_and_the_first_go_through_the_tracer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def traced(event: dict[str, object], context: object) -> dict[str, object]:
+        calls.append("traced")
+        return {"statusCode": 200}
+
+    def plain(event: dict[str, object], context: object) -> dict[str, object]:
+        calls.append("plain")
+        return {"statusCode": 200}
+
+    handler = skipping_unsampled(traced, plain)
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled={}"
+    for sampled in ("0", "0", "1", "0"):
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", header.format(sampled))
+        handler({}, None)  # type: ignore[arg-type]
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")  # no header at all: the Tracer decides, as before
+    handler({}, None)  # type: ignore[arg-type]
+    # the first, unsampled, still holds the cold start annotation
+    assert calls == ["traced", "plain", "traced", "plain", "traced"]

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from authapi.app import create_app
 from authapi.config import Settings
-from authapi.middleware.route_table import StaticRouteTable, build_table
+from authapi.middleware import route_table
+from authapi.middleware.route_table import StaticRouteTable, exact_route
 
 pytestmark = pytest.mark.unit
 
@@ -124,9 +125,8 @@ async def test_a_known_path_with_another_method_is_still_the_routers_405() -> No
     assert response.status_code == 405
 
 
-def test_the_apps_hot_paths_are_in_the_table_and_parameter_paths_are_not() -> None:
+def test_the_apps_hot_paths_are_exact_routes_and_parameter_paths_are_not() -> None:
     app = create_app(Settings(environment="test"))
-    table = build_table(app.router)
     for key in (
         ("GET", "/api/v1/auth/me"),
         ("POST", "/api/v1/auth/login"),
@@ -136,6 +136,46 @@ def test_the_apps_hot_paths_are_in_the_table_and_parameter_paths_are_not() -> No
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/.well-known/openid-configuration"),
     ):
-        assert key in table
-    assert not any("{" in path for _, path in table)
-    assert ("GET", "/api/v1/auth/login") not in table
+        assert exact_route(app.router, *key) is not None, key
+    assert exact_route(app.router, "GET", "/api/v1/auth/login") is None  # POST only: the 405
+    assert exact_route(app.router, "GET", "/api/v1/admin/users/some-id") is None
+    assert exact_route(app.router, "GET", "/nowhere") is None
+
+
+async def test_the_first_request_builds_only_the_router_it_is_served_by(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FastAPI builds an included router's per-route state when the router is first matched
+    # against; learning every exact path up front built all of them on a cold start's request
+    import fastapi.routing
+
+    # FastAPI's own (private) builder of that state: what the test watches
+    context_class = fastapi.routing._EffectiveRouteContext  # noqa: SLF001
+    built: list[str] = []
+    original = context_class.from_api_route.__func__  # type: ignore[attr-defined]
+
+    def recording(cls: type, /, **kwargs: object) -> object:
+        built.append(str(kwargs["original_route"].path))  # type: ignore[attr-defined]
+        return original(cls, **kwargs)
+
+    monkeypatch.setattr(context_class, "from_api_route", classmethod(recording))
+    app = create_app(Settings(environment="test"))
+    # a route of the first router included (no signing key here: its 503, routed all the same)
+    assert (await _get(app, "GET", "/api/v1/auth/me")).status_code != 404
+    assert "/api/v1/auth/me" in built
+    assert not [path for path in built if "/admin" in path or "/mfa" in path or "health" in path]
+
+
+async def test_what_the_table_remembers_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app_with_table()
+    table = app.router.middleware_stack
+    assert isinstance(table, StaticRouteTable)
+    monkeypatch.setattr(route_table, "MAX_REMEMBERED_MISSES", 8)
+    for number in range(20):
+        assert (await _get(app, "GET", f"/items/{number}")).json()["item_id"] == str(number)
+        assert (await _get(app, "GET", f"/unknown/{number}")).status_code == 404
+    assert (await _get(app, "POST", "/items/special")).json() == {"route": "post special"}
+    # what it remembers, read from its private state: the bound is the point of the test
+    assert len(table._misses) <= 8  # noqa: SLF001
+    # parameter paths are never remembered as hits: only the one exact path is
+    assert list(table._routes) == [("POST", "/items/special")]  # noqa: SLF001
