@@ -4,33 +4,28 @@ Mangum in Lambda, and chooses what it runs on (key provider, clock, database).""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.gzip import GZipMiddleware
 
-from authapi.admin import endpoints as admin_endpoints
-from authapi.admin import tenant_endpoints
-from authapi.auth import discovery, event_endpoints, jwks, mfa_endpoints, session_endpoints
+from authapi.auth import discovery, jwks, session_endpoints
 from authapi.auth import endpoints as auth_endpoints
 from authapi.clock import Clock, SystemClock
 from authapi.config import Settings, get_settings
 from authapi.db.engine import Database
 from authapi.exception_handlers import register_exception_handlers
 from authapi.health import endpoints as health_endpoints
-from authapi.lifecycle import endpoints as lifecycle_endpoints
 from authapi.middleware.body_limit import BodyLimitMiddleware
 from authapi.middleware.cors import ProblemCorsMiddleware
+from authapi.middleware.deferred_routes import DeferredRoutes, load_deferred
 from authapi.middleware.front import FrontMiddleware
 from authapi.middleware.route_table import StaticRouteTable
 from authapi.middleware.tenant_path import TenantPathMiddleware
 from authapi.middleware.trusted_host import TrustedHostMiddleware
-from authapi.oauth import endpoints as oauth_endpoints
-from authapi.oauth import metadata as oauth_metadata
-from authapi.oauth.schemas import OAUTH_ERROR_SCHEMA
 from authapi.observability.logs import configure_logging
 from authapi.outbox.notify import notifier_for
 from authapi.passwords import PasswordHashing
@@ -65,7 +60,7 @@ def build_resources(settings: Settings, *, clock: Clock | None = None) -> Resour
 
 # What browsers may send and read, for the app's own CORS answers and API Gateway's (a test holds
 # template.yaml's CorsConfiguration to these): every method a route uses, every header it reads.
-CORS_METHODS = ("GET", "POST", "DELETE")
+CORS_METHODS = ("GET", "POST", "PATCH", "DELETE")
 CORS_REQUEST_HEADERS = ("authorization", "content-type", "x-request-id")
 # (a browser client can read that a path it calls is deprecated, and what succeeds it)
 CORS_EXPOSED_HEADERS = ("retry-after", "x-request-id", "deprecation", "sunset", "link")
@@ -117,8 +112,53 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     )
 
 
+def _defer(app: FastAPI, prefix: str, load: Callable[[], list[APIRouter]]) -> None:
+    app.router.routes.append(DeferredRoutes(app.router, prefix, load))
+
+
+# What the deferred places load. The imports are here, not at the top of the module: a cold start
+# whose first request is a /me, a login or a refresh never needs these modules.
+def _lifecycle_routers() -> list[APIRouter]:
+    from authapi.lifecycle import endpoints
+
+    return [endpoints.router]
+
+
+def _mfa_routers() -> list[APIRouter]:
+    from authapi.auth import mfa_endpoints
+
+    return [mfa_endpoints.router]
+
+
+def _event_routers() -> list[APIRouter]:
+    from authapi.auth import event_endpoints
+
+    return [event_endpoints.router]
+
+
+def _admin_routers() -> list[APIRouter]:
+    from authapi.admin import endpoints, tenant_endpoints
+
+    return [endpoints.router, tenant_endpoints.router]
+
+
+def _oauth_routers() -> list[APIRouter]:
+    from authapi.oauth import endpoints
+
+    return [endpoints.router]
+
+
+def _oauth_metadata_routers() -> list[APIRouter]:
+    from authapi.oauth import metadata
+
+    return [metadata.router]
+
+
 def _openapi_with_problem_schema(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
+        from authapi.oauth.schemas import OAUTH_ERROR_SCHEMA
+
+        load_deferred(app.router)
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
@@ -169,16 +209,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(auth_endpoints.legacy.router)
     app.include_router(auth_endpoints.legacy.notice_router())
     app.include_router(session_endpoints.router)
-    app.include_router(lifecycle_endpoints.router)
-    app.include_router(mfa_endpoints.router)
-    app.include_router(event_endpoints.router)
-    app.include_router(admin_endpoints.router)
-    app.include_router(tenant_endpoints.router)
+    # imported when a request first needs them (authapi.middleware.deferred_routes), in place
+    _defer(app, "/api/v1/auth/", _lifecycle_routers)
+    _defer(app, "/api/v1/auth/mfa/", _mfa_routers)
+    _defer(app, "/api/v1/auth/me/events", _event_routers)
+    _defer(app, "/api/v1/admin", _admin_routers)
     app.include_router(health_endpoints.router)
     app.include_router(jwks.router)
     app.include_router(discovery.router)
-    app.include_router(oauth_endpoints.router)
-    app.include_router(oauth_metadata.router)
+    _defer(app, "/api/v1/oauth/", _oauth_routers)
+    _defer(app, "/.well-known/oauth-authorization-server", _oauth_metadata_routers)
     register_exception_handlers(app)
     _add_middleware(app, settings)
     # exact paths skip FastAPI's scan of every route (authapi.middleware.route_table)

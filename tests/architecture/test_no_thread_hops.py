@@ -9,25 +9,15 @@ leave the loop (argon2) says so explicitly with `anyio.to_thread`, where its cos
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
+
+from tests.support.routes import every_api_route
 
 pytestmark = pytest.mark.unit
-
-
-def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
-    """Every APIRoute, inside included routers too (FastAPI keeps those as their own objects)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from _api_routes(included.routes)
 
 
 def _calls(dependant: Dependant) -> Iterator[object]:
@@ -43,15 +33,18 @@ def _runs_on_the_loop(call: object) -> bool:
 
 
 def test_every_dependency_and_endpoint_runs_on_the_event_loop(app: FastAPI) -> None:
-    routes_seen = len(list(_api_routes(app.routes)))
+    routes = every_api_route(app)
+    routes_seen = len(routes)
     threaded = sorted(
         {
             f"{route.path}: {getattr(call, '__qualname__', repr(call))}"
-            for route in _api_routes(app.routes)
+            for route in routes
             for call in _calls(route.dependant)
             if not _runs_on_the_loop(call)
         }
     )
 
-    assert routes_seen > 5  # the walk found the API's routes, not just the docs'
+    assert (
+        routes_seen > 40
+    )  # the walk found the API's routes (the deferred too), not just the docs'
     assert threaded == []

@@ -19,6 +19,7 @@ from authapi.app import (
 from authapi.config import Settings
 from authapi.signing.ssm import SSM_WORST_CASE_SECONDS
 from tests.infra.cfn import load_template
+from tests.support.routes import every_api_route
 from tests.support.sam import (
     NO_VALUE,
     Template,
@@ -86,8 +87,8 @@ def test_api_gateway_answers_cors_with_every_setting(
 def test_cors_allows_every_method_the_app_routes() -> None:
     routed = {
         method
-        for route in create_app(Settings(environment="test")).routes
-        for method in getattr(route, "methods", ())
+        for route in every_api_route(create_app(Settings(environment="test")))
+        for method in route.methods or ()
     } - {"HEAD"}
     assert routed <= set(CORS_METHODS)
 

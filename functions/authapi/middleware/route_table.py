@@ -41,6 +41,8 @@ from fastapi.routing import APIRoute, APIRouter
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from authapi.middleware.deferred_routes import DeferredRoutes
+
 Key = tuple[str, str]  # (method, path)
 
 # the key FastAPI keeps its own per-request state under, in the ASGI scope
@@ -110,6 +112,13 @@ def exact_route(router: APIRouter, method: str, path: str) -> BaseRoute | None:
         return None
     scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
     for route in router.routes:
+        if isinstance(route, DeferredRoutes):
+            if route.catches(scope):
+                # its routers take its place now; the list changed, so the next request for
+                # this key learns it from them
+                route.entries()
+                return None
+            continue
         if not _path_only(route):
             return None  # a mount or host route: its match may depend on more than the path
         match, _ = route.matches(scope)

@@ -20,6 +20,7 @@ from sqlalchemy.pool import QueuePool
 from authapi.handlers.lambda_app import LambdaApp
 from authapi.handlers.snapstart import after_restore, before_snapshot, register_snapstart_hooks
 from authapi.key_material import generate_private_key_pem, load_private_key
+from authapi.middleware.deferred_routes import DeferredRoutes
 from authapi.resources import app_resources
 from authapi.signing.keys import KeyRing, key_id
 from tests.support.accounts import register
@@ -86,9 +87,13 @@ def test_before_snapshot_closes_the_connection_and_forgets_the_keys(
         pool, "close", lambda dbapi_connection, _record: closed.append(dbapi_connection)
     )
 
+    assert any(isinstance(route, DeferredRoutes) for route in lambda_app.app.router.routes)
+
     before_snapshot(lambda_app)
 
     assert len(closed) == 1
+    # the deferred routers are in the snapshot: no restored copy imports them on a request
+    assert not any(isinstance(route, DeferredRoutes) for route in lambda_app.app.router.routes)
     assert not _holds_keys(lambda_app, old_pem)
     # the key rotated while the snapshot sat in the cache: the restored copy signs with the new
     # one at once, not after the cache age, and still connects
