@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from authapi.config import get_settings
+
+# before the routers' modules: FastAPI reads their models as they are declared (at import)
+from authapi.handlers import fastapi_compat  # noqa: F401
 from authapi.handlers.lambda_app import build_lambda_app
 from authapi.handlers.snapstart import register_snapstart_hooks
 
