@@ -12,7 +12,9 @@ by call with the real request so that the machine's noise lands on both alike.
   Before each replay the rotation's rows are put back (outside the timed part), so that every
   replay rotates a live token, as a real refresh does.
 - the middleware stack: each Powertools decorator the handler wears, alone around a no-op
-  handler, and one JSON log line through a bare Powertools Logger to stdout (no redaction).
+  handler, and one JSON log line through a bare Powertools Logger to stdout (no redaction);
+  and, in the stack's own loop (probe.stack_overhead), hello wearing all of them at once
+  (`powertools_hello`): the stack's floor, measured beside the stack itself.
 """
 
 from __future__ import annotations
@@ -93,6 +95,38 @@ def _successor_hashes(statement: Statement) -> list[bytes]:
         for name, value in statement[1].items()
         if isinstance(_plain(value), bytes) and name != "presented_hash" and "hash" in name
     ]
+
+
+def powertools_hello() -> Handler:
+    """Hello's handler wearing what authapi's handler cannot do without on a warm, unsampled
+    invocation: Powertools' Logger and Metrics decorators (as authapi.handlers.lambda_app
+    applies them) and one JSON line through a bare Powertools Logger to stdout."""
+    import logging
+    import warnings
+
+    from aws_lambda_powertools import Logger, Metrics
+
+    from authapi.handlers.lambda_app import CORRELATION_ID_PATH
+    from devtools.bench.hello import handler as hello_handler
+
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    logger = Logger(service="bench-floor", logger_handler=logging.StreamHandler(sys.stdout))
+    line = {"method": "GET", "path": "/hello", "status": 200, "client_ip": "203.0.113.7"}
+
+    @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        response = hello_handler(event, context)
+        logger.info(
+            "request completed",
+            extra={**line, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+        )
+        return response
+
+    measured: Handler = Metrics(namespace="bench", service="bench-floor").log_metrics(
+        capture_cold_start_metric=True
+    )(handler)
+    return measured
 
 
 def powertools_floors(samples: int) -> dict[str, list[float]]:

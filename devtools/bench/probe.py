@@ -194,10 +194,12 @@ def stack_overhead(api_handler: Handler, samples: int) -> dict[str, Any]:
 
     `bare` is the hello handler (FastAPI + Mangum, nothing else); `authapi` is the same route
     added to authapi's own app and called through its handler: the Powertools decorators, the
-    logging setup, every middleware, the access log line. Interleaved call by call, so that the
-    machine's noise lands on both alike.
+    logging setup, every middleware, the access log line; `powertools` is hello wearing the
+    Powertools decorators and writing one bare JSON line (the stack's floor). Interleaved call
+    by call, so that the machine's noise lands on all three alike.
     """
     from authapi.handlers.api import lambda_app
+    from devtools.bench.floors import powertools_hello
     from devtools.bench.hello import handler as hello_handler
     from devtools.bench.hello import hello
 
@@ -206,18 +208,27 @@ def stack_overhead(api_handler: Handler, samples: int) -> dict[str, Any]:
         http_api_event("GET", "/hello"),
         http_api_event("GET", "/bench/hello"),
     )
-    for _ in range(20):  # both warm before anything is timed
+    floor_handler = powertools_hello()
+    for _ in range(20):  # all warm before anything is timed
         _invoke(hello_handler, bare_event, 200)
+        _invoke(floor_handler, bare_event, 200)
         _invoke(api_handler, wrapped_event, 200)
-    bare, wrapped = [], []
+    bare, floor, wrapped = [], [], []
     for _ in range(samples):
         started = time.perf_counter()
         _invoke(hello_handler, bare_event, 200)
         bare.append(time.perf_counter() - started)
         started = time.perf_counter()
+        _invoke(floor_handler, bare_event, 200)
+        floor.append(time.perf_counter() - started)
+        started = time.perf_counter()
         _invoke(api_handler, wrapped_event, 200)
         wrapped.append(time.perf_counter() - started)
-    return {"bare": summary_ms(bare), "authapi": summary_ms(wrapped)}
+    return {
+        "bare": summary_ms(bare),
+        "powertools": summary_ms(floor),
+        "authapi": summary_ms(wrapped),
+    }
 
 
 def floors(api_handler: Handler, samples: int) -> dict[str, Any]:

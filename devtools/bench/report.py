@@ -156,8 +156,12 @@ def _targets(report: dict[str, Any]) -> list[str]:
         # over the measured /me, not its floor: a faster /me would only raise these ratios
         refresh_floor = found.refresh_unsigned_floor / me
         refresh_signed_floor = (found.refresh_unsigned_floor + found.sign) / me
-        stack_ratio_floor = (hello + found.stack_floor) / hello
         stack_floor = found.stack_floor
+    same_loop = floor_report.stack_floor_in_its_loop(report)
+    if same_loop is not None:  # hello wearing Powertools, beside the stack: the closer floor
+        stack_floor = same_loop
+    if stack_floor is not None:
+        stack_ratio_floor = stack_floor / hello
     rows = [
         (
             "Cold start ≤ 1.15 x bare import of the dependency set",
@@ -200,8 +204,8 @@ def _targets(report: dict[str, Any]) -> list[str]:
         ),
         (
             "Middleware stack + logging ≤ 1.5 x hello's warm p50",
-            f"{stack:.3f} ms / {hello:.3f} ms = {stack / hello:.2f}",
-            floor_report.verdict(stack / hello, OVERHEAD_TARGET_HELLO, stack_ratio_floor),
+            f"({stack:.3f} - {hello:.3f}) ms / {hello:.3f} ms = {(stack - hello) / hello:.2f}",
+            floor_report.verdict((stack - hello) / hello, OVERHEAD_TARGET_HELLO, stack_ratio_floor),
         ),
         (
             "Middleware stack + logging < 0.2 ms per request",
@@ -223,11 +227,12 @@ def _targets(report: dict[str, Any]) -> list[str]:
         "below hold every figure). Signing: RS256 with the "
         f"{signing['key_bits']}-bit key, p50 {sign:.2f} ms to sign and "
         f"{signing['verify']['p50_ms']:.2f} ms to verify. *Hello's warm p50* is the bare "
-        "FastAPI + Mangum handler; *middleware stack + logging* is the same route added to "
-        "authapi's app and called through its handler (Powertools, every middleware, the "
-        "access log line), interleaved call by call. A *floor* is the same ratio with the "
-        "bare libraries doing the same work in the same run (next section): a target below "
-        "its floor cannot be met by any implementation on this stack.",
+        "FastAPI + Mangum handler; *middleware stack + logging* is what the same route costs "
+        "more when it is added to authapi's app and called through its handler (Powertools, "
+        "every middleware, the access log line), interleaved call by call. A *floor* is the "
+        "same ratio with the bare libraries doing the same work in the same run (next "
+        "section): a target below its floor cannot be met by any implementation on this "
+        "stack.",
         "",
         "| target | measured | |",
         "|---|---|---|",
