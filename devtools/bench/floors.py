@@ -106,15 +106,18 @@ def powertools_hello() -> Handler:
 
     from aws_lambda_powertools import Logger, Metrics
 
-    from authapi.handlers.lambda_app import CORRELATION_ID_PATH
+    from authapi.handlers.lambda_app import correlation_id
     from devtools.bench.hello import handler as hello_handler
 
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    logger = Logger(service="bench-floor", logger_handler=logging.StreamHandler(sys.stdout))
+    # a service of its own: a second Powertools Logger of a service shares the first's
+    # logging.Logger and has no formatter of its own (powertools_floors makes "bench-floor")
+    logger = Logger(service="bench-stack-floor", logger_handler=logging.StreamHandler(sys.stdout))
     line = {"method": "GET", "path": "/hello", "status": 200, "client_ip": "203.0.113.7"}
 
-    @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
+    @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        logger.set_correlation_id(correlation_id(event))  # as authapi's handler sets it
         started = time.perf_counter()
         response = hello_handler(event, context)
         logger.info(
@@ -123,7 +126,7 @@ def powertools_hello() -> Handler:
         )
         return response
 
-    measured: Handler = Metrics(namespace="bench", service="bench-floor").log_metrics(
+    measured: Handler = Metrics(namespace="bench", service="bench-stack-floor").log_metrics(
         capture_cold_start_metric=True
     )(handler)
     return measured
@@ -136,7 +139,7 @@ def powertools_floors(samples: int) -> dict[str, list[float]]:
 
     from aws_lambda_powertools import Logger, Metrics, Tracer
 
-    from authapi.handlers.lambda_app import CORRELATION_ID_PATH, tracing_enabled
+    from authapi.handlers.lambda_app import correlation_id, tracing_enabled
 
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     # to this process's stdout, as the app's lines go (the orchestrator sends it to a file):
@@ -146,10 +149,12 @@ def powertools_floors(samples: int) -> dict[str, list[float]]:
     def noop(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
         return {"statusCode": 200}
 
+    def correlated(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        logger.set_correlation_id(correlation_id(event))  # as authapi's handler sets it
+        return {"statusCode": 200}
+
     wrapped: dict[str, Callable[..., Any]] = {
-        "logger_inject_lambda_context": logger.inject_lambda_context(
-            correlation_id_path=CORRELATION_ID_PATH, clear_state=True
-        )(noop),
+        "logger_inject_lambda_context": logger.inject_lambda_context(clear_state=True)(correlated),
         "metrics_log_metrics": Metrics(namespace="bench", service="bench-floor").log_metrics(
             capture_cold_start_metric=True
         )(noop),

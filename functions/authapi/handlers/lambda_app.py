@@ -36,7 +36,26 @@ SERVICE = "authapi"
 METRICS_NAMESPACE = "authapi"  # POWERTOOLS_METRICS_NAMESPACE overrides it
 # API Gateway (HTTP and REST) and function URLs carry requestContext.requestId; ALB does not,
 # so fall back to its trace header. The app uses the same id as the request's X-Request-ID.
+# Read by `correlation_id`; the expression stays as its specification (a test holds the two
+# to the same answers).
 CORRELATION_ID_PATH = 'requestContext.requestId || headers."x-amzn-trace-id"'
+
+
+def correlation_id(event: dict[str, Any]) -> str | None:
+    """What CORRELATION_ID_PATH selects in `event`, read without JMESPath.
+
+    Powertools' `correlation_id_path` evaluates the expression on every invocation: about 5 us
+    of the 0.2 ms a warm request may spend outside the database. JMESPath's `||` gives the left
+    side unless it is null, false or empty.
+    """
+    context = event.get("requestContext")
+    request_id = context.get("requestId") if isinstance(context, dict) else None
+    if request_id:
+        return str(request_id)
+    headers = event.get("headers")
+    trace_id = headers.get("x-amzn-trace-id") if isinstance(headers, dict) else None
+    return str(trace_id) if trace_id else None
+
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -121,8 +140,9 @@ def build_lambda_app(settings: Settings, *, clock: Clock | None = None) -> Lambd
     app = create_app(settings, clock=clock)
     adapter = Mangum(app, lifespan="off")
 
-    @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH, clear_state=True)
+    @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        logger.set_correlation_id(correlation_id(event))
         asyncio.set_event_loop(loop)  # in case anything else in the process changed it
         started = time.perf_counter()
         status = 500  # an invocation that raises is a failed answer too

@@ -13,7 +13,12 @@ from collections.abc import Mapping
 
 import pytest
 
-from authapi.handlers.lambda_app import skipping_unsampled, tracing_enabled
+from authapi.handlers.lambda_app import (
+    CORRELATION_ID_PATH,
+    correlation_id,
+    skipping_unsampled,
+    tracing_enabled,
+)
 
 pytestmark = pytest.mark.aws_lambda
 
@@ -135,3 +140,23 @@ def test_only_sampled_invocations_and_the_first_go_through_the_tracer(
     handler({}, None)  # type: ignore[arg-type]
     # the first, unsampled, still holds the cold start annotation
     assert calls == ["traced", "plain", "traced", "plain", "traced"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"requestContext": {"requestId": "Ab+/cd="}, "headers": {"x-amzn-trace-id": "Root=1-a"}},
+        {"requestContext": {"requestId": ""}, "headers": {"x-amzn-trace-id": "Root=1-a"}},
+        {"requestContext": {"elb": {"targetGroupArn": "arn"}}, "headers": {"x-amzn-trace-id": "R"}},
+        {"requestContext": {"requestId": None}, "headers": {}},
+        {"headers": {"host": "example.com"}},
+        {},
+    ],
+    ids=["gateway", "empty-id", "alb", "none", "no-context", "empty"],
+)
+def test_the_correlation_id_is_what_its_jmespath_expression_selects(
+    event: dict[str, object],
+) -> None:
+    import jmespath  # type: ignore[import-untyped]
+
+    assert correlation_id(event) == (jmespath.search(CORRELATION_ID_PATH, event) or None)
