@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.middleware.gzip import GZipMiddleware
 
 from authapi.auth import discovery, jwks, session_endpoints
 from authapi.auth import endpoints as auth_endpoints
@@ -23,6 +22,7 @@ from authapi.middleware.body_limit import BodyLimitMiddleware
 from authapi.middleware.cors import ProblemCorsMiddleware
 from authapi.middleware.deferred_routes import DeferredRoutes, load_deferred
 from authapi.middleware.front import FrontMiddleware
+from authapi.middleware.gzip import SmallAnswerGZipMiddleware
 from authapi.middleware.route_table import StaticRouteTable
 from authapi.middleware.tenant_path import TenantPathMiddleware
 from authapi.middleware.trusted_host import TrustedHostMiddleware
@@ -89,7 +89,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(SmallAnswerGZipMiddleware, minimum_size=1024)
     if settings.allowed_origins:
         # behind API Gateway this never answers: a configured HTTP API ignores the backend's CORS
         app.add_middleware(
