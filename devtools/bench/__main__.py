@@ -235,7 +235,7 @@ async def _prepare_database(url: str, pem: str) -> str:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             response = await client.post(
-                "/api/auth/register",
+                "/api/v1/auth/register",
                 json={
                     "email": f"cold-{uuid.uuid4().hex[:8]}@example.com",
                     "password": "correct horse battery staple",

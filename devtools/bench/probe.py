@@ -100,7 +100,7 @@ def cold(mode: str) -> dict[str, Any]:
 
         result["imported"], result["cpu_imported"] = time.monotonic(), time.process_time()
         print("### first request", file=sys.stderr, flush=True)  # splits -X importtime output
-        me = _json("GET", "/api/auth/me", token=os.environ["BENCH_ACCESS_TOKEN"])
+        me = _json("GET", "/api/v1/auth/me", token=os.environ["BENCH_ACCESS_TOKEN"])
         _invoke(api_handler, me, 200)
         result["authapi_from"] = _app_module_source()
     else:  # floor
@@ -129,22 +129,22 @@ class Flow:
             self.serial += 1
             emails.append(f"bench-{self.run_id}-{self.serial}@example.com")
         for email in emails:
-            event = _json("POST", "/api/auth/register", {"email": email, "password": PASSWORD})
+            event = _json("POST", "/api/v1/auth/register", {"email": email, "password": PASSWORD})
             measure("register", partial(_invoke, self.handler, event, 201))
         sessions = []
         for email in emails:
-            event = _json("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
+            event = _json("POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
             response = measure("login", partial(_invoke, self.handler, event, 200))
             sessions.append(response_json(response))
         for session in sessions:
-            event = _json("GET", "/api/auth/me", token=session["access_token"])
+            event = _json("GET", "/api/v1/auth/me", token=session["access_token"])
             measure("me", partial(_invoke, self.handler, event, 200))
         for session in sessions:
             payload = {"refresh_token": session["refresh_token"]}
-            event = _json("POST", "/api/auth/refresh-token", payload)
+            event = _json("POST", "/api/v1/auth/refresh-token", payload)
             measure("refresh", partial(_invoke, self.handler, event, 200))
         for session in sessions:
-            event = _json("POST", "/api/auth/logout", token=session["access_token"])
+            event = _json("POST", "/api/v1/auth/logout", token=session["access_token"])
             measure("logout", partial(_invoke, self.handler, event, 204))
 
 
@@ -241,13 +241,15 @@ def floors(api_handler: Handler, samples: int) -> dict[str, Any]:
     email = f"floor-{uuid.uuid4().hex[:8]}@example.com"
     _invoke(
         api_handler,
-        _json("POST", "/api/auth/register", {"email": email, "password": PASSWORD}),
+        _json("POST", "/api/v1/auth/register", {"email": email, "password": PASSWORD}),
         201,
     )
-    login = _json("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
+    login = _json("POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
     session = response_json(_invoke(api_handler, login, 200))
-    me = _json("GET", "/api/auth/me", token=session["access_token"])
-    refresh = _json("POST", "/api/auth/refresh-token", {"refresh_token": session["refresh_token"]})
+    me = _json("GET", "/api/v1/auth/me", token=session["access_token"])
+    refresh = _json(
+        "POST", "/api/v1/auth/refresh-token", {"refresh_token": session["refresh_token"]}
+    )
     hello_event = http_api_event("GET", "/hello")
     interleaved: dict[str, list[float]] = {"hello": [], "me": []}
 
@@ -395,7 +397,7 @@ def roundtrips(samples: int) -> dict[str, Any]:
         }
 
     token = os.environ["BENCH_ACCESS_TOKEN"]
-    me = _json("GET", "/api/auth/me", token=token)
+    me = _json("GET", "/api/v1/auth/me", token=token)
     _, first_request = observe(lambda: _invoke(api_handler, me, 200))
 
     flow = Flow(api_handler, uuid.uuid4().hex[:8])

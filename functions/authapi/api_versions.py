@@ -40,12 +40,31 @@ class Alias:
 
 @dataclass
 class DeprecatedAliases:
-    """The deprecated copies of routes, and the headers their answers carry."""
+    """The deprecated copies of routes, and the headers their answers carry.
+
+    The copies are declared when `router` is first read, not as their routes are: FastAPI
+    analyses each route as it is declared, and a cold start whose first request is on /api/v1/
+    needs none of them (app.py defers the whole router to the first request on an old path).
+    """
 
     deprecated_at: datetime = LEGACY_DEPRECATED_AT
     sunset_at: datetime = LEGACY_SUNSET_AT
-    router: APIRouter = field(default_factory=APIRouter)
+    tags: list[str] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)
+    # each alias's path, route arguments and endpoint, until the router declares it
+    _declarations: list[tuple[str, dict[str, Any], Callable[..., Any]]] = field(
+        default_factory=list, repr=False
+    )
+    _router: APIRouter | None = field(default=None, repr=False)
+
+    @property
+    def router(self) -> APIRouter:
+        """The aliases' routes, declared on the first read."""
+        if self._router is None:
+            self._router = APIRouter(tags=list(self.tags))
+            for alias, route, endpoint in self._declarations:
+                self._router.api_route(alias, **route)(endpoint)
+        return self._router
 
     def add(self, router: APIRouter, path: str, *, alias: str, **route: Any) -> Callable[..., Any]:
         """Like `router.api_route(path, **route)`, and the same endpoint at `alias`, deprecated.
@@ -58,9 +77,10 @@ class DeprecatedAliases:
             declared = router.routes[-1]
             assert isinstance(declared, APIRoute)  # what api_route just added
             # its own name, so its own operationId (FastAPI derives it from name, path, method)
-            self.router.api_route(
-                alias, **route, name=f"{declared.name}_deprecated", deprecated=True
-            )(endpoint)
+            declaration = {**route, "name": f"{declared.name}_deprecated", "deprecated": True}
+            self._declarations.append((alias, declaration, endpoint))
+            if self._router is not None:  # already read: declared now, as the others were
+                self._router.api_route(alias, **declaration)(endpoint)
             self.aliases.append(
                 Alias(
                     path=alias,

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from authapi.api_versions import DEPRECATION_NOTICE_PATH
 from authapi.auth import discovery, jwks, session_endpoints
 from authapi.auth import endpoints as auth_endpoints
 from authapi.clock import Clock, SystemClock
@@ -206,8 +207,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.resources = build_resources(settings, clock=clock)
     app.include_router(auth_endpoints.router)
-    app.include_router(auth_endpoints.legacy.router)
-    app.include_router(auth_endpoints.legacy.notice_router())
+    # the deprecated aliases and their notice, declared and included on first use
+    _defer(app, auth_endpoints.LEGACY_PREFIX + "/", lambda: [auth_endpoints.legacy.router])
+    _defer(app, DEPRECATION_NOTICE_PATH, lambda: [auth_endpoints.legacy.notice_router()])
     app.include_router(session_endpoints.router)
     # imported when a request first needs them (authapi.middleware.deferred_routes), in place
     _defer(app, "/api/v1/auth/", _lifecycle_routers)

@@ -57,7 +57,7 @@ from authapi.users import repository as users
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 LEGACY_PREFIX = "/api/auth"
 # the deprecated copies of the original endpoints (app.py includes their router after this one)
-legacy = DeprecatedAliases(router=APIRouter(tags=["auth"]))
+legacy = DeprecatedAliases(tags=["auth"])
 
 
 def original_endpoint(path: str, **route: Any) -> Callable[..., Any]:

@@ -131,12 +131,15 @@ def test_the_apps_hot_paths_are_exact_routes_and_parameter_paths_are_not() -> No
         ("GET", "/api/v1/auth/me"),
         ("POST", "/api/v1/auth/login"),
         ("POST", "/api/v1/auth/refresh-token"),
-        ("POST", "/api/auth/logout"),
         ("GET", "/health"),
         ("GET", "/.well-known/jwks.json"),
         ("GET", "/.well-known/openid-configuration"),
     ):
         assert exact_route(app.router, *key) is not None, key
+    # a deprecated alias: its router is deferred, so the first lookup puts it in place (and
+    # answers none: the route list changed), the next one finds the route
+    assert exact_route(app.router, "POST", "/api/auth/logout") is None
+    assert exact_route(app.router, "POST", "/api/auth/logout") is not None
     assert exact_route(app.router, "GET", "/api/v1/auth/login") is None  # POST only: the 405
     assert exact_route(app.router, "GET", "/api/v1/admin/users/some-id") is None
     assert exact_route(app.router, "GET", "/nowhere") is None
