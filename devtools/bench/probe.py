@@ -9,7 +9,7 @@ Modes:
   floor       the interpreter alone: process start to this file running
   deps        a bare import of the dependency set
   hello       a minimal FastAPI + Mangum handler imported, then GET /hello answered
-  app         `authapi.handlers.api` imported, then GET /api/auth/me answered (cold start)
+  app         `authapi.handlers.api` imported, then GET /api/v1/auth/me answered (cold start)
   warm        per-endpoint latency through the warm handler, and argon2 alone
   roundtrips  statements and network round trips per endpoint, through devtools.bench.wire
 """

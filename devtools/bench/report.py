@@ -20,7 +20,7 @@ DEFAULT_OUT = Path("docs/benchmarks.md")
 STATEMENT_TARGETS = {"me": 1, "logout": 1, "refresh": 2, "login": 3, "register": 2}
 
 VARIANT_NOTES = {
-    "app": "authapi: handler imported, first `GET /api/auth/me` answered",
+    "app": "authapi: handler imported, first `GET /api/v1/auth/me` answered",
     "hello": "baseline: minimal FastAPI + Mangum app, `GET /hello` answered",
     "deps": "baseline: bare import of the dependency set, no app",
     "floor": "baseline: the interpreter starting, nothing imported",
