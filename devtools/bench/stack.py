@@ -93,7 +93,7 @@ def warm_probe(invocations: int, profile: str | None = None) -> dict[str, Any]:
         for _ in range(30):
             calls["stack"]()
             calls["me"]()
-        for name in ("stack", "me"):
+        for name in ("stack", "me", "refresh"):
             profiler = cProfile.Profile()
             profiler.enable()
             for _ in range(invocations):

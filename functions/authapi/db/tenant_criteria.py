@@ -34,6 +34,30 @@ def _tenant_owned() -> tuple[type[Any], ...]:
     )
 
 
+# Each tenant's criteria, built once for the tenant-owned classes they were built for: building
+# them (an expression and an option per class) took about 0.1 ms of every ORM statement, more
+# than the rest of the scoping. The options are immutable, the tenant's id a bound value in them.
+# Keyed by the classes too, so a model imported later gets a new entry with its criterion;
+# cleared when full, like the tenant directory's cache (only served tenants reach a statement).
+MAX_CACHED_TENANTS = 1024
+_criteria: dict[tuple[str, tuple[type[Any], ...]], tuple[Any, ...]] = {}
+
+
+def _criteria_for(tenant: str) -> tuple[Any, ...]:
+    owned = _tenant_owned()
+    key = (tenant, owned)
+    options = _criteria.get(key)
+    if options is None:
+        if len(_criteria) >= MAX_CACHED_TENANTS:
+            _criteria.clear()
+        options = tuple(
+            with_loader_criteria(owned_class, owned_class.tenant_id == tenant, include_aliases=True)
+            for owned_class in owned
+        )
+        _criteria[key] = options
+    return options
+
+
 @event.listens_for(TenantSession, "do_orm_execute")
 def _scope_to_the_tenant(state: ORMExecuteState) -> None:
     """Add `<table>.tenant_id = <current tenant>` wherever a tenant-owned table appears in a
@@ -57,10 +81,4 @@ def _scope_to_the_tenant(state: ORMExecuteState) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
         return
-    tenant = current_tenant.get()
-    state.statement = state.statement.options(
-        *(
-            with_loader_criteria(owned_class, owned_class.tenant_id == tenant, include_aliases=True)
-            for owned_class in _tenant_owned()
-        )
-    )
+    state.statement = state.statement.options(*_criteria_for(current_tenant.get()))
