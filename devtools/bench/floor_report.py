@@ -176,9 +176,10 @@ def _middleware_reason(report: dict[str, Any], f: Floors) -> str:
     if floor is None:
         floor = f.stack_floor
     reach = (
-        "so 1.5 x cannot be met while the handler wears them"
+        f"so {OVERHEAD_RATIO_TARGET} x cannot be met while the handler wears them"
         if floor / hello > OVERHEAD_RATIO_TARGET
-        else f"which leaves {OVERHEAD_RATIO_TARGET * hello - floor:.3f} ms of the 1.5 x for all "
+        else f"which leaves {OVERHEAD_RATIO_TARGET * hello - floor:.3f} ms of the "
+        f"{OVERHEAD_RATIO_TARGET} x for all "
         "authapi adds to them"
     )
     return (

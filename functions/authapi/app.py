@@ -118,7 +118,8 @@ def _defer(app: FastAPI, prefix: str, load: Callable[[], list[APIRouter]]) -> No
 
 
 # What the deferred places load. The imports are here, not at the top of the module: a cold start
-# whose first request is a /me, a login or a refresh never needs these modules.
+# whose first request is a /me, a login or a refresh never needs these modules. Spelled out, not
+# importlib by name, so that the import contracts (pyproject.toml) still see them.
 def _lifecycle_routers() -> list[APIRouter]:
     from authapi.lifecycle import endpoints
 

@@ -81,14 +81,9 @@ class DeferredRoutes(BaseRoute):
         return partial or (Match.NONE, {})
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        entry = scope.pop(_ENTRY_KEY, None)
-        if entry is None:  # handed the request without matching it first
-            match, child_scope = self.matches(scope)
-            entry = child_scope.pop(_ENTRY_KEY, None)
-            if entry is None or match is Match.NONE:
-                await self.router.default(scope, receive, send)
-                return
-            scope.update(child_scope)
+        # the router handles only what it matched, and the route table never names a
+        # placeholder (route_table.exact_route): the match left its entry in the scope
+        entry: BaseRoute = scope.pop(_ENTRY_KEY)
         await entry.handle(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:

@@ -13,34 +13,14 @@ from fastapi import APIRouter, FastAPI
 
 from authapi.middleware.deferred_routes import DeferredRoutes, load_deferred
 from authapi.middleware.route_table import StaticRouteTable
+from tests.support.routes import overlapping_item_routers
 
 pytestmark = pytest.mark.unit
 
 
-def _routers() -> tuple[APIRouter, APIRouter]:
-    # the earlier router's parameter route wins over the later's exact path: order matters
-    early = APIRouter(prefix="/items")
-
-    @early.get("/{item_id}")
-    async def item(item_id: str) -> dict[str, str]:
-        return {"route": "param", "item_id": item_id}
-
-    late = APIRouter(prefix="/items")
-
-    @late.get("/special")
-    async def special() -> dict[str, str]:
-        return {"route": "special"}
-
-    @late.post("/special")
-    async def post_special() -> dict[str, str]:
-        return {"route": "post special"}
-
-    return early, late
-
-
 def _app(*, deferred: bool, loads: list[str] | None = None) -> FastAPI:
     app = FastAPI()
-    early, late = _routers()
+    early, late = overlapping_item_routers()
 
     @app.get("/first")
     async def first() -> dict[str, str]:

@@ -10,28 +10,14 @@ from authapi.app import create_app
 from authapi.config import Settings
 from authapi.middleware import route_table
 from authapi.middleware.route_table import StaticRouteTable, exact_route
+from tests.support.routes import overlapping_item_routers
 
 pytestmark = pytest.mark.unit
 
 
 def _app_with_table() -> FastAPI:
     app = FastAPI()
-    early = APIRouter(prefix="/items")
-
-    @early.get("/{item_id}")
-    async def item(item_id: str) -> dict[str, str]:
-        return {"route": "param", "item_id": item_id}
-
-    late = APIRouter(prefix="/items")
-
-    @late.get("/special")
-    async def special() -> dict[str, str]:
-        return {"route": "special"}
-
-    @late.post("/special")
-    async def post_special() -> dict[str, str]:
-        return {"route": "post special"}
-
+    early, late = overlapping_item_routers()
     app.include_router(early)
     app.include_router(late)
     app.router.middleware_stack = StaticRouteTable(app.router, app.router.middleware_stack)
