@@ -5,8 +5,9 @@ the notice that explains it).
 `DeprecatedAliases.add(router, ...)` is the one place that registers a route at both paths: the
 route is declared once, on its /api/v1/ path, and its alias is a copy at the old path with its
 own operationId and `deprecated: true` in OpenAPI. The headers are added by
-`middleware.deprecation` from `headers_by_path()`, so every answer on an alias carries them,
-errors included.
+`middleware.deprecation` from `headers_for(successor)` for every alias path, declared yet or not
+(authapi.auth.endpoints.legacy_headers), so every answer on an alias carries them, errors
+included.
 """
 
 from __future__ import annotations
@@ -94,18 +95,23 @@ class DeprecatedAliases:
 
     def headers(self, alias: Alias) -> dict[str, str]:
         """What every answer on `alias` carries."""
+        return self.headers_for(alias.successor)
+
+    def headers_for(self, successor: str) -> dict[str, str]:
+        """What every answer on a deprecated copy of `successor` carries."""
         return {
             # RFC 9745: a structured-field date, seconds since the epoch
             "deprecation": f"@{int(self.deprecated_at.timestamp())}",
             # RFC 8594: an HTTP-date
             "sunset": format_datetime(self.sunset_at, usegmt=True),
             "link": (
-                f'<{alias.successor}>; rel="successor-version", '
+                f'<{successor}>; rel="successor-version", '
                 f'<{DEPRECATION_NOTICE_PATH}>; rel="deprecation"; type="application/json"'
             ),
         }
 
     def headers_by_path(self) -> dict[str, dict[str, str]]:
+        """The headers of each copy declared so far, by its path."""
         return {alias.path: self.headers(alias) for alias in self.aliases}
 
     def notice_router(self) -> APIRouter:

@@ -109,17 +109,40 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         FrontMiddleware,
         origin_secret=origin_secret,
-        deprecated_paths=auth_endpoints.legacy.headers_by_path(),
+        deprecated_paths=auth_endpoints.legacy_headers(),
     )
 
 
-def _defer(app: FastAPI, prefix: str, load: Callable[[], list[APIRouter]]) -> None:
+def _defer(
+    app: FastAPI, prefix: str | tuple[str, ...], load: Callable[[], list[APIRouter]]
+) -> None:
     app.router.routes.append(DeferredRoutes(app.router, prefix, load))
+
+
+def _v1_auth(paths: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(auth_endpoints.router.prefix + path for path in paths)
 
 
 # What the deferred places load. The imports are here, not at the top of the module: a cold start
 # whose first request is a /me, a login or a refresh never needs these modules. Spelled out, not
 # importlib by name, so that the import contracts (pyproject.toml) still see them.
+def _sign_in_routers() -> list[APIRouter]:
+    from authapi.auth import sign_in_endpoints
+
+    return [sign_in_endpoints.router]
+
+
+def _legacy_routers() -> list[APIRouter]:
+    # every original endpoint declared first, so that each has its deprecated copy
+    _sign_in_routers()
+    return [auth_endpoints.legacy.router]
+
+
+def _deprecation_notice_routers() -> list[APIRouter]:
+    _sign_in_routers()  # the notice lists every copy
+    return [auth_endpoints.legacy.notice_router()]
+
+
 def _lifecycle_routers() -> list[APIRouter]:
     from authapi.lifecycle import endpoints
 
@@ -207,10 +230,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redirect_slashes=False,
     )
     app.state.resources = build_resources(settings, clock=clock)
+    # register, login, refresh and logout, then /me: the order they were declared in together
+    _defer(app, _v1_auth(auth_endpoints.SIGN_IN_PATHS), _sign_in_routers)
     app.include_router(auth_endpoints.router)
     # the deprecated aliases and their notice, declared and included on first use
-    _defer(app, auth_endpoints.LEGACY_PREFIX + "/", lambda: [auth_endpoints.legacy.router])
-    _defer(app, DEPRECATION_NOTICE_PATH, lambda: [auth_endpoints.legacy.notice_router()])
+    _defer(app, auth_endpoints.LEGACY_PREFIX + "/", _legacy_routers)
+    _defer(app, DEPRECATION_NOTICE_PATH, _deprecation_notice_routers)
     app.include_router(session_endpoints.router)
     # imported when a request first needs them (authapi.middleware.deferred_routes), in place
     _defer(app, "/api/v1/auth/", _lifecycle_routers)

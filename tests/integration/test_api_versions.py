@@ -162,3 +162,24 @@ async def test_a_browser_may_read_the_deprecation_headers(client_with: ClientWit
     exposed = {name.strip() for name in reply.headers["access-control-expose-headers"].split(",")}
     assert set(DEPRECATION_HEADERS) <= exposed
     _assert_deprecated(reply, "/api/v1/auth/me")
+
+
+def test_the_headers_known_before_the_sign_in_routes_load_are_those_they_declare() -> None:
+    # app.py hands the front middleware legacy_headers() at create_app, before the sign-in
+    # routes (deferred) have declared their copies: it must name exactly what they declare
+    from authapi.auth import endpoints, sign_in_endpoints
+
+    declared = endpoints.legacy.headers_by_path()
+    assert endpoints.legacy_headers() == declared
+    assert {(method.lower(), path) for path in declared for method in _methods(path)} == set(
+        ORIGINAL
+    )
+    assert [getattr(route, "path", None) for route in sign_in_endpoints.router.routes] == [
+        "/api/v1/auth" + path for path in endpoints.SIGN_IN_PATHS
+    ]
+
+
+def _methods(alias: str) -> tuple[str, ...]:
+    from authapi.auth.endpoints import legacy
+
+    return next(entry.methods for entry in legacy.aliases if entry.path == alias)

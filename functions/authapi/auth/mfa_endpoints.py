@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from authapi.abuse.rate_limit import LOGIN, rate_limited
 from authapi.auth import mfa_service
 from authapi.auth.dependencies import AuthCtx, CurrentPrincipal, EnrollingPrincipal
-from authapi.auth.endpoints import BODY_ERRORS, NO_STORE, signed_in_out
+from authapi.auth.endpoints import BODY_ERRORS, NO_STORE
 from authapi.auth.mfa_schemas import (
     AccessTokenOut,
     ChallengeRequest,
@@ -22,6 +22,7 @@ from authapi.auth.mfa_schemas import (
     VerifyRequest,
 )
 from authapi.auth.schemas import SignedInOut
+from authapi.auth.sign_in_endpoints import signed_in_out
 from authapi.client_address import client_ip
 from authapi.exceptions import (
     AuthenticationError,

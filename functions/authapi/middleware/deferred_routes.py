@@ -36,10 +36,13 @@ class DeferredRoutes(BaseRoute):
     """The place of routers `load()` returns, in `router`'s routes, until a path needs them."""
 
     def __init__(
-        self, router: APIRouter, prefix: str, load: Callable[[], Sequence[APIRouter]]
+        self,
+        router: APIRouter,
+        prefix: str | tuple[str, ...],
+        load: Callable[[], Sequence[APIRouter]],
     ) -> None:
         self.router = router  # the app's router, which holds this placeholder
-        self.prefix = prefix
+        self.prefix = prefix  # or prefixes: a request whose path starts with one loads them
         self._load = load
         self._entries: list[BaseRoute] | None = None
 
