@@ -10,7 +10,7 @@ from fastapi import Depends
 
 from authapi.admin import service
 from authapi.auth.dependencies import AuthCtx, BearerToken, CurrentPrincipal
-from authapi.auth.service import Principal
+from authapi.auth.principal import Principal
 from authapi.resources import DbSession
 
 

@@ -22,7 +22,7 @@ from authapi.audit import reader, record
 from authapi.audit.events import EventType
 from authapi.audit.record import AuditEntry, audit_statement, audit_writes
 from authapi.auth import mfa_service
-from authapi.auth.service import AuthContext, Principal, log_refused_token
+from authapi.auth.principal import AuthContext, Principal, log_refused_token
 from authapi.auth.step_up import amr_of
 from authapi.auth.tokens import AccessTokenClaims, issue_admin_token, verify_admin_token
 from authapi.db.expand import names_a_missing_column, names_a_missing_table

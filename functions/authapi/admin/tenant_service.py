@@ -25,7 +25,7 @@ from authapi.admin.service import AdminPrincipal
 from authapi.audit import record
 from authapi.audit.events import EventType
 from authapi.audit.record import AuditEntry, audit_writes
-from authapi.auth.service import AuthContext
+from authapi.auth.principal import AuthContext
 from authapi.db.expand import names_a_missing_table
 from authapi.exceptions import (
     DefaultTenantFixedError,

@@ -8,7 +8,7 @@ from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import HTTPConnection
 
-from authapi.auth import service
+from authapi.auth import principal
 from authapi.config import Settings
 from authapi.exceptions import AuthenticationError
 from authapi.resources import DbSession, app_resources
@@ -19,11 +19,11 @@ from authapi.tenants.settings import tenant_settings
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
 
 
-async def get_auth_context(connection: HTTPConnection) -> service.AuthContext:
+async def get_auth_context(connection: HTTPConnection) -> principal.AuthContext:
     # the resources read here, not through SettingsDep, HashingDep, ...: FastAPI resolves each
     # sub-dependency on every request, four resolutions for four field reads
     resources = app_resources(connection.app)
-    return service.AuthContext(
+    return principal.AuthContext(
         # the current tenant's (authapi.tenants.settings): password minimum, MFA required,
         # token lifetimes; the deployment's own for the default tenant
         settings=await tenant_settings(resources.database, resources.settings),
@@ -34,7 +34,7 @@ async def get_auth_context(connection: HTTPConnection) -> service.AuthContext:
     )
 
 
-AuthCtx = Annotated[service.AuthContext, Depends(get_auth_context)]
+AuthCtx = Annotated[principal.AuthContext, Depends(get_auth_context)]
 
 
 async def get_tenant_settings(connection: HTTPConnection) -> Settings:
@@ -56,20 +56,20 @@ async def get_bearer_token(token: Annotated[str | None, Depends(bearer_scheme)])
 BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
-async def get_principal(db: DbSession, ctx: AuthCtx, token: BearerToken) -> service.Principal:
-    return await service.authenticate(db, ctx, access_token=token)
+async def get_principal(db: DbSession, ctx: AuthCtx, token: BearerToken) -> principal.Principal:
+    return await principal.authenticate(db, ctx, access_token=token)
 
 
-CurrentPrincipal = Annotated[service.Principal, Depends(get_principal, scope="function")]
+CurrentPrincipal = Annotated[principal.Principal, Depends(get_principal, scope="function")]
 
 
 async def get_enrolling_principal(
     db: DbSession, ctx: AuthCtx, token: BearerToken
-) -> service.Principal:
-    return await service.authenticate(db, ctx, access_token=token, accept_enrol=True)
+) -> principal.Principal:
+    return await principal.authenticate(db, ctx, access_token=token, accept_enrol=True)
 
 
 # the MFA enrolment endpoints only: an enrol-only token (AUTHAPI_MFA_REQUIRED) is accepted too
 EnrollingPrincipal = Annotated[
-    service.Principal, Depends(get_enrolling_principal, scope="function")
+    principal.Principal, Depends(get_enrolling_principal, scope="function")
 ]

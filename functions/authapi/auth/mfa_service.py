@@ -28,6 +28,7 @@ from authapi.abuse import login_throttle
 from authapi.audit.events import EventType
 from authapi.audit.record import AuditEntry, audit_writes, with_audit_fallback
 from authapi.auth import repository, service
+from authapi.auth.principal import AuthContext, Principal
 from authapi.auth.session_origin import SessionOrigin
 from authapi.auth.step_up import amr_of, require_recent_mfa
 from authapi.auth.tokens import issue_access_token
@@ -76,9 +77,7 @@ class Counted:
     user: User | None
 
 
-def _event(
-    type: EventType, now: datetime, principal: service.Principal, **details: object
-) -> AuditEntry:
+def _event(type: EventType, now: datetime, principal: Principal, **details: object) -> AuditEntry:
     """An event of the caller's own account, session and client."""
     claims = principal.claims
     return AuditEntry(
@@ -111,7 +110,7 @@ def _if_allowed(failure: AuditEntry) -> Callable[[login_throttle.AttemptCount], 
 
 async def _count(
     db: AsyncSession,
-    ctx: service.AuthContext,
+    ctx: AuthContext,
     *,
     email: str,
     client: str,
@@ -147,7 +146,7 @@ async def _count(
 
 async def _forgive(
     db: AsyncSession,
-    ctx: service.AuthContext,
+    ctx: AuthContext,
     counted: Counted,
     *writes: UpdateBase,
     events: Sequence[AuditEntry] = (),
@@ -168,7 +167,7 @@ async def _forgive(
     await with_audit_fallback(write)
 
 
-def _secret(ctx: service.AuthContext, factor: mfa.Factor) -> str:
+def _secret(ctx: AuthContext, factor: mfa.Factor) -> str:
     return open_sealed(
         ctx.key_ring.data_keys, SECRET_PURPOSE, key_id=factor.key_id, blob=factor.sealed_secret
     )
@@ -182,7 +181,7 @@ class Spend:
     method: str
 
 
-def _matching(ctx: service.AuthContext, factor: mfa.Factor, given: SecondFactor) -> Spend | None:
+def _matching(ctx: AuthContext, factor: mfa.Factor, given: SecondFactor) -> Spend | None:
     """What would spend the given factor (a time step after the last accepted one, or an unused
     recovery code: the statement decides), or None when it is wrong already (a wrong code, a
     replayed step, a recovery code for an unfinished enrolment): no statement needed."""
@@ -241,7 +240,7 @@ def _refused(user_id: uuid.UUID, flow: str) -> InvalidMfaCodeError:
     return InvalidMfaCodeError()
 
 
-async def _check_password(ctx: service.AuthContext, user: User, password: str) -> None:
+async def _check_password(ctx: AuthContext, user: User, password: str) -> None:
     if not await ctx.hashing.verify(user.password_hash, normalize_password(password)):
         logger.warning("mfa: wrong password", extra={"user_id": str(user.id)})
         raise InvalidCredentialsError()
@@ -254,7 +253,7 @@ class NewCodes:
     hmacs: list[bytes]  # what is stored
 
 
-def _new_codes(ctx: service.AuthContext) -> NewCodes:
+def _new_codes(ctx: AuthContext) -> NewCodes:
     codes = recovery.new_codes()
     hmacs = [recovery.hmac_current(ctx.key_ring.data_keys, code)[1] for code in codes]
     return NewCodes(codes, ctx.key_ring.data_keys.current_id, hmacs)
@@ -262,9 +261,9 @@ def _new_codes(ctx: service.AuthContext) -> NewCodes:
 
 async def enrol(
     db: AsyncSession,
-    ctx: service.AuthContext,
+    ctx: AuthContext,
     *,
-    principal: service.Principal,
+    principal: Principal,
     password: str,
     client: str,
 ) -> Enrolment:
@@ -303,9 +302,9 @@ class Verified:
 
 async def verify_enrolment(
     db: AsyncSession,
-    ctx: service.AuthContext,
+    ctx: AuthContext,
     *,
-    principal: service.Principal,
+    principal: Principal,
     code: str,
     client: str,
 ) -> Verified:
@@ -337,7 +336,7 @@ async def verify_enrolment(
 
 
 def _session_token(
-    ctx: service.AuthContext, principal: service.Principal, *, amr: tuple[str, ...], now: datetime
+    ctx: AuthContext, principal: Principal, *, amr: tuple[str, ...], now: datetime
 ) -> str:
     """A new access token of the caller's session, with a second factor given `now`."""
     claims = principal.claims
@@ -357,7 +356,7 @@ def _session_token(
 
 async def answer_challenge(
     db: AsyncSession,
-    ctx: service.AuthContext,
+    ctx: AuthContext,
     *,
     challenge: str,
     given: SecondFactor,
@@ -470,9 +469,9 @@ async def _active_factor(db: AsyncSession, user_id: uuid.UUID) -> mfa.Factor:
 
 async def step_up(
     db: AsyncSession,
-    ctx: service.AuthContext,
+    ctx: AuthContext,
     *,
-    principal: service.Principal,
+    principal: Principal,
     given: SecondFactor,
     client: str,
 ) -> tuple[str, int]:
@@ -500,7 +499,7 @@ async def step_up(
     return token, ctx.settings.access_token_ttl_seconds
 
 
-def _auth_time(principal: service.Principal, now: datetime) -> datetime:
+def _auth_time(principal: Principal, now: datetime) -> datetime:
     claims = principal.claims.claims if principal.claims is not None else {}
     value = claims.get("auth_time")
     if isinstance(value, int):
@@ -510,9 +509,9 @@ def _auth_time(principal: service.Principal, now: datetime) -> datetime:
 
 async def regenerate_recovery_codes(
     db: AsyncSession,
-    ctx: service.AuthContext,
+    ctx: AuthContext,
     *,
-    principal: service.Principal,
+    principal: Principal,
     given: SecondFactor,
     client: str,
 ) -> list[str]:
@@ -543,9 +542,9 @@ async def regenerate_recovery_codes(
 
 async def disable(
     db: AsyncSession,
-    ctx: service.AuthContext,
+    ctx: AuthContext,
     *,
-    principal: service.Principal,
+    principal: Principal,
     password: str,
     given: SecondFactor,
     client: str,

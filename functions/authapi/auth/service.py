@@ -1,4 +1,5 @@
-"""The auth flows: register, login, refresh, logout, and who a bearer token belongs to."""
+"""The auth flows: register, login, refresh, logout. Who a bearer token belongs to:
+authapi.auth.principal."""
 
 from __future__ import annotations
 
@@ -24,21 +25,18 @@ from authapi.audit.record import (
 )
 from authapi.auth import refresh_repository, repository, session_repository
 from authapi.auth.lockout_notice import lockout_notice
+from authapi.auth.principal import AuthContext, log_refused_token, verified_claims
 from authapi.auth.second_factor import SecondFactorPolicy
 from authapi.auth.session_origin import SessionOrigin
 from authapi.auth.tokens import (
     SECOND_FACTORS,
-    AccessTokenClaims,
     hash_device_token,
     hash_refresh_token,
     issue_access_token,
     new_device_token,
     new_refresh_token,
     successor_refresh_tokens,
-    verify_access_token,
 )
-from authapi.clock import Clock
-from authapi.config import Settings
 from authapi.db.chained_writes import chained_writes
 from authapi.db.expand import names_a_missing_table
 from authapi.db.session import independent_write
@@ -48,11 +46,9 @@ from authapi.exceptions import (
     InvalidAccessTokenError,
     InvalidCredentialsError,
     InvalidRefreshTokenError,
-    MfaEnrolmentRequiredError,
     MfaRequiredError,
     RefreshInProgressError,
     RefreshTokenReusedError,
-    UnknownSigningKeyError,
 )
 from authapi.mfa import repository as mfa_repository
 from authapi.mfa.challenges import hash_challenge_token, new_challenge_token
@@ -60,26 +56,11 @@ from authapi.models import User
 from authapi.observability import metrics
 from authapi.observability.request_context import current_client_ip
 from authapi.outbox.messages import OutboxMessage, enqueue
-from authapi.passwords import PasswordHashing, normalize_password
-from authapi.signing.keys import KeyProvider, KeyRing
+from authapi.passwords import normalize_password
 from authapi.users import repository as users
 from authapi.users.password_policy import check_password_policy
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AuthContext:
-    """What every flow needs besides the database session."""
-
-    settings: Settings
-    hashing: PasswordHashing
-    key_ring: KeyRing
-    key_provider: KeyProvider
-    clock: Clock
-
-    def now(self) -> datetime:
-        return self.clock.now()
 
 
 @dataclass(frozen=True)
@@ -109,18 +90,6 @@ class ChallengeIssued:
 
     challenge: str
     expires_in: int
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller behind a verified access token, and the session that token belongs to."""
-
-    user: User
-    session_id: uuid.UUID
-    # the token's verified claims (`amr`, `mfa_time`: what step-up reads)
-    claims: AccessTokenClaims | None = None
-    # the account's active authenticator, read with the session (None: the account has none)
-    factor: mfa_repository.FactorSummary | None = None
 
 
 def token_pair(
@@ -616,65 +585,6 @@ def _client() -> dict[str, str | None]:
 
 def _session(session_id: uuid.UUID) -> dict[str, str | None]:
     return {"session_id": str(session_id), **_client()}
-
-
-async def verified_claims(
-    ctx: AuthContext, access_token: str, *, accept_enrol: bool = False
-) -> AccessTokenClaims:
-    """The claims of an access token we signed and that is still in date, or the 401 (the 403
-    of an enrol-only token, unless `accept_enrol`)."""
-    try:
-        try:
-            return verify_access_token(
-                ctx.key_ring, ctx.settings, access_token, now=ctx.now(), accept_enrol=accept_enrol
-            )
-        except UnknownSigningKeyError:
-            # maybe a key rotated in SSM that our cache has not seen yet: look once more
-            ring = await ctx.key_provider.reload()
-            return verify_access_token(
-                ring, ctx.settings, access_token, now=ctx.now(), accept_enrol=accept_enrol
-            )
-    except InvalidAccessTokenError as error:
-        log_refused_token("access", reason=_why(error))
-        raise
-
-
-async def authenticate(
-    db: AsyncSession, ctx: AuthContext, *, access_token: str, accept_enrol: bool = False
-) -> Principal:
-    """The live user and session behind an access token, or InvalidAccessTokenError;
-    `accept_enrol`: an enrol-only token too (the MFA enrolment endpoints)."""
-    claims = await verified_claims(ctx, access_token, accept_enrol=accept_enrol)
-    found = await repository.get_principal_user(
-        db, user_id=claims.user_id, session_id=claims.session_id, now=ctx.now()
-    )
-    if found is None:
-        # signed by us, but its session was revoked or has expired, or the user is disabled
-        log_refused_token("access", reason="session_ended", session_id=claims.session_id)
-        raise InvalidAccessTokenError()
-    user, factor = found
-    return Principal(user=user, session_id=claims.session_id, claims=claims, factor=factor)
-
-
-def _why(error: InvalidAccessTokenError) -> str:
-    """What was wrong with a refused token, as far as the log may say (never the token)."""
-    if isinstance(error, UnknownSigningKeyError):
-        return "unknown_signing_key"
-    if isinstance(error, MfaEnrolmentRequiredError):
-        return "enrol_only"
-    cause = error.__cause__
-    return type(cause).__name__ if cause is not None else "not_an_access_token"
-
-
-def log_refused_token(kind: str, *, reason: str, session_id: uuid.UUID | None = None) -> None:
-    extra: dict[str, str | None] = {
-        "token": kind,
-        "reason": reason,
-        "client_ip": current_client_ip.get(),
-    }
-    if session_id is not None:
-        extra["session_id"] = str(session_id)
-    logger.warning(f"{kind} token refused", extra=extra)
 
 
 LogoutScope = Literal["local", "others", "global"]

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.audit.events import EventType
 from authapi.auth import session_repository
-from authapi.auth.service import AuthContext, log_refused_token, verified_claims
+from authapi.auth.principal import AuthContext, log_refused_token, verified_claims
 from authapi.auth.tokens import AccessTokenClaims
 from authapi.exceptions import InvalidAccessTokenError, SessionNotFoundError
 from authapi.observability import metrics

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from authapi.auth.service import AuthContext, Principal
+from authapi.auth.principal import AuthContext, Principal
 from authapi.auth.tokens import SECOND_FACTORS
 from authapi.exceptions import StepUpRequiredError
 

@@ -26,7 +26,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from authapi.audit.events import EventType
 from authapi.audit.record import AuditEntry, audit_writes, with_audit_fallback
-from authapi.auth.service import AuthContext, Principal, authenticate
+from authapi.auth.principal import AuthContext, Principal, authenticate
 from authapi.auth.step_up import require_recent_mfa
 from authapi.exceptions import (
     EmailTakenError,

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from authapi.abuse.rate_limit import INTROSPECT, LOGIN, REFRESH, REVOKE, RateLimiterDep
 from authapi.auth import second_factor, service
 from authapi.auth.dependencies import AuthCtx
+from authapi.auth.principal import AuthContext
 from authapi.auth.schemas import LoginRequest
 from authapi.auth.session_origin import session_origin
 from authapi.client_address import client_ip
@@ -69,7 +70,7 @@ _TOKEN = {"token": _TEXT, "token_type_hint": _TEXT}
 
 
 def _client(
-    request: Request, form: OAuthForm, ctx: service.AuthContext, *, confidential_only: bool = False
+    request: Request, form: OAuthForm, ctx: AuthContext, *, confidential_only: bool = False
 ) -> OAuthClient:
     try:
         return authenticate_client(
@@ -89,7 +90,7 @@ def _client(
         raise
 
 
-def _grant_types(ctx: service.AuthContext) -> tuple[str, ...]:
+def _grant_types(ctx: AuthContext) -> tuple[str, ...]:
     return (
         ("refresh_token", "password") if ctx.settings.oauth_password_grant else ("refresh_token",)
     )
@@ -146,7 +147,7 @@ async def token(
 
 
 async def _password_grant(
-    db: DbSession, ctx: service.AuthContext, request: Request, form: OAuthForm, client: OAuthClient
+    db: DbSession, ctx: AuthContext, request: Request, form: OAuthForm, client: OAuthClient
 ) -> service.TokenPair:
     try:
         credentials = LoginRequest.model_validate(

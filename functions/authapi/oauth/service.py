@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authapi.auth import repository, session_repository, token_repository
-from authapi.auth.service import AuthContext, verified_claims
+from authapi.auth.principal import AuthContext, verified_claims
 from authapi.auth.tokens import REFRESH_TOKEN_PREFIX, AccessTokenClaims, hash_refresh_token
 from authapi.exceptions import InvalidAccessTokenError
 from authapi.observability import metrics
