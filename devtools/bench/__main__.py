@@ -33,7 +33,7 @@ from typing import Any
 
 import asyncpg
 
-from devtools.bench import importtime, sizes
+from devtools.bench import importtime, instructions, sizes
 from devtools.embedded_postgres import local_database
 from devtools.local_stack import (
     LOCAL_DIR,
@@ -81,11 +81,13 @@ class Runner:
         *extra: str,
         in_lambda: bool = True,
         importtime: bool = False,
+        wrapper: list[str] | None = None,
     ) -> tuple[dict[str, Any], float, str]:
-        """Run the probe; return its JSON, the monotonic time it was spawned at, and stderr."""
+        """Run the probe (under `wrapper`, a command that runs it, if given); return its JSON,
+        the monotonic time it was spawned at, and stderr."""
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
             out = Path(handle.name)
-        command = [self.python, *self.flags]
+        command = [*(wrapper or []), self.python, *self.flags]
         if importtime:
             command += ["-X", "importtime"]
         command += ["-m", PROBE, mode, "--out", str(out), *extra]
@@ -498,6 +500,7 @@ def main() -> None:
             for variant in variants
             if variant.mode == "app"
         }
+        cold["instructions"] = instructions.count(runner, env)
         print("bench: warm latency", file=sys.stderr)
         warm, _, _ = runner.run("warm", env, "--invocations", str(args.invocations))
         warm["invocations"] = args.invocations
