@@ -1,10 +1,8 @@
 """Settings: one validated class, read from `AUTHAPI_*` environment variables."""
 
-from __future__ import annotations
-
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -267,7 +265,7 @@ class Settings(BaseSettings):
         return SecretStr(url)
 
     @model_validator(mode="after")
-    def session_outlives_its_tokens(self) -> Settings:
+    def session_outlives_its_tokens(self) -> Self:
         if self.session_max_age_seconds < self.refresh_token_ttl_seconds:
             raise ValueError(
                 "AUTHAPI_SESSION_MAX_AGE_SECONDS must be at least AUTHAPI_REFRESH_TOKEN_TTL_SECONDS"
@@ -286,7 +284,7 @@ class Settings(BaseSettings):
         return value if value.endswith("/") else value + "/"
 
     @model_validator(mode="after")
-    def iam_needs_tls_and_region(self) -> Settings:
+    def iam_needs_tls_and_region(self) -> Self:
         if self.db_auth == "iam":
             if not self.db_require_tls:
                 raise ValueError("AUTHAPI_DB_AUTH=iam requires AUTHAPI_DB_REQUIRE_TLS=true")
@@ -295,7 +293,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def refuse_unsafe_production(self) -> Settings:
+    def refuse_unsafe_production(self) -> Self:
         if self.environment != "production":
             return self
         problems = []

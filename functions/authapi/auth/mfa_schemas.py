@@ -1,7 +1,5 @@
 """Bodies of the MFA endpoints (issue 14)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Literal, Self
 

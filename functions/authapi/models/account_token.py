@@ -7,8 +7,6 @@ code's HMAC under the data keys (a million codes are tried in no time without th
 password or email change by any route makes it differ, and the token dies.
 """
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

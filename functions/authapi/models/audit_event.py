@@ -8,8 +8,6 @@ operator reads after it) and no email (an address is personal data the deletion 
 away): rows name accounts by id. Never a secret: no token, code, password or hash of one.
 """
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 from typing import Any

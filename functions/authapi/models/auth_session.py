@@ -1,7 +1,5 @@
 """One login: the chain of refresh tokens it issues, and whether it has been revoked."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

@@ -1,8 +1,6 @@
 """A device a user signed in from: its token exempts that device from the account-wide login
 slow-down a stranger's failures can cause. Only the token's SHA-256 is stored."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

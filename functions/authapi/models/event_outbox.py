@@ -5,8 +5,6 @@ A separate table rather than a flag on audit_events: the audit row never changes
 publisher needs to find the unpublished ones without scanning the whole trail.
 """
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

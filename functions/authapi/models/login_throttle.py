@@ -1,7 +1,5 @@
 """Failed logins per account, and how long the account refuses further attempts."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, LargeBinary

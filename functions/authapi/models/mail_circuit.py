@@ -1,7 +1,5 @@
 """The circuit breaker around the mail provider, shared by every mailer environment."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, String

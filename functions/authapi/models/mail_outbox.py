@@ -4,8 +4,6 @@ A row never holds a token or a code (issue 13): the mailer mints those when it s
 database read, a backup or a log of this table gives nobody a way into an account.
 """
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

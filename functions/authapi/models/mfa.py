@@ -1,7 +1,5 @@
 """A second factor (TOTP), its recovery codes, and the challenges a password sign-in opens."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

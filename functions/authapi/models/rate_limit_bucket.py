@@ -1,7 +1,5 @@
 """Requests per client IP and action in the current fixed window."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, String

@@ -1,7 +1,5 @@
 """One refresh token of a session. Only its SHA-256 is stored; the token itself never is."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

@@ -9,8 +9,6 @@ UNIQUE (tenant_id, id), which its children's composite foreign keys reference: a
 point at another tenant's parent.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint, text

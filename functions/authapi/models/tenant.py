@@ -4,8 +4,6 @@ The primary key is the tenant's slug: it appears in paths (`/t/{tenant}/...`), i
 URL and in its keys' SSM path, so it never changes once created.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 

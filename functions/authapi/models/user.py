@@ -1,7 +1,5 @@
 """A registered account."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

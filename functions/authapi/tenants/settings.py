@@ -19,8 +19,6 @@ What a tenant may change, and where the deployment keeps the last word:
 CORS origins are not a tenant setting: API Gateway answers CORS for the whole API (issue 17).
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
 from email.utils import formataddr, getaddresses, parseaddr
