@@ -124,8 +124,8 @@ def _v1_auth(paths: tuple[str, ...]) -> tuple[str, ...]:
 
 
 # What the deferred places load. The imports are here, not at the top of the module: a cold start
-# whose first request is a /me, a login or a refresh never needs these modules. Spelled out, not
-# importlib by name, so that the import contracts (pyproject.toml) still see them.
+# imports only the one its first request reaches (none for a /me). Spelled out, not importlib by
+# name, so that the import contracts (pyproject.toml) still see them.
 def _sign_in_routers() -> list[APIRouter]:
     from authapi.auth import sign_in_endpoints
 

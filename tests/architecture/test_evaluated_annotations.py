@@ -4,8 +4,9 @@ With `from __future__ import annotations` every annotation is a string, and SQLA
 `Mapped[...]`) and pydantic (each field) evaluate each string again as they build the class: an
 `eval`, so a parse and a compile, per column and per field. For the 14 models, the settings'
 96 fields and the auth schemas that was about 400 compiles of every cold start and 1 % of its
-instructions (49 M of 4.72 G under callgrind, devtools/bench/instructions.py). These modules write their annotations so that they evaluate as
-written (`Self` for a validator returning its model).
+instructions (49 M of 4.72 G under callgrind, devtools/bench/instructions.py). These modules
+write their annotations so that they evaluate as written (`Self` for a validator returning its
+model).
 """
 
 from __future__ import annotations
