@@ -5,8 +5,9 @@ most changes to the cold start weigh. The number of instructions a process execu
 depend on what else the machine runs: callgrind counts them (user space only: not the kernel,
 not the time spent waiting on SSM or PostgreSQL, not cache misses), so the ratio of the app's
 count to the dependency set's is the cold-start ratio without the noise, and a change's effect
-shows in it to a tenth of a percent. It is a proxy, not the target itself: the target stays the
-wall and CPU ratio, measured as they are.
+shows in it to a few tenths of a percent (two runs of the same code differ by about 0.3 %: hash
+seeds, garbage collection, the SSM answer). It is a proxy, not the target itself: the target
+stays the wall and CPU ratio, measured as they are.
 
 Optional: without valgrind on PATH the figures are left out. The two probes run side by side
 (one per core), each about 50 times slower than without valgrind: about 90 s in all.
