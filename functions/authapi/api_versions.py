@@ -93,10 +93,6 @@ class DeprecatedAliases:
 
         return register
 
-    def headers(self, alias: Alias) -> dict[str, str]:
-        """What every answer on `alias` carries."""
-        return self.headers_for(alias.successor)
-
     def headers_for(self, successor: str) -> dict[str, str]:
         """What every answer on a deprecated copy of `successor` carries."""
         return {
@@ -109,10 +105,6 @@ class DeprecatedAliases:
                 f'<{DEPRECATION_NOTICE_PATH}>; rel="deprecation"; type="application/json"'
             ),
         }
-
-    def headers_by_path(self) -> dict[str, dict[str, str]]:
-        """The headers of each copy declared so far, by its path."""
-        return {alias.path: self.headers(alias) for alias in self.aliases}
 
     def notice_router(self) -> APIRouter:
         """GET /api/v1/deprecations: the notice the `rel="deprecation"` links point to."""

@@ -54,8 +54,8 @@ def original_endpoint(path: str, *, on: APIRouter = router, **route: Any) -> Cal
 
 
 def legacy_headers() -> dict[str, dict[str, str]]:
-    """What every answer on each deprecated copy carries, by its path (all five, declared or
-    not yet: `legacy.headers_by_path()` names only those declared so far)."""
+    """What every answer on each deprecated copy carries, by its path: all five, declared yet
+    or not (the sign-in routes declare theirs when they load)."""
     return {
         LEGACY_PREFIX + path: legacy.headers_for(router.prefix + path) for path in ORIGINAL_PATHS
     }
