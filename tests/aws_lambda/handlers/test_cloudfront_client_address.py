@@ -53,7 +53,9 @@ def _access_log_addresses(output: str) -> list[str]:
 def test_with_the_secret_each_viewer_is_its_own_client(
     edge_secret: SSMClient, make_lambda: MakeLambda, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    api = SyncApiClient.aws_lambda(make_lambda(rate_limit_register=2))
+    api = SyncApiClient.aws_lambda(
+        make_lambda(rate_limit_register=2, rate_limit_window_seconds=3600)
+    )
     edge = unique_client_ip()
     viewers = ["203.0.113.7", "198.51.100.20", "2001:db8::17"]
     capsys.readouterr()
@@ -78,7 +80,9 @@ def test_without_the_secret_the_edge_address_counts(
     capsys: pytest.CaptureFixture[str],
     origin_verify: str | None,
 ) -> None:
-    api = SyncApiClient.aws_lambda(make_lambda(rate_limit_register=2))
+    api = SyncApiClient.aws_lambda(
+        make_lambda(rate_limit_register=2, rate_limit_window_seconds=3600)
+    )
     edge = unique_client_ip()
     capsys.readouterr()
 
